@@ -1,0 +1,2 @@
+export { TopofleetError, isRetriable } from "./base.ts";
+export * from "./domains.ts";

@@ -1,0 +1,72 @@
+/**
+ * Public surface of topofleet's librdkafka binding (shared/kafka). The runtime, the load generator and
+ * the tests use only these types; the FFI details stay inside shared/kafka.
+ */
+
+/** librdkafka configuration properties, verbatim (e.g. {"bootstrap.servers": "...", "compression.type": "lz4"}). */
+export type KafkaConfig = Record<string, string>;
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** An absolute offset, or a logical one: -2 beginning, -1 end, -1001 invalid/stored. */
+  offset: number;
+}
+
+/** One message to produce. */
+export interface ProduceRecord {
+  topic: string;
+  value: Uint8Array | string | null;
+  key?: Uint8Array | string | null;
+  /** Explicit partition; omitted means the configured partitioner (by key) decides. */
+  partition?: number;
+  headers?: Array<[string, Uint8Array | string | null]>;
+  /** Epoch ms; omitted means now. */
+  timestamp?: number;
+}
+
+/**
+ * One consumed message. `value` and `key` are zero-copy views into librdkafka's memory: valid only until
+ * the ConsumedBatch they came from is released (ConsumedBatch.release()). Copy what you keep.
+ */
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number; // epoch ms, -1 when absent
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  /** Headers are copied out (not views); null when the message has none. */
+  headers: Array<[string, Uint8Array | null]> | null;
+}
+
+/** Messages of one consume call; must be released exactly once (destroys the librdkafka messages). */
+export interface ConsumedBatch {
+  messages: ConsumedMessage[];
+  release(): void;
+}
+
+/** Partition ownership changes, already applied (eager) or being applied (cooperative). */
+export interface RebalanceEvent {
+  protocol: "eager" | "cooperative";
+  type: "assigned" | "revoked";
+  partitions: TopicPartition[];
+}
+
+export interface ConsumerOptions {
+  /** Full librdkafka config: must include bootstrap.servers and group.id. enable.auto.commit is forced off. */
+  config: KafkaConfig;
+  /** Called for every assignment change. For "revoked", the revocation completes only after the promise settles,
+   * so the caller can finish or abandon in-flight work for those partitions and commit what is done. */
+  onRebalance?: (e: RebalanceEvent) => void | Promise<void>;
+  /** Non-fatal client errors (broker down, transport) are reported here; fatal ones also reject pending calls. */
+  onError?: (err: Error) => void;
+}
+
+export interface WatermarkOffsets {
+  low: number;
+  high: number;
+}

@@ -1,0 +1,70 @@
+/**
+ * The one interface every pipeline stage implements: enrich, dedupe, persist, and user stages loaded from
+ * a module path in the topology file.
+ *
+ * Contract with the engine (shared/runtime/engine):
+ * - `process(batch)` works only on events whose status is Live, and moves each of them to a terminal status
+ *   (`batch.reject`, `batch.markDuplicate`, `batch.markPersisted`) or leaves it Live for the next stage.
+ *   Events still Live after the last stage are a bug and fail the worker.
+ * - A whole-batch failure is thrown as a TopofleetError. `retriable: true` makes the engine pause the
+ *   partitions, back off and call `process` again with the same batch, so `process` must be safe to repeat
+ *   (it is called again only for events still Live). `retriable: false` stops the worker without committing.
+ * - A problem with one event is never thrown: it is `batch.reject(i, {stage, code, reason})` and the engine
+ *   dead-letters that event with the reason in headers.
+ */
+import type { Logger } from "pino";
+import type { Batch } from "./batch.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import type { ResolvedTopology } from "../topology/types.ts";
+
+/** What a stage gets from the worker when it starts. */
+export interface StageContext {
+  topology: ResolvedTopology;
+  /** 0-based worker index within the fleet (stable across restarts of that slot). */
+  workerId: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Directory for embedded state (PGlite data, etc.). */
+  dataDir: string;
+  /** The other stages of this pipeline, in order, so a stage can find a peer capability (see IdentityStore). */
+  stages: readonly Stage[];
+}
+
+/** Result of a readiness probe of a stage's dependencies. */
+export interface StageHealth {
+  ok: boolean;
+  detail?: string;
+}
+
+/** A pipeline stage. */
+export interface Stage {
+  /** Stage kind: "enrich", "dedupe", "persist", or "custom". */
+  readonly kind: string;
+  /** Unique name in the pipeline (defaults to the kind); used in metrics labels and DLQ headers. */
+  readonly name: string;
+  /** Connects to dependencies, runs migrations, warms caches. Throws a TopofleetError on failure. */
+  start(ctx: StageContext): Promise<void>;
+  /** Processes the Live events of a batch (see the contract above). */
+  process(batch: Batch): Promise<void>;
+  /** Whether the stage's dependencies answer right now (used by /readyz). */
+  health(): Promise<StageHealth>;
+  /** Releases resources; called once, after the last `process` has settled. */
+  close(): Promise<void>;
+}
+
+/**
+ * A capability the persist stage offers to the dedupe stage: which events already exist in the store of
+ * record. Dedupe uses it to verify "maybe seen" Bloom answers so that a false positive never drops a real event.
+ */
+export interface IdentityStore {
+  /** Returns the subset of `indexes` whose identity (source, id) is already durably stored. One round trip. */
+  existing(batch: Batch, indexes: readonly number[]): Promise<Set<number>>;
+}
+
+/** Type guard for stages that can verify identities. */
+export function isIdentityStore(s: unknown): s is IdentityStore {
+  return typeof (s as IdentityStore)?.existing === "function";
+}
+
+/** The default export of a custom stage module: a factory given the `options` from the topology file. */
+export type StageFactory = (options: Record<string, unknown>) => Stage | Promise<Stage>;

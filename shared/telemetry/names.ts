@@ -1,0 +1,31 @@
+/**
+ * Every metric name topofleet exposes. Dashboards (dev/grafana), alerts and tests refer to these; change
+ * one only together with them. Stage-level series carry a `stage` label.
+ */
+export const M = {
+  // engine
+  eventsIn: "topofleet_events_in_total", // {stage}
+  eventsOut: "topofleet_events_out_total", // {stage, outcome: passed|persisted|duplicate|dead_lettered}
+  sourceEvents: "topofleet_source_events_total", // events consumed from Kafka
+  batchSeconds: "topofleet_batch_duration_seconds", // histogram {stage}; stage="pipeline" for the whole batch
+  batchesInFlight: "topofleet_batches_in_flight",
+  stageRetries: "topofleet_stage_retries_total", // {stage, code}
+  deadLettered: "topofleet_dead_lettered_total", // {stage, code}
+  commits: "topofleet_offset_commits_total",
+  partitionsPaused: "topofleet_partitions_paused",
+  consumerLag: "topofleet_consumer_lag", // gauge {topic, partition}
+  assignedPartitions: "topofleet_assigned_partitions",
+  // supervisor
+  workers: "topofleet_workers",
+  workerRestarts: "topofleet_worker_restarts_total",
+  desiredReplicas: "topofleet_desired_replicas",
+  // dedupe
+  dedupeFillRatio: "topofleet_dedupe_filter_fill_ratio", // gauge {window}
+  dedupeFpRate: "topofleet_dedupe_estimated_false_positive_rate",
+  dedupeMaybeSeen: "topofleet_dedupe_maybe_seen_total",
+  dedupeVerifiedNew: "topofleet_dedupe_verified_new_total",
+  dedupeDropped: "topofleet_dedupe_duplicates_dropped_total",
+  // persist
+  persistRows: "topofleet_persist_rows_total", // {outcome: inserted|conflict|rejected}
+  persistSeconds: "topofleet_persist_write_seconds",
+} as const;

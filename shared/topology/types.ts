@@ -1,0 +1,129 @@
+/**
+ * The resolved topology: what a topology file means after interpolation, validation and defaults.
+ * Everything downstream trusts these types; only shared/topology/ ever looks at raw YAML.
+ * Durations are milliseconds, sizes are bytes.
+ */
+
+/** A real Kafka cluster. */
+export interface KafkaSourceConfig {
+  kind: "kafka";
+  brokers: string; // comma-separated bootstrap list
+  topics: string[]; // names; an entry starting with "^" is a regex subscription
+  group: string;
+  start: "earliest" | "latest";
+  /** Passed verbatim to librdkafka (TLS, SASL, tuning). Never logged. */
+  properties: Record<string, string>;
+}
+
+/** The in-process librdkafka mock cluster with an optional built-in CloudEvents generator (demo, tests). */
+export interface MockSourceConfig {
+  kind: "mock";
+  brokers: number;
+  partitions: number;
+  topics: string[];
+  group: string;
+  start: "earliest" | "latest";
+  properties: Record<string, string>;
+  generator: GeneratorConfig | null;
+}
+
+/** Built-in CloudEvents generator that feeds the mock cluster. */
+export interface GeneratorConfig {
+  rate: number; // events per second
+  events: number | null; // stop after this many; null = run until stopped
+  tenants: number;
+  duplicateRatio: number; // 0..1
+  invalidRatio: number; // 0..1
+  binaryRatio: number; // 0..1, share sent in CloudEvents binary mode
+  payloadBytes: number;
+}
+
+export type SourceConfig = KafkaSourceConfig | MockSourceConfig;
+
+/** A lookup table joined into events by the enrich stage. */
+export type LookupConfig =
+  | { kind: "file"; name: string; path: string; key: string; into: string }
+  | { kind: "postgres"; name: string; url: string; query: string; key: string; into: string; refreshMs: number };
+
+export interface EnrichStageConfig {
+  kind: "enrich";
+  name: string;
+  threads: number; // piscina threads per worker
+  ingestTimestamp: boolean; // add `ingestedat` extension / column
+  tenantFromSource: boolean; // derive tenant from the source path's first segment when `tenantid` is absent
+  maxEventBytes: number; // larger payloads are rejected (dead-lettered)
+  lookups: LookupConfig[];
+  module: string | null; // absolute path of a user enrich module
+}
+
+export interface DedupeStageConfig {
+  kind: "dedupe";
+  name: string;
+  backend: "redis" | "memory";
+  redisUrl: string; // may carry a password / rediss:// TLS; never logged
+  prefix: string; // key prefix for filters
+  keyFields: string[]; // CloudEvents attributes forming the identity; default ["source", "id"]
+  expectedPerWindow: number;
+  falsePositiveRate: number;
+  windowMs: number; // filter rotation period; current and previous window are checked
+  perTenant: boolean; // one filter per tenant, hash-tagged for Redis Cluster
+  onMaybeSeen: "verify" | "drop";
+  onRedisDown: "fail" | "passthrough";
+  /** "auto" probes for BF.* at start; "bitmap" forces the portable BITFIELD filter. */
+  redisMode: "auto" | "bloom" | "bitmap";
+}
+
+/** Mapping from CloudEvents attributes to table columns, for users with their own schema. */
+export interface ColumnMapping {
+  column: string;
+  from: "id" | "source" | "type" | "subject" | "time" | "tenant" | "data" | "extensions" | "ingested_at" | "kafka_partition" | "kafka_offset";
+}
+
+export interface PersistStageConfig {
+  kind: "persist";
+  name: string;
+  /** PostgreSQL URL, or "embedded" for PGlite under the data dir (demo). May carry secrets; never logged. */
+  url: string;
+  schema: string;
+  table: string;
+  connections: number;
+  manageSchema: boolean; // false: the user owns the table; we only insert
+  partitionsAheadDays: number;
+  retentionDays: number;
+  maintenanceIntervalMs: number;
+  ginIndexOnData: boolean;
+  columns: ColumnMapping[]; // default mapping when the user gives none
+  method: "copy" | "unnest";
+}
+
+export interface CustomStageConfig {
+  kind: "custom";
+  name: string;
+  module: string; // absolute path
+  options: Record<string, unknown>;
+}
+
+export type StageConfig = EnrichStageConfig | DedupeStageConfig | PersistStageConfig | CustomStageConfig;
+
+export interface ReplicasConfig {
+  min: number;
+  max: number;
+  lagPerReplica: number; // target lag one replica should carry; drives local autoscaling, systemd and KEDA
+  /** Fixed replicas: min === max. */
+}
+
+export interface ResolvedTopology {
+  /** Absolute path of the file it came from. */
+  file: string;
+  name: string;
+  source: SourceConfig;
+  stages: StageConfig[];
+  deadLetter: { topic: string };
+  batch: { maxEvents: number; maxBytes: number; maxWaitMs: number };
+  concurrency: { replicas: ReplicasConfig; inFlightBatches: number };
+  http: { port: number; host: string };
+  log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" };
+  shutdown: { deadlineMs: number };
+  /** Warnings found while loading (e.g. an inline secret); printed, not fatal. */
+  warnings: string[];
+}
