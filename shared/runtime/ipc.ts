@@ -1,0 +1,34 @@
+/**
+ * Messages between the supervisor and its worker processes (Bun.spawn IPC). Plain JSON only.
+ */
+import type { FamilySnapshot } from "../telemetry/metrics.ts";
+import type { TopicPartition } from "../kafka/types.ts";
+
+/** Counts of fully processed (committed) source events, cumulative since the worker started. */
+export interface WorkerProgress {
+  events: number; // source events whose offsets are committed (or settled at shutdown)
+  persisted: number;
+  duplicates: number;
+  invalid: number; // dead-lettered and acknowledged by Kafka
+  lag: number; // total consumer lag over assigned partitions (-1 unknown)
+}
+
+export type WorkerToSupervisor =
+  | { type: "started"; workerId: number; pid: number }
+  | { type: "status"; workerId: number; assignment: TopicPartition[]; ready: boolean; detail?: string; progress: WorkerProgress; metrics: FamilySnapshot[] }
+  | { type: "stopped"; workerId: number; progress: WorkerProgress; metrics: FamilySnapshot[] }
+  | { type: "fatal"; workerId: number; error: Record<string, unknown> };
+
+export type SupervisorToWorker = { type: "stop"; reason: string; deadlineMs: number };
+
+/** Everything a worker process needs to start, passed as one JSON env var (TOPOFLEET_WORKER). */
+export interface WorkerLaunch {
+  workerId: number;
+  topologyFile: string;
+  /** Overrides applied on top of the file (CLI flags), e.g. brokers of the supervisor's mock cluster. */
+  brokersOverride: string | null;
+  /** Resolved persist URL when the supervisor hosts embedded PostgreSQL (PGlite socket). */
+  databaseUrlOverride: string | null;
+  dataDir: string;
+  statusIntervalMs: number;
+}

@@ -1,0 +1,20 @@
+/**
+ * PostgreSQL COPY text-format encoding. Pure so the enrich threads can build each event's COPY line
+ * (the main thread only concatenates and sends bytes).
+ */
+
+/** Escapes one value for COPY text format; null becomes \N. */
+export function copyField(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return "\\N";
+  if (typeof v === "number") return String(v);
+  // Fast path: most values need no escaping.
+  if (!/[\\\t\n\r]/.test(v)) return v;
+  return v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
+}
+
+/** One COPY text line (without the trailing newline). */
+export function copyLine(values: ReadonlyArray<string | number | null | undefined>): string {
+  let s = copyField(values[0]);
+  for (let i = 1; i < values.length; i++) s += "\t" + copyField(values[i]);
+  return s;
+}
