@@ -6,7 +6,8 @@ export type ConfigErrorCode =
   | "CONFIG_NOT_FOUND"
   | "CONFIG_YAML_SYNTAX"
   | "CONFIG_ENV_MISSING"
-  | "CONFIG_MODULE_LOAD"; // a custom stage / enrich module could not be loaded
+  | "CONFIG_MODULE_LOAD" // a custom stage / enrich module could not be loaded
+  | "CONFIG_USAGE"; // bad command-line usage: unknown flag, missing or bad flag value
 
 /** One precise problem found while validating a topology file. */
 export interface ConfigIssue {
@@ -81,7 +82,8 @@ export type RuntimeErrorCode =
   | "RUNTIME_STAGE_FAILED"
   | "RUNTIME_DLQ_FAILED"
   | "RUNTIME_QUEUE_FULL"
-  | "RUNTIME_WORKER_LOST";
+  | "RUNTIME_WORKER_LOST"
+  | "RUNTIME_HTTP_BIND"; // the metrics/health endpoint could not listen (port in use, bad host)
 
 /** The fleet runtime itself failed. */
 export class RuntimeError extends TopofleetError {

@@ -54,6 +54,8 @@ export interface RebalanceEvent {
   protocol: "eager" | "cooperative";
   type: "assigned" | "revoked";
   partitions: TopicPartition[];
+  /** Set on "revoked" when the partitions were lost (session timeout, fenced): commits for them will fail. */
+  lost?: boolean;
 }
 
 export interface ConsumerOptions {
@@ -69,4 +71,41 @@ export interface ConsumerOptions {
 export interface WatermarkOffsets {
   low: number;
   high: number;
+}
+
+export interface ProducerOptions {
+  /** Full librdkafka config: must include bootstrap.servers. Delivery reports are always enabled (event API). */
+  config: KafkaConfig;
+  /** Client-level errors (broker down, transport, fatal idempotence errors) are reported here. */
+  onError?: (err: Error) => void;
+}
+
+export interface AdminOptions {
+  /** librdkafka config: must include bootstrap.servers. */
+  config: KafkaConfig;
+}
+
+/** A topic to create with Admin.createTopics. */
+export interface NewTopicSpec {
+  name: string;
+  partitions: number;
+  /** Default 1 (the mock cluster and single-broker setups). */
+  replicationFactor?: number;
+  /** Topic-level configs, e.g. {"retention.ms": "3600000"}. */
+  configs?: Record<string, string>;
+}
+
+/** A topic as listed from cluster metadata. */
+export interface TopicMetadata {
+  name: string;
+  partitions: number[];
+}
+
+/** Consumer lag of one assigned partition: high watermark minus committed offset. */
+export interface PartitionLag extends TopicPartition {
+  /** Committed offset (next to consume); -1001 when the group has none. */
+  committed: number;
+  high: number;
+  /** high - committed, or high - low when nothing is committed yet. */
+  lag: number;
 }

@@ -24,7 +24,10 @@ export const M = {
   dedupeFpRate: "topofleet_dedupe_estimated_false_positive_rate",
   dedupeMaybeSeen: "topofleet_dedupe_maybe_seen_total",
   dedupeVerifiedNew: "topofleet_dedupe_verified_new_total",
-  dedupeDropped: "topofleet_dedupe_duplicates_dropped_total",
+  dedupeDropped: "topofleet_dedupe_duplicates_dropped_total", // {stage, reason: in_batch|verified|filter}
+  dedupePassthrough: "topofleet_dedupe_passthrough_total", // events passed unchecked while Redis was down
+  // enrich
+  enrichLookupRefreshes: "topofleet_enrich_lookup_refreshes_total", // {stage, lookup, outcome: ok|failed}
   // persist
   persistRows: "topofleet_persist_rows_total", // {outcome: inserted|conflict|rejected}
   persistSeconds: "topofleet_persist_write_seconds",

@@ -74,7 +74,9 @@ export function murmur32(s: string, seed: number): number {
  */
 export function writeProbes(key: string, layout: BloomLayout, out: Uint32Array, at: number): void {
   const h1 = murmur32(key, 0x9747b28c);
-  const h2 = murmur32(key, 0x5bd1e995) | 1;
+  // `| 1` yields a signed int32; `>>> 0` keeps h2 unsigned so every offset lands in [0, m) (a negative
+  // h2 made the remainder negative, which the Uint32Array wrapped to offsets near 2^32).
+  const h2 = (murmur32(key, 0x5bd1e995) | 1) >>> 0;
   const m = layout.bitsPerShard;
   out[at] = layout.shards === 1 ? 0 : murmur32(key, 0x27d4eb2f) % layout.shards;
   // Use doubles: h1 + i*h2 can exceed 2^32, and m can be as large as 2^32 itself.

@@ -1,0 +1,193 @@
+/**
+ * Enrich stage benchmark: events/s through the piscina pool (what the engine sees) and directly in one
+ * thread (the per-thread ceiling: parse + validate + probes + COPY line, no messaging), on ~300-byte
+ * CloudEvents with a dedupe and a persist stage in the topology (so probes and COPY lines are built).
+ *
+ *   bun dev/bench/enrich.ts [--events N] [--threads T] [--batch B] [--binary-ratio R] [--json]
+ *
+ * With --json the last stdout line is {"events_per_s":…,"events_per_s_per_thread":…,"threads":…, …}.
+ */
+import { availableParallelism } from "node:os";
+import { pack, unpack } from "msgpackr";
+import { Batch } from "../../shared/stages/batch.ts";
+import { createEnrichStage } from "../../shared/stages/enrich/index.ts";
+import { buildEnrichPlan } from "../../shared/stages/enrich/plan.ts";
+import type { EnrichSliceOk } from "../../shared/stages/enrich/protocol.ts";
+import { planSlices, sliceTask } from "../../shared/stages/enrich/slices.ts";
+import { EnrichThread } from "../../shared/stages/enrich/thread.ts";
+import { packRecords, type RecordInput } from "../../shared/stages/records.ts";
+import { createLogger } from "../../shared/telemetry/logger.ts";
+import { Metrics } from "../../shared/telemetry/metrics.ts";
+import type { EnrichStageConfig, ResolvedTopology } from "../../shared/topology/types.ts";
+
+function flag(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a non-negative number`);
+  return v;
+}
+const json = process.argv.includes("--json");
+const events = flag("events", 200_000);
+const threads = flag("threads", Math.max(1, availableParallelism() - 1));
+const batchSize = flag("batch", 5_000);
+const binaryRatio = flag("binary-ratio", 0);
+const command = `bun dev/bench/enrich.ts --events ${events} --threads ${threads} --batch ${batchSize} --binary-ratio ${binaryRatio}${json ? " --json" : ""}`;
+const log = (s: string) => (json ? console.error(s) : console.log(s));
+
+const enc = new TextEncoder();
+/** Deterministic ~300-byte events: 8 tenants, unique ids, JSON data; every 1/binaryRatio-th in binary mode. */
+function makeRecords(n: number, offset0: number): RecordInput[] {
+  const out: RecordInput[] = [];
+  const binaryEvery = binaryRatio > 0 ? Math.round(1 / binaryRatio) : 0;
+  for (let i = 0; i < n; i++) {
+    const k = offset0 + i;
+    const tenant = `tenant-${k % 8}`;
+    const attrs = {
+      specversion: "1.0",
+      id: `bench-${k.toString(36)}-${(k * 2654435761) % 1e9}`,
+      source: `/tenants/${tenant}/orders`,
+      type: "com.example.order.created",
+      time: new Date(1_714_566_896_789 + k).toISOString(),
+      subject: `order-${k}`,
+      tenantid: tenant,
+      datacontenttype: "application/json",
+    };
+    const data = { orderId: k, amount: (k % 1000) / 10, currency: "EUR", items: [{ sku: `sku-${k % 97}`, qty: 1 + (k % 3) }], note: "tab\there" };
+    const base = { topic: "events", partition: k % 8, offset: k, timestamp: 1_714_566_000_000 + k };
+    if (binaryEvery && k % binaryEvery === 0) {
+      const { datacontenttype, ...ce } = attrs;
+      const headers: Array<[string, Uint8Array]> = Object.entries(ce).map(([a, v]) => [`ce_${a}`, enc.encode(v)]);
+      headers.push(["content-type", enc.encode(datacontenttype)]);
+      out.push({ ...base, value: JSON.stringify(data), headers });
+    } else out.push({ ...base, value: JSON.stringify({ ...attrs, data }) });
+  }
+  return out;
+}
+
+const enrichCfg: EnrichStageConfig = {
+  kind: "enrich", name: "enrich", threads, ingestTimestamp: true, tenantFromSource: true, maxEventBytes: 1 << 20, lookups: [], module: null,
+};
+const topology: ResolvedTopology = {
+  file: "/bench/enrich.yaml",
+  name: "bench",
+  source: { kind: "mock", brokers: 1, partitions: 8, topics: ["events"], group: "bench", start: "earliest", properties: {}, generator: null },
+  stages: [
+    enrichCfg,
+    { kind: "dedupe", name: "dedupe", backend: "memory", redisUrl: "", prefix: "tf:bench", keyFields: ["source", "id"], expectedPerWindow: 10_000_000, falsePositiveRate: 0.001, windowMs: 3_600_000, perTenant: false, onMaybeSeen: "verify", onRedisDown: "fail", redisMode: "auto" },
+    {
+      kind: "persist", name: "persist", url: "embedded", schema: "public", table: "events", connections: 4, manageSchema: true, partitionsAheadDays: 3, retentionDays: 90, maintenanceIntervalMs: 600_000, ginIndexOnData: false, method: "copy",
+      columns: (["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const).map((from) => ({ column: from, from })),
+    },
+  ],
+  deadLetter: { topic: "events.dlq" },
+  batch: { maxEvents: batchSize, maxBytes: 64 << 20, maxWaitMs: 50 },
+  concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 1 }, inFlightBatches: 2 },
+  http: { port: 0, host: "127.0.0.1" },
+  log: { level: "warn" },
+  shutdown: { deadlineMs: 5_000 },
+  warnings: [],
+};
+
+// Pre-build every batch so record generation is not measured.
+const batchRecords = [];
+for (let off = 0; off < events; off += batchSize) batchRecords.push(packRecords(makeRecords(Math.min(batchSize, events - off), off)));
+const avgBytes = batchRecords.reduce((s, r) => s + r.values.byteLength, 0) / events;
+log(`enrich bench: ${events} events of ~${avgBytes.toFixed(0)} B in batches of ${batchSize}, ${threads} thread(s), binary ratio ${binaryRatio}`);
+
+// 1. Directly in this thread: the per-thread ceiling of the thread function.
+const plan = buildEnrichPlan(enrichCfg, topology, 0);
+const direct = new EnrichThread(plan);
+let copyMs = 0;
+let directMs = 0;
+let lastSlice: EnrichSliceOk | null = null;
+for (let pass = 0; pass < 2; pass++) {
+  // Pass 0 warms the JIT; pass 1 is measured.
+  copyMs = 0;
+  directMs = 0;
+  for (const records of batchRecords) {
+    const t0 = performance.now();
+    const { task } = sliceTask(records, new Uint8Array(records.size), { start: 0, end: records.size }, Date.now(), null);
+    const t1 = performance.now();
+    const r = await direct.run(task);
+    const t2 = performance.now();
+    if (!r.ok || r.rejections.length) throw new Error(`bench events must all be valid: ${JSON.stringify(r.ok ? r.rejections[0] : r)}`);
+    copyMs += t1 - t0;
+    directMs += t2 - t1;
+    lastSlice = r;
+  }
+}
+const directRate = events / (directMs / 1000);
+log(`direct (one thread, no messaging): ${Math.round(directRate).toLocaleString()} events/s (${((directMs * 1000) / events).toFixed(2)} µs/event)`);
+log(`slice copy on the main thread (copy-and-transfer): ${((copyMs * 1000) / events).toFixed(3)} µs/event`);
+
+// 2. Result transports on the last slice: what the main thread pays per event to receive the columns.
+{
+  const s = lastSlice!;
+  const n = s.time.length;
+  const columns: Record<string, Array<string | null>> = {};
+  for (const [c, p] of Object.entries(s.strings)) {
+    const arr: Array<string | null> = new Array(n);
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      const len = p.lengths[i];
+      arr[i] = len < 0 ? null : p.text.substring(q, (q += len));
+    }
+    columns[c] = arr;
+  }
+  const reps = 20;
+  const measure = (f: () => unknown) => {
+    f();
+    const t = performance.now();
+    for (let r = 0; r < reps; r++) f();
+    return (((performance.now() - t) / reps) * 1000) / n;
+  };
+  const joined = measure(() => structuredClone(s.strings));
+  const cloned = measure(() => structuredClone(columns));
+  const packed = measure(() => unpack(pack(columns)));
+  log(`result transport, clone/pack + unpack per event: joined columns ${joined.toFixed(3)} µs, string arrays ${cloned.toFixed(3)} µs, msgpackr ${packed.toFixed(3)} µs`);
+}
+
+// 3. Through the pool, as the engine drives it: inFlightBatches batches in flight.
+const stage = createEnrichStage(enrichCfg);
+await stage.start({
+  topology,
+  workerId: 0,
+  logger: createLogger({ level: "warn", component: "bench" }),
+  metrics: new Metrics(),
+  dataDir: "/tmp",
+  stages: [],
+});
+async function throughPool(): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < batchRecords.length) {
+      const b = new Batch(batchRecords[next++]);
+      await stage.process(b);
+      if (b.count(0) !== b.size) throw new Error("bench events must all pass");
+    }
+  };
+  await Promise.all(Array.from({ length: topology.concurrency.inFlightBatches }, lane));
+  return performance.now() - t0;
+}
+await throughPool(); // warm-up pass
+const poolMs = await throughPool();
+await stage.close();
+const poolRate = events / (poolMs / 1000);
+log(`through the pool: ${Math.round(poolRate).toLocaleString()} events/s, ${Math.round(poolRate / threads).toLocaleString()} events/s per thread (slices per batch: ${planSlices(batchSize, threads).length})`);
+log(`command: ${command}`);
+if (json) {
+  console.log(
+    JSON.stringify({
+      events_per_s: Math.round(poolRate),
+      events_per_s_per_thread: Math.round(poolRate / threads),
+      threads,
+      direct_events_per_s: Math.round(directRate),
+      events,
+      batch: batchSize,
+      avg_event_bytes: Math.round(avgBytes),
+      binary_ratio: binaryRatio,
+    }),
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * The one-shot CLI modes: --validate, --explain, --migrate, --emit. Each gets an already loaded topology
+ * and returns an exit code; errors propagate to main.ts, which maps them to exit codes.
+ */
+import { availableParallelism } from "node:os";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError } from "../errors/index.ts";
+import { createLogger } from "../telemetry/logger.ts";
+import type { PersistStageConfig, ResolvedTopology } from "../topology/types.ts";
+import { sourcePartitions } from "../runtime/supervisor/source-partitions.ts";
+import type { CliArgs } from "./args.ts";
+import { resolveDataDir } from "./environment.ts";
+import type { CliIO } from "./main.ts";
+
+/** The CLI's own logger (pino JSON on stderr, component "cli"); level from $TOPOFLEET_LOG_LEVEL or the topology. */
+export function cliLogger(t: ResolvedTopology, io: CliIO, component = "cli") {
+  return createLogger({ level: io.env.TOPOFLEET_LOG_LEVEL || t.log.level, component });
+}
+
+/** --validate: the file loaded, so it is valid; print OK and the loader's warnings. */
+export function validateCommand(t: ResolvedTopology, io: CliIO): number {
+  io.stdout.write(`OK ${t.file}: topology "${t.name}", ${t.stages.length} stage(s): ${t.stages.map((s) => s.name).join(" -> ")}\n`);
+  for (const w of t.warnings) io.stdout.write(`warning: ${w}\n`);
+  return 0;
+}
+
+/** --explain: the resolved topology with secrets redacted, and what bounds its throughput. */
+export async function explainCommand(t: ResolvedTopology, io: CliIO): Promise<number> {
+  const { explainTopology } = await import("../topology/index.ts");
+  const partitions = await sourcePartitions(t, cliLogger(t, io));
+  io.stdout.write(explainTopology(t, { partitions: partitions ?? undefined, cores: availableParallelism() }));
+  return 0;
+}
+
+/** --migrate: runs every persist stage's schema migration (embedded PostgreSQL is started for it). */
+export async function migrateCommand(t: ResolvedTopology, args: CliArgs, io: CliIO): Promise<number> {
+  const stages = t.stages.filter((s): s is PersistStageConfig => s.kind === "persist");
+  if (!stages.length) throw new ConfigError("CONFIG_USAGE", `--migrate: topology "${t.name}" has no persist stage`);
+  const logger = cliLogger(t, io);
+  const { migrate } = await import("../stages/persist/index.ts");
+  let embedded: { url: string; stop(): Promise<void> } | null = null;
+  try {
+    for (const cfg of stages) {
+      let url = cfg.url;
+      if (url === "embedded") {
+        embedded ??= await startEmbedded(resolveDataDir(args.dataDir, io.env, t.name));
+        url = embedded.url;
+      }
+      await migrate({ ...cfg, url }, logger);
+      io.stdout.write(`migrated ${cfg.schema}.${cfg.table} (stage ${cfg.name})\n`);
+    }
+  } finally {
+    await embedded?.stop();
+  }
+  return 0;
+}
+
+/** Starts embedded PostgreSQL under `<dataDir>/postgres`, where the running fleet keeps it too. */
+async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  mkdirSync(dataDir, { recursive: true });
+  const { startEmbeddedPostgres } = await import("../embedded/index.ts");
+  return startEmbeddedPostgres({ dataDir: join(dataDir, "postgres") });
+}
+
+/** --emit KIND --out DIR: writes deployment files via shared/deploy; lists them. */
+export async function emitCommand(t: ResolvedTopology, args: CliArgs, io: CliIO): Promise<number> {
+  const { emit } = await import("../deploy/index.ts");
+  const partitions = await sourcePartitions(t, cliLogger(t, io));
+  const files = emit(args.emit!.kind, t, resolve(args.emit!.out), partitions === null ? {} : { partitions });
+  for (const f of files) io.stdout.write(`wrote ${f}\n`);
+  return 0;
+}

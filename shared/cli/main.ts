@@ -1,0 +1,85 @@
+/**
+ * `bun run topology <file> [flags]`: parses the command line, loads the topology and dispatches to a mode.
+ * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error (every issue printed as
+ * `file:line:col: path: message`). stdout carries only results (OK, explain text, live line, summary);
+ * diagnostics go to stderr.
+ */
+import { ConfigError, TopofleetError } from "../errors/index.ts";
+import type { ResolvedTopology } from "../topology/types.ts";
+import { parseArgs, USAGE, type CliArgs } from "./args.ts";
+import { emitCommand, explainCommand, migrateCommand, validateCommand } from "./commands.ts";
+import { runCommand } from "./run.ts";
+
+/** Where the CLI writes, and what it reads from its environment (tests pass their own). */
+export interface CliIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  env: Record<string, string | undefined>;
+  /** stdout is a terminal: the live line is rewritten in place. */
+  isTTY: boolean;
+  /** Installs a signal handler (the run mode drains on SIGINT/SIGTERM); returns an uninstaller. */
+  onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): () => void;
+  /** Ends the process at once (second Ctrl-C). */
+  exit(code: number): never;
+}
+
+/** The real process's IO. */
+export function processIO(): CliIO {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    isTTY: !!process.stdout.isTTY,
+    onSignal(signal, handler) {
+      process.on(signal, handler);
+      return () => process.off(signal, handler);
+    },
+    exit: (code) => process.exit(code),
+  };
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    return reportError(err, io);
+  }
+  if (args.mode === "help") {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    const { loadTopology } = await import("../topology/index.ts");
+    const topology: ResolvedTopology = await loadTopology(args.file!, {
+      env: io.env,
+      overrides: args.replicas === null ? undefined : { replicas: args.replicas },
+    });
+    switch (args.mode) {
+      case "validate":
+        return validateCommand(topology, io);
+      case "explain":
+        return await explainCommand(topology, io);
+      case "migrate":
+        return await migrateCommand(topology, args, io);
+      case "emit":
+        return await emitCommand(topology, args, io);
+      case "run":
+        return await runCommand(topology, args, io);
+    }
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+/** Prints an error for humans and maps it to the exit code: 2 for configuration/usage, 1 otherwise. */
+export function reportError(err: unknown, io: CliIO): number {
+  if (err instanceof ConfigError) {
+    io.stderr.write(`error: ${err.message}\n`);
+    return 2;
+  }
+  const detail = err instanceof TopofleetError ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
+  io.stderr.write(`fatal: ${detail}\n`);
+  return 1;
+}

@@ -1,0 +1,102 @@
+/**
+ * The default mode: host local services (mock cluster, generator, embedded PostgreSQL) when the topology
+ * asks for them, run the supervised fleet with its HTTP endpoints, print the live line, and on the end
+ * (signal, --max-events, crash loop) drain, print the summary and return the exit code.
+ *
+ * Signals: the first SIGINT/SIGTERM drains (workers finish in-flight batches and commit); a second one
+ * SIGKILLs every worker and exits 130 at once, after printing what is known.
+ */
+import { mkdirSync } from "node:fs";
+import type { ResolvedTopology } from "../topology/types.ts";
+import { startHttpServer, type HttpServer } from "../runtime/http/server.ts";
+import { startLocalServices, type LocalServices } from "../runtime/supervisor/local-services.ts";
+import { sourcePartitions } from "../runtime/supervisor/source-partitions.ts";
+import { Supervisor } from "../runtime/supervisor/supervisor.ts";
+import type { CliArgs } from "./args.ts";
+import { cliLogger } from "./commands.ts";
+import { resolveDataDir, resolveHttpBinding } from "./environment.ts";
+import type { CliIO } from "./main.ts";
+import { LiveLine, formatSummary, summarize } from "./summary.ts";
+
+/** Exit code of a run ended by a second Ctrl-C (128 + SIGINT, the shell convention). */
+export const FORCED_EXIT_CODE = 130;
+
+/** Runs the fleet until it stops; returns the process exit code. */
+export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO): Promise<number> {
+  const logger = cliLogger(t, io, "supervisor");
+  const dataDir = resolveDataDir(args.dataDir, io.env, t.name);
+  mkdirSync(dataDir, { recursive: true });
+  const binding = resolveHttpBinding(t.http, io.env);
+
+  let services: LocalServices | null = null;
+  let server: HttpServer | null = null;
+  const cleanups: Array<() => void> = [];
+  const generatorStop = new AbortController();
+  try {
+    services = await startLocalServices(t, { dataDir, logger });
+    const partitions = await sourcePartitions(t, logger);
+    const supervisor = new Supervisor({
+      topology: t,
+      dataDir,
+      logger,
+      maxEvents: args.maxEvents,
+      brokersOverride: services.brokersOverride,
+      databaseUrlOverride: services.databaseUrlOverride,
+      partitions,
+      workerEnv: io.env,
+      onStop: () => generatorStop.abort(),
+    });
+    if (binding) {
+      server = startHttpServer({
+        ...binding,
+        probes: { metrics: () => supervisor.metrics.render(), health: () => supervisor.health(), ready: () => supervisor.ready() },
+      });
+      logger.info({ host: server.host, port: server.port }, `http listening on ${server.host}:${server.port} (/metrics, /healthz, /readyz)`);
+    } else logger.info("http disabled (http.port 0)");
+
+    const startedAt = performance.now();
+    supervisor.start();
+    const generator = services.startGenerator(generatorStop.signal);
+    generator?.catch((err) => {
+      logger.error({ err: (err as Error).message }, "the generator failed; stopping the fleet");
+      void supervisor.stop("generator failed", 1);
+    });
+
+    const live = args.json ? null : new LiveLine(io.stdout, io.isTTY);
+    if (live) {
+      const timer = setInterval(() => live.update(supervisor.totals()), 1000);
+      cleanups.push(() => clearInterval(timer), () => live.finish());
+    }
+    const printSummary = (reason: string) => {
+      for (const c of cleanups.splice(0)) c();
+      const s = summarize(supervisor.totals(), performance.now() - startedAt);
+      io.stdout.write(args.json ? `${JSON.stringify(s)}\n` : `${formatSummary(t.name, reason, s)}\n`);
+    };
+
+    let signals = 0;
+    const onSignal = (name: string) => () => {
+      if (++signals === 1) {
+        logger.info({ signal: name }, "draining the fleet (signal again to force)");
+        void supervisor.stop(`signal ${name}`);
+        return;
+      }
+      logger.warn({ signal: name }, "second signal: killing every worker now");
+      supervisor.forceStop();
+      printSummary("forced");
+      io.exit(FORCED_EXIT_CODE);
+    };
+    cleanups.push(io.onSignal("SIGINT", onSignal("SIGINT")), io.onSignal("SIGTERM", onSignal("SIGTERM")));
+
+    const outcome = await supervisor.done;
+    generatorStop.abort();
+    await generator?.catch(() => undefined);
+    if (outcome.error) logger.error({ err: outcome.error.toJSON() }, outcome.error.message);
+    printSummary(outcome.reason);
+    return outcome.exitCode;
+  } finally {
+    for (const c of cleanups) c();
+    generatorStop.abort();
+    await server?.stop();
+    await services?.stop();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Resource figures of a process tree for the benchmark, from /proc (Linux): the descendants of a pid, and
+ * each one's peak RSS (VmHWM). CPU seconds come from the child's rusage after it exits (Bun's
+ * Subprocess.resourceUsage(), which includes every descendant the child reaped: the workers), so no sample
+ * is missed at the end of a short-lived worker; only memory needs sampling while the tree runs.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+/** One sampled process. */
+export interface ProcessSample {
+  pid: number;
+  ppid: number;
+  /** The command line, space-joined. */
+  command: string;
+  /** Peak resident set size in bytes (VmHWM), 0 when unreadable. */
+  peakRssBytes: number;
+}
+
+function readProc(pid: number): ProcessSample | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // comm may contain spaces and parentheses: fields after the last ")" are fixed.
+    const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ppid = Number(after[1]);
+    const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    return { pid, ppid, command, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0 };
+  } catch {
+    return null; // exited between the directory listing and the read: nothing to sample
+  }
+}
+
+/** The process `root` and all its live descendants (empty off Linux or when root has exited). */
+export function processTree(root: number): ProcessSample[] {
+  let pids: number[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  } catch {
+    return [];
+  }
+  const all = pids.map(readProc).filter((p): p is ProcessSample => p !== null);
+  const children = new Map<number, ProcessSample[]>();
+  for (const p of all) {
+    const list = children.get(p.ppid);
+    if (list) list.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  const out: ProcessSample[] = [];
+  const rootSample = all.find((p) => p.pid === root);
+  if (!rootSample) return out;
+  const stack = [rootSample];
+  while (stack.length) {
+    const p = stack.pop()!;
+    out.push(p);
+    stack.push(...(children.get(p.pid) ?? []));
+  }
+  return out;
+}
+
+/** Keeps the highest peak RSS seen per pid while a tree runs (sample() every interval, then stop()). */
+export class PeakRssSampler {
+  private readonly peaks = new Map<number, ProcessSample>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly root: number) {}
+
+  /** Takes one sample now. */
+  sample(): void {
+    for (const p of processTree(this.root)) {
+      const prev = this.peaks.get(p.pid);
+      if (!prev || p.peakRssBytes > prev.peakRssBytes) this.peaks.set(p.pid, p);
+    }
+  }
+
+  /** Samples every `intervalMs` until stop(). */
+  start(intervalMs = 500): this {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    return this;
+  }
+
+  /** Stops sampling and returns the peak per process seen. */
+  stop(): ProcessSample[] {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    return [...this.peaks.values()];
+  }
+}

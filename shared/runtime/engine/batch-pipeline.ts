@@ -1,0 +1,129 @@
+/**
+ * Runs one batch through the stages, strictly in order, then dead-letters its rejected events. Resolves
+ * only when every event is terminal and every dead letter is acknowledged by Kafka: that is the moment
+ * the batch's offsets may be committed (the engine does that; this module never commits).
+ */
+import type { Logger } from "pino";
+import { RuntimeError, TopofleetError } from "../../errors/index.ts";
+import { KafkaError } from "../../kafka/errors.ts";
+import type { ProduceRecord } from "../../kafka/types.ts";
+import { EventStatus, type Batch } from "../../stages/batch.ts";
+import type { Stage } from "../../stages/stage.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { deadLetterRecords } from "./dead-letter.ts";
+import type { EngineMetrics } from "./engine-metrics.ts";
+import { retrying } from "./retry.ts";
+
+/** Label used for the dead-letter step in retry metrics and logs. */
+export const DEAD_LETTER_STEP = "dead-letter";
+
+/** What the pipeline needs from the engine. */
+export interface PipelineDeps {
+  stages: readonly Stage[];
+  metrics: EngineMetrics;
+  logger: Logger;
+  workerId: number;
+  deadLetterTopic: string;
+  backoff?: BackoffOptions;
+  /** Produces records and resolves when Kafka acknowledged all of them (the binding's Producer.sendBatch). */
+  produce(records: ProduceRecord[]): Promise<unknown>;
+  /** Called with true when a step of the batch starts retrying, false when it recovered: pause / resume. */
+  onRetrying(batch: Batch, retrying: boolean): void;
+}
+
+/** Counts per status, indexed by EventStatus. */
+function statusCounts(batch: Batch): [number, number, number, number] {
+  const c: [number, number, number, number] = [0, 0, 0, 0];
+  const s = batch.status;
+  for (let i = 0; i < s.length; i++) c[s[i]]++;
+  return c;
+}
+
+/**
+ * A failed delivery as the retry loop sees it: retriable unless the producer instance itself is broken
+ * (a fatal librdkafka error), in which case only a new process (a new producer) can help.
+ */
+function deadLetterError(err: unknown, remaining: number): RuntimeError {
+  const fatal = err instanceof KafkaError && err.fatal;
+  return new RuntimeError("RUNTIME_DLQ_FAILED", `dead-letter delivery failed for ${remaining} record(s): ${err instanceof Error ? err.message : String(err)}`, {
+    retriable: !fatal,
+    cause: err,
+    context: { code: err instanceof TopofleetError ? err.code : undefined, remaining },
+  });
+}
+
+/** Runs every stage on the batch and dead-letters its rejections; `signal` aborts retries when the batch is abandoned. */
+export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: AbortSignal): Promise<void> {
+  const { metrics, logger } = deps;
+  let retryingNow = false;
+  const hooks = (step: string) => ({
+    signal,
+    backoff: deps.backoff,
+    onRetry(err: unknown, attempt: number, delayMs: number) {
+      const code = err instanceof TopofleetError ? err.code : "UNKNOWN";
+      metrics.stageRetries.inc({ stage: step, code });
+      logger.warn(
+        { stage: step, code, attempt: attempt + 1, delayMs: Math.round(delayMs), batch: batch.id, err: err instanceof TopofleetError ? err.toJSON() : String(err) },
+        "retriable failure; retrying the batch after backoff",
+      );
+      if (!retryingNow) {
+        retryingNow = true;
+        deps.onRetrying(batch, true);
+      }
+    },
+    onRecovered(attempts: number) {
+      logger.info({ stage: step, attempts, batch: batch.id }, "recovered after retries");
+      if (retryingNow) {
+        retryingNow = false;
+        deps.onRetrying(batch, false);
+      }
+    },
+  });
+
+  try {
+    for (const stage of deps.stages) {
+      const before = statusCounts(batch);
+      if (before[EventStatus.Live] === 0) break;
+      metrics.eventsIn.inc({ stage: stage.name }, before[EventStatus.Live]);
+      const t0 = performance.now();
+      await retrying(`stage ${stage.name}`, () => stage.process(batch), hooks(stage.name));
+      metrics.batchSeconds.observe({ stage: stage.name }, (performance.now() - t0) / 1000);
+      const after = statusCounts(batch);
+      const out = (outcome: string, n: number) => n > 0 && metrics.eventsOut.inc({ stage: stage.name, outcome }, n);
+      out("passed", after[EventStatus.Live]);
+      out("persisted", after[EventStatus.Persisted] - before[EventStatus.Persisted]);
+      out("duplicate", after[EventStatus.Duplicate] - before[EventStatus.Duplicate]);
+      out("dead_lettered", after[EventStatus.DeadLettered] - before[EventStatus.DeadLettered]);
+    }
+
+    const live = batch.count(EventStatus.Live);
+    if (live > 0) {
+      // Committing now would drop these events silently: the last stage broke the Stage contract.
+      const last = deps.stages.at(-1)?.name ?? "(none)";
+      throw new RuntimeError("RUNTIME_STAGE_FAILED", `${live} event(s) still Live after the last stage "${last}": every event must end persisted, duplicate or dead-lettered`, {
+        retriable: false,
+        context: { batch: batch.id, live, lastStage: last },
+      });
+    }
+
+    let pending = deadLetterRecords(batch, deps.deadLetterTopic, deps.workerId);
+    if (pending.length > 0) {
+      await retrying(
+        DEAD_LETTER_STEP,
+        async () => {
+          try {
+            await deps.produce(pending);
+          } catch (err) {
+            // Resend only what failed: the acknowledged ones are durable already.
+            if (err instanceof KafkaError && err.failures?.length) pending = err.failures.map((f) => pending[f.index]);
+            throw deadLetterError(err, pending.length);
+          }
+        },
+        hooks(DEAD_LETTER_STEP),
+      );
+      for (const r of batch.rejections.values()) metrics.deadLettered.inc({ stage: r.stage, code: r.code });
+    }
+  } finally {
+    if (retryingNow) deps.onRetrying(batch, false);
+  }
+}

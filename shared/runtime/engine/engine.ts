@@ -1,0 +1,541 @@
+/**
+ * The per-worker pipeline engine: consume → pack → stages → dead letters → commit, with up to
+ * `concurrency.inFlightBatches` batches in flight.
+ *
+ * Commit ordering (the reason this module exists): a batch's offsets are committed only after its last
+ * stage succeeded AND its dead letters were acknowledged, and only as the end of the contiguous prefix of
+ * delivered offsets that are all done (OffsetTracker), because batches finish out of order. Commits are
+ * asynchronous and coalesced while running, synchronous on revocation and shutdown, and never issued for a
+ * partition this worker no longer owns: a revocation awaits the outstanding async commit, commits the
+ * revoked partitions synchronously and only then lets the binding complete the revocation.
+ */
+import type { Logger } from "pino";
+import { TopofleetError } from "../../errors/index.ts";
+import { Consumer, Producer } from "../../kafka/index.ts";
+import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
+import { Batch, EventStatus, type RecordBatch } from "../../stages/batch.ts";
+import { packRecords, type RecordInput } from "../../stages/records.ts";
+import type { Stage, StageContext, StageHealth } from "../../stages/stage.ts";
+import type { Metrics } from "../../telemetry/metrics.ts";
+import type { ResolvedTopology } from "../../topology/types.ts";
+import type { WorkerProgress } from "../ipc.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { BatchFetcher } from "./batch-fetcher.ts";
+import { runPipeline, type PipelineDeps } from "./batch-pipeline.ts";
+import { EngineMetrics } from "./engine-metrics.ts";
+import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
+import { consumerConfig, deadLetterProducerConfig } from "./kafka-config.ts";
+import { OffsetTracker, addTally, emptyTally, tpKey, type Tally } from "./offset-tracker.ts";
+import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
+
+/** Everything an engine needs; the topology must already carry the launch overrides (applyLaunchOverrides). */
+export interface EngineOptions {
+  topology: ResolvedTopology;
+  workerId: number;
+  /** Bootstrap servers of the source (sourceBrokers()). */
+  brokers: string;
+  /** Stages in pipeline order, not started yet (createStages()). The engine starts and closes them. */
+  stages: Stage[];
+  logger: Logger;
+  metrics: Metrics;
+  dataDir: string;
+  /** Retry backoff for stages and dead letters; default 100 ms doubling to 10 s. */
+  backoff?: BackoffOptions;
+  /** How often to refresh the consumer-lag gauges; default 5 s. */
+  lagIntervalMs?: number;
+}
+
+/** Readiness of a worker, as /readyz and the supervisor see it. */
+export interface Readiness {
+  ready: boolean;
+  detail?: string;
+}
+
+type State = "new" | "starting" | "running" | "stopping" | "stopped";
+
+const BACKPRESSURE = "backpressure";
+const STOPPING = "stopping";
+const HEALTH_TIMEOUT_MS = 2_000;
+
+/** Resolves `p`, or `fallback` after `ms` (the late result is ignored). */
+async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(fallback), Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One worker's pipeline engine. */
+export class Engine {
+  private readonly t: ResolvedTopology;
+  private readonly log: Logger;
+  private readonly m: EngineMetrics;
+  private readonly tracker = new OffsetTracker();
+  private readonly inFlight: InFlightBatches;
+  /** Partitions whose revocation is being handled: their records are dropped, never processed. */
+  private readonly revoking = new Set<string>();
+  /** Unowned partitions already reported once (the warning is not repeated per record). */
+  private readonly warnedUnowned = new Set<string>();
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
+  private pauses: PauseController | null = null;
+  private fetcher: BatchFetcher | null = null;
+  private state: State = "new";
+  private startedStages: Stage[] = [];
+  private joined = false;
+  private fatalError: unknown = null;
+  private pumpDone: Promise<void> = Promise.resolve();
+  private commitLoop: Promise<void> | null = null;
+  private commitAgain = false;
+  private lagTimer: ReturnType<typeof setInterval> | null = null;
+  private stopping: Promise<WorkerProgress> | null = null;
+  private stopDeadline = Infinity;
+  private readonly totals: Tally = emptyTally();
+  private lag = -1;
+  private resolveFinished!: (p: WorkerProgress) => void;
+  private rejectFinished!: (err: unknown) => void;
+  /** Settles when the engine stopped: resolves with the final progress, or rejects with the fatal error. */
+  readonly finished: Promise<WorkerProgress>;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.t = opts.topology;
+    this.log = opts.logger;
+    this.m = new EngineMetrics(opts.metrics);
+    this.inFlight = new InFlightBatches(Math.max(1, this.t.concurrency.inFlightBatches));
+    this.finished = new Promise((resolve, reject) => {
+      this.resolveFinished = resolve;
+      this.rejectFinished = reject;
+    });
+    // A worker that never awaits `finished` must not crash on an unhandled rejection.
+    this.finished.catch(() => {});
+  }
+
+  /** Starts the stages, the dead-letter producer and the consumer, then the consume loop. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`engine.start() called in state ${this.state}`);
+    this.state = "starting";
+    const { topology: t, workerId, brokers } = this.opts;
+    try {
+      for (const stage of this.opts.stages) {
+        const ctx: StageContext = {
+          topology: t,
+          workerId,
+          logger: this.log.child({ stage: stage.name }),
+          metrics: this.opts.metrics,
+          dataDir: this.opts.dataDir,
+          stages: this.opts.stages,
+        };
+        await stage.start(ctx);
+        this.startedStages.push(stage);
+      }
+      this.producer = new Producer({
+        config: deadLetterProducerConfig(t, workerId, brokers),
+        onError: (err) => this.log.warn({ err: errJson(err) }, "dead-letter producer error"),
+      });
+      const consumer = new Consumer({
+        config: consumerConfig(t, workerId, brokers),
+        onRebalance: (e) => this.onRebalance(e),
+        onError: (err) => this.log.warn({ err: errJson(err) }, "consumer error"),
+      });
+      this.consumer = consumer;
+      this.pauses = new PauseController(consumer, (n) => this.m.partitionsPaused.set({}, n));
+      this.fetcher = new BatchFetcher(consumer, t.batch, (topic, partition) => this.admit(topic, partition));
+      consumer.subscribe(t.source.topics);
+    } catch (err) {
+      await this.closeResources(Date.now() + t.shutdown.deadlineMs);
+      this.state = "stopped";
+      this.rejectFinished(err);
+      throw err;
+    }
+    this.state = "running";
+    this.pumpDone = this.pump();
+    const every = this.opts.lagIntervalMs ?? 5_000;
+    this.lagTimer = setInterval(() => void this.refreshLag(), every);
+    this.log.info({ topics: t.source.topics, group: t.source.group, inFlightBatches: this.inFlight.limit }, "engine started");
+  }
+
+  /** Cumulative counts of committed events, and the last known total lag. */
+  progress(): WorkerProgress {
+    return { ...this.totals, lag: this.lag };
+  }
+
+  /** Partitions currently owned (assigned and not being revoked). */
+  assignment(): TopicPartition[] {
+    return this.tracker.partitions().filter((tp) => !this.revoking.has(tpKey(tp.topic, tp.partition)));
+  }
+
+  /** True once the engine received its first assignment from the group (possibly empty). */
+  get hasJoined(): boolean {
+    return this.joined;
+  }
+
+  /**
+   * Ready when running, a member of the group, and every stage's dependencies answer. A member with an
+   * empty assignment is ready but idle: the group has more members than partitions, and this member is a
+   * hot standby that takes over partitions at the next rebalance.
+   */
+  async readiness(): Promise<Readiness> {
+    if (this.state !== "running") return { ready: false, detail: `engine ${this.state}` };
+    if (!this.joined) return { ready: false, detail: "joining the consumer group" };
+    for (const stage of this.startedStages) {
+      const h = await within<StageHealth>(
+        stage.health().catch((err) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) })),
+        HEALTH_TIMEOUT_MS,
+        { ok: false, detail: `no answer within ${HEALTH_TIMEOUT_MS} ms` },
+      );
+      if (!h.ok) return { ready: false, detail: `stage ${stage.name}: ${h.detail ?? "unhealthy"}` };
+    }
+    if (this.assignment().length === 0) return { ready: true, detail: "idle: no partitions assigned (more group members than partitions)" };
+    return { ready: true };
+  }
+
+  /**
+   * Stops within `deadlineMs`: stop consuming, let in-flight batches finish (abandoning, uncommitted, those
+   * that cannot), commit synchronously, leave the group, flush the producer, close the stages.
+   * Resolves with the final progress; calling it again returns the same promise.
+   */
+  stop(deadlineMs: number = this.t.shutdown.deadlineMs): Promise<WorkerProgress> {
+    if (!this.stopping) this.stopping = this.shutdown(deadlineMs);
+    return this.stopping;
+  }
+
+  // ---- consume loop -------------------------------------------------------------------------------
+
+  private async pump(): Promise<void> {
+    const fetcher = this.fetcher!;
+    try {
+      while (this.state === "running") {
+        if (this.inFlight.full) {
+          await this.inFlight.changed();
+          continue;
+        }
+        const records = await fetcher.next(() => this.state !== "running");
+        // A batch fetched while stopping is dropped: it is after everything launched, never tracked, never committed.
+        if (!records || this.state !== "running") continue;
+        this.launch(records);
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Records of partitions being revoked (or not assigned to us) are dropped: their new owner reads them. */
+  private admit(topic: string, partition: number): boolean {
+    const key = tpKey(topic, partition);
+    if (this.revoking.has(key)) return false;
+    if (this.tracker.owns({ topic, partition })) return true;
+    if (!this.warnedUnowned.has(key)) {
+      this.warnedUnowned.add(key);
+      this.log.warn({ topic, partition }, "dropping records of a partition this worker does not own");
+    }
+    return false;
+  }
+
+  private launch(fetched: RecordBatch): void {
+    // Ownership can change while a consume call is awaited: keep only records of partitions still owned.
+    const records = this.ownedOnly(fetched);
+    if (!records) return;
+    const batch = new Batch(records);
+    const groups = new Map<string, { tp: TopicPartition; offsets: number[]; indexes: number[] }>();
+    for (let i = 0; i < records.size; i++) {
+      const topic = records.topics[records.topicIndex[i]];
+      const partition = records.partitions[i];
+      const key = tpKey(topic, partition);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { tp: { topic, partition }, offsets: [], indexes: [] }));
+      g.offsets.push(records.offsets[i]);
+      g.indexes.push(i);
+    }
+    const segments: BatchSegment[] = [];
+    for (const g of groups.values()) segments.push({ handle: this.tracker.track(g.tp, g.offsets)!, indexes: g.indexes });
+    const entry: InFlightBatch = {
+      batch,
+      segments,
+      partitions: new Set(groups.keys()),
+      abort: new AbortController(),
+      abandoned: false,
+      settled: Promise.resolve(),
+    };
+    this.inFlight.add(entry);
+    this.m.sourceEvents.inc({}, records.size);
+    this.m.batchesInFlight.set({}, this.inFlight.size);
+    if (this.inFlight.full) this.pauses!.hold(BACKPRESSURE, ALL_PARTITIONS);
+    entry.settled = runPipeline(batch, this.pipelineDeps, entry.abort.signal).then(
+      () => this.finishBatch(entry),
+      (err) => this.batchFailed(entry, err),
+    );
+  }
+
+  /** The fetched records minus those of partitions that are no longer owned (rare: a revocation raced the fetch). */
+  private ownedOnly(r: RecordBatch): RecordBatch | null {
+    const keep: number[] = [];
+    for (let i = 0; i < r.size; i++) {
+      const tp = { topic: r.topics[r.topicIndex[i]], partition: r.partitions[i] };
+      if (this.tracker.owns(tp) && !this.revoking.has(tpKey(tp.topic, tp.partition))) keep.push(i);
+    }
+    if (keep.length === r.size) return r;
+    if (keep.length === 0) return null;
+    const inputs: RecordInput[] = keep.map((i) => ({
+      topic: r.topics[r.topicIndex[i]],
+      partition: r.partitions[i],
+      offset: r.offsets[i],
+      timestamp: r.timestamps[i],
+      key: r.keyNull[i] ? null : r.keys.subarray(r.keyStarts[i], r.keyStarts[i + 1]),
+      value: r.valueNull[i] ? null : r.values.subarray(r.valueStarts[i], r.valueStarts[i + 1]),
+      headers: r.headers[i],
+    }));
+    return packRecords(inputs);
+  }
+
+  private get pipelineDeps(): PipelineDeps {
+    return {
+      stages: this.opts.stages,
+      metrics: this.m,
+      logger: this.log,
+      workerId: this.opts.workerId,
+      deadLetterTopic: this.t.deadLetter.topic,
+      backoff: this.opts.backoff,
+      produce: (records) => this.producer!.sendBatch(records),
+      onRetrying: (batch, on) => {
+        const entry = this.inFlight.all().find((e) => e.batch === batch);
+        if (!entry) return;
+        const reason = `retry:${batch.id}`;
+        if (on) this.pauses!.hold(reason, entry.segments.map((s) => ({ topic: s.handle.topic, partition: s.handle.partition })));
+        else this.pauses!.release(reason);
+      },
+    };
+  }
+
+  private finishBatch(entry: InFlightBatch): void {
+    const status = entry.batch.status;
+    for (const seg of entry.segments) {
+      const tally = emptyTally();
+      for (const i of seg.indexes) {
+        tally.events++;
+        const s = status[i];
+        if (s === EventStatus.Persisted) tally.persisted++;
+        else if (s === EventStatus.Duplicate) tally.duplicates++;
+        else if (s === EventStatus.DeadLettered) tally.invalid++;
+      }
+      // False when the partition was revoked meanwhile: that part of the batch is not ours to commit.
+      this.tracker.complete(seg.handle, tally);
+    }
+    this.m.batchSeconds.observe({ stage: "pipeline" }, (performance.now() - entry.batch.startedAt) / 1000);
+    this.remove(entry);
+    this.scheduleCommit();
+  }
+
+  private batchFailed(entry: InFlightBatch, err: unknown): void {
+    this.remove(entry);
+    if (entry.abandoned) {
+      this.log.info({ batch: entry.batch.id }, "abandoned batch ended; its offsets are not committed");
+      return;
+    }
+    this.fail(err);
+  }
+
+  private remove(entry: InFlightBatch): void {
+    this.pauses?.release(`retry:${entry.batch.id}`);
+    this.inFlight.delete(entry);
+    this.m.batchesInFlight.set({}, this.inFlight.size);
+    if (!this.inFlight.full) this.pauses?.release(BACKPRESSURE);
+  }
+
+  /** Abandons a batch: its retries stop, and nothing of it will be committed (its offsets are re-delivered). */
+  private abandon(entry: InFlightBatch, why: string): void {
+    if (entry.abandoned) return;
+    entry.abandoned = true;
+    entry.abort.abort();
+    this.log.warn({ batch: entry.batch.id, events: entry.batch.size, why }, "abandoning an in-flight batch; it will not be committed");
+  }
+
+  /** A non-retriable failure: stop without committing the failed batch; `finished` rejects with the error. */
+  private fail(err: unknown): void {
+    if (this.fatalError !== null) return;
+    this.fatalError = err ?? new Error("unknown failure");
+    this.log.error({ err: errJson(err) }, "fatal pipeline error; stopping the worker without committing the failed batch");
+    void this.stop();
+  }
+
+  // ---- commits ------------------------------------------------------------------------------------
+
+  /** Starts an async commit, or asks the running one to go again when it ends (coalescing). */
+  private scheduleCommit(): void {
+    if (this.commitLoop) {
+      this.commitAgain = true;
+      return;
+    }
+    this.commitLoop = (async () => {
+      do {
+        this.commitAgain = false;
+        await this.commitOnce(false);
+      } while (this.commitAgain && this.consumer);
+    })().finally(() => (this.commitLoop = null));
+  }
+
+  /** Waits until no async commit is outstanding. */
+  private async commitsIdle(): Promise<void> {
+    while (this.commitLoop) await this.commitLoop;
+  }
+
+  /** Commits what the tracker says is done (for `only` partitions, or all); never throws. */
+  private async commitOnce(sync: boolean, only?: TopicPartition[]): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    const commits = this.tracker.takeCommits(only);
+    if (commits.length === 0) return;
+    try {
+      await consumer.commit(
+        commits.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        { sync },
+      );
+      for (const c of commits) addTally(this.totals, this.tracker.committed(c));
+      this.m.commits.inc({});
+    } catch (err) {
+      for (const c of commits) this.tracker.commitFailed(c);
+      // Not fatal: the offsets stay uncommitted and the next commit covers them; after a crash they are
+      // re-delivered and deduplicated.
+      this.log.warn({ err: errJson(err), sync, partitions: commits.length }, "offset commit failed");
+    }
+  }
+
+  // ---- rebalance ----------------------------------------------------------------------------------
+
+  private async onRebalance(e: RebalanceEvent): Promise<void> {
+    if (e.type === "assigned") {
+      // Keep the state of a partition we already track (a duplicate assignment must not forget in-flight work).
+      for (const tp of e.partitions) {
+        if (!this.tracker.owns(tp)) this.tracker.assign(tp);
+        this.warnedUnowned.delete(tpKey(tp.topic, tp.partition));
+      }
+      this.pauses?.addAssigned(e.partitions);
+      this.joined = true;
+      this.m.assignedPartitions.set({}, this.assignment().length);
+      this.log.info({ protocol: e.protocol, partitions: e.partitions }, "partitions assigned");
+      return;
+    }
+    await this.revoke(e.partitions);
+  }
+
+  /**
+   * Revocation: drop new records of those partitions, await in-flight batches holding them (bounded by the
+   * shutdown deadline; the rest are abandoned uncommitted), commit them synchronously, then forget them.
+   * Returning lets the binding complete the revocation, after which this worker never commits them again.
+   */
+  private async revoke(tps: TopicPartition[]): Promise<void> {
+    const keys = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)));
+    for (const k of keys) this.revoking.add(k);
+    try {
+      this.fetcher?.purge();
+      const affected = this.inFlight.touching(keys).filter((e) => !e.abandoned);
+      if (affected.length > 0) {
+        const budget = Math.min(this.t.shutdown.deadlineMs, this.stopDeadline - Date.now());
+        await within(Promise.all(affected.map((e) => e.settled)).then(() => true), budget, false);
+        for (const e of affected) {
+          // A batch that also holds partitions we keep goes on for them; only wholly revoked ones stop.
+          if (this.inFlight.all().includes(e) && [...e.partitions].every((k) => keys.has(k) || !this.tracker.ownsKey(k))) {
+            this.abandon(e, "revocation deadline");
+          }
+        }
+      }
+      await this.commitsIdle();
+      await this.commitOnce(true, tps);
+    } finally {
+      for (const tp of tps) {
+        this.tracker.revoke(tp);
+        this.m.consumerLag.set({ topic: tp.topic, partition: tp.partition }, 0);
+      }
+      this.pauses?.removeRevoked(tps);
+      for (const k of keys) this.revoking.delete(k);
+      this.m.assignedPartitions.set({}, this.assignment().length);
+      this.log.info({ partitions: tps }, "partitions revoked");
+    }
+  }
+
+  // ---- lag ----------------------------------------------------------------------------------------
+
+  private async refreshLag(): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer || this.state !== "running") return;
+    try {
+      const lags = await consumer.lag();
+      let total = 0;
+      for (const l of lags) {
+        const lag = Math.max(0, l.lag);
+        this.m.consumerLag.set({ topic: l.topic, partition: l.partition }, lag);
+        total += lag;
+      }
+      this.lag = total;
+    } catch (err) {
+      this.lag = -1;
+      this.log.debug({ err: errJson(err) }, "consumer lag query failed");
+    }
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------------
+
+  private async shutdown(deadlineMs: number): Promise<WorkerProgress> {
+    const start = Date.now();
+    this.stopDeadline = start + deadlineMs;
+    const wasRunning = this.state === "running";
+    this.state = "stopping";
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    this.lagTimer = null;
+    if (wasRunning) {
+      // Stop fetching at once; what is already in flight may still finish.
+      this.pauses?.hold(STOPPING, ALL_PARTITIONS);
+      this.inFlight.notify();
+      // Keep part of the budget for the commit, leaving the group and closing the stages.
+      const reserve = Math.min(5_000, deadlineMs * 0.25);
+      const drainUntil = this.stopDeadline - reserve;
+      await within(this.pumpDone, drainUntil - Date.now(), undefined);
+      const open = this.inFlight.all();
+      if (open.length > 0) {
+        const drained = await within(Promise.all(open.map((e) => e.settled)).then(() => true), drainUntil - Date.now(), false);
+        if (!drained) for (const e of this.inFlight.all()) this.abandon(e, "shutdown deadline");
+      }
+      await within(this.commitsIdle(), this.stopDeadline - Date.now(), undefined);
+      await within(this.commitOnce(true), this.stopDeadline - Date.now(), undefined);
+    }
+    await this.closeResources(this.stopDeadline);
+    this.state = "stopped";
+    const progress = this.progress();
+    this.log.info({ progress, elapsedMs: Date.now() - start }, "engine stopped");
+    if (this.fatalError !== null) this.rejectFinished(this.fatalError);
+    else this.resolveFinished(progress);
+    return progress;
+  }
+
+  /** Leaves the group, flushes the dead-letter producer and closes the stages, each bounded by the deadline. */
+  private async closeResources(deadline: number): Promise<void> {
+    const left = () => Math.max(0, deadline - Date.now());
+    const step = async (what: string, f: () => unknown) => {
+      try {
+        const ok = await within(Promise.resolve(f()).then(() => true), left(), false);
+        if (!ok) this.log.warn({ what }, "shutdown step did not finish within the deadline");
+      } catch (err) {
+        this.log.warn({ what, err: errJson(err) }, "shutdown step failed");
+      }
+    };
+    // Closing the consumer revokes its partitions; the revocation handler commits again (a no-op now).
+    const consumer = this.consumer;
+    const producer = this.producer;
+    this.consumer = null;
+    this.producer = null;
+    if (consumer) await step("consumer close", () => consumer.close());
+    // close() flushes what is still queued (bounded by the time left), then purges the rest.
+    if (producer) await step("producer close", () => producer.close(left()));
+    for (const stage of [...this.startedStages].reverse()) await step(`stage ${stage.name} close`, () => stage.close());
+    this.startedStages = [];
+  }
+}
+
+/** A log-safe view of an error. */
+function errJson(err: unknown): unknown {
+  if (err instanceof TopofleetError) return err.toJSON();
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return err;
+}
+

@@ -1,0 +1,79 @@
+/**
+ * librdkafka configuration for one worker's consumer and dead-letter producer, derived from the topology
+ * and from what the supervisor passed at launch (the mock cluster's bootstraps, the embedded database URL).
+ */
+import { ConfigError } from "../../errors/index.ts";
+import type { KafkaConfig } from "../../kafka/types.ts";
+import type { ResolvedTopology } from "../../topology/types.ts";
+
+/** The launch-time facts that override parts of the topology file. */
+export interface LaunchOverrides {
+  brokersOverride: string | null;
+  databaseUrlOverride: string | null;
+}
+
+/**
+ * Replaces launch-dependent values in the topology: `persist.url: embedded` becomes the supervisor's
+ * embedded PostgreSQL URL. Returns a new object; the input is not modified.
+ */
+export function applyLaunchOverrides(t: ResolvedTopology, launch: LaunchOverrides): ResolvedTopology {
+  const stages = t.stages.map((s) => {
+    if (s.kind !== "persist" || s.url !== "embedded") return s;
+    if (!launch.databaseUrlOverride) {
+      throw new ConfigError(
+        "CONFIG_INVALID",
+        `stage "${s.name}": persist url "embedded" needs the embedded PostgreSQL that \`bun run topology\` starts; ` +
+          "run the worker through the topology command or set a real url",
+      );
+    }
+    return { ...s, url: launch.databaseUrlOverride };
+  });
+  return { ...t, stages };
+}
+
+/** The bootstrap servers of the source: the file's list, or the supervisor's mock cluster for a mock source. */
+export function sourceBrokers(t: ResolvedTopology, launch: LaunchOverrides): string {
+  if (launch.brokersOverride) return launch.brokersOverride;
+  if (t.source.kind === "kafka") return t.source.brokers;
+  throw new ConfigError(
+    "CONFIG_INVALID",
+    "a mock source lives in the supervisor process: run the worker through `bun run topology` (no brokersOverride was given)",
+  );
+}
+
+/** The consumer's config. Offsets are committed only by the engine, so auto commit and auto store are forced off. */
+export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: string): KafkaConfig {
+  return {
+    "client.id": `topofleet-${t.name}-${workerId}`,
+    // Incremental rebalancing: a member joining or leaving moves only the partitions that must move, so the
+    // other members keep their in-flight batches instead of draining everything (the eager protocol).
+    "partition.assignment.strategy": "cooperative-sticky",
+    ...t.source.properties,
+    "bootstrap.servers": brokers,
+    "group.id": t.source.group,
+    "auto.offset.reset": t.source.start,
+    "enable.auto.commit": "false",
+    "enable.auto.offset.store": "false",
+  };
+}
+
+/**
+ * Source properties that also apply to the producer (connection and security settings). The rest are
+ * consumer tuning that librdkafka would ignore with a warning on a producer.
+ */
+const SHARED_PROPERTY_PREFIXES = ["security.", "sasl.", "ssl.", "socket.", "broker.", "client.dns.", "metadata.", "api.version", "enable.ssl.", "reconnect."];
+
+/** The dead-letter producer's config: idempotent with acks=all, so an acknowledged dead letter is durable and not duplicated by retries. */
+export function deadLetterProducerConfig(t: ResolvedTopology, workerId: number, brokers: string): KafkaConfig {
+  const shared: KafkaConfig = {};
+  for (const [k, v] of Object.entries(t.source.properties)) {
+    if (SHARED_PROPERTY_PREFIXES.some((p) => k.startsWith(p))) shared[k] = v;
+  }
+  return {
+    ...shared,
+    "client.id": `topofleet-${t.name}-${workerId}-dlq`,
+    "bootstrap.servers": brokers,
+    "enable.idempotence": "true",
+    acks: "all",
+  };
+}

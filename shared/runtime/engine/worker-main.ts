@@ -1,0 +1,161 @@
+/**
+ * The worker process: one consumer-group member running the pipeline engine.
+ *
+ * Under the supervisor it gets its WorkerLaunch in TOPOFLEET_WORKER and speaks shared/runtime/ipc.ts over
+ * the IPC channel: `started` once the engine runs, `status` every `statusIntervalMs`, `stopped` with the
+ * final progress, `fatal` before exiting 1. It also obeys SIGTERM/SIGINT itself, so a terminal's Ctrl-C
+ * (sent to the whole process group) and a bare `bun workers/worker.ts topology.yaml` (no supervisor, no IPC:
+ * progress goes to the log) stop it cleanly too.
+ */
+import type { Logger } from "pino";
+import { resolve } from "node:path";
+import { ConfigError, TopofleetError } from "../../errors/index.ts";
+import { createStages } from "../../stages/index.ts";
+import { createLogger } from "../../telemetry/logger.ts";
+import { Metrics } from "../../telemetry/metrics.ts";
+import { loadTopology } from "../../topology/index.ts";
+import type { SupervisorToWorker, WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
+import { Engine } from "./engine.ts";
+import { applyLaunchOverrides, sourceBrokers } from "./kafka-config.ts";
+
+const DEFAULT_STATUS_INTERVAL_MS = 5_000;
+
+/** Reads the launch description: TOPOFLEET_WORKER (supervised), else `worker.ts <topology file>` (standalone). */
+export function readLaunch(env: Record<string, string | undefined>, argv: readonly string[]): WorkerLaunch {
+  const raw = env.TOPOFLEET_WORKER;
+  if (raw) {
+    let v: Partial<WorkerLaunch>;
+    try {
+      v = JSON.parse(raw);
+    } catch (err) {
+      throw new ConfigError("CONFIG_INVALID", "TOPOFLEET_WORKER is not valid JSON", [], err);
+    }
+    if (typeof v.workerId !== "number" || typeof v.topologyFile !== "string") {
+      throw new ConfigError("CONFIG_INVALID", "TOPOFLEET_WORKER must carry a numeric workerId and a topologyFile");
+    }
+    return {
+      workerId: v.workerId,
+      topologyFile: v.topologyFile,
+      brokersOverride: v.brokersOverride ?? null,
+      databaseUrlOverride: v.databaseUrlOverride ?? null,
+      dataDir: v.dataDir ?? resolve(".data"),
+      statusIntervalMs: v.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS,
+    };
+  }
+  const file = argv[2];
+  if (!file) {
+    throw new ConfigError("CONFIG_INVALID", "usage: bun workers/worker.ts <topology.yaml> (or set TOPOFLEET_WORKER, as the supervisor does)");
+  }
+  return {
+    workerId: Number(env.TOPOFLEET_WORKER_ID ?? 0),
+    topologyFile: resolve(file),
+    brokersOverride: null,
+    databaseUrlOverride: null,
+    dataDir: resolve(env.TOPOFLEET_DATA_DIR ?? ".data"),
+    statusIntervalMs: DEFAULT_STATUS_INTERVAL_MS,
+  };
+}
+
+/** A JSON-safe view of any error, for the `fatal` message. */
+function errorRecord(err: unknown): Record<string, unknown> {
+  if (err instanceof TopofleetError) return err.toJSON();
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+  return { message: String(err) };
+}
+
+/** The IPC channel to the supervisor, or null when running standalone. */
+function channel(): ((msg: WorkerToSupervisor) => void) | null {
+  if (typeof process.send !== "function") return null;
+  return (msg) => {
+    try {
+      process.send!(msg);
+    } catch {
+      // The supervisor is gone (channel closed); the process is on its way out anyway.
+    }
+  };
+}
+
+/** Flushes pino's async destination so the last lines are not lost at exit. */
+function flushLogs(logger: Logger): Promise<void> {
+  return new Promise((done) => {
+    try {
+      logger.flush(() => done());
+    } catch {
+      done();
+    }
+  });
+}
+
+/** Runs the worker until it is stopped; resolves with the process exit code (0 clean, 1 fatal). */
+export async function runWorker(env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv): Promise<number> {
+  const send = channel();
+  let logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info", workerId: Number(env.TOPOFLEET_WORKER_ID ?? 0) });
+  let launch: WorkerLaunch | null = null;
+  let engine: Engine | null = null;
+  let stopRequest: { reason: string; deadlineMs: number } | null = null;
+  const requestStop = (reason: string, deadlineMs?: number) => {
+    if (stopRequest) return;
+    logger.info({ reason }, "stop requested");
+    stopRequest = { reason, deadlineMs: deadlineMs ?? 0 };
+    if (engine) void engine.stop(deadlineMs);
+  };
+  const onSignal = (sig: string) => () => requestStop(sig);
+  process.on("SIGTERM", onSignal("SIGTERM"));
+  process.on("SIGINT", onSignal("SIGINT"));
+  const onMessage = (msg: SupervisorToWorker) => {
+    if (msg?.type === "stop") requestStop(`supervisor: ${msg.reason}`, msg.deadlineMs);
+  };
+  if (send) process.on("message", onMessage);
+
+  let statusTimer: ReturnType<typeof setInterval> | null = null;
+  try {
+    launch = readLaunch(env, argv);
+    logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info", workerId: launch.workerId });
+    const topology = applyLaunchOverrides(await loadTopology(launch.topologyFile, { env }), launch);
+    logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? topology.log.level, workerId: launch.workerId });
+    const metrics = new Metrics();
+    engine = new Engine({
+      topology,
+      workerId: launch.workerId,
+      brokers: sourceBrokers(topology, launch),
+      stages: await createStages(topology),
+      logger,
+      metrics,
+      dataDir: launch.dataDir,
+    });
+    await engine.start();
+    const running = engine;
+    const workerId = launch.workerId;
+    send?.({ type: "started", workerId, pid: process.pid });
+    const report = async () => {
+      const r = await running.readiness();
+      const progress = running.progress();
+      if (send) {
+        send({ type: "status", workerId, assignment: running.assignment(), ready: r.ready, detail: r.detail, progress, metrics: metrics.snapshot() });
+      } else {
+        logger.info({ progress, ready: r.ready, detail: r.detail, partitions: running.assignment().length }, "progress");
+      }
+    };
+    statusTimer = setInterval(() => void report().catch((err) => logger.warn({ err: errorRecord(err) }, "status report failed")), launch.statusIntervalMs);
+    void report();
+    // A stop that arrived while the stages were starting.
+    const early = stopRequest as { reason: string; deadlineMs: number } | null;
+    if (early) void running.stop(early.deadlineMs || undefined);
+    const progress = await running.finished;
+    clearInterval(statusTimer);
+    send?.({ type: "stopped", workerId, progress, metrics: metrics.snapshot() });
+    logger.info({ progress }, "worker stopped");
+    await flushLogs(logger);
+    return 0;
+  } catch (err) {
+    if (statusTimer) clearInterval(statusTimer);
+    logger.fatal({ err: errorRecord(err) }, "worker failed");
+    send?.({ type: "fatal", workerId: launch?.workerId ?? -1, error: errorRecord(err) });
+    // The engine may have failed before its own shutdown ran (e.g. a stage failed to start).
+    await engine?.stop().catch(() => undefined);
+    await flushLogs(logger);
+    return 1;
+  } finally {
+    if (send) process.off("message", onMessage);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Aggregates the metrics of every worker into the one Prometheus page the supervisor serves.
+ *
+ * Worker snapshots are cumulative since that worker process started, so the aggregate is rebuilt from the
+ * latest snapshot of each live worker on every scrape (merging twice would double-count). When a worker
+ * process exits, its last counters and histograms are folded into `retired`, so fleet-wide counters stay
+ * monotonic across restarts and scale-downs (a sum that dropped would look like a counter reset to
+ * Prometheus and spike every rate()). Gauges describe the present, so a dead worker's gauges are dropped.
+ */
+import { Metrics, type FamilySnapshot } from "../../telemetry/metrics.ts";
+import { M } from "../../telemetry/names.ts";
+
+const splitGauges = (snap: readonly FamilySnapshot[]): [FamilySnapshot[], FamilySnapshot[]] => [
+  snap.filter((f) => f.type === "gauge"),
+  snap.filter((f) => f.type !== "gauge"),
+];
+
+/** Fleet-wide metrics: live worker snapshots + retired incarnations + the supervisor's own series. */
+export class FleetMetrics {
+  /** The supervisor's own series (workers, restarts, desired replicas). */
+  readonly own = new Metrics();
+  private readonly live = new Map<number, readonly FamilySnapshot[]>();
+  private readonly retired = new Metrics();
+
+  constructor() {
+    // Registered up front so the series exist (at 0) before the first restart or scaling decision.
+    this.own.gauge(M.workers, "Worker processes currently running").set({}, 0);
+    this.own.counter(M.workerRestarts, "Worker processes restarted after a crash, per worker slot");
+    this.own.gauge(M.desiredReplicas, "Replica count the supervisor is aiming for").set({}, 0);
+  }
+
+  /** Replaces worker `id`'s snapshot with a newer one (from a `status` or `stopped` message). */
+  update(id: number, snapshot: readonly FamilySnapshot[]): void {
+    this.live.set(id, snapshot);
+  }
+
+  /** Worker `id`'s process ended: keep its counters and histograms, drop its gauges. */
+  retire(id: number): void {
+    const snap = this.live.get(id);
+    if (!snap) return;
+    this.retired.merge(splitGauges(snap)[1]);
+    this.live.delete(id);
+  }
+
+  /** The merged registry: counters and histograms summed over workers, gauges labelled with `worker`. */
+  aggregate(): Metrics {
+    const out = new Metrics();
+    out.merge(this.own.snapshot());
+    out.merge(this.retired.snapshot());
+    for (const [id, snap] of [...this.live.entries()].sort((a, b) => a[0] - b[0])) {
+      const [gauges, summed] = splitGauges(snap);
+      out.merge(summed);
+      out.merge(gauges, { worker: id });
+    }
+    return out;
+  }
+
+  /** Prometheus text for /metrics. */
+  render(): string {
+    return this.aggregate().renderPrometheus();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Services the supervisor hosts in its own process so a topology runs with nothing installed: librdkafka's
+ * mock cluster for `source.mock` (with the built-in CloudEvents generator feeding it), and embedded
+ * PostgreSQL (PGlite behind a socket server) for `persist.url: embedded`. Workers reach both over
+ * localhost through the overrides in their WorkerLaunch, exactly as they would reach real services.
+ */
+import type { Logger } from "pino";
+import { join } from "node:path";
+import type { GeneratorProgress } from "../../loadgen/index.ts";
+import type { PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
+
+/** Handles to the hosted services. */
+export interface LocalServices {
+  /** bootstrap.servers of the mock cluster; null for a real Kafka source. */
+  brokersOverride: string | null;
+  /** URL of embedded PostgreSQL; null when no persist stage uses `url: embedded`. */
+  databaseUrlOverride: string | null;
+  /**
+   * Starts the mock source's generator producing into the first source topic; null when there is none.
+   * The promise settles when the generator stops (its `events` budget, or `signal`).
+   */
+  startGenerator(signal: AbortSignal, onProgress?: (p: GeneratorProgress) => void): Promise<unknown> | null;
+  /** Stops what was started, in reverse order. */
+  stop(): Promise<void>;
+}
+
+const embeddedPersistStages = (t: ResolvedTopology): PersistStageConfig[] =>
+  t.stages.filter((s): s is PersistStageConfig => s.kind === "persist" && s.url === "embedded");
+
+/** Starts the mock cluster and embedded PostgreSQL the topology asks for, and migrates embedded tables. */
+export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: string; logger: Logger }): Promise<LocalServices> {
+  const { logger } = opts;
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of [...stops].reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        // Shutdown keeps going: one service failing to stop must not leave the others running.
+        logger.error({ err: (err as Error).message }, "a hosted service failed to stop");
+      }
+    }
+  };
+  try {
+    let brokersOverride: string | null = null;
+    let startGenerator: LocalServices["startGenerator"] = () => null;
+    if (t.source.kind === "mock") {
+      const source = t.source;
+      const { MockCluster, Producer } = await import("../../kafka/index.ts");
+      const names = [...source.topics.filter((n) => !n.startsWith("^")), t.deadLetter.topic];
+      const cluster = await MockCluster.start({ brokers: source.brokers, topics: names.map((name) => ({ name, partitions: source.partitions })) });
+      stops.push(() => cluster.stop());
+      brokersOverride = cluster.bootstraps;
+      logger.info({ brokers: source.brokers, topics: names, partitions: source.partitions }, "mock cluster started");
+      const generator = source.generator;
+      if (generator) {
+        const { runGenerator } = await import("../../loadgen/index.ts");
+        startGenerator = (signal, onProgress) => {
+          const producer = new Producer({ config: { "bootstrap.servers": cluster.bootstraps, "linger.ms": "5" } });
+          logger.info({ topic: source.topics[0], rate: generator.rate, events: generator.events }, "generator started");
+          const run = runGenerator({ producer, topic: source.topics[0], config: generator, signal, onProgress });
+          // The producer must outlive every delivery the generator awaits, and close before the cluster stops.
+          const closed = run.finally(() => producer.close());
+          stops.push(() => closed.then(() => undefined, () => undefined));
+          return run;
+        };
+      }
+    }
+
+    let databaseUrlOverride: string | null = null;
+    const embedded = embeddedPersistStages(t);
+    if (embedded.length) {
+      const { startEmbeddedPostgres } = await import("../../embedded/index.ts");
+      const { migrate } = await import("../../stages/persist/index.ts");
+      const pg = await startEmbeddedPostgres({ dataDir: join(opts.dataDir, "postgres") });
+      stops.push(() => pg.stop());
+      databaseUrlOverride = pg.url;
+      logger.info({ dataDir: join(opts.dataDir, "postgres") }, "embedded PostgreSQL started");
+      for (const cfg of embedded) await migrate({ ...cfg, url: pg.url }, logger);
+    }
+    return { brokersOverride, databaseUrlOverride, startGenerator, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The portable Bloom filter on stock Redis: one bitmap (string) per window, scope and shard, written with
+ * `BITFIELD key SET u1 <off> 1 …`, which sets the bits and returns the old ones atomically, so concurrent
+ * workers agree: a key is "maybe seen" when all of its k old bits were 1. The previous window is read from a
+ * local copy (prev-window.ts) or, over the memory budget, with `BITFIELD key GET u1 <off> …`.
+ */
+import type Redis from "ioredis";
+import { DedupeError } from "../../errors/index.ts";
+import { estimatedFpRate, type BloomLayout } from "./bloom-math.ts";
+import { groupByFilter, shardBytes, type BloomBackend, type FilterGroup, type FilterRequest, type FilterStats } from "./backend.ts";
+import type { Limiter } from "./limiter.ts";
+import { bitAt, PreviousWindowCache } from "./prev-window.ts";
+import { redisError } from "./redis-connection.ts";
+import { EncodedCommand, encodeBitfield, type BitfieldOp } from "./resp-bitfield.ts";
+import { filterKey, windowTtlMs } from "./windows.ts";
+
+/** What the bitmap backend needs besides the connection. */
+export interface BitmapBackendOptions {
+  prefix: string;
+  layout: BloomLayout;
+  windowMs: number;
+  ttlMarginMs: number;
+  chunkKeys: number;
+  limiter: Limiter;
+  previousWindowMaxBytes: number;
+  previousWindowSettleMs: number;
+}
+
+/** Bitmap filter in Redis via BITFIELD. Does not own the connection. */
+export class RedisBitmapBackend implements BloomBackend {
+  readonly kind = "bitmap" as const;
+  private readonly previous: PreviousWindowCache;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly o: BitmapBackendOptions,
+  ) {
+    this.previous = new PreviousWindowCache((key) => this.redis.getBuffer(key), {
+      windowMs: o.windowMs,
+      maxBytes: o.previousWindowMaxBytes,
+      filterBytes: shardBytes(o.layout),
+      settleMs: o.previousWindowSettleMs,
+    });
+  }
+
+  async testAndSet(req: FilterRequest): Promise<Uint8Array> {
+    const out = new Uint8Array(req.keys.length);
+    const ttlMs = windowTtlMs(req.window, this.o.windowMs, req.nowMs, this.o.ttlMarginMs);
+    try {
+      await Promise.all(groupByFilter(req).map((g) => this.group(req, g, ttlMs, out)));
+    } catch (err) {
+      throw redisError(err, "BITFIELD");
+    }
+    return out;
+  }
+
+  /** One filter: chunked SETs on the current window, and the previous window from the copy or remotely. */
+  private async group(req: FilterRequest, g: FilterGroup, ttlMs: number, out: Uint8Array): Promise<void> {
+    const { prefix } = this.o;
+    const cur = filterKey(prefix, g.scope, req.window, g.shard);
+    const prev = filterKey(prefix, g.scope, req.window - 1, g.shard);
+    // The TTL goes out right behind the first SET on the same connection: by then the key exists.
+    const sets = this.chunks("SET", cur, req, g, out, () => this.redis.pexpire(cur, ttlMs));
+    const previous = this.previous.get(prev, req.window - 1, req.nowMs).then((bits) => {
+      if (bits.kind === "remote") return Promise.all(this.chunks("GET", prev, req, g, out));
+      if (bits.bits) markFromCopy(bits.bits, req, g, out);
+    });
+    // One Promise.all over everything, so a failure never leaves another promise's rejection unhandled.
+    await Promise.all([...sets, previous]);
+  }
+
+  /** Sends the chunks of one BITFIELD stream; each reply ORs "all k bits were 1" into `out`. */
+  private chunks(
+    op: BitfieldOp,
+    key: string,
+    req: FilterRequest,
+    g: FilterGroup,
+    out: Uint8Array,
+    afterFirst?: () => Promise<unknown>,
+  ): Array<Promise<unknown>> {
+    const { probes, stride } = req;
+    const n = g.positions.length;
+    const step = this.o.chunkKeys;
+    const sent: Array<Promise<unknown>> = [];
+    for (let from = 0; from < n; from += step) {
+      const to = Math.min(n, from + step);
+      const first = from === 0;
+      sent.push(
+        this.o.limiter.run(async () => {
+          const cmd = new EncodedCommand("bitfield", key, encodeBitfield(op, key, probes, stride, g.positions, from, to));
+          // Argument order is send order: the BITFIELD is written before `afterFirst`'s command.
+          const [reply] = await Promise.all([this.redis.sendCommand(cmd), first && afterFirst ? afterFirst() : null]);
+          foldReply(reply, g.positions, from, to, stride - 1, out);
+        }),
+      );
+    }
+    return sent;
+  }
+
+  async stats(window: number, scopes: readonly string[]): Promise<FilterStats> {
+    const { prefix, layout } = this.o;
+    const keys: string[] = [];
+    for (const scope of scopes) for (let s = 0; s < layout.shards; s++) keys.push(filterKey(prefix, scope, window, s));
+    let counts: number[];
+    try {
+      counts = (await Promise.all(keys.map((k) => this.redis.bitcount(k)))) as number[];
+    } catch (err) {
+      throw redisError(err, "BITCOUNT");
+    }
+    const maxSet = counts.reduce((m, c) => Math.max(m, c), 0);
+    return {
+      filters: keys.length,
+      maxFillRatio: maxSet / layout.bitsPerShard,
+      estimatedFpRate: estimatedFpRate(maxSet, layout.bitsPerShard, layout.k),
+    };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.redis.ping();
+    } catch (err) {
+      throw redisError(err, "PING");
+    }
+  }
+
+  async close(): Promise<void> {
+    this.previous.clear();
+  }
+}
+
+/** Marks keys whose k bits are all set in the previous window's copy. */
+function markFromCopy(bits: Uint8Array, req: FilterRequest, g: FilterGroup, out: Uint8Array): void {
+  const { probes, stride } = req;
+  const k = stride - 1;
+  for (const j of g.positions) {
+    if (out[j]) continue;
+    const at = j * stride + 1;
+    let all = 1;
+    for (let p = 0; p < k && all; p++) all = bitAt(bits, probes[at + p]);
+    out[j] = all;
+  }
+}
+
+/** ORs "all k old bits were 1" per key of a BITFIELD reply (k integers per key, in probe order) into `out`. */
+function foldReply(reply: unknown, positions: readonly number[], from: number, to: number, k: number, out: Uint8Array): void {
+  if (!Array.isArray(reply) || reply.length !== (to - from) * k) {
+    throw new DedupeError("DEDUPE_REDIS_COMMAND", `BITFIELD replied ${Array.isArray(reply) ? `${reply.length} values` : typeof reply}, expected ${(to - from) * k}`, {
+      retriable: false,
+    });
+  }
+  let r = 0;
+  for (let i = from; i < to; i++) {
+    let all = 1;
+    for (let p = 0; p < k; p++) all &= reply[r++];
+    if (all) out[positions[i]] = 1;
+  }
+}

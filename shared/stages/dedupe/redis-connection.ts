@@ -1,0 +1,103 @@
+/**
+ * The ioredis connection of the dedupe stage and the one table that maps Redis failures to DedupeError codes.
+ *
+ * Options are chosen so that a command never waits for a connection: with the offline queue disabled and one
+ * retry per request, a command issued while Redis is down fails at once, the stage throws a retriable
+ * DEDUPE_REDIS_UNAVAILABLE and the engine pauses and retries, while ioredis keeps reconnecting in the background.
+ * The URL (which may carry a password, or rediss:// for TLS) goes to ioredis as is and is never logged.
+ */
+import Redis, { ReplyError } from "ioredis";
+import { DedupeError, TopofleetError } from "../../errors/index.ts";
+
+/** Timeouts and reconnect pacing of the dedupe connection. */
+export interface RedisTimeouts {
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** Upper bound of the background reconnect delay. */
+  maxReconnectDelayMs: number;
+}
+
+/** Opens a fail-fast ioredis client (not yet connected: call `connectRedis`). */
+export function createRedis(url: string, t: RedisTimeouts, onError: (err: Error) => void): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    autoResendUnfulfilledCommands: false, // the engine retries the whole batch; never replay half of one
+    connectTimeout: t.connectTimeoutMs,
+    commandTimeout: t.commandTimeoutMs,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), t.maxReconnectDelayMs),
+    connectionName: "topofleet-dedupe",
+  });
+  // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
+  redis.on("error", onError);
+  return redis;
+}
+
+/** Connects (first attempt); on failure ioredis keeps retrying in the background. Throws a DedupeError. */
+export async function connectRedis(redis: Redis): Promise<void> {
+  if (redis.status === "ready") return;
+  if (redis.status === "wait") {
+    try {
+      await redis.connect();
+      return;
+    } catch (err) {
+      throw redisError(err, "connect");
+    }
+  }
+  // Already connecting or reconnecting: a ping tells whether it is usable now.
+  try {
+    await redis.ping();
+  } catch (err) {
+    throw redisError(err, "ping");
+  }
+}
+
+// Error replies that mean "this server cannot serve now, but may soon" (loading, failover, OOM, script busy).
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|NOREPLICAS)\b/;
+
+/**
+ * Maps anything a Redis call threw to a DedupeError. Error replies are DEDUPE_REDIS_COMMAND (retriable only for
+ * transient server states); everything else (refused, reset, timeout, "Connection is closed", offline) is
+ * DEDUPE_REDIS_UNAVAILABLE, retriable. DedupeErrors pass through unchanged.
+ */
+export function redisError(err: unknown, op: string): DedupeError {
+  if (err instanceof DedupeError) return err;
+  if (err instanceof TopofleetError) {
+    return new DedupeError("DEDUPE_REDIS_COMMAND", `redis ${op}: ${err.message}`, { retriable: err.retriable, cause: err, context: { op } });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReplyError) {
+    const retriable = TRANSIENT_REPLY.test(message);
+    return new DedupeError("DEDUPE_REDIS_COMMAND", `redis ${op} failed: ${message}`, { retriable, cause: err, context: { op } });
+  }
+  return new DedupeError("DEDUPE_REDIS_UNAVAILABLE", `redis unavailable during ${op}: ${message}`, {
+    retriable: true,
+    cause: err,
+    context: { op },
+  });
+}
+
+/** True when the server has the RedisBloom commands this stage uses (Redis 8, Redis Stack, the module). */
+export async function hasBloomCommands(redis: Redis): Promise<boolean> {
+  try {
+    // COMMAND INFO answers [null] for unknown commands and never has side effects.
+    const info = (await redis.call("COMMAND", "INFO", "BF.INSERT", "BF.MEXISTS", "BF.INFO")) as unknown[];
+    return Array.isArray(info) && info.length === 3 && info.every((c) => Array.isArray(c));
+  } catch (err) {
+    throw redisError(err, "COMMAND INFO");
+  }
+}
+
+/** Closes the connection: QUIT when it is up (flushes replies), a hard disconnect otherwise. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === "ready") {
+    try {
+      await redis.quit();
+      return;
+    } catch {
+      // QUIT failing means the connection is already gone; disconnect below releases the socket and timers.
+    }
+  }
+  redis.disconnect(false);
+}

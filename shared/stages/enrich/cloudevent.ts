@@ -1,0 +1,262 @@
+/**
+ * CloudEvents 1.0 decoding and validation (JSON event format 1.0.2, Kafka protocol binding 1.0.2).
+ * Structured and binary records are both turned into the JSON format's object shape and then validated by
+ * the same function, so the two modes cannot drift apart.
+ */
+import type { HeaderList } from "../batch.ts";
+import { EnrichRejectCode as C, EventReject } from "./codes.ts";
+import type { CloudEvent } from "./module-api.ts";
+import { parseRfc3339, type EventTime } from "./rfc3339.ts";
+import { uriProblem, uriReferenceProblem } from "./uri.ts";
+
+/** A valid event, with what validation learned about it. */
+export interface ValidEvent {
+  event: CloudEvent;
+  /** The parsed `time` attribute, or null when absent. */
+  time: EventTime | null;
+  /** Attributes stored in the `extensions` column, sorted: everything but specversion, id, source, type, subject, time and data. */
+  extNames: string[];
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+const typeName = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/** CloudEvents naming rule (spec 1.0.2, "Attribute Naming Convention"): lower-case a-z and 0-9 only. The
+ * "SHOULD NOT exceed 20 characters" is a recommendation, so longer names are accepted. */
+export function isValidAttributeName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
+
+/** True for a media type whose subtype is `json` or ends in `+json` (JSON format 1.0.2, 3.1). */
+export function isJsonContentType(contentType: string): boolean {
+  const semi = contentType.indexOf(";");
+  const mediaType = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  const slash = mediaType.indexOf("/");
+  if (slash <= 0) return false;
+  const subtype = mediaType.slice(slash + 1);
+  return subtype === "json" || subtype.endsWith("+json");
+}
+
+// RFC 2045 token characters: printable ASCII except SPACE and tspecials ()<>@,;:\"/[]?=
+const TOKEN = new Uint8Array(128);
+for (let c = 33; c < 127; c++) TOKEN[c] = 1;
+for (const c of '()<>@,;:\\"/[]?=') TOKEN[c.charCodeAt(0)] = 0;
+
+/** True when `s` starts with `type/subtype` (RFC 2046), optionally followed by `;` parameters. */
+function isMediaType(s: string): boolean {
+  let i = 0;
+  const n = s.length;
+  while (i < n && s.charCodeAt(i) < 128 && TOKEN[s.charCodeAt(i)]) i++;
+  if (i === 0 || s.charCodeAt(i) !== 47) return false;
+  const sub = ++i;
+  while (i < n && s.charCodeAt(i) < 128 && TOKEN[s.charCodeAt(i)]) i++;
+  if (i === sub) return false;
+  while (i < n && s.charCodeAt(i) === 32) i++;
+  return i === n || s.charCodeAt(i) === 59;
+}
+
+const B64 = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") B64[c.charCodeAt(0)] = 1;
+
+/** Strict RFC 4648 base64 (standard alphabet, padded, no whitespace). */
+export function isBase64(s: string): boolean {
+  const n = s.length;
+  if (n % 4 !== 0) return false;
+  let end = n;
+  if (end > 0 && s.charCodeAt(end - 1) === 61) end--;
+  if (end > 0 && s.charCodeAt(end - 1) === 61) end--;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || !B64[c]) return false;
+  }
+  return true;
+}
+
+/** Problem with a required String attribute (non-empty, no U+0000, which PostgreSQL text cannot hold and which separates dedupe key fields). */
+function requiredString(name: string, v: unknown): EventReject | null {
+  if (v === undefined || v === null) return new EventReject(C.MissingAttribute, `required attribute ${name} is missing`);
+  if (typeof v !== "string") return new EventReject(C.BadAttributeType, `${name} must be a string, got ${typeName(v)}`);
+  if (v.length === 0) return new EventReject(C.BadAttributeValue, `${name} must be a non-empty string`);
+  if (v.indexOf("\u0000") !== -1) return new EventReject(C.BadAttributeValue, `${name} contains U+0000`);
+  return null;
+}
+
+/** Problem with an extension attribute (name rule, then the type system: String, Boolean, 32-bit Integer). */
+function extensionProblem(name: string, v: unknown): EventReject | null {
+  if (!isValidAttributeName(name)) {
+    return new EventReject(C.BadExtensionName, `attribute name ${JSON.stringify(name)} must consist of lower-case letters a-z and digits 0-9`);
+  }
+  if (typeof v === "string") {
+    return v.indexOf("\u0000") === -1 ? null : new EventReject(C.BadAttributeValue, `${name} contains U+0000`);
+  }
+  if (typeof v === "boolean") return null;
+  if (typeof v === "number" && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX) return null;
+  return new EventReject(C.BadAttributeType, `${name} must be a string, boolean or 32-bit integer, got ${typeof v === "number" ? `number ${v}` : typeName(v)}`);
+}
+
+function insertionSort(a: string[]): void {
+  for (let i = 1; i < a.length; i++) {
+    const x = a[i];
+    let j = i - 1;
+    while (j >= 0 && a[j] > x) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = x;
+  }
+}
+
+/**
+ * Validates a CloudEvent in the JSON format's shape. Attributes whose value is null count as absent (JSON
+ * format 2.2). Required attributes are checked in a fixed order (specversion, id, source, type) before any
+ * other problem, so an event reports the same code whatever its key or header order.
+ */
+export function validateEvent(obj: Record<string, unknown>): ValidEvent | EventReject {
+  let problem: EventReject | null = null;
+  let time: EventTime | null = null;
+  let hasData = false;
+  let hasBase64 = false;
+  const extNames: string[] = [];
+  for (const k in obj) {
+    const v = obj[k];
+    switch (k) {
+      case "specversion":
+      case "id":
+      case "source":
+      case "type":
+        break;
+      case "data":
+        hasData = true;
+        break;
+      case "data_base64":
+        if (v === null) break;
+        hasBase64 = true;
+        if (!problem && (typeof v !== "string" || !isBase64(v))) problem = new EventReject(C.BadData, "data_base64 must be a base64 string");
+        break;
+      case "time":
+        if (v === null) break;
+        if (typeof v !== "string") problem ??= new EventReject(C.BadAttributeType, `time must be a string, got ${typeName(v)}`);
+        else {
+          const t = parseRfc3339(v);
+          if (typeof t === "string") problem ??= new EventReject(C.BadTime, `time ${JSON.stringify(v)} is not an RFC 3339 timestamp: ${t}`);
+          else time = t;
+        }
+        break;
+      case "subject":
+        if (v === null || problem) break;
+        if (typeof v !== "string") problem = new EventReject(C.BadAttributeType, `subject must be a string, got ${typeName(v)}`);
+        else if (v.length === 0) problem = new EventReject(C.BadAttributeValue, "subject must be non-empty when present");
+        else if (v.indexOf("\u0000") !== -1) problem = new EventReject(C.BadAttributeValue, "subject contains U+0000");
+        break;
+      case "datacontenttype":
+        if (v === null) break;
+        extNames.push(k);
+        if (problem) break;
+        if (typeof v !== "string") problem = new EventReject(C.BadAttributeType, `datacontenttype must be a string, got ${typeName(v)}`);
+        else if (!isMediaType(v)) problem = new EventReject(C.BadAttributeValue, `datacontenttype ${JSON.stringify(v)} is not a type/subtype media type`);
+        break;
+      case "dataschema":
+        if (v === null) break;
+        extNames.push(k);
+        if (problem) break;
+        if (typeof v !== "string") problem = new EventReject(C.BadAttributeType, `dataschema must be a string, got ${typeName(v)}`);
+        else {
+          const p = uriProblem(v);
+          if (p) problem = new EventReject(C.BadAttributeValue, `dataschema ${p}`);
+        }
+        break;
+      default:
+        if (v === null) break;
+        extNames.push(k);
+        problem ??= extensionProblem(k, v);
+    }
+  }
+  const specversion = obj.specversion;
+  if (specversion === undefined || specversion === null) return new EventReject(C.MissingAttribute, "required attribute specversion is missing");
+  if (specversion !== "1.0") return new EventReject(C.BadSpecversion, `specversion is ${JSON.stringify(specversion)}; only "1.0" is supported`);
+  const required = requiredString("id", obj.id) ?? requiredString("source", obj.source) ?? requiredString("type", obj.type);
+  if (required) return required;
+  const sourceProblem = uriReferenceProblem(obj.source as string);
+  if (sourceProblem) return new EventReject(C.BadAttributeValue, `source ${sourceProblem}`);
+  if (problem) return problem;
+  if (hasData && hasBase64) return new EventReject(C.BadData, "data and data_base64 are mutually exclusive");
+  if (extNames.length > 1) insertionSort(extNames);
+  return { event: obj as CloudEvent, time, extNames };
+}
+
+/** Parses a structured-mode value (the JSON event format) into an object, or says why it is not one. */
+export function decodeStructured(value: Uint8Array): Record<string, unknown> | EventReject {
+  let text: string;
+  try {
+    text = utf8.decode(value);
+  } catch {
+    return new EventReject(C.BadJson, "value is not valid UTF-8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    return new EventReject(C.BadJson, `value is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return new EventReject(C.NotObject, `value is a JSON ${typeName(parsed)}, not an object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** True when the record is in binary content mode (the engine-wide rule: a `ce_specversion` header is present). */
+export function isBinaryMode(headers: HeaderList | null): boolean {
+  if (headers === null) return false;
+  for (let i = 0; i < headers.length; i++) if (headers[i][0] === "ce_specversion") return true;
+  return false;
+}
+
+/**
+ * Builds the JSON-format object of a binary-mode record (Kafka binding 3.2): every `ce_<name>` header is the
+ * attribute `<name>` (UTF-8 text; the last of repeated headers wins, like duplicate JSON keys), `content-type`
+ * is `datacontenttype`, and the value is the data: parsed JSON when the content type is JSON, otherwise
+ * `data_base64`. A null value is an event without data. Names are validated later, with the attributes.
+ */
+export function decodeBinary(headers: HeaderList, value: Uint8Array | null): Record<string, unknown> | EventReject {
+  const obj: Record<string, unknown> = {};
+  let contentType: string | undefined;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, raw] = headers[i];
+    const isAttribute = name.startsWith("ce_");
+    if (!isAttribute && name.toLowerCase() !== "content-type") continue;
+    if (raw === null) continue;
+    let text: string;
+    try {
+      text = utf8.decode(raw);
+    } catch {
+      return new EventReject(C.BadAttributeValue, `header ${name} is not valid UTF-8`);
+    }
+    if (!isAttribute) contentType = text;
+    else {
+      const attr = name.slice(3);
+      if (attr === "data") return new EventReject(C.BadExtensionName, "header ce_data: binary mode carries data in the record value");
+      obj[attr] = text;
+    }
+  }
+  if (contentType !== undefined) obj.datacontenttype = contentType;
+  if (value === null) return obj;
+  if (contentType !== undefined && isJsonContentType(contentType)) {
+    try {
+      obj.data = JSON.parse(utf8.decode(value));
+    } catch (e) {
+      return new EventReject(C.BadData, `value is not valid JSON although content-type is ${contentType}: ${(e as Error).message}`);
+    }
+  } else {
+    obj.data_base64 = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
+  }
+  return obj;
+}

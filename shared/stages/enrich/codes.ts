@@ -1,0 +1,41 @@
+/**
+ * Stable rejection codes of the enrich stage. They become the `topofleet-code` header of dead-lettered
+ * copies, so dashboards and replay tools match on them: add new codes, never rename one.
+ */
+export const EnrichRejectCode = {
+  /** Structured mode with a null Kafka value (a tombstone): there is no event to read. */
+  NullValue: "CE_NULL_VALUE",
+  /** The value is larger than `maxEventBytes`. */
+  TooLarge: "CE_TOO_LARGE",
+  /** The value is not UTF-8 JSON text. */
+  BadJson: "CE_BAD_JSON",
+  /** The value is JSON but not an object. */
+  NotObject: "CE_NOT_OBJECT",
+  /** A required attribute (specversion, id, source, type) is absent or null; the reason names it. */
+  MissingAttribute: "CE_MISSING_ATTRIBUTE",
+  /** specversion is present but not "1.0". */
+  BadSpecversion: "CE_BAD_SPECVERSION",
+  /** An attribute has a JSON type outside the CloudEvents type system for it (e.g. a numeric id, an object extension). */
+  BadAttributeType: "CE_BAD_ATTRIBUTE_TYPE",
+  /** An attribute has the right type but an invalid value (empty string, source not a URI-reference, U+0000 inside). */
+  BadAttributeValue: "CE_BAD_ATTRIBUTE_VALUE",
+  /** `time` is not a valid RFC 3339 timestamp (or is outside 0001..9999 UTC). */
+  BadTime: "CE_BAD_TIME",
+  /** An attribute name breaks the naming rule (lower-case a-z and 0-9 only). */
+  BadExtensionName: "CE_BAD_EXTENSION_NAME",
+  /** The data is unusable: `data` and `data_base64` together, bad base64, binary-mode JSON that does not parse, U+0000 in jsonb. */
+  BadData: "CE_BAD_DATA",
+  /** The user enrich module threw (or its batch call failed and the per-event retry threw) for this event. */
+  UserModuleThrew: "USER_MODULE_THREW",
+  /** The user enrich module returned null or an Error for this event. */
+  UserModuleRejected: "USER_MODULE_REJECTED",
+} as const;
+export type EnrichRejectCode = (typeof EnrichRejectCode)[keyof typeof EnrichRejectCode];
+
+/** A per-event rejection found in a thread: the event goes to the dead-letter topic with this code and reason. */
+export class EventReject {
+  constructor(
+    readonly code: EnrichRejectCode,
+    readonly reason: string,
+  ) {}
+}

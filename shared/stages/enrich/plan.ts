@@ -1,0 +1,81 @@
+/**
+ * The enrich plan: everything a thread needs to turn records into rows, derived once from the stage config
+ * and the rest of the topology (the dedupe stage's key and filter layout, the persist stage's columns).
+ * Plain JSON, so it crosses to the threads as piscina `workerData`.
+ */
+import { ConfigError } from "../../errors/index.ts";
+import { bloomLayout, type BloomLayout } from "../dedupe/bloom-math.ts";
+import type { ColumnMapping, DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
+import { isValidAttributeName } from "./cloudevent.ts";
+
+/** Where a persist column's value comes from. */
+export type ColumnSource = ColumnMapping["from"];
+
+/** The default persist columns, used when a persist stage declares none. */
+export const DEFAULT_COLUMN_SOURCES: readonly ColumnSource[] = [
+  "id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset",
+];
+
+/** Lookups write extension attributes only: these core attributes (and the data members) are validated or stored apart. */
+const RESERVED_TARGETS = new Set(["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]);
+
+/** What the threads execute. */
+export interface EnrichPlan {
+  stage: string;
+  workerId: number;
+  maxEventBytes: number;
+  /** Write the ingest time into the `ingested_at` column (NULL otherwise). */
+  ingestTimestamp: boolean;
+  /** With ingestTimestamp and no `ingested_at` column, keep the ingest time as the `ingestedat` extension instead. */
+  ingestedAtExtension: boolean;
+  tenantFromSource: boolean;
+  lookups: Array<{ name: string; key: string; into: string }>;
+  /** Absolute path of the user enrich module. */
+  module: string | null;
+  /** Present when the topology has a dedupe stage: its identity fields and Bloom layout. */
+  dedupe: { keyFields: string[]; layout: BloomLayout } | null;
+  /** The persist stage's columns in order, or null without a persist stage (then no COPY lines are built). */
+  columns: ColumnSource[] | null;
+}
+
+/** Rejects enrich settings the threads could not honour (the topology loader validates most; this guards direct use). */
+export function checkEnrichConfig(cfg: EnrichStageConfig): void {
+  const problems: string[] = [];
+  if (!Number.isInteger(cfg.threads) || cfg.threads < 1) problems.push(`threads must be an integer >= 1, got ${cfg.threads}`);
+  if (!(cfg.maxEventBytes > 0)) problems.push(`maxEventBytes must be > 0, got ${cfg.maxEventBytes}`);
+  if (cfg.module !== null && !cfg.module.startsWith("/")) problems.push(`module must be an absolute path, got ${cfg.module}`);
+  const names = new Set<string>();
+  cfg.lookups.forEach((l, i) => {
+    if (names.has(l.name)) problems.push(`lookups[${i}].name ${JSON.stringify(l.name)} is used twice`);
+    names.add(l.name);
+    if (!l.key) problems.push(`lookups[${i}].key must be an attribute name`);
+    if (!isValidAttributeName(l.into)) problems.push(`lookups[${i}].into ${JSON.stringify(l.into)} must be an attribute name (a-z, 0-9)`);
+    else if (RESERVED_TARGETS.has(l.into)) problems.push(`lookups[${i}].into must name an extension attribute, not ${l.into}`);
+    if (l.kind === "postgres" && !(l.refreshMs > 0)) problems.push(`lookups[${i}].refreshMs must be > 0`);
+  });
+  if (problems.length) throw new ConfigError("CONFIG_INVALID", `enrich stage ${cfg.name}: ${problems.join("; ")}`);
+}
+
+/** Derives the thread plan from the stage config and its peers in the topology. */
+export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopology, workerId: number): EnrichPlan {
+  const dedupe = topology.stages.find((s): s is DedupeStageConfig => s.kind === "dedupe");
+  const persist = topology.stages.find((s): s is PersistStageConfig => s.kind === "persist");
+  const columns = persist ? (persist.columns.length ? persist.columns.map((c) => c.from) : [...DEFAULT_COLUMN_SOURCES]) : null;
+  return {
+    stage: cfg.name,
+    workerId,
+    maxEventBytes: cfg.maxEventBytes,
+    ingestTimestamp: cfg.ingestTimestamp,
+    ingestedAtExtension: cfg.ingestTimestamp && !columns?.includes("ingested_at"),
+    tenantFromSource: cfg.tenantFromSource,
+    lookups: cfg.lookups.map(({ name, key, into }) => ({ name, key, into })),
+    module: cfg.module,
+    dedupe: dedupe
+      ? {
+          keyFields: dedupe.keyFields.length ? [...dedupe.keyFields] : ["source", "id"],
+          layout: bloomLayout(dedupe.expectedPerWindow, dedupe.falsePositiveRate),
+        }
+      : null,
+    columns,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Main-thread side of the thread protocol: cutting a batch into per-thread slices (copies, see protocol.ts)
+ * and merging the threads' columns back into one EnrichedEvents in record order.
+ */
+import { pack } from "msgpackr";
+import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
+import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
+
+/** A half-open range of record indexes. */
+export interface SliceRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Below this many events per slice, the cost of a task round trip (~50-100 µs) outweighs the parallelism:
+ * a batch is split only into slices at least this large.
+ */
+export const MIN_SLICE_EVENTS = 256;
+
+/** Splits [0, size) into at most `threads` contiguous, near-equal slices of at least `minSlice` events. */
+export function planSlices(size: number, threads: number, minSlice = MIN_SLICE_EVENTS): SliceRange[] {
+  const count = Math.max(1, Math.min(threads, Math.floor(size / minSlice)));
+  const ranges: SliceRange[] = [];
+  for (let k = 0; k < count; k++) {
+    ranges.push({ start: Math.floor((size * k) / count), end: Math.floor((size * (k + 1)) / count) });
+  }
+  return ranges;
+}
+
+/** Builds the task for one slice, with the list of buffers to transfer (all fresh copies owned by the task). */
+export function sliceTask(
+  records: RecordBatch,
+  status: Uint8Array,
+  range: SliceRange,
+  ingestedAt: number,
+  lookups: LookupShare | null,
+): { task: EnrichTask; transfer: ArrayBuffer[] } {
+  const { start, end } = range;
+  const size = end - start;
+  const base = records.valueStarts[start];
+  const valueStarts = new Uint32Array(size + 1);
+  for (let i = 0; i <= size; i++) valueStarts[i] = records.valueStarts[start + i] - base;
+
+  let headers: Uint8Array | null = null;
+  for (let i = start; i < end; i++) {
+    if (records.headers[i] !== null) {
+      // pack() returns a view into msgpackr's reusable buffer: slice() makes a private, transferable copy.
+      headers = pack(records.headers.slice(start, end)).slice();
+      break;
+    }
+  }
+  let skip: Uint8Array | null = null;
+  for (let i = start; i < end; i++) {
+    if (status[i] !== EventStatus.Live) {
+      skip = new Uint8Array(size);
+      for (let j = 0; j < size; j++) skip[j] = status[start + j] === EventStatus.Live ? 0 : 1;
+      break;
+    }
+  }
+  const task: EnrichTask = {
+    start,
+    size,
+    topics: records.topics,
+    topicIndex: records.topicIndex.slice(start, end),
+    partitions: records.partitions.slice(start, end),
+    offsets: records.offsets.slice(start, end),
+    timestamps: records.timestamps.slice(start, end),
+    values: records.values.slice(base, records.valueStarts[end]),
+    valueStarts,
+    valueNull: records.valueNull.slice(start, end),
+    headers,
+    skip,
+    ingestedAt,
+    lookups,
+  };
+  const transfer: ArrayBuffer[] = [
+    task.topicIndex.buffer,
+    task.partitions.buffer,
+    task.offsets.buffer,
+    task.timestamps.buffer,
+    task.values.buffer,
+    valueStarts.buffer,
+    task.valueNull.buffer,
+  ] as ArrayBuffer[];
+  if (headers) transfer.push(headers.buffer as ArrayBuffer);
+  if (skip) transfer.push(skip.buffer as ArrayBuffer);
+  return { task, transfer };
+}
+
+/** Allocates the columns of a batch; every entry is written by mergeSlice since the slices cover the batch. */
+export function allocateEvents(size: number, probesPerKey: number, ingestedAt: number): EnrichedEvents {
+  return {
+    id: new Array(size),
+    source: new Array(size),
+    type: new Array(size),
+    subject: new Array(size),
+    time: new Float64Array(size),
+    timeText: new Array(size),
+    tenant: new Array(size),
+    data: new Array(size),
+    extensions: new Array(size),
+    ingestedAt: new Float64Array(size).fill(ingestedAt),
+    dedupeKey: new Array(size),
+    probes: new Uint32Array(size * probesPerKey),
+    probesPerKey,
+    copyLines: new Array(size),
+  };
+}
+
+/** Copies one slice's columns into the batch's columns at the slice's offset. */
+export function mergeSlice(events: EnrichedEvents, start: number, slice: EnrichSliceOk): void {
+  for (const c of STRING_COLUMNS) unpackStrings(slice.strings[c], events[c] as Array<string | null>, start);
+  events.time.set(slice.time, start);
+  if (events.probesPerKey > 0) events.probes.set(slice.probes, start * events.probesPerKey);
+}

@@ -1,0 +1,151 @@
+/**
+ * The enrich stage on the main thread: slices each batch across the piscina threads, merges their columns
+ * into `batch.events`, dead-letters the events they rejected, and keeps the lookup tables fresh. All
+ * per-event CPU work happens in the threads (thread.ts); this file only moves buffers and counts.
+ */
+import type { Logger } from "pino";
+import { ConfigError, EnrichError } from "../../errors/index.ts";
+import type { Counter, Histogram } from "../../telemetry/metrics.ts";
+import { M } from "../../telemetry/names.ts";
+import type { EnrichStageConfig } from "../../topology/types.ts";
+import { EventStatus, type Batch } from "../batch.ts";
+import type { Stage, StageContext, StageHealth } from "../stage.ts";
+import { LookupSources } from "./lookup-sources.ts";
+import { buildEnrichPlan, checkEnrichConfig, type EnrichPlan } from "./plan.ts";
+import { EnrichPool } from "./pool.ts";
+import type { EnrichTask } from "./protocol.ts";
+import { allocateEvents, mergeSlice, planSlices, sliceTask } from "./slices.ts";
+
+/** A task that only makes a thread load the user module (so a broken module fails start, not the first batch). */
+function warmUpTask(): EnrichTask {
+  return {
+    start: 0,
+    size: 0,
+    topics: [],
+    topicIndex: new Uint16Array(0),
+    partitions: new Int32Array(0),
+    offsets: new Float64Array(0),
+    timestamps: new Float64Array(0),
+    values: new Uint8Array(0),
+    valueStarts: new Uint32Array(1),
+    valueNull: new Uint8Array(0),
+    headers: null,
+    skip: null,
+    ingestedAt: Date.now(),
+    lookups: null,
+    warmUp: true,
+  };
+}
+
+/** CloudEvents validation and enrichment in a piscina pool (see shared/stages/enrich/). */
+export class EnrichStage implements Stage {
+  readonly kind = "enrich";
+  readonly name: string;
+  private pool: EnrichPool | null = null;
+  private lookups: LookupSources | null = null;
+  private plan: EnrichPlan | null = null;
+  private logger: Logger | null = null;
+  private eventsIn: Counter | null = null;
+  private eventsOut: Counter | null = null;
+  private batchSeconds: Histogram | null = null;
+
+  constructor(private readonly cfg: EnrichStageConfig) {
+    checkEnrichConfig(cfg);
+    this.name = cfg.name;
+  }
+
+  /**
+   * Loads the lookups, starts the threads and has each load the user module. A module that cannot be
+   * loaded fails with ConfigError CONFIG_MODULE_LOAD; a PostgreSQL lookup that cannot be read fails with a
+   * retriable EnrichError ENRICH_LOOKUP_UNAVAILABLE.
+   */
+  async start(ctx: StageContext): Promise<void> {
+    const plan = buildEnrichPlan(this.cfg, ctx.topology, ctx.workerId);
+    this.plan = plan;
+    this.logger = ctx.logger.child({ stage: this.name });
+    this.eventsIn = ctx.metrics.counter(M.eventsIn, "Events that entered a stage");
+    this.eventsOut = ctx.metrics.counter(M.eventsOut, "Events that left a stage, by outcome");
+    this.batchSeconds = ctx.metrics.histogram(M.batchSeconds, "Time a stage spent on one batch");
+    this.lookups = await LookupSources.start(this.cfg.lookups, { stage: this.name, logger: this.logger, metrics: ctx.metrics });
+    // Room for every slice of every in-flight batch, twice over; beyond that a typed error, never unbounded growth.
+    const maxQueue = Math.max(64, ctx.topology.concurrency.inFlightBatches * this.cfg.threads * 2);
+    this.pool = new EnrichPool({ threads: this.cfg.threads, plan, maxQueue, logger: this.logger });
+    if (plan.module) {
+      try {
+        await Promise.all(Array.from({ length: this.cfg.threads }, () => this.pool!.run(warmUpTask(), [])));
+      } catch (e) {
+        await this.close();
+        if (e instanceof EnrichError && e.code === "ENRICH_MODULE_FAILED") throw new ConfigError("CONFIG_MODULE_LOAD", e.message, [], e);
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Enriches the Live events of the batch and sets `batch.events`. Safe to repeat: nothing is applied to
+   * the batch unless every slice succeeded, and events settled meanwhile are skipped.
+   */
+  async process(batch: Batch): Promise<void> {
+    const pool = this.pool;
+    const plan = this.plan;
+    if (!pool || !plan || !pool.open) {
+      throw new EnrichError("ENRICH_POOL_FAILED", `enrich stage ${this.name} is not started`, { retriable: false });
+    }
+    const live = batch.count(EventStatus.Live);
+    if (live === 0) return;
+    const startedAt = performance.now();
+    const ingestedAt = Date.now();
+    const ranges = planSlices(batch.size, this.cfg.threads);
+    const share = this.lookups!.share();
+    const settled = await Promise.allSettled(
+      ranges.map((range) => {
+        const { task, transfer } = sliceTask(batch.records, batch.status, range, ingestedAt, share);
+        return pool.run(task, transfer);
+      }),
+    );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failure) throw failure.reason;
+
+    const events = allocateEvents(batch.size, plan.dedupe ? plan.dedupe.layout.k + 1 : 0, ingestedAt);
+    let rejected = 0;
+    for (let k = 0; k < ranges.length; k++) {
+      const slice = (settled[k] as PromiseFulfilledResult<Awaited<ReturnType<EnrichPool["run"]>>>).value;
+      const start = ranges[k].start;
+      mergeSlice(events, start, slice);
+      for (const [index, code, reason] of slice.rejections) {
+        const i = start + index;
+        if (batch.status[i] !== EventStatus.Live) continue;
+        batch.reject(i, { stage: this.name, code, reason });
+        rejected++;
+      }
+      for (const warning of slice.warnings) this.logger!.warn({ batch: batch.id }, warning);
+    }
+    batch.events = events;
+    const labels = { stage: this.name };
+    this.eventsIn!.inc(labels, live);
+    this.eventsOut!.inc({ stage: this.name, outcome: "passed" }, live - rejected);
+    if (rejected > 0) this.eventsOut!.inc({ stage: this.name, outcome: "dead_lettered" }, rejected);
+    this.batchSeconds!.observe(labels, (performance.now() - startedAt) / 1000);
+  }
+
+  /** Ok while the pool has live threads; the detail names stale lookups (the last table is still served). */
+  async health(): Promise<StageHealth> {
+    if (!this.pool || !this.pool.open) return { ok: false, detail: "not started" };
+    const threads = this.pool.threads;
+    const problems = this.lookups?.problems() ?? [];
+    return { ok: threads > 0, detail: [`${threads}/${this.cfg.threads} threads`, ...problems].join("; ") };
+  }
+
+  /** Reloads the PostgreSQL lookups now (they also refresh on their own every refreshMs); true when all succeeded. */
+  async refreshLookups(): Promise<boolean> {
+    return this.lookups ? this.lookups.refreshAll() : true;
+  }
+
+  /** Stops the lookup refreshes and the threads. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    const lookups = this.lookups;
+    this.lookups = null;
+    await Promise.all([pool?.close(), lookups?.close()]);
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The enrich work of one thread: every per-event CPU step (decode, validate, lookups, user module, event
+ * time, tenant, JSON columns, dedupe key and Bloom probes, COPY line) happens here so the main thread only
+ * does I/O. Pure apart from the user module: it can be driven directly (benchmarks) or through piscina.
+ */
+import { unpack } from "msgpackr";
+import type { HeaderList } from "../batch.ts";
+import { writeProbes } from "../dedupe/bloom-math.ts";
+import { copyLine } from "../persist/copy-text.ts";
+import { decodeBinary, decodeStructured, isBinaryMode, validateEvent, type ValidEvent } from "./cloudevent.ts";
+import { EnrichRejectCode as C, EventReject } from "./codes.ts";
+import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
+import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
+import type { ColumnSource, EnrichPlan } from "./plan.ts";
+import { packStrings, STRING_COLUMNS, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
+import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
+import { addSortedName, dataJson, extensionsJson, hasEscapedNul } from "./row.ts";
+import { tenantFromSource } from "./uri.ts";
+import { loadEnrichModule, runEnrichModule, type EnrichModule } from "./user-module.ts";
+
+const COLUMN_CODE: Record<ColumnSource, number> = {
+  id: 0, source: 1, type: 2, subject: 3, time: 4, tenant: 5, data: 6, extensions: 7, ingested_at: 8, kafka_partition: 9, kafka_offset: 10,
+};
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Result of a task that processes nothing (warm-up, empty slice). */
+function emptySlice(): EnrichSliceOk {
+  const strings = {} as EnrichSliceOk["strings"];
+  for (const c of STRING_COLUMNS) strings[c] = { text: "", lengths: new Int32Array(0) };
+  return { ok: true, strings, time: new Float64Array(0), probes: new Uint32Array(0), rejections: [], warnings: [] };
+}
+
+/** The per-thread enrich engine for one plan. */
+export class EnrichThread {
+  private tables: LookupTables = new Map();
+  private tablesVersion = 0;
+  private module: EnrichModule | null = null;
+  private moduleLoading: Promise<EnrichModule> | null = null;
+  private readonly columns: Int8Array | null;
+  private readonly rowValues: Array<string | number | null>;
+  private readonly stride: number;
+
+  constructor(
+    private readonly plan: EnrichPlan,
+    private readonly threadId = 0,
+  ) {
+    this.columns = plan.columns ? Int8Array.from(plan.columns, (c) => COLUMN_CODE[c]) : null;
+    this.rowValues = new Array(plan.columns?.length ?? 0);
+    this.stride = plan.dedupe ? plan.dedupe.layout.k + 1 : 0;
+  }
+
+  /** Enriches one slice. Never throws: a whole-slice failure comes back as `{ok: false}` with an EnrichError code. */
+  async run(task: EnrichTask): Promise<EnrichSliceResult> {
+    if (this.plan.module && !this.module) {
+      try {
+        this.moduleLoading ??= loadEnrichModule(this.plan.module);
+        this.module = await this.moduleLoading;
+      } catch (e) {
+        this.moduleLoading = null;
+        return { ok: false, code: "ENRICH_MODULE_FAILED", message: errorText(e), retriable: false };
+      }
+    }
+    if (task.warmUp || task.size === 0) return emptySlice();
+    try {
+      return await this.enrich(task);
+    } catch (e) {
+      // Our own code failed on this input: a bug that a retry would repeat, so not retriable.
+      return { ok: false, code: "ENRICH_POOL_FAILED", message: `enrich thread failed on a batch: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, retriable: false };
+    }
+  }
+
+  private syncTables(share: LookupShare | null): void {
+    if (share && share.version !== this.tablesVersion) {
+      this.tables = decodeLookupTables(share.buffer);
+      this.tablesVersion = share.version;
+    }
+  }
+
+  /** Decode, validate and apply the lookups to record i of the task. Deterministic, so it can be re-run for a fresh copy. */
+  private prepare(task: EnrichTask, headers: Array<HeaderList | null> | null, i: number): ValidEvent | EventReject {
+    const start = task.valueStarts[i];
+    const bytes = task.valueStarts[i + 1] - start;
+    const isNull = task.valueNull[i] === 1;
+    if (!isNull && bytes > this.plan.maxEventBytes) {
+      return new EventReject(C.TooLarge, `value is ${bytes} bytes, more than maxEventBytes (${this.plan.maxEventBytes})`);
+    }
+    const value = isNull ? null : task.values.subarray(start, start + bytes);
+    const h = headers === null ? null : headers[i];
+    let obj: Record<string, unknown> | EventReject;
+    if (isBinaryMode(h)) obj = decodeBinary(h!, value);
+    else if (value === null) return new EventReject(C.NullValue, "value is null; a structured-mode event needs its JSON in the value");
+    else obj = decodeStructured(value);
+    if (obj instanceof EventReject) return obj;
+    const valid = validateEvent(obj);
+    if (valid instanceof EventReject) return valid;
+    const lookups = this.plan.lookups;
+    for (let l = 0; l < lookups.length; l++) {
+      const { name, key, into } = lookups[l];
+      const k = valid.event[key];
+      if (k === undefined || k === null) continue;
+      const found = this.tables.get(name)?.get(String(k));
+      if (found === undefined) continue;
+      valid.event[into] = found;
+      addSortedName(valid.extNames, into);
+    }
+    return valid;
+  }
+
+  private async enrich(task: EnrichTask): Promise<EnrichSliceOk> {
+    const n = task.size;
+    this.syncTables(task.lookups);
+    const headers = task.headers ? (unpack(task.headers) as Array<HeaderList | null>) : null;
+    const rejections: EnrichSliceOk["rejections"] = [];
+    const warnings: string[] = [];
+    const valid: Array<ValidEvent | null> = new Array(n).fill(null);
+    const skip = task.skip;
+    for (let i = 0; i < n; i++) {
+      if (skip !== null && skip[i] === 1) continue;
+      const r = this.prepare(task, headers, i);
+      if (r instanceof EventReject) rejections.push([i, r.code, r.reason]);
+      else valid[i] = r;
+    }
+    if (this.module) await this.applyModule(task, headers, valid, rejections, warnings);
+    return this.build(task, valid, rejections, warnings);
+  }
+
+  private async applyModule(
+    task: EnrichTask,
+    headers: Array<HeaderList | null> | null,
+    valid: Array<ValidEvent | null>,
+    rejections: EnrichSliceOk["rejections"],
+    warnings: string[],
+  ): Promise<void> {
+    const positions: number[] = [];
+    const events: CloudEvent[] = [];
+    for (let i = 0; i < valid.length; i++) {
+      const v = valid[i];
+      if (v !== null) {
+        positions.push(i);
+        events.push(v.event);
+      }
+    }
+    const records: EventRecordMeta[] = positions.map((i) => ({
+      topic: task.topics[task.topicIndex[i]],
+      partition: task.partitions[i],
+      offset: task.offsets[i],
+      timestamp: task.timestamps[i],
+    }));
+    const lookup = (table: string, key: string) => this.tables.get(table)?.get(key);
+    const ctxFor = (ks: number[] | null): EnrichModuleContext => ({
+      stage: this.plan.stage,
+      workerId: this.plan.workerId,
+      threadId: this.threadId,
+      records: ks === null ? records : ks.map((k) => records[k]),
+      lookup,
+    });
+    // prepare() is deterministic and these events were valid, so a re-run yields a fresh valid copy.
+    const fresh = (k: number) => (this.prepare(task, headers, positions[k]) as ValidEvent).event;
+    const { outcomes, batchFailure } = await runEnrichModule(this.module!, events, ctxFor, fresh);
+    if (batchFailure) warnings.push(`enrich module batch call ${batchFailure}; its ${events.length} events were run one by one`);
+    for (let k = 0; k < positions.length; k++) {
+      const i = positions[k];
+      const o = outcomes[k];
+      if (o instanceof EventReject) {
+        valid[i] = null;
+        rejections.push([i, o.code, o.reason]);
+        continue;
+      }
+      const again = validateEvent(o as Record<string, unknown>);
+      if (again instanceof EventReject) {
+        valid[i] = null;
+        rejections.push([i, again.code, `after the enrich module: ${again.reason}`]);
+      } else valid[i] = again;
+    }
+  }
+
+  /** Event time, tenant, JSON columns, dedupe key, probes and COPY line of every valid event. */
+  private build(task: EnrichTask, valid: Array<ValidEvent | null>, rejections: EnrichSliceOk["rejections"], warnings: string[]): EnrichSliceOk {
+    const n = task.size;
+    const plan = this.plan;
+    const cols = {} as Record<StringColumn, Array<string | null>>;
+    for (const c of STRING_COLUMNS) cols[c] = new Array(n);
+    const { id, source, type, subject, timeText, tenant, data, extensions, dedupeKey, copyLines } = cols;
+    const time = new Float64Array(n);
+    const stride = this.stride;
+    const probes = new Uint32Array(n * stride);
+    const ingest = timeFromEpochMs(task.ingestedAt)!;
+    const ingestedAtColumn = plan.ingestTimestamp ? ingest.text : null;
+    const columns = this.columns;
+    const row = this.rowValues;
+    const checkNul = plan.columns?.includes("data") ?? false;
+    const keyFields = plan.dedupe?.keyFields;
+    const layout = plan.dedupe?.layout;
+
+    for (let i = 0; i < n; i++) {
+      const v = valid[i];
+      let dataText: string | null = null;
+      if (v !== null) {
+        try {
+          dataText = dataJson(v.event);
+        } catch (e) {
+          rejections.push([i, C.BadData, `data cannot be encoded as JSON: ${errorText(e)}`]);
+          valid[i] = null;
+        }
+        if (dataText !== null && checkNul && hasEscapedNul(dataText)) {
+          rejections.push([i, C.BadData, "data contains U+0000, which PostgreSQL jsonb cannot store"]);
+          valid[i] = null;
+        }
+      }
+      if (valid[i] === null) {
+        id[i] = source[i] = type[i] = subject[i] = timeText[i] = tenant[i] = data[i] = extensions[i] = dedupeKey[i] = copyLines[i] = "";
+        time[i] = NaN;
+        continue;
+      }
+      const ev = v!.event;
+      let t: EventTime | null = v!.time;
+      if (t === null) {
+        // Kafka's timestamp is part of the record, so a replayed event gets the same time (and primary key).
+        const ts = task.timestamps[i];
+        t = (ts >= 0 ? timeFromEpochMs(ts) : null) ?? ingest;
+      }
+      const tid = ev.tenantid;
+      const ten = tid !== undefined && tid !== null && tid !== "" ? String(tid) : plan.tenantFromSource ? tenantFromSource(ev.source) : null;
+      if (plan.ingestedAtExtension) {
+        ev.ingestedat = ingest.text;
+        addSortedName(v!.extNames, "ingestedat");
+      }
+      const ext = extensionsJson(ev, v!.extNames);
+      const sub = (ev.subject as string | undefined) ?? null;
+
+      id[i] = ev.id;
+      source[i] = ev.source;
+      type[i] = ev.type;
+      subject[i] = sub;
+      time[i] = t.ms;
+      timeText[i] = t.text;
+      tenant[i] = ten;
+      data[i] = dataText;
+      extensions[i] = ext;
+
+      if (keyFields !== undefined) {
+        let key = "";
+        for (let f = 0; f < keyFields.length; f++) {
+          const name = keyFields[f];
+          // "time" means the effective event time, the same instant the primary key uses.
+          const part = name === "time" ? t.text : ev[name];
+          if (f > 0) key += "\u0000";
+          if (part !== undefined && part !== null) key += String(part);
+        }
+        dedupeKey[i] = key;
+        writeProbes(key, layout!, probes, i * stride);
+      } else dedupeKey[i] = "";
+
+      if (columns !== null) {
+        for (let c = 0; c < columns.length; c++) {
+          switch (columns[c]) {
+            case 0: row[c] = ev.id; break;
+            case 1: row[c] = ev.source; break;
+            case 2: row[c] = ev.type; break;
+            case 3: row[c] = sub; break;
+            case 4: row[c] = t.text; break;
+            case 5: row[c] = ten; break;
+            case 6: row[c] = dataText; break;
+            case 7: row[c] = ext; break;
+            case 8: row[c] = ingestedAtColumn; break;
+            case 9: row[c] = task.partitions[i]; break;
+            default: row[c] = task.offsets[i];
+          }
+        }
+        copyLines[i] = copyLine(row);
+      } else copyLines[i] = "";
+    }
+
+    const strings = {} as EnrichSliceOk["strings"];
+    for (const c of STRING_COLUMNS) strings[c] = packStrings(cols[c]);
+    return { ok: true, strings, time, probes, rejections, warnings };
+  }
+}

@@ -1,0 +1,223 @@
+/** Schema of the `stages:` list: each item is a single-key map `enrich:`, `dedupe:`, `persist:` or `custom:`. */
+import { TOPOLOGY_DEFAULTS as D, DEFAULT_COLUMNS } from "../defaults.ts";
+import { any, arr, bool, duration, int, map, num, obj, opt, size, str, tagged } from "./dsl.ts";
+import { ATTRIBUTE_PATTERN, IDENTIFIER_PATTERN, POSTGRES_URL_PATTERN, STAGE_NAME_PATTERN, stageName } from "./common.ts";
+
+const attribute = (description: string) =>
+  str({ description, pattern: ATTRIBUTE_PATTERN, patternHint: "a CloudEvents attribute name (lowercase a-z, 0-9)" });
+
+const lookupName = str({
+  description: "Lookup name (logs, metrics).",
+  optional: true,
+  pattern: STAGE_NAME_PATTERN,
+  patternHint: "letters, digits, `_`, `.` or `-`",
+  dynamicDefault: "the `into` extension name",
+});
+
+const fileLookup = obj({
+  description: "A static lookup table from a JSON file: an object mapping key values to the value to write.",
+  fields: {
+    name: lookupName,
+    path: str({ description: "JSON file path, relative to the topology file.", minLength: 1 }),
+    key: attribute("Event attribute or extension whose value is looked up, e.g. `tenantid`."),
+    into: attribute("Extension attribute that receives the found value."),
+  },
+});
+
+const postgresLookup = obj({
+  description: "A lookup table loaded from PostgreSQL with a query returning (key, value) rows, refreshed periodically.",
+  fields: {
+    name: lookupName,
+    url: str({
+      description: "PostgreSQL URL. Put the password in the environment: `${LOOKUP_DATABASE_URL}`.",
+      pattern: POSTGRES_URL_PATTERN,
+      patternHint: "a postgres:// or postgresql:// URL",
+    }),
+    query: str({ description: "SQL returning two columns: the key and the value.", minLength: 1 }),
+    key: attribute("Event attribute or extension whose value is looked up."),
+    into: attribute("Extension attribute that receives the found value."),
+    refresh: duration({ description: "Reload period.", exclusiveMin: 0, default: D.lookup.refreshMs }),
+  },
+});
+
+const enrich = obj({
+  description: "Validates CloudEvents and enriches them in a thread pool.",
+  default: {},
+  fields: {
+    name: stageName("enrich"),
+    threads: opt(
+      int({
+        description: "Enrich threads per worker process.",
+        min: 1,
+        max: 256,
+        dynamicDefault: "max(1, cores - 1)",
+      }),
+    ),
+    ingestTimestamp: bool({ description: "Add the `ingestedat` extension / `ingested_at` column.", default: D.enrich.ingestTimestamp }),
+    tenantFromSource: bool({
+      description: "Derive the tenant from the source path's first segment when `tenantid` is absent.",
+      default: D.enrich.tenantFromSource,
+    }),
+    maxEventBytes: size({
+      description: "Events larger than this are dead-lettered (CE_TOO_LARGE).",
+      exclusiveMin: 0,
+      default: D.enrich.maxEventBytes,
+    }),
+    lookups: arr({
+      description: "Lookup tables joined into events, in order.",
+      default: [],
+      items: tagged({
+        description: "One lookup: `file:` or `postgres:`.",
+        noun: "lookup kind",
+        variants: { file: fileLookup, postgres: postgresLookup },
+      }),
+    }),
+    module: opt(str({ description: "A user enrich module (path relative to the topology file).", minLength: 1 })),
+  },
+});
+
+const dedupe = obj({
+  description: "Drops duplicate events with a windowed Bloom filter; \"maybe seen\" answers are verified in PostgreSQL.",
+  default: {},
+  fields: {
+    name: stageName("dedupe"),
+    backend: str({
+      description: "`redis` (shared by all replicas) or `memory` (one process only: demo, tests).",
+      enum: ["redis", "memory"],
+      default: D.dedupe.backend,
+    }),
+    redis: obj({
+      description: "Redis connection for the `redis` backend.",
+      default: {},
+      fields: {
+        url: str({
+          description: "Redis URL (`rediss://` for TLS). Put a password in the environment: `${REDIS_URL}`.",
+          pattern: "^rediss?://.+",
+          patternHint: "a redis:// or rediss:// URL",
+          default: D.dedupe.redisUrl,
+        }),
+        mode: str({
+          description: "`auto` uses BF.* when the server has it, else the portable BITFIELD filter; `bloom`/`bitmap` force one.",
+          enum: ["auto", "bloom", "bitmap"],
+          default: D.dedupe.redisMode,
+        }),
+      },
+    }),
+    prefix: opt(str({ description: "Key prefix of the filters in Redis.", minLength: 1, dynamicDefault: "`tf:<name>`" })),
+    key: arr({
+      description: "CloudEvents attributes forming an event's identity.",
+      minItems: 1,
+      uniqueItems: true,
+      default: D.dedupe.keyFields,
+      items: attribute("A CloudEvents attribute name."),
+    }),
+    expectedPerWindow: int({
+      description: "Expected distinct events per window; sizes the filter.",
+      min: 1,
+      default: D.dedupe.expectedPerWindow,
+    }),
+    falsePositiveRate: num({
+      description: "Wanted false-positive rate of the filter, in (0, 1).",
+      exclusiveMin: 0,
+      exclusiveMax: 1,
+      default: D.dedupe.falsePositiveRate,
+    }),
+    window: duration({
+      description: "Filter rotation period; the current and the previous window are checked.",
+      exclusiveMin: 0,
+      default: D.dedupe.windowMs,
+    }),
+    perTenant: bool({ description: "One filter per tenant (hash-tagged keys for Redis Cluster).", default: D.dedupe.perTenant }),
+    onMaybeSeen: str({
+      description: "`verify` checks \"maybe seen\" events in PostgreSQL (exact); `drop` trusts the filter and loses real events at the false-positive rate.",
+      enum: ["verify", "drop"],
+      default: D.dedupe.onMaybeSeen,
+    }),
+    onRedisDown: str({
+      description: "`fail` pauses and retries; `passthrough` lets events through (PostgreSQL's unique key keeps the result exact).",
+      enum: ["fail", "passthrough"],
+      default: D.dedupe.onRedisDown,
+    }),
+  },
+});
+
+const column = obj({
+  description: "One column of the target table and the event attribute written into it.",
+  fields: {
+    column: str({ description: "Column name.", pattern: IDENTIFIER_PATTERN, patternHint: "a SQL identifier (letters, digits, `_`)" }),
+    from: str({
+      description: "Event attribute written into the column.",
+      enum: ["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"],
+    }),
+  },
+});
+
+const persist = obj({
+  description: "Writes events to PostgreSQL (insert-or-ignore on the event identity); offsets commit only after this.",
+  fields: {
+    name: stageName("persist"),
+    url: str({
+      description: "PostgreSQL URL, or `embedded` for PGlite under the data dir. Put the password in the environment: `${DATABASE_URL}`.",
+      pattern: "^(embedded|postgres(ql)?://.+)$",
+      patternHint: "`embedded` or a postgres:// / postgresql:// URL",
+    }),
+    schema: str({ description: "Schema of the table.", pattern: IDENTIFIER_PATTERN, patternHint: "a SQL identifier", default: D.persist.schema }),
+    table: str({ description: "Table name.", pattern: IDENTIFIER_PATTERN, patternHint: "a SQL identifier", default: D.persist.table }),
+    connections: int({ description: "Connections per worker process.", min: 1, max: 64, default: D.persist.connections }),
+    manageSchema: bool({
+      description: "Create and maintain the daily-partitioned table; `false` when you own the table (we only insert).",
+      default: D.persist.manageSchema,
+    }),
+    partitionsAheadDays: int({ description: "Daily partitions created ahead of today.", min: 0, max: 366, default: D.persist.partitionsAheadDays }),
+    retentionDays: int({ description: "Partitions entirely older than this are dropped.", min: 1, default: D.persist.retentionDays }),
+    maintenanceInterval: duration({
+      description: "How often partitions are created ahead and expired.",
+      exclusiveMin: 0,
+      default: D.persist.maintenanceIntervalMs,
+    }),
+    ginIndexOnData: bool({ description: "Add a GIN index on `data`.", default: D.persist.ginIndexOnData }),
+    columns: arr({
+      description: "Column mapping for a table of your own; by default each attribute goes to the column of the same name.",
+      minItems: 1,
+      default: DEFAULT_COLUMNS,
+      defaultSummary: "every attribute into the column of the same name (id, source, type, subject, time, tenant, data, extensions, ingested_at, kafka_partition, kafka_offset)",
+      items: column,
+    }),
+    method: str({
+      description: "`copy` (COPY into a staging table, then insert-or-ignore) or `unnest` (INSERT ... SELECT FROM unnest).",
+      enum: ["copy", "unnest"],
+      default: D.persist.method,
+    }),
+  },
+});
+
+const custom = obj({
+  description: "A stage of your own: a module whose default export is a StageFactory (or a Stage).",
+  fields: {
+    name: opt(
+      str({
+        description: "Stage name, unique in the pipeline.",
+        pattern: STAGE_NAME_PATTERN,
+        patternHint: "letters, digits, `_`, `.` or `-`",
+        dynamicDefault: "the module's file name without extension",
+      }),
+    ),
+    module: str({ description: "Module path, relative to the topology file.", minLength: 1 }),
+    options: map({
+      description: "Passed to the module's factory as is (after `${VAR}` interpolation).",
+      default: {},
+      values: any({ description: "Any YAML value." }),
+    }),
+  },
+});
+
+/** `stages:`, in processing order. */
+export const stagesSchema = arr({
+  description: "Pipeline stages in processing order; each item is a single-key map.",
+  minItems: 1,
+  items: tagged({
+    description: "One stage: `enrich:`, `dedupe:`, `persist:` or `custom:`.",
+    noun: "stage kind",
+    variants: { enrich, dedupe, persist, custom },
+  }),
+});

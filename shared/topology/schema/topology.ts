@@ -1,0 +1,107 @@
+/** Schema of a whole topology file: the root descriptor everything else is generated from. */
+import { TOPOLOGY_DEFAULTS as D } from "../defaults.ts";
+import { duration, either, int, obj, opt, size, str, type Infer } from "./dsl.ts";
+import { TOPIC_PATTERN } from "./common.ts";
+import { sourceSchema } from "./source.ts";
+import { stagesSchema } from "./stages.ts";
+
+const replicasRange = obj({
+  description: "Autoscaled replicas: the supervisor, systemd and KEDA keep lag per replica near `lagPerReplica`.",
+  fields: {
+    min: int({ description: "Fewest worker processes.", min: 1, default: D.concurrency.replicas }),
+    max: int({ description: "Most worker processes (never useful above the partition count).", min: 1, default: D.concurrency.replicas }),
+    lagPerReplica: int({
+      description: "Consumer lag one replica should carry; more lag adds replicas (KEDA `lagThreshold`).",
+      min: 0,
+      default: D.concurrency.lagPerReplica,
+    }),
+  },
+});
+
+/** The root descriptor of a topology file. */
+export const topologySchema = obj({
+  description: "A topofleet topology: one pipeline from a Kafka source through stages into PostgreSQL.",
+  fields: {
+    name: str({
+      description: "Pipeline name: lowercase letters, digits and `-` (used in unit names, Redis prefixes, data dir).",
+      pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+      patternHint: "lowercase letters, digits and `-`, at most 63 characters, starting and ending with a letter or digit",
+    }),
+    source: sourceSchema,
+    stages: stagesSchema,
+    deadLetter: obj({
+      description: "Where invalid or rejected events go, with the reason in headers.",
+      default: {},
+      fields: {
+        topic: opt(
+          str({
+            description: "Dead-letter topic; must differ from the source topics.",
+            pattern: TOPIC_PATTERN,
+            patternHint: "a Kafka topic name (letters, digits, `.`, `_`, `-`)",
+            dynamicDefault: "`<first source topic>.dlq`",
+          }),
+        ),
+      },
+    }),
+    batch: obj({
+      description: "How many consumed records form one batch; a batch closes at whichever limit comes first.",
+      default: {},
+      fields: {
+        maxEvents: int({ description: "Most events per batch.", min: 1, default: D.batch.maxEvents }),
+        maxBytes: size({ description: "Most value bytes per batch.", exclusiveMin: 0, default: D.batch.maxBytes }),
+        maxWait: duration({ description: "Longest a partial batch waits for more events.", exclusiveMin: 0, default: D.batch.maxWaitMs }),
+      },
+    }),
+    concurrency: obj({
+      description: "Worker processes and batches in flight.",
+      default: {},
+      fields: {
+        replicas: either({
+          description: "Worker processes: a fixed number, or `{min, max, lagPerReplica}` to autoscale on consumer lag.",
+          default: D.concurrency.replicas,
+          scalar: int({ description: "A fixed number of worker processes.", min: 1 }),
+          object: replicasRange,
+        }),
+        inFlightBatches: int({
+          description: "Batches a worker processes concurrently (pipelining); offsets still commit in order.",
+          min: 1,
+          max: 64,
+          default: D.concurrency.inFlightBatches,
+        }),
+      },
+    }),
+    http: obj({
+      description: "Metrics and health endpoints (`/metrics`, `/healthz`, `/readyz`).",
+      default: {},
+      fields: {
+        port: int({ description: "TCP port.", min: 0, max: 65535, default: D.http.port, note: "0 disables the HTTP server" }),
+        host: str({ description: "Listen address.", minLength: 1, default: D.http.host }),
+      },
+    }),
+    log: obj({
+      description: "Logging (pino JSON on stderr).",
+      default: {},
+      fields: {
+        level: str({
+          description: "Log level.",
+          enum: ["trace", "debug", "info", "warn", "error", "fatal"],
+          default: D.log.level,
+        }),
+      },
+    }),
+    shutdown: obj({
+      description: "Graceful shutdown on SIGTERM / SIGINT.",
+      default: {},
+      fields: {
+        deadline: duration({
+          description: "Time to finish in-flight batches and commit before workers are killed.",
+          exclusiveMin: 0,
+          default: D.shutdown.deadlineMs,
+        }),
+      },
+    }),
+  },
+});
+
+/** A topology file after validation: the user-facing shape with static defaults filled, not yet resolved. */
+export type TopologyFile = Infer<typeof topologySchema>;

@@ -1,0 +1,7 @@
+// The dedupe conformance suite against the in-process filter (verification on real PostgreSQL).
+import { describeWith } from "../../support/services.ts";
+import { dedupeConformance } from "./conformance.ts";
+
+describeWith("postgres", "dedupe conformance: memory", () => {
+  dedupeConformance({ kind: "memory", config: { backend: "memory" } });
+});

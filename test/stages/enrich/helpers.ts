@@ -1,0 +1,165 @@
+/**
+ * Test helpers for the enrich stage: a hand-built ResolvedTopology (the stage only reads the enrich, dedupe
+ * and persist configs and concurrency), record builders for both CloudEvents modes, and a COPY text parser.
+ */
+import { Batch, type HeaderList } from "../../../shared/stages/batch.ts";
+import { createEnrichStage, type EnrichStage } from "../../../shared/stages/enrich/index.ts";
+import { packRecords, type RecordInput } from "../../../shared/stages/records.ts";
+import { createLogger } from "../../../shared/telemetry/logger.ts";
+import { Metrics } from "../../../shared/telemetry/metrics.ts";
+import type { DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../../shared/topology/types.ts";
+
+export const DEFAULT_COLUMNS = ["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const;
+
+/** An enrich config with test defaults. */
+export function enrichConfig(overrides: Partial<EnrichStageConfig> = {}): EnrichStageConfig {
+  return {
+    kind: "enrich",
+    name: "enrich",
+    threads: 1,
+    ingestTimestamp: true,
+    tenantFromSource: false,
+    maxEventBytes: 64 * 1024,
+    lookups: [],
+    module: null,
+    ...overrides,
+  };
+}
+
+/** A dedupe config (memory backend) with test defaults. */
+export function dedupeConfig(overrides: Partial<DedupeStageConfig> = {}): DedupeStageConfig {
+  return {
+    kind: "dedupe",
+    name: "dedupe",
+    backend: "memory",
+    redisUrl: "redis://127.0.0.1:6379",
+    prefix: "tf:test",
+    keyFields: ["source", "id"],
+    expectedPerWindow: 100_000,
+    falsePositiveRate: 0.001,
+    windowMs: 3_600_000,
+    perTenant: false,
+    onMaybeSeen: "verify",
+    onRedisDown: "fail",
+    redisMode: "bitmap",
+    ...overrides,
+  };
+}
+
+/** A persist config with the default column mapping. */
+export function persistConfig(overrides: Partial<PersistStageConfig> = {}): PersistStageConfig {
+  return {
+    kind: "persist",
+    name: "persist",
+    url: "postgres://postgres@127.0.0.1:5432/test",
+    schema: "public",
+    table: "events",
+    connections: 1,
+    manageSchema: true,
+    partitionsAheadDays: 3,
+    retentionDays: 90,
+    maintenanceIntervalMs: 600_000,
+    ginIndexOnData: false,
+    columns: DEFAULT_COLUMNS.map((from) => ({ column: from, from })),
+    method: "copy",
+    ...overrides,
+  };
+}
+
+/** A topology with an enrich stage and, unless turned off, dedupe and persist after it. */
+export function testTopology(opts: { enrich?: Partial<EnrichStageConfig>; dedupe?: Partial<DedupeStageConfig> | false; persist?: Partial<PersistStageConfig> | false } = {}): ResolvedTopology {
+  const stages: ResolvedTopology["stages"] = [enrichConfig(opts.enrich)];
+  if (opts.dedupe !== false) stages.push(dedupeConfig(opts.dedupe || {}));
+  if (opts.persist !== false) stages.push(persistConfig(opts.persist || {}));
+  return {
+    file: "/tmp/enrich-test.yaml",
+    name: "enrich-test",
+    source: { kind: "mock", brokers: 1, partitions: 1, topics: ["events"], group: "g", start: "earliest", properties: {}, generator: null },
+    stages,
+    deadLetter: { topic: "events.dlq" },
+    batch: { maxEvents: 5000, maxBytes: 8 << 20, maxWaitMs: 50 },
+    concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 100_000 }, inFlightBatches: 4 },
+    http: { port: 0, host: "127.0.0.1" },
+    log: { level: "warn" },
+    shutdown: { deadlineMs: 5_000 },
+    warnings: [],
+  };
+}
+
+/** Creates and starts the enrich stage of `topology`. */
+export async function startEnrich(topology: ResolvedTopology): Promise<{ stage: EnrichStage; metrics: Metrics }> {
+  const cfg = topology.stages[0] as EnrichStageConfig;
+  const stage = createEnrichStage(cfg);
+  const metrics = new Metrics();
+  await stage.start({
+    topology,
+    workerId: 0,
+    logger: createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "enrich-test" }),
+    metrics,
+    dataDir: "/tmp",
+    stages: [stage],
+  });
+  return { stage, metrics };
+}
+
+/** A valid structured-mode CloudEvent object; `overrides` with value undefined delete the attribute. */
+export function ce(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    specversion: "1.0",
+    id: "evt-1",
+    source: "/tenants/acme/orders",
+    type: "com.example.order.created",
+    time: "2024-05-01T12:34:56.789Z",
+    subject: "order-1",
+    datacontenttype: "application/json",
+    data: { orderId: 1, amount: 12.5 },
+  };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete base[k];
+    else base[k] = v;
+  }
+  return base;
+}
+
+let nextOffset = 0;
+
+/** A structured-mode record (value = the event JSON, or raw text/bytes when given a string or Uint8Array). */
+export function structured(event: Record<string, unknown> | string | Uint8Array | null, extra: Partial<RecordInput> = {}): RecordInput {
+  const value = event === null || typeof event === "string" || event instanceof Uint8Array ? event : JSON.stringify(event);
+  return { topic: "events", partition: 0, offset: nextOffset++, timestamp: 1_714_566_000_000, value, ...extra };
+}
+
+const enc = new TextEncoder();
+
+/** A binary-mode record: each attribute as a `ce_` header, `content-type` from datacontenttype, `data` as the value. */
+export function binary(
+  attrs: Record<string, string>,
+  value: Uint8Array | string | null,
+  extra: Partial<RecordInput> = {},
+): RecordInput {
+  const headers: HeaderList = [];
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "datacontenttype") headers.push(["content-type", enc.encode(v)]);
+    else headers.push([`ce_${k}`, enc.encode(v)]);
+  }
+  return { topic: "events", partition: 0, offset: nextOffset++, timestamp: 1_714_566_000_000, value, headers, ...extra };
+}
+
+/** A Batch of the given records. */
+export function batchOf(records: RecordInput[]): Batch {
+  return new Batch(packRecords(records));
+}
+
+/** Decodes one COPY text line into its fields (null for \N), the inverse of copy-text.ts. */
+export function parseCopyLine(line: string): Array<string | null> {
+  return line.split("\t").map((field) => {
+    if (field === "\\N") return null;
+    return field.replace(/\\(.)/g, (_, c: string) => (c === "t" ? "\t" : c === "n" ? "\n" : c === "r" ? "\r" : c));
+  });
+}
+
+/** The COPY fields of event i by column name (default mapping). */
+export function row(batch: Batch, i: number): Record<string, string | null> {
+  const fields = parseCopyLine(batch.events!.copyLines[i]);
+  return Object.fromEntries(DEFAULT_COLUMNS.map((c, k) => [c, fields[k]]));
+}
