@@ -13,3 +13,4 @@ export {
 } from "./dead-letters.ts";
 export { deletedMessages, retentionVerdict, type PartitionWatermarks, type RetentionEvidence } from "./retention.ts";
 export { countRunRows, duplicatedIdentities, missingIds, type RunRows } from "./rows.ts";
+export { readDeadLetterTopic } from "./dead-letter-topic.ts";

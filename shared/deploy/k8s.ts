@@ -8,6 +8,8 @@ import { ConfigError } from "../errors/index.ts";
 import type { ResolvedTopology } from "../topology/types.ts";
 import { deploymentName, kafkaTarget, scalingBounds, stopTimeoutSeconds } from "./scaling.ts";
 import { topologyText } from "./env-vars.ts";
+import { configMapKey, referencedFiles } from "./referenced-files.ts";
+import { readFileSync } from "node:fs";
 
 export interface K8sOptions {
   image?: string;
@@ -35,7 +37,12 @@ export function renderK8s(t: ResolvedTopology, opts: K8sOptions = {}): Map<strin
   const secretName = `${name}-env`;
   const files = new Map<string, string>();
 
-  files.set("configmap.yaml", stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: meta(`${name}-topology`), data: { [file]: topologyText(t.file) } }));
+  // The topology and every file it refers to (lookups, modules), mounted with the same relative layout.
+  const extra = referencedFiles(t);
+  const data: Record<string, string> = { [file]: topologyText(t.file) };
+  for (const f of extra) data[configMapKey(f.relativePath)] = readFileSync(f.path, "utf8");
+  const items = [{ key: file, path: file }, ...extra.map((f) => ({ key: configMapKey(f.relativePath), path: f.relativePath }))];
+  files.set("configmap.yaml", stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: meta(`${name}-topology`), data }));
 
   const probe = (path: string, period: number, failures: number) => ({
     httpGet: { path, port: "metrics" },
@@ -84,7 +91,7 @@ export function renderK8s(t: ResolvedTopology, opts: K8sOptions = {}): Map<strin
               },
             ],
             volumes: [
-              { name: "topology", configMap: { name: `${name}-topology` } },
+              { name: "topology", configMap: { name: `${name}-topology`, items } },
               { name: "data", emptyDir: {} },
               { name: "tmp", emptyDir: {} },
             ],

@@ -11,6 +11,7 @@
 import type { Socket } from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
 import type { SessionLock } from "./session-lock.ts";
+import { guardCopyIn } from "./copy-guard.ts";
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -137,6 +138,8 @@ export class WireConnection {
     // boundaries; a Terminate is handled here and never reaches PGlite (it would end the one backend).
     let end = 0;
     let last = 0;
+    let guarded = false;
+    const messages: Uint8Array[] = [];
     const dv = new DataView(b.buffer, b.byteOffset, b.length);
     while (end + 5 <= b.length) {
       const type = b[end];
@@ -146,15 +149,29 @@ export class WireConnection {
         if (end === 0) return { kind: "terminate" };
         break;
       }
+      const msg = b.subarray(end, end + 1 + len);
+      const safe = guardCopyIn(msg);
+      guarded ||= safe !== msg;
+      messages.push(safe);
       last = type;
       end += 1 + len;
       if (type === SYNC || type === QUERY) break;
     }
     if (end === 0) return { kind: "none" };
-    const bytes = b.slice(0, end);
+    const bytes = guarded ? concatAll(messages) : b.slice(0, end);
     this.buf = b.subarray(end);
     return { kind: "messages", bytes, endsExchange: last === SYNC || last === QUERY };
   }
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

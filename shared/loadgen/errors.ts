@@ -6,7 +6,7 @@ export type LoadgenErrorCode =
   | "LOADGEN_DELIVERY_FAILED" // Kafka did not acknowledge some messages: the run's dataset is uncertain
   | "LOADGEN_MANIFEST_INVALID" // a manifest file is missing, unreadable or not a manifest
   | "AUDIT_QUERY_FAILED" // the audit could not read the table
-  | "AUDIT_DLQ_READ_FAILED"; // the audit could not read the dead-letter topic to its end
+  | "TOPIC_READ_STALLED"; // reading a topic range (the DLQ for the audit, a replay) stopped making progress
 
 /** The load generator, the manifest or the audit failed (not the pipeline under test). */
 export class LoadgenError extends TopofleetError {

@@ -10,6 +10,7 @@ export const M = {
   batchSeconds: "topofleet_batch_duration_seconds", // histogram {stage}; stage="pipeline" for the whole batch
   batchesInFlight: "topofleet_batches_in_flight",
   stageRetries: "topofleet_stage_retries_total", // {stage, code}
+  batchesAbandoned: "topofleet_batches_abandoned_total", // in-flight batches given up (uncommitted) at a revocation or shutdown deadline
   deadLettered: "topofleet_dead_lettered_total", // {stage, code}
   commits: "topofleet_offset_commits_total",
   partitionsPaused: "topofleet_partitions_paused",

@@ -8,7 +8,8 @@ import { M } from "../../shared/telemetry/names.ts";
 import { loadTopology } from "../../shared/topology/index.ts";
 import { PLANTED, REPO, loadIngest, tempDir } from "./support.ts";
 
-const compose = parse(readFileSync(join(REPO, "docker-compose.yml"), "utf8"));
+// Compose files use YAML merge keys (<<), which YAML 1.2 parsers apply only when asked.
+const compose = parse(readFileSync(join(REPO, "docker-compose.yml"), "utf8"), { merge: true });
 const services = compose.services as Record<string, any>;
 
 describe("docker-compose.yml", () => {

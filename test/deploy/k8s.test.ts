@@ -57,6 +57,14 @@ describe("--emit k8s", async () => {
     expect(worker.args[0]).toBe("/etc/topofleet/ingest.yaml");
   });
 
+  test("files the topology refers to ship in the ConfigMap at the same relative path", () => {
+    const cm = docs.get("configmap.yaml");
+    const lookup = readFileSync(join(REPO, "topologies", "lookups", "tenants.json"), "utf8");
+    const item = pod.volumes.find((v: { configMap?: unknown }) => v.configMap).configMap.items.find((i: { path: string }) => i.path === "lookups/tenants.json");
+    expect(item).toBeDefined();
+    expect(cm.data[item.key]).toBe(lookup);
+  });
+
   test("KEDA kafka trigger uses the topology's lag policy, max capped at the partition count", () => {
     const so = docs.get("scaledobject.yaml").spec;
     const trig = so.triggers[0];

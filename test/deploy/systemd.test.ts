@@ -74,7 +74,7 @@ describe("--emit systemd", async () => {
     const problems = err
       .split("\n")
       .filter((l) => l.trim())
-      .filter((l) => !/Unknown key name 'Restart(Steps|MaxDelaySec)'/.test(l))
+      .filter((l) => !/Unknown key (name )?'Restart(Steps|MaxDelaySec)'/.test(l))
       .filter((l) => !/(Command|executable) .*(bun|topology\.ts).* (is not executable|not found|No such file)|Failed to (prepare|resolve) .*bun|\/usr\/local\/bin\/bun/.test(l))
       .filter((l) => !/Unit .*\.target not found|topofleet-.*\.target/.test(l));
     expect(problems).toEqual([]);

@@ -43,7 +43,7 @@ describe("producer -> consumer round trip", () => {
     const bytesKey = got.find((m) => m.key === "\u0001\u0002\u0003")!;
     expect(bytesKey.value!.length).toBe(0);
     for (const m of got) expect(m.topic).toBe(topic);
-  });
+  }, 60_000);
 
   test("a single send resolves after the broker acknowledged it", async () => {
     const topic = uniqueName("one");

@@ -1,8 +1,12 @@
 /** The shipped JSON Schema is generated from the same descriptors as the validator and is up to date. */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse } from "yaml";
 import { topologyJsonSchema, topologyReference } from "../../shared/topology/index.ts";
 import { schemaFilePath, schemaFileText } from "../../shared/topology/schema-file.ts";
+import { checkJsonSchema } from "./json-schema-check.ts";
+import { BAD, GOOD, TOPOLOGIES } from "./support.ts";
 
 type Json = Record<string, any>;
 
@@ -67,6 +71,43 @@ describe("JSON Schema", () => {
       "| `deadLetter.topic` | string | `<first source topic>.dlq` |",
     ]) {
       expect(md).toContain(row);
+    }
+  });
+});
+
+describe("the JSON Schema agrees with the validator on real files", () => {
+  const load = (file: string) => parse(readFileSync(file, "utf8"));
+
+  test("the examples and the good fixtures pass the schema editors see", () => {
+    const schema = topologyJsonSchema() as Json;
+    for (const file of [resolve(TOPOLOGIES, "ingest.yaml"), resolve(TOPOLOGIES, "demo.yaml"), resolve(GOOD, "full.yaml"), resolve(GOOD, "minimal.yaml")]) {
+      expect(checkJsonSchema(load(file), schema), file).toEqual([]);
+    }
+  });
+
+  test("files the validator rejects on a single key are rejected by the schema too", () => {
+    const schema = topologyJsonSchema() as Json;
+    for (const name of [
+      "unknown-top-level-key.yaml",
+      "unknown-nested-key.yaml",
+      "wrong-type.yaml",
+      "negative-number.yaml",
+      "ratio-above-one.yaml",
+      "bad-duration.yaml",
+      "bad-size.yaml",
+      "two-sources.yaml",
+      "no-source.yaml",
+      "unknown-stage-kind.yaml",
+      "bad-log-level.yaml",
+      "port-out-of-range.yaml",
+      "generator-on-kafka.yaml",
+      "false-positive-rate-zero.yaml",
+      "missing-name.yaml",
+      "bad-name.yaml",
+      "stage-two-keys.yaml",
+      "string-for-number.yaml",
+    ]) {
+      expect(checkJsonSchema(load(resolve(BAD, name)), schema).length, name).toBeGreaterThan(0);
     }
   });
 });

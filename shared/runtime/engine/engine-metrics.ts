@@ -15,6 +15,7 @@ export class EngineMetrics {
   readonly batchSeconds: Histogram;
   readonly batchesInFlight: Gauge;
   readonly stageRetries: Counter;
+  readonly batchesAbandoned: Counter;
   readonly deadLettered: Counter;
   readonly commits: Counter;
   readonly partitionsPaused: Gauge;
@@ -29,6 +30,7 @@ export class EngineMetrics {
     this.batchSeconds = m.histogram(M.batchSeconds, "Batch latency by stage; stage=pipeline is consume-to-commit-ready.");
     this.batchesInFlight = m.gauge(M.batchesInFlight, "Batches between consume and commit.");
     this.stageRetries = m.counter(M.stageRetries, "Retries of a stage (or dead-letter delivery) after a retriable error, by stage and code.");
+    this.batchesAbandoned = m.counter(M.batchesAbandoned, "In-flight batches abandoned uncommitted at a revocation or shutdown deadline (re-delivered, then deduplicated).");
     this.deadLettered = m.counter(M.deadLettered, "Events sent to the dead-letter topic and acknowledged, by stage and code.");
     this.commits = m.counter(M.commits, "Offset commits acknowledged by the group coordinator.");
     this.partitionsPaused = m.gauge(M.partitionsPaused, "Assigned partitions currently paused (backpressure or a retrying batch).");

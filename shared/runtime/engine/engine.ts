@@ -12,7 +12,7 @@
 import type { Logger } from "pino";
 import { TopofleetError } from "../../errors/index.ts";
 import { Consumer, Producer } from "../../kafka/index.ts";
-import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
+import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
 import { Batch, EventStatus, type RecordBatch } from "../../stages/batch.ts";
 import { packRecords, type RecordInput } from "../../stages/records.ts";
 import type { Stage, StageContext, StageHealth } from "../../stages/stage.ts";
@@ -43,6 +43,16 @@ export interface EngineOptions {
   backoff?: BackoffOptions;
   /** How often to refresh the consumer-lag gauges; default 5 s. */
   lagIntervalMs?: number;
+  /** Observation hooks (audit logs, tests); called synchronously, must not throw. */
+  hooks?: EngineHooks;
+}
+
+/** Points where an observer can watch the engine's ownership and commit decisions. */
+export interface EngineHooks {
+  /** A commit is being issued (before the request goes out). */
+  commitIssued?(offsets: TopicPartitionOffset[], sync: boolean): void;
+  /** An assignment was applied, or a revocation finished (after its final commit). */
+  rebalanced?(e: RebalanceEvent): void;
 }
 
 /** Readiness of a worker, as /readyz and the supervisor see it. */
@@ -268,12 +278,19 @@ export class Engine {
     );
   }
 
-  /** The fetched records minus those of partitions that are no longer owned (rare: a revocation raced the fetch). */
+  /**
+   * The fetched records minus those of partitions no longer owned. The fetcher already drops them when a
+   * revocation starts; this guard costs one lookup per partition and keeps a record of a revoked partition
+   * from ever being tracked under a later assignment.
+   */
   private ownedOnly(r: RecordBatch): RecordBatch | null {
+    const owned = new Map<string, boolean>();
     const keep: number[] = [];
     for (let i = 0; i < r.size; i++) {
-      const tp = { topic: r.topics[r.topicIndex[i]], partition: r.partitions[i] };
-      if (this.tracker.owns(tp) && !this.revoking.has(tpKey(tp.topic, tp.partition))) keep.push(i);
+      const key = tpKey(r.topics[r.topicIndex[i]], r.partitions[i]);
+      let ok = owned.get(key);
+      if (ok === undefined) owned.set(key, (ok = this.tracker.ownsKey(key) && !this.revoking.has(key)));
+      if (ok) keep.push(i);
     }
     if (keep.length === r.size) return r;
     if (keep.length === 0) return null;
@@ -348,6 +365,7 @@ export class Engine {
     if (entry.abandoned) return;
     entry.abandoned = true;
     entry.abort.abort();
+    this.m.batchesAbandoned.inc({});
     this.log.warn({ batch: entry.batch.id, events: entry.batch.size, why }, "abandoning an in-flight batch; it will not be committed");
   }
 
@@ -386,11 +404,10 @@ export class Engine {
     if (!consumer) return;
     const commits = this.tracker.takeCommits(only);
     if (commits.length === 0) return;
+    const offsets = commits.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
     try {
-      await consumer.commit(
-        commits.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
-        { sync },
-      );
+      this.opts.hooks?.commitIssued?.(offsets, sync);
+      await consumer.commit(offsets, { sync });
       for (const c of commits) addTally(this.totals, this.tracker.committed(c));
       this.m.commits.inc({});
     } catch (err) {
@@ -414,9 +431,11 @@ export class Engine {
       this.joined = true;
       this.m.assignedPartitions.set({}, this.assignment().length);
       this.log.info({ protocol: e.protocol, partitions: e.partitions }, "partitions assigned");
+      this.opts.hooks?.rebalanced?.(e);
       return;
     }
     await this.revoke(e.partitions);
+    this.opts.hooks?.rebalanced?.(e);
   }
 
   /**

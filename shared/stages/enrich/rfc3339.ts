@@ -124,16 +124,15 @@ export function parseRfc3339(s: string): EventTime | string {
   if (secs < MIN_SECONDS || secs > MAX_SECONDS) return "outside 0001-01-01..9999-12-31 UTC";
 
   let ms = secs * 1000;
-  let text = formatUtcSeconds(secs);
-  if (fracEnd > fracStart) {
-    const frac = s.slice(fracStart, fracEnd);
+  const frac = fracEnd > fracStart ? s.slice(fracStart, fracEnd) : "";
+  if (frac !== "") {
     // Whole milliseconds as an integer, the rest as a fraction: exact for the common 1-3 digit case.
-    const whole = frac.length >= 3 ? frac.slice(0, 3) : (frac + "00").slice(0, 3);
-    ms += Number(whole);
+    ms += Number(frac.length >= 3 ? frac.slice(0, 3) : (frac + "00").slice(0, 3));
     if (frac.length > 3) ms += Number("0." + frac.slice(3));
-    text += "." + frac;
   }
-  return { ms, text: text + "Z" };
+  // Most producers already write the normalized form (upper-case T, Z, no trailing zeros): reuse the input.
+  const canonical = z === 90 && t === 84 && second !== 60 && (frac === "" ? p === 20 : fracEnd === p - 1);
+  return { ms, text: canonical ? s : `${formatUtcSeconds(secs)}${frac === "" ? "" : "." + frac}Z` };
 }
 
 /** The event time of an epoch-millisecond instant (Kafka timestamp, ingest time), or null outside 0001..9999. */

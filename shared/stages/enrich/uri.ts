@@ -90,8 +90,19 @@ export function tenantFromSource(source: string): string | null {
     p += 2;
     while (p < end && source.charCodeAt(p) !== 47) p++;
   }
-  const path = source.slice(p, end);
-  if (!path.includes("/")) return null;
-  const segments = path.split("/").filter((x) => x !== "");
-  return (segments[0] === "tenants" ? segments[1] : segments[0]) ?? null;
+  const slash = source.indexOf("/", p);
+  if (slash === -1 || slash >= end) return null;
+  // Scan the segments instead of split(): this runs once per event.
+  let skippedTenants = false;
+  while (p < end) {
+    while (p < end && source.charCodeAt(p) === 47) p++;
+    let q = p;
+    while (q < end && source.charCodeAt(q) !== 47) q++;
+    if (q === p) break;
+    const segment = source.slice(p, q);
+    if (skippedTenants || segment !== "tenants") return segment;
+    skippedTenants = true;
+    p = q;
+  }
+  return null;
 }

@@ -11,6 +11,7 @@ export const IDENTIFIER_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,62}$";
 export const ATTRIBUTE_PATTERN = "^[a-z0-9]+$";
 /** A stage or lookup name (metrics label, DLQ header). */
 export const STAGE_NAME_PATTERN = "^[A-Za-z0-9_.-]{1,63}$";
+/** A postgres:// or postgresql:// URL. */
 export const POSTGRES_URL_PATTERN = "^postgres(ql)?://.+";
 
 /** Rejects a `^regex` subscription that does not compile. */

@@ -27,6 +27,7 @@ interface Common {
   defaultSummary?: string;
 }
 
+/** A string, optionally an enum or a pattern. */
 export interface StringDesc extends Common {
   kind: "string";
   enum?: readonly string[];
@@ -41,6 +42,7 @@ export interface StringDesc extends Common {
   check?: (value: string) => string | undefined;
 }
 
+/** An integer or a number with an optional range. */
 export interface NumberDesc extends Common {
   kind: "integer" | "number";
   min?: number;
@@ -51,6 +53,7 @@ export interface NumberDesc extends Common {
   note?: string;
 }
 
+/** true / false. */
 export interface BooleanDesc extends Common {
   kind: "boolean";
 }
@@ -62,6 +65,7 @@ export interface UnitDesc extends Common {
   exclusiveMin?: number;
 }
 
+/** A mapping with a closed set of keys. */
 export interface ObjectDesc extends Common {
   kind: "object";
   fields: Record<string, Desc>;
@@ -71,6 +75,7 @@ export interface ObjectDesc extends Common {
   exactlyOne?: string;
 }
 
+/** A list of items of one type. */
 export interface ArrayDesc extends Common {
   kind: "array";
   items: Desc;
@@ -104,6 +109,7 @@ export interface AnyDesc extends Common {
   kind: "any";
 }
 
+/** Any descriptor. */
 export type Desc =
   | StringDesc
   | NumberDesc
@@ -121,6 +127,7 @@ type Opts<D> = Omit<D, "kind">;
 /** A string, optionally restricted to an enum (whose members become the inferred type). */
 export function str<const E extends string>(o: Opts<StringDesc> & { enum: readonly E[] }): StringDesc & Typed<E>;
 export function str(o: Opts<StringDesc>): StringDesc & Typed<string>;
+// The overload signatures above carry the types; this is the one implementation.
 export function str(o: Opts<StringDesc>): StringDesc {
   return { kind: "string", ...o };
 }

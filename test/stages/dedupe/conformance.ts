@@ -13,7 +13,7 @@ import { M } from "../../../shared/telemetry/names.ts";
 import { createDedupeStage, DedupeStage, type DedupeStageOptions } from "../../../shared/stages/dedupe/index.ts";
 import { MemoryBackend } from "../../../shared/stages/dedupe/memory-backend.ts";
 import type { DedupeStageConfig } from "../../../shared/topology/types.ts";
-import { dedupeConfig, events, indexesWith, makeBatch, PgIdentityStore, stageContext, type EventSpec } from "./fixture.ts";
+import { dedupeConfig, events, indexesWith, makeBatch, PgIdentityStore, scanKeys, stageContext, type EventSpec } from "./fixture.ts";
 import { TestRedisServer } from "./redis-server.ts";
 
 /** One backend under test. */
@@ -59,17 +59,7 @@ export function dedupeConformance(target: ConformanceTarget): void {
   };
 
   /** Redis keys under the config's prefix (SCAN, never KEYS). */
-  const keysOf = async (cfg: DedupeStageConfig): Promise<string[]> => {
-    const r = admin(cfg.redisUrl);
-    const out: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await r.scan(cursor, "MATCH", `${cfg.prefix}:*`, "COUNT", 1000);
-      out.push(...batch);
-      cursor = next;
-    } while (cursor !== "0");
-    return out.sort();
-  };
+  const keysOf = (cfg: DedupeStageConfig): Promise<string[]> => scanKeys(admin(cfg.redisUrl), cfg.prefix);
 
   /** A started stage (plus a fresh PostgreSQL store when verifying), cleaned up after the test. */
   const setup = async (

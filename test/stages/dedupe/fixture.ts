@@ -3,6 +3,7 @@
  * (packRecords + EnrichedEvents + probes from bloom-math), a small real PostgreSQL-backed identity store, and
  * a StageContext. Nothing here fakes Redis or PostgreSQL.
  */
+import type Redis from "ioredis";
 import postgres from "postgres";
 import { Batch, type EnrichedEvents } from "../../../shared/stages/batch.ts";
 import { packRecords } from "../../../shared/stages/records.ts";
@@ -194,4 +195,16 @@ export function indexesWith(batch: Batch, status: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < batch.size; i++) if (batch.status[i] === status) out.push(i);
   return out;
+}
+
+/** Redis keys under `prefix` (SCAN, never KEYS), sorted. */
+export async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    out.push(...batch);
+    cursor = next;
+  } while (cursor !== "0");
+  return out.sort();
 }

@@ -52,6 +52,17 @@ describe("encodeBitfield", () => {
     expect(encodeBitfield("SET", key, probes, 4, positions, 0, 3).equals(ioredisBytes(key, args))).toBe(true);
   });
 
+  test("offsets of every digit count, 1 to 10, encode like ioredis", () => {
+    const values = [0, 4_294_967_295];
+    for (let d = 1; d <= 10; d++) values.push(10 ** (d - 1), Math.min(10 ** d - 1, 4_294_967_295), 7 * 10 ** (d - 1) + 3);
+    const p = new Uint32Array(values.length * 2);
+    values.forEach((v, i) => (p[i * 2 + 1] = v));
+    const pos = values.map((_, i) => i);
+    const args: Array<string | number> = [];
+    for (const v of values) args.push("SET", "u1", v, 1);
+    expect(encodeBitfield("SET", "k", p, 2, pos, 0, pos.length).equals(ioredisBytes("k", args))).toBe(true);
+  });
+
   test("GET over a sub-range is byte-identical too", () => {
     const args: Array<string | number> = [];
     for (const j of positions.slice(1, 3)) for (let p = 1; p <= layout.k; p++) args.push("GET", "u1", probes[j * 4 + p]);

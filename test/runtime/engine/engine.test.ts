@@ -1,0 +1,286 @@
+/**
+ * The engine against librdkafka's in-process mock cluster, with real test-stage modules (fixtures/) loaded
+ * the way user stages are.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { MockCluster } from "../../../shared/kafka/index.ts";
+import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
+import { M } from "../../../shared/telemetry/names.ts";
+import { observe } from "./fixtures/registry.ts";
+import {
+  OwnershipAudit,
+  committedOffsets,
+  highWatermarks,
+  makeEngine,
+  produce,
+  readTopic,
+  testStage,
+  topologyFor,
+  uniqueName,
+  waitFor,
+} from "./support.ts";
+
+let mock: MockCluster;
+
+beforeAll(async () => {
+  mock = await MockCluster.start({ brokers: 1 });
+});
+
+afterAll(async () => {
+  await mock?.stop();
+});
+
+/** A fresh topic (and its DLQ) on the mock. */
+function freshTopic(partitions: number): { topic: string; dlq: string; group: string } {
+  const topic = uniqueName("src");
+  const dlq = `${topic}.dlq`;
+  mock.createTopic(topic, partitions);
+  mock.createTopic(dlq, 1);
+  return { topic, dlq, group: uniqueName("grp") };
+}
+
+const decode = (b: Uint8Array | null | undefined) => (b ? new TextDecoder().decode(b) : null);
+
+/** Every (partition, offset) a sink saw, as "p:o" strings. */
+const seenKeys = (id: string) => observe(id).events.map((e) => `${e.partition}:${e.offset}`);
+
+describe("engine", () => {
+  test("processes every event once and commits everything processed; shutdown commits and reports progress", async () => {
+    const { topic, group } = freshTopic(4);
+    const n = 2_000;
+    await produce(mock.bootstraps, topic, n, 4);
+    const sink = uniqueName("sink");
+    const audit = new OwnershipAudit();
+    const { engine, metrics } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 300 }),
+      { hooks: audit.hooks },
+    );
+    await engine.start();
+    await waitFor(() => observe(sink).events.length >= n, 60_000, "all events processed");
+    const progress = await engine.stop(10_000);
+    await expect(engine.finished).resolves.toEqual(progress);
+
+    const seen = seenKeys(sink);
+    expect(seen.length).toBe(n);
+    expect(new Set(seen).size).toBe(n);
+    expect(progress).toMatchObject({ events: n, persisted: n, duplicates: 0, invalid: 0 });
+    const high = await highWatermarks(mock, topic, 4);
+    expect(high.reduce((a, b) => a + b, 0)).toBe(n);
+    expect(await committedOffsets(mock.bootstraps, group, topic, 4)).toEqual(high);
+    expect(audit.violations).toEqual([]);
+    expect(observe(sink).closed).toBe(true);
+    expect(metrics.value(M.sourceEvents)).toBe(n);
+    expect(metrics.value(M.eventsIn, { stage: "recording-sink" })).toBe(n);
+    expect(metrics.value(M.eventsOut, { stage: "recording-sink", outcome: "persisted" })).toBe(n);
+    expect(metrics.value(M.commits)).toBeGreaterThan(0);
+    expect(metrics.value(M.batchesInFlight)).toBe(0);
+  }, 90_000);
+
+  test("a retriable stage failure is retried with the partitions paused, nothing is committed meanwhile, then exact", async () => {
+    const { topic, group } = freshTopic(2);
+    const n = 300;
+    await produce(mock.bootstraps, topic, n, 2);
+    const flaky = uniqueName("flaky");
+    const sink = uniqueName("sink");
+    const failures = 4;
+    const { engine, metrics } = await makeEngine(
+      topologyFor({
+        brokers: mock.bootstraps,
+        topic,
+        group,
+        stages: [testStage("flaky-stage.ts", { id: flaky, failures }, "flaky"), testStage("recording-sink.ts", { id: sink })],
+        inFlight: 1,
+      }),
+      { backoff: { baseMs: 150, capMs: 300 } },
+    );
+    await engine.start();
+    let pausedSeen = 0;
+    // While the stage keeps failing: no commit may exist, and the batch's partitions must be paused.
+    while (observe(flaky).failures < failures) {
+      pausedSeen = Math.max(pausedSeen, metrics.value(M.partitionsPaused));
+      expect(observe(sink).events.length).toBe(0);
+      await Bun.sleep(30);
+    }
+    expect(await committedOffsets(mock.bootstraps, group, topic, 2)).toEqual([-1001, -1001]);
+    await waitFor(() => observe(sink).events.length >= n, 60_000, "all events processed after recovery");
+    await waitFor(async () => (await committedOffsets(mock.bootstraps, group, topic, 2)).join() === "150,150", 20_000, "commit after recovery");
+    const progress = await engine.stop(10_000);
+
+    expect(pausedSeen).toBeGreaterThan(0);
+    expect(metrics.value(M.partitionsPaused)).toBe(0);
+    expect(metrics.total(M.stageRetries, { stage: "flaky", code: "PERSIST_CONNECTION" })).toBe(failures);
+    expect(new Set(seenKeys(sink)).size).toBe(n);
+    expect(seenKeys(sink).length).toBe(n);
+    expect(progress).toMatchObject({ events: n, persisted: n });
+  }, 90_000);
+
+  test("rejected events go to the DLQ with the original bytes and every topofleet-* header, before the commit", async () => {
+    const { topic, dlq, group } = freshTopic(2);
+    const n = 200;
+    const every = 10;
+    // Binary values with a 0xff byte and original headers, to prove the copy is byte for byte.
+    await produce(mock.bootstraps, topic, n, 2, (i) => ({
+      value: new Uint8Array([0xff, i & 0xff, (i >> 8) & 0xff, 0x00]),
+      key: `key-${i}`,
+      headers: [["origin", `o${i}`]],
+    }));
+    const rej = uniqueName("rej");
+    const sink = uniqueName("sink");
+    const { engine, metrics } = await makeEngine(
+      topologyFor({
+        brokers: mock.bootstraps,
+        topic,
+        group,
+        dlq,
+        stages: [testStage("rejecting-stage.ts", { id: rej, every }, "rejecter"), testStage("recording-sink.ts", { id: sink })],
+      }),
+      { workerId: 3 },
+    );
+    const t0 = Date.now();
+    await engine.start();
+    await waitFor(() => engine.progress().events >= n, 60_000, "all events committed");
+    const progress = await engine.stop(10_000);
+
+    // Offsets 0, 10, 20, ... of each partition (100 records per partition).
+    const expected = 2 * Math.ceil(n / 2 / every);
+    expect(progress).toMatchObject({ events: n, invalid: expected, persisted: n - expected });
+    const letters = await readTopic(mock.bootstraps, dlq, expected);
+    expect(letters.length).toBe(expected);
+    for (const l of letters) {
+      const h = (k: string) => decode(l.headers.get(k));
+      const srcPartition = Number(h(DLQ_HEADERS.partition));
+      const srcOffset = Number(h(DLQ_HEADERS.offset));
+      expect(srcOffset % every).toBe(0);
+      const i = srcOffset * 2 + srcPartition; // produce() is round-robin over 2 partitions
+      expect([...l.value!]).toEqual([0xff, i & 0xff, (i >> 8) & 0xff, 0x00]);
+      expect(decode(l.key)).toBe(`key-${i}`);
+      expect(decode(l.headers.get("origin"))).toBe(`o${i}`);
+      expect(h(DLQ_HEADERS.code)).toBe("TEST_REJECTED");
+      expect(h(DLQ_HEADERS.reason)).toBe(`offset ${srcOffset} is a multiple of ${every}`);
+      expect(h(DLQ_HEADERS.stage)).toBe("rejecter");
+      expect(h(DLQ_HEADERS.topic)).toBe(topic);
+      expect(h(DLQ_HEADERS.worker)).toBe("3");
+      const failedAt = Date.parse(h(DLQ_HEADERS.failedAt)!);
+      expect(failedAt).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(failedAt).toBeLessThanOrEqual(Date.now());
+    }
+    expect(new Set(letters.map((l) => `${decode(l.headers.get(DLQ_HEADERS.partition))}:${decode(l.headers.get(DLQ_HEADERS.offset))}`)).size).toBe(expected);
+    expect(metrics.total(M.deadLettered, { stage: "rejecter", code: "TEST_REJECTED" })).toBe(expected);
+    expect(metrics.value(M.eventsOut, { stage: "rejecter", outcome: "dead_lettered" })).toBe(expected);
+    // The sink never saw a rejected event.
+    expect(observe(sink).events.every((e) => e.offset % every !== 0)).toBe(true);
+  }, 90_000);
+
+  test("backpressure: with one batch in flight the partitions are paused, then resumed, and everything is processed", async () => {
+    const { topic, group } = freshTopic(2);
+    const n = 400;
+    await produce(mock.bootstraps, topic, n, 2);
+    const sink = uniqueName("slow");
+    const { engine, metrics } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 60 })], inFlight: 1, maxEvents: 50 }),
+    );
+    await engine.start();
+    let maxPaused = 0;
+    while (observe(sink).events.length < n) {
+      maxPaused = Math.max(maxPaused, metrics.value(M.partitionsPaused));
+      await Bun.sleep(10);
+    }
+    await waitFor(() => engine.progress().events >= n, 20_000, "commits");
+    await waitFor(() => metrics.value(M.partitionsPaused) === 0, 5_000, "partitions resumed");
+    await engine.stop(10_000);
+    expect(maxPaused).toBe(2);
+    expect(observe(sink).maxConcurrent).toBe(1);
+    expect(new Set(seenKeys(sink)).size).toBe(n);
+    expect(seenKeys(sink).length).toBe(n);
+  }, 90_000);
+
+  test("pipelining: with several batches in flight a slow stage works on more than one batch at once", async () => {
+    const { topic, group } = freshTopic(4);
+    const n = 800;
+    await produce(mock.bootstraps, topic, n, 4);
+    const sink = uniqueName("pipe");
+    const { engine } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 80 })], inFlight: 4, maxEvents: 50 }),
+    );
+    await engine.start();
+    await waitFor(() => engine.progress().events >= n, 60_000, "all committed");
+    await engine.stop(10_000);
+    expect(observe(sink).maxConcurrent).toBeGreaterThan(1);
+    expect(observe(sink).maxConcurrent).toBeLessThanOrEqual(4);
+    expect(new Set(seenKeys(sink)).size).toBe(n);
+    expect(await committedOffsets(mock.bootstraps, group, topic, 4)).toEqual(await highWatermarks(mock, topic, 4));
+  }, 90_000);
+
+  test("batch limits: no batch exceeds maxEvents or maxBytes", async () => {
+    const { topic, group } = freshTopic(1);
+    const n = 300;
+    await produce(mock.bootstraps, topic, n, 1, (i) => ({ value: "x".repeat(100), key: null }));
+    const sink = uniqueName("sizes");
+    const { engine, metrics } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 40, maxBytes: 1_000 }),
+    );
+    await engine.start();
+    await waitFor(() => engine.progress().events >= n, 60_000, "all committed");
+    await engine.stop(10_000);
+    // 100-byte values and a 1000-byte limit: at most 10 per batch, so at least 30 batches.
+    expect(observe(sink).calls).toBeGreaterThanOrEqual(30);
+    expect(metrics.value(M.sourceEvents)).toBe(n);
+    const offsets = observe(sink).events.map((e) => e.offset);
+    expect(offsets).toEqual(Array.from({ length: n }, (_, i) => i)); // in order, none skipped
+  }, 90_000);
+
+  test("a non-retriable stage error stops the engine without committing; `finished` rejects with it", async () => {
+    const { topic, group } = freshTopic(1);
+    await produce(mock.bootstraps, topic, 50, 1);
+    const flaky = uniqueName("fatal");
+    const sink = uniqueName("sink");
+    const { engine } = await makeEngine(
+      topologyFor({
+        brokers: mock.bootstraps,
+        topic,
+        group,
+        stages: [testStage("flaky-stage.ts", { id: flaky, fatal: true }), testStage("recording-sink.ts", { id: sink })],
+      }),
+    );
+    await engine.start();
+    const err = await engine.finished.then(
+      () => null,
+      (e) => e,
+    );
+    expect(err?.code).toBe("PERSIST_FATAL");
+    expect(observe(sink).events.length).toBe(0);
+    expect(observe(flaky).calls).toBe(1);
+    expect(observe(sink).closed).toBe(true);
+    expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+  }, 90_000);
+
+  test("events still Live after the last stage are a fatal RUNTIME_STAGE_FAILED, never committed", async () => {
+    const { topic, group } = freshTopic(1);
+    await produce(mock.bootstraps, topic, 20, 1);
+    const { engine } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("flaky-stage.ts", { id: uniqueName("pass"), failures: 0 })] }),
+    );
+    await engine.start();
+    const err = await engine.finished.then(
+      () => null,
+      (e) => e,
+    );
+    expect(err?.code).toBe("RUNTIME_STAGE_FAILED");
+    expect(String(err?.message)).toContain("still Live");
+    expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+  }, 90_000);
+
+  test("readiness: ready after joining with healthy stages; not ready once stopped", async () => {
+    const { topic, group } = freshTopic(1);
+    const { engine } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd") })] }),
+    );
+    expect((await engine.readiness()).ready).toBe(false);
+    await engine.start();
+    await waitFor(() => engine.hasJoined, 30_000, "group join");
+    expect(await engine.readiness()).toEqual({ ready: true });
+    expect(engine.assignment()).toEqual([{ topic, partition: 0 }]);
+    await engine.stop(5_000);
+    expect((await engine.readiness()).ready).toBe(false);
+  }, 90_000);
+});

@@ -1,0 +1,139 @@
+/**
+ * The supervisor with real worker processes (workers/worker.ts + the engine) consuming a librdkafka mock
+ * cluster hosted by the test, through a custom test stage (fixtures/record-stage.ts).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { MockCluster, Producer } from "../../../shared/kafka/index.ts";
+import { startHttpServer, type HttpServer } from "../../../shared/runtime/http/server.ts";
+import { Supervisor } from "../../../shared/runtime/supervisor/supervisor.ts";
+import { createLogger } from "../../../shared/telemetry/logger.ts";
+import { M } from "../../../shared/telemetry/names.ts";
+import { loadTopology } from "../../../shared/topology/index.ts";
+import { uniqueName } from "../../support/services.ts";
+import { RECORD_STAGE, tempDir, waitFor, writeTopology } from "./helpers.ts";
+
+const PARTITIONS = 4;
+let cluster: MockCluster;
+let topic: string;
+const tmp = tempDir("tf-supervisor");
+
+beforeAll(async () => {
+  topic = uniqueName("sup");
+  cluster = await MockCluster.start({ brokers: 1, topics: [{ name: topic, partitions: PARTITIONS }, { name: `${topic}.dlq`, partitions: 1 }] });
+  const producer = new Producer({ config: { "bootstrap.servers": cluster.bootstraps } });
+  await producer.sendBatch(Array.from({ length: 2000 }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
+  await producer.close();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  tmp.cleanup();
+});
+
+/** A topology consuming the test's mock cluster as a "real" Kafka source. */
+function topologyYaml(opts: { group: string; replicas: string; delayMs?: number; log?: string }): string {
+  return `name: sup-test
+source:
+  kafka:
+    brokers: "${cluster.bootstraps}"
+    topics: [${topic}]
+    group: ${opts.group}
+    # A SIGKILLed member is noticed after the session timeout: keep it short so the test is quick.
+    properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500" }
+stages:
+  - custom:
+      module: ${RECORD_STAGE}
+      options: { delayMs: ${opts.delayMs ?? 0}${opts.log ? `, log: "${opts.log}"` : ""} }
+batch:
+  maxEvents: 50
+concurrency:
+  replicas: ${opts.replicas}
+shutdown:
+  deadline: 20s
+`;
+}
+
+async function get(server: HttpServer, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+describe("Supervisor with real workers", () => {
+  test("serves /metrics, /healthz, /readyz; restarts a SIGKILLed worker and counts the restart", async () => {
+    const file = writeTopology(tmp.dir, topologyYaml({ group: uniqueName("g"), replicas: "2" }), "restart.yaml");
+    const topology = await loadTopology(file);
+    const supervisor = new Supervisor({
+      topology,
+      dataDir: join(tmp.dir, "data"),
+      logger: createLogger({ level: "warn", component: "supervisor" }),
+      partitions: PARTITIONS,
+      statusIntervalMs: 200,
+      // A long first backoff keeps the slot visibly down for a moment, so /healthz can be seen failing.
+      restart: { initialDelayMs: 1500 },
+    });
+    const server = startHttpServer({
+      host: "127.0.0.1",
+      port: 0,
+      probes: { metrics: () => supervisor.metrics.render(), health: () => supervisor.health(), ready: () => supervisor.ready() },
+    });
+    try {
+      const before = await get(server, "/readyz");
+      expect(before.status).toBe(503);
+      supervisor.start();
+      await waitFor("both workers ready", () => supervisor.ready().ok, 60_000);
+      await waitFor("every event processed", () => supervisor.totals().events >= 2000, 60_000);
+
+      // The engine measures lag every few seconds; wait for the first per-partition figures.
+      await waitFor("consumer lag per partition", () => supervisor.metrics.render().includes(`${M.consumerLag}{topic=`), 30_000);
+      expect((await get(server, "/healthz")).status).toBe(200);
+      const ready = await get(server, "/readyz");
+      expect(ready.status).toBe(200);
+      expect(JSON.parse(ready.body)).toMatchObject({ ok: true, workers: [{ id: 0, ready: true }, { id: 1, ready: true }] });
+
+      const metrics = (await get(server, "/metrics")).body;
+      for (const series of [
+        `${M.eventsIn}{stage="record-stage"}`,
+        `${M.eventsOut}{stage="record-stage",outcome="persisted"}`,
+        `${M.batchSeconds}_bucket{stage="pipeline",le="+Inf"}`,
+        `${M.consumerLag}{topic="${topic}",partition="0",worker=`,
+        `${M.workers} 2`,
+        `${M.desiredReplicas} 2`,
+        `# TYPE ${M.workerRestarts} counter`,
+      ]) {
+        expect(metrics).toContain(series);
+      }
+      expect(supervisor.metrics.aggregate().total(M.sourceEvents)).toBe(2000);
+      // Configuration never leaks: not the brokers, not the module path.
+      for (const body of [metrics, ready.body]) {
+        expect(body).not.toContain(cluster.bootstraps);
+        expect(body).not.toContain(RECORD_STAGE);
+      }
+
+      const victim = supervisor.workerPids().get(1)!;
+      process.kill(victim, "SIGKILL");
+      await waitFor("the crash to be noticed", () => !supervisor.health().ok, 10_000);
+      const down = await get(server, "/healthz");
+      expect(down.status).toBe(503);
+      expect(JSON.parse(down.body).reason).toContain("worker 1 is down");
+
+      const replacement = await waitFor("worker 1 to be replaced", () => {
+        const pid = supervisor.workerPids().get(1);
+        return pid && pid !== victim ? pid : null;
+      });
+      expect(replacement).not.toBe(victim);
+      expect(supervisor.metrics.aggregate().value(M.workerRestarts, { worker: 1 })).toBe(1);
+      expect((await get(server, "/metrics")).body).toContain(`${M.workerRestarts}{worker="1"} 1`);
+      await waitFor("the fleet ready again", () => supervisor.ready().ok, 60_000);
+      expect((await get(server, "/healthz")).status).toBe(200);
+
+      const outcome = await supervisor.stop("test done");
+      expect(outcome).toMatchObject({ exitCode: 0, killed: [] });
+      expect(supervisor.workerPids().size).toBe(0);
+      expect((await get(server, "/readyz")).status).toBe(503);
+    } finally {
+      await supervisor.stop("cleanup");
+      await server.stop();
+    }
+  }, 180_000);
+});

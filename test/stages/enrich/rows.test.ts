@@ -1,0 +1,184 @@
+/**
+ * What the threads compute for the later stages: COPY lines that parse back into the right columns
+ * (default and custom mappings, escapes), the event time rule, tenant, dedupe key and Bloom probes.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { EventStatus } from "../../../shared/stages/batch.ts";
+import { bloomLayout, writeProbes } from "../../../shared/stages/dedupe/bloom-math.ts";
+import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
+import type { DedupeStageConfig, EnrichStageConfig, PersistStageConfig } from "../../../shared/topology/types.ts";
+import { batchOf, ce, parseCopyLine, row, startEnrich, structured, testTopology } from "./helpers.ts";
+
+const started: EnrichStage[] = [];
+afterAll(() => Promise.all(started.map((s) => s.close())));
+
+async function stageWith(opts: { enrich?: Partial<EnrichStageConfig>; dedupe?: Partial<DedupeStageConfig> | false; persist?: Partial<PersistStageConfig> | false } = {}) {
+  const { stage } = await startEnrich(testTopology(opts));
+  started.push(stage);
+  return stage;
+}
+
+describe("COPY lines", () => {
+  test("parse back into the default columns, with tabs, newlines, CR and backslashes escaped", async () => {
+    const stage = await stageWith();
+    const nasty = "tab\there\nnew line\r\\back\\slash";
+    const b = batchOf([
+      structured(ce({ id: "id\twith\ttabs", subject: "sub\nject\\x", data: { note: nasty, path: "C:\\temp\\" }, region: nasty }), { partition: 3, offset: 12345 }),
+    ]);
+    await stage.process(b);
+    expect(b.status[0]).toBe(EventStatus.Live);
+    const line = b.events!.copyLines[0];
+    expect(line).not.toContain("\n");
+    expect(line.split("\t")).toHaveLength(11);
+    const r = row(b, 0);
+    expect(r.id).toBe("id\twith\ttabs");
+    expect(r.source).toBe("/tenants/acme/orders");
+    expect(r.type).toBe("com.example.order.created");
+    expect(r.subject).toBe("sub\nject\\x");
+    expect(r.time).toBe("2024-05-01T12:34:56.789Z");
+    expect(r.tenant).toBeNull();
+    expect(JSON.parse(r.data!)).toEqual({ note: nasty, path: "C:\\temp\\" });
+    expect(JSON.parse(r.extensions!)).toEqual({ datacontenttype: "application/json", region: nasty });
+    expect(new Date(r.ingested_at!).getTime()).toBe(b.events!.ingestedAt[0]);
+    expect(r.kafka_partition).toBe("3");
+    expect(r.kafka_offset).toBe("12345");
+    // The columns in EnrichedEvents agree with the line.
+    expect(b.events!.data[0]).toBe(r.data);
+    expect(b.events!.extensions[0]).toBe(r.extensions);
+    expect(b.events!.subject[0]).toBe(r.subject);
+  });
+
+  test("follow a custom column mapping (order and subset) from the persist stage", async () => {
+    const stage = await stageWith({
+      persist: {
+        manageSchema: false,
+        columns: [
+          { column: "event_offset", from: "kafka_offset" },
+          { column: "event_id", from: "id" },
+          { column: "payload", from: "data" },
+          { column: "occurred", from: "time" },
+        ],
+      },
+    });
+    const b = batchOf([structured(ce({ id: "custom-1" }), { offset: 77 })]);
+    await stage.process(b);
+    expect(parseCopyLine(b.events!.copyLines[0])).toEqual(["77", "custom-1", '{"orderId":1,"amount":12.5}', "2024-05-01T12:34:56.789Z"]);
+  });
+
+  test("are empty without a persist stage (a custom sink reads the columns instead)", async () => {
+    const stage = await stageWith({ persist: false });
+    const b = batchOf([structured(ce())]);
+    await stage.process(b);
+    expect(b.status[0]).toBe(EventStatus.Live);
+    expect(b.events!.copyLines[0]).toBe("");
+    expect(b.events!.id[0]).toBe("evt-1");
+  });
+});
+
+describe("event time", () => {
+  test("is the CloudEvents time, else the Kafka timestamp, else the ingest time", async () => {
+    const stage = await stageWith();
+    const kafkaTs = Date.UTC(2024, 6, 1, 8, 0, 0, 123);
+    const b = batchOf([
+      structured(ce({ time: "2024-05-01T12:34:56.789Z" }), { timestamp: kafkaTs }),
+      structured(ce({ time: undefined }), { timestamp: kafkaTs }),
+      structured(ce({ time: undefined }), { timestamp: -1 }),
+    ]);
+    const before = Date.now();
+    await stage.process(b);
+    const e = b.events!;
+    expect(e.time[0]).toBe(Date.UTC(2024, 4, 1, 12, 34, 56, 789));
+    expect(e.timeText[1]).toBe("2024-07-01T08:00:00.123Z");
+    expect(e.time[1]).toBe(kafkaTs);
+    expect(e.time[2]).toBe(e.ingestedAt[2]);
+    expect(e.time[2]).toBeGreaterThanOrEqual(before);
+    expect(e.timeText[2]).toBe(new Date(e.time[2]).toISOString());
+  });
+
+  test("is stable on replay: the same records give the same time, key and line", async () => {
+    const stage = await stageWith({ enrich: { ingestTimestamp: false } });
+    const records = () => [structured(ce({ time: undefined }), { offset: 5, timestamp: 1_700_000_000_000 }), structured(ce({ id: "t2", time: "2024-05-01T14:34:56+02:00" }), { offset: 6 })];
+    const first = batchOf(records());
+    await stage.process(first);
+    await Bun.sleep(5);
+    const replay = batchOf(records());
+    await stage.process(replay);
+    expect(replay.events!.timeText).toEqual(first.events!.timeText);
+    expect(replay.events!.copyLines).toEqual(first.events!.copyLines);
+    expect(replay.events!.dedupeKey).toEqual(first.events!.dedupeKey);
+    expect(row(first, 0).ingested_at).toBeNull();
+  });
+});
+
+describe("ingest timestamp", () => {
+  test("without an ingested_at column it is kept as the ingestedat extension", async () => {
+    const stage = await stageWith({ persist: { columns: [{ column: "id", from: "id" }, { column: "extensions", from: "extensions" }] } });
+    const b = batchOf([structured(ce())]);
+    await stage.process(b);
+    const ext = JSON.parse(b.events!.extensions[0]!);
+    expect(new Date(ext.ingestedat).getTime()).toBe(b.events!.ingestedAt[0]);
+  });
+
+  test("with ingestTimestamp false there is neither column value nor extension", async () => {
+    const stage = await stageWith({ enrich: { ingestTimestamp: false } });
+    const b = batchOf([structured(ce())]);
+    await stage.process(b);
+    expect(row(b, 0).ingested_at).toBeNull();
+    expect(JSON.parse(b.events!.extensions[0]!).ingestedat).toBeUndefined();
+    expect(b.events!.ingestedAt[0]).toBeGreaterThan(0);
+  });
+});
+
+describe("tenant", () => {
+  test("tenantid wins; tenantFromSource derives it from the source path", async () => {
+    const stage = await stageWith({ enrich: { tenantFromSource: true } });
+    const sources = ["/tenants/acme/orders", "/globex/orders", "https://api.example.com/tenants/initech/x", "//edge-1/umbrella/y", "urn:acme:orders", "orders"];
+    const b = batchOf([structured(ce({ tenantid: "explicit", source: "/tenants/other/x" })), ...sources.map((source, k) => structured(ce({ id: `t${k}`, source })))]);
+    await stage.process(b);
+    expect(b.events!.tenant).toEqual(["explicit", "acme", "globex", "initech", "umbrella", null, null]);
+    expect(row(b, 1).tenant).toBe("acme");
+  });
+
+  test("without tenantFromSource only tenantid sets it", async () => {
+    const stage = await stageWith({ enrich: { tenantFromSource: false } });
+    const b = batchOf([structured(ce({ tenantid: "t1" })), structured(ce({ id: "2" }))]);
+    await stage.process(b);
+    expect(b.events!.tenant).toEqual(["t1", null]);
+  });
+});
+
+describe("dedupe key and Bloom probes", () => {
+  test("probes equal writeProbes computed on the main thread", async () => {
+    const dedupe = { expectedPerWindow: 50_000, falsePositiveRate: 0.01 };
+    const stage = await stageWith({ dedupe });
+    const b = batchOf(Array.from({ length: 300 }, (_, k) => structured(ce({ id: `p-${k}`, source: `/tenants/t${k % 7}/x` }))));
+    await stage.process(b);
+    const layout = bloomLayout(dedupe.expectedPerWindow, dedupe.falsePositiveRate);
+    const stride = layout.k + 1;
+    const e = b.events!;
+    expect(e.probesPerKey).toBe(stride);
+    expect(e.probes.length).toBe(300 * stride);
+    const expected = new Uint32Array(300 * stride);
+    for (let k = 0; k < 300; k++) {
+      expect(e.dedupeKey[k]).toBe(`/tenants/t${k % 7}/x\u0000p-${k}`);
+      writeProbes(e.dedupeKey[k], layout, expected, k * stride);
+    }
+    expect([...e.probes]).toEqual([...expected]);
+  });
+
+  test("custom keyFields join attribute values with U+0000; time means the effective event time", async () => {
+    const stage = await stageWith({ dedupe: { keyFields: ["tenantid", "id", "time"] } });
+    const b = batchOf([structured(ce({ tenantid: "acme", time: "2024-05-01T14:00:00+02:00" })), structured(ce({ time: undefined }), { timestamp: 0 })]);
+    await stage.process(b);
+    expect(b.events!.dedupeKey).toEqual(["acme\u0000evt-1\u00002024-05-01T12:00:00Z", "\u0000evt-1\u00001970-01-01T00:00:00.000Z"]);
+  });
+
+  test("without a dedupe stage there are no keys and no probes", async () => {
+    const stage = await stageWith({ dedupe: false });
+    const b = batchOf([structured(ce())]);
+    await stage.process(b);
+    expect(b.events!.dedupeKey[0]).toBe("");
+    expect(b.events!.probesPerKey).toBe(0);
+    expect(b.events!.probes.length).toBe(0);
+  });
+});
