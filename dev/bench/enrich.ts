@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from "node:os";
 import { pack, unpack } from "msgpackr";
-import { Batch } from "../../shared/stages/batch.ts";
+import { Batch, type RecordBatch } from "../../shared/stages/batch.ts";
 import { createEnrichStage } from "../../shared/stages/enrich/index.ts";
 import { buildEnrichPlan } from "../../shared/stages/enrich/plan.ts";
 import type { EnrichSliceOk } from "../../shared/stages/enrich/protocol.ts";
@@ -90,7 +90,7 @@ const topology: ResolvedTopology = {
 };
 
 // Pre-build every batch so record generation is not measured.
-const batchRecords = [];
+const batchRecords: RecordBatch[] = [];
 for (let off = 0; off < events; off += batchSize) batchRecords.push(packRecords(makeRecords(Math.min(batchSize, events - off), off)));
 const avgBytes = batchRecords.reduce((s, r) => s + r.values.byteLength, 0) / events;
 log(`enrich bench: ${events} events of ~${avgBytes.toFixed(0)} B in batches of ${batchSize}, ${threads} thread(s), binary ratio ${binaryRatio}`);

@@ -14,3 +14,5 @@ export {
 export { deletedMessages, retentionVerdict, type PartitionWatermarks, type RetentionEvidence } from "./retention.ts";
 export { countRunRows, duplicatedIdentities, missingIds, type RunRows } from "./rows.ts";
 export { readDeadLetterTopic } from "./dead-letter-topic.ts";
+export { RetentionWatcher } from "./retention-watch.ts";
+export { runTiming, type RunTiming } from "./latency.ts";

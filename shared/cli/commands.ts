@@ -3,8 +3,7 @@
  * and returns an exit code; errors propagate to main.ts, which maps them to exit codes.
  */
 import { availableParallelism } from "node:os";
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { ConfigError } from "../errors/index.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import type { PersistStageConfig, ResolvedTopology } from "../topology/types.ts";
@@ -33,34 +32,18 @@ export async function explainCommand(t: ResolvedTopology, io: CliIO): Promise<nu
   return 0;
 }
 
-/** --migrate: runs every persist stage's schema migration (embedded PostgreSQL is started for it). */
+/** --migrate: runs every persist stage's schema migration (url "embedded" migrates PGlite under the data dir). */
 export async function migrateCommand(t: ResolvedTopology, args: CliArgs, io: CliIO): Promise<number> {
   const stages = t.stages.filter((s): s is PersistStageConfig => s.kind === "persist");
   if (!stages.length) throw new ConfigError("CONFIG_USAGE", `--migrate: topology "${t.name}" has no persist stage`);
   const logger = cliLogger(t, io);
   const { migrate } = await import("../stages/persist/index.ts");
-  let embedded: { url: string; stop(): Promise<void> } | null = null;
-  try {
-    for (const cfg of stages) {
-      let url = cfg.url;
-      if (url === "embedded") {
-        embedded ??= await startEmbedded(resolveDataDir(args.dataDir, io.env, t.name));
-        url = embedded.url;
-      }
-      await migrate({ ...cfg, url }, logger);
-      io.stdout.write(`migrated ${cfg.schema}.${cfg.table} (stage ${cfg.name})\n`);
-    }
-  } finally {
-    await embedded?.stop();
+  const dataDir = resolveDataDir(args.dataDir, io.env, t.name);
+  for (const cfg of stages) {
+    await migrate(cfg, logger, { dataDir });
+    io.stdout.write(`migrated ${cfg.schema}.${cfg.table} (stage ${cfg.name})\n`);
   }
   return 0;
-}
-
-/** Starts embedded PostgreSQL under `<dataDir>/postgres`, where the running fleet keeps it too. */
-async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  mkdirSync(dataDir, { recursive: true });
-  const { startEmbeddedPostgres } = await import("../embedded/index.ts");
-  return startEmbeddedPostgres({ dataDir: join(dataDir, "postgres") });
 }
 
 /** --emit KIND --out DIR: writes deployment files via shared/deploy; lists them. */

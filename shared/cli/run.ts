@@ -6,7 +6,6 @@
  * Signals: the first SIGINT/SIGTERM drains (workers finish in-flight batches and commit); a second one
  * SIGKILLs every worker and exits 130 at once, after printing what is known.
  */
-import { mkdirSync } from "node:fs";
 import type { ResolvedTopology } from "../topology/types.ts";
 import { startHttpServer, type HttpServer } from "../runtime/http/server.ts";
 import { startLocalServices, type LocalServices } from "../runtime/supervisor/local-services.ts";
@@ -24,8 +23,8 @@ export const FORCED_EXIT_CODE = 130;
 /** Runs the fleet until it stops; returns the process exit code. */
 export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO): Promise<number> {
   const logger = cliLogger(t, io, "supervisor");
+  // Not created here: whatever keeps state there (embedded PostgreSQL, a custom stage) creates it.
   const dataDir = resolveDataDir(args.dataDir, io.env, t.name);
-  mkdirSync(dataDir, { recursive: true });
   const binding = resolveHttpBinding(t.http, io.env);
 
   let services: LocalServices | null = null;
@@ -54,6 +53,10 @@ export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO):
       logger.info({ host: server.host, port: server.port }, `http listening on ${server.host}:${server.port} (/metrics, /healthz, /readyz)`);
     } else logger.info("http disabled (http.port 0)");
 
+    const budget = t.source.kind === "mock" ? t.source.generator?.events ?? null : null;
+    if (args.maxEvents !== null && budget !== null && budget < args.maxEvents) {
+      logger.warn({ maxEvents: args.maxEvents, generatorEvents: budget }, "--max-events is above the generator's event budget: the run will not stop by itself");
+    }
     const startedAt = performance.now();
     supervisor.start();
     const generator = services.startGenerator(generatorStop.signal);

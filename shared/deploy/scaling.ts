@@ -1,4 +1,5 @@
 import type { ResolvedTopology } from "../topology/types.ts";
+import { replicaBounds } from "../runtime/supervisor/autoscaler.ts";
 
 /** Replica bounds every deployment target uses, so the supervisor, systemd and KEDA scale alike. */
 export interface ScalingBounds {
@@ -10,16 +11,11 @@ export interface ScalingBounds {
   cappedFrom: number | null;
 }
 
-/** Derives replica bounds from the topology's lag policy, capped at the topic's partition count when known. */
+/** Replica bounds from the topology's lag policy: the supervisor's own rule (capped at the partition count when known). */
 export function scalingBounds(t: ResolvedTopology, partitions?: number): ScalingBounds {
   const r = t.concurrency.replicas;
-  let max = r.max;
-  let cappedFrom: number | null = null;
-  if (partitions !== undefined && partitions > 0 && max > partitions) {
-    cappedFrom = max;
-    max = partitions;
-  }
-  return { min: Math.min(r.min, max), max, lagPerReplica: r.lagPerReplica, cappedFrom };
+  const b = replicaBounds(r, partitions);
+  return { min: b.min, max: b.max, lagPerReplica: r.lagPerReplica, cappedFrom: b.capped ? r.max : null };
 }
 
 /** A DNS-1123 name for units, services and Kubernetes objects: `topofleet-<topology name>`. */

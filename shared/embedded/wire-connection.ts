@@ -39,7 +39,7 @@ type Unit =
 
 /** Serves one socket against the shared PGlite session. */
 export class WireConnection {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private started = false;
   private holdsLock = false;
   private closed = false;

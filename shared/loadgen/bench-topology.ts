@@ -26,6 +26,8 @@ export interface BenchTopologyOptions {
   batch: number | null;
   connections: number | null;
   inFlightBatches: number | null;
+  /** Port for /readyz on 127.0.0.1 (the bench waits for readiness before a sustained run); 0 disables. */
+  httpPort: number;
   logLevel?: "warn" | "info" | "error";
 }
 
@@ -65,7 +67,8 @@ export function benchTopologyYaml(o: BenchTopologyOptions): string {
     `  replicas: ${o.replicas}`,
     ...(o.inFlightBatches !== null ? [`  inFlightBatches: ${o.inFlightBatches}`] : []),
     `http:`,
-    `  port: 0`,
+    `  port: ${o.httpPort}`,
+    `  host: "127.0.0.1"`,
     `log:`,
     `  level: ${o.logLevel ?? "warn"}`,
   ];

@@ -36,10 +36,12 @@ export class Flags {
     return this.values[name] !== undefined;
   }
 
+  /** A boolean flag: true when given. */
   bool(name: string): boolean {
     return this.values[name] === true;
   }
 
+  /** A string flag's value, or `def`. */
   string(name: string): string | undefined;
   string(name: string, def: string): string;
   string(name: string, def?: string): string | undefined {

@@ -13,10 +13,12 @@ import { createRng, newRunId, randomSeed, type Rng } from "./random.ts";
 
 /** How the Kafka record key is chosen: the tenant (per-tenant order), the event id, or none (spread). */
 export type KeyMode = "tenant" | "id" | "none";
+/** Every key mode, for flag validation. */
 export const KEY_MODES: readonly KeyMode[] = ["tenant", "id", "none"];
 
 /** The ways an injected invalid event is broken, in rotation order. */
 export type InvalidKind = "malformed_json" | "missing_attribute" | "bad_time" | "wrong_specversion";
+/** Every invalid kind, in the order the factory rotates through them. */
 export const INVALID_KINDS: readonly InvalidKind[] = ["malformed_json", "missing_attribute", "bad_time", "wrong_specversion"];
 
 /** The enrich stage's rejection code expected for each invalid kind (`topofleet-error-code` on the DLQ copy). */

@@ -14,7 +14,12 @@ export interface ProcessSample {
   command: string;
   /** Peak resident set size in bytes (VmHWM), 0 when unreadable. */
   peakRssBytes: number;
+  /** User + system CPU seconds so far (utime + stime). */
+  cpuSeconds: number;
 }
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every mainstream Linux build). */
+const USER_HZ = 100;
 
 function readProc(pid: number): ProcessSample | null {
   try {
@@ -22,10 +27,12 @@ function readProc(pid: number): ProcessSample | null {
     // comm may contain spaces and parentheses: fields after the last ")" are fixed.
     const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ppid = Number(after[1]);
+    // utime and stime are fields 14 and 15 of stat; `after` starts at field 3 (state).
+    const cpuSeconds = (Number(after[11]) + Number(after[12])) / USER_HZ;
     const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    return { pid, ppid, command, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0 };
+    return { pid, ppid, command, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0, cpuSeconds };
   } catch {
     return null; // exited between the directory listing and the read: nothing to sample
   }
@@ -58,7 +65,7 @@ export function processTree(root: number): ProcessSample[] {
   return out;
 }
 
-/** Keeps the highest peak RSS seen per pid while a tree runs (sample() every interval, then stop()). */
+/** Keeps the highest peak RSS and the latest CPU time seen per pid while a tree runs (sample() every interval, then stop()). */
 export class PeakRssSampler {
   private readonly peaks = new Map<number, ProcessSample>();
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -69,7 +76,7 @@ export class PeakRssSampler {
   sample(): void {
     for (const p of processTree(this.root)) {
       const prev = this.peaks.get(p.pid);
-      if (!prev || p.peakRssBytes > prev.peakRssBytes) this.peaks.set(p.pid, p);
+      this.peaks.set(p.pid, prev ? { ...p, peakRssBytes: Math.max(prev.peakRssBytes, p.peakRssBytes) } : p);
     }
   }
 
@@ -80,7 +87,7 @@ export class PeakRssSampler {
     return this;
   }
 
-  /** Stops sampling and returns the peak per process seen. */
+  /** Stops sampling and returns, per process seen, its peak RSS and its CPU time at the last sample. */
   stop(): ProcessSample[] {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;

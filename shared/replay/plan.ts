@@ -3,11 +3,13 @@
  * `to`) via Consumer.offsetsForTimes, clamped to what the broker still holds. Fixed when planned, so a
  * replay of a live topic stops at a known end instead of chasing new messages.
  */
-import { Admin, type Consumer } from "../kafka/index.ts";
+import type { Consumer } from "../kafka/index.ts";
 import type { KafkaConfig } from "../kafka/types.ts";
 import type { PartitionWatermarks } from "../audit/retention.ts";
 import { usageError } from "../loadgen/cli-flags.ts";
+import { watermarksOf } from "./metadata.ts";
 import { rangeSize, type PartitionRange } from "./range-reader.ts";
+import { offsetsAtTimes } from "./time-offsets.ts";
 
 /** Time bounds in epoch ms; null = the partition's beginning / current end. */
 export interface ReplayWindow {
@@ -33,37 +35,19 @@ export function parseTimestamp(value: string, flag: string): number {
   return ms;
 }
 
-/** Partition ids of `topic` from cluster metadata (empty when the topic does not exist). */
-export async function topicPartitions(config: KafkaConfig, topic: string): Promise<number[]> {
-  const admin = new Admin({ config });
-  try {
-    const t = (await admin.listTopics()).find((x) => x.name === topic);
-    return t ? [...t.partitions].sort((a, b) => a - b) : [];
-  } finally {
-    await admin.close();
-  }
-}
-
-/** Current low and high watermark of each partition. */
-export async function watermarksOf(consumer: Consumer, topic: string, partitions: readonly number[]): Promise<PartitionWatermarks[]> {
-  return Promise.all(partitions.map(async (partition) => ({ partition, ...(await consumer.watermarks(topic, partition)) })));
-}
-
-/** Plans the ranges of `window` over `partitions` (see module doc). */
-export async function planReplay(consumer: Consumer, topic: string, partitions: readonly number[], window: ReplayWindow): Promise<ReplayPlan> {
+/** Plans the ranges of `window` over `partitions` (see module doc); `config` connects for timestamp scans. */
+export async function planReplay(
+  consumer: Consumer,
+  config: KafkaConfig,
+  topic: string,
+  partitions: readonly number[],
+  window: ReplayWindow,
+): Promise<ReplayPlan> {
   const watermarks = await watermarksOf(consumer, topic, partitions);
-  const offsetsAt = async (ts: number | null, fallback: (w: PartitionWatermarks) => number): Promise<number[]> => {
-    if (ts === null) return watermarks.map(fallback);
-    const res = await consumer.offsetsForTimes(partitions.map((partition) => ({ topic, partition, timestamp: ts })));
-    const byPartition = new Map(res.map((r) => [r.partition, r.offset]));
-    // -1: no message at or after ts in that partition, so the bound is the current end.
-    return watermarks.map((w) => {
-      const o = byPartition.get(w.partition) ?? -1;
-      return o < 0 ? w.high : o;
-    });
-  };
-  const starts = await offsetsAt(window.from, (w) => w.low);
-  const ends = await offsetsAt(window.to, (w) => w.high);
+  const times = [window.from, window.to].filter((t): t is number => t !== null);
+  const found = times.length ? await offsetsAtTimes(consumer, config, topic, watermarks, times) : [];
+  const starts = window.from === null ? watermarks.map((w) => w.low) : found[0];
+  const ends = window.to === null ? watermarks.map((w) => w.high) : found[times.length - 1];
   const ranges = watermarks.map((w, i) => {
     const start = Math.max(starts[i], w.low); // older messages were deleted by retention
     const end = Math.min(Math.max(ends[i], start), w.high);

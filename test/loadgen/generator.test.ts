@@ -86,7 +86,7 @@ describe("runGenerator on the mock cluster", () => {
     // ratios within tolerance of the configuration
     expect(Math.abs(m.duplicates / m.messages - 0.05)).toBeLessThan(0.01);
     expect(Math.abs(m.invalid.total / m.messages - 0.03)).toBeLessThan(0.01);
-  });
+  }, 60_000);
 
   test("an aborted run still writes an exact, complete manifest of what was acknowledged", async () => {
     const topic = uniqueName("lg_abort");
@@ -100,7 +100,7 @@ describe("runGenerator on the mock cluster", () => {
     const got = await recount(mock.bootstraps, topic, r.manifest.runId);
     expect(got.messages).toBe(r.manifest.messages);
     expect(got.unique.size).toBe(r.manifest.unique);
-  });
+  }, 60_000);
 
   test("a failed delivery rejects with LOADGEN_DELIVERY_FAILED and marks the manifest incomplete", async () => {
     const file = join(dir, "failed.json");
@@ -113,7 +113,7 @@ describe("runGenerator on the mock cluster", () => {
     expect(err.code).toBe("LOADGEN_DELIVERY_FAILED");
     expect(err.retriable).toBe(true);
     expect((await readManifest(file)).complete).toBe(false);
-  });
+  }, 60_000);
 
   test("holds the target rate within 5% over 10 s (produced count vs elapsed)", async () => {
     const topic = uniqueName("lg_rate");

@@ -47,6 +47,10 @@ const RD_KAFKA_OFFSET_INVALID = -1001;
 const RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE = 0x8;
 /** Messages taken off librdkafka's queue ahead of consume() calls; polling stops while the buffer is this full. */
 const DEFAULT_MAX_BUFFERED = 20_000;
+/** First librdkafka release that survives destroying a cooperative-sticky member that never synced (#4312). */
+const FIXED_STICKY_DESTROY = 0x020300ff;
+/** Handles deliberately not destroyed (see Consumer.destroyIsSafe); kept reachable for debuggers. */
+const leakedHandles: number[] = [];
 
 /** Options of Consumer.commit. */
 export interface CommitOptions {
@@ -104,6 +108,9 @@ export class Consumer {
   private closing: Promise<void> | null = null;
   private fatal: KafkaError | null = null;
   private readonly maxBuffered = DEFAULT_MAX_BUFFERED;
+  private readonly cooperativeConfigured: boolean;
+  private subscribed = false;
+  private everAssigned = false;
   private readonly onRebalance?: ConsumerOptions["onRebalance"];
   private readonly onError?: ConsumerOptions["onError"];
 
@@ -113,6 +120,7 @@ export class Consumer {
     const lib = rdkafka();
     // Offsets are committed only explicitly, after the caller made the rows durable.
     const config = { ...opts.config, "enable.auto.commit": "false" };
+    this.cooperativeConfigured = /cooperative-sticky/.test(config["partition.assignment.strategy"] ?? "");
     this.rk = createHandle(RD_KAFKA_CONSUMER, config, EV.REBALANCE | EV.ERROR | EV.OFFSET_COMMIT);
     check(lib.rd_kafka_poll_set_consumer(this.rk), "poll_set_consumer");
     this.queue = lib.rd_kafka_queue_get_consumer(this.rk) as number;
@@ -128,6 +136,7 @@ export class Consumer {
       (list) => rdkafka().rd_kafka_subscribe(this.rk, list),
     );
     check(err, `subscribe ${topics.join(",")}`);
+    this.subscribed = true;
   }
 
   /**
@@ -307,6 +316,13 @@ export class Consumer {
     const lib = rdkafka();
     const deadline = Date.now() + timeoutMs;
     if (this.rebalancing) await this.rebalancing;
+    // Give a member that joined but never synced the chance to, so destroying it is safe (see destroyIsSafe).
+    const syncDeadline = Math.min(deadline, Date.now() + 10_000);
+    while (!this.destroyIsSafe() && Date.now() < syncDeadline) {
+      this.pump();
+      if (this.rebalancing) await this.rebalancing;
+      else await this.waitForData(50);
+    }
     const error = lib.rd_kafka_consumer_close_queue(this.rk, this.queue) as number | null;
     if (error) this.onError?.(errFromErrorPtr(error, "consumer_close_queue"));
     while (lib.rd_kafka_consumer_closed(this.rk) === 0 && Date.now() < deadline) {
@@ -324,8 +340,23 @@ export class Consumer {
     await this.commits.close();
     await this.waker.close();
     lib.rd_kafka_queue_destroy(this.queue);
+    if (!this.destroyIsSafe()) {
+      leakedHandles.push(this.rk);
+      return;
+    }
     // The group was left above; NO_CONSUMER_CLOSE keeps destroy from doing it again (and blocking).
     lib.rd_kafka_destroy_flags(this.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  }
+
+  /**
+   * librdkafka before 2.3.0 aborts the process (assertion in rd_kafka_sticky_assignor_state_destroy,
+   * librdkafka#4312) when a cooperative-sticky member that joined the group but never completed a
+   * SyncGroup is destroyed. Every completed sync produces an "assigned" event (possibly empty), so after
+   * one the handle is safe to destroy. close() waits up to 10 s for it; failing that, the handle is left
+   * alive (its group membership is already closed) rather than crash the process.
+   */
+  private destroyIsSafe(): boolean {
+    return !this.cooperativeConfigured || !this.subscribed || this.everAssigned || rdkafka().rd_kafka_version() >= FIXED_STICKY_DESTROY;
   }
 
   /**
@@ -390,6 +421,7 @@ export class Consumer {
     const protocol = cooperative ? "cooperative" : "eager";
     this.topics.clear();
     if (code === ERR_ASSIGN_PARTITIONS) {
+      this.everAssigned = true;
       if (cooperative) checkErrorPtr(lib.rd_kafka_incremental_assign(this.rk, list) as number | null, "incremental_assign");
       else {
         check(lib.rd_kafka_assign(this.rk, list), "assign");

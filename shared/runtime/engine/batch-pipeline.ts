@@ -12,6 +12,7 @@ import type { Stage } from "../../stages/stage.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { deadLetterRecords } from "./dead-letter.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
+import type { FaultPoints } from "./fault-points.ts";
 import { retrying } from "./retry.ts";
 
 /** Label used for the dead-letter step in retry metrics and logs. */
@@ -29,6 +30,8 @@ export interface PipelineDeps {
   produce(records: ProduceRecord[]): Promise<unknown>;
   /** Called with true when a step of the batch starts retrying, false when it recovered: pause / resume. */
   onRetrying(batch: Batch, retrying: boolean): void;
+  /** Test hook (fault-points.ts): told when a batch passed a stage; null unless TOPOFLEET_FAULT is set. */
+  faults?: FaultPoints | null;
 }
 
 /** Counts per status, indexed by EventStatus. */
@@ -87,6 +90,7 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
       metrics.eventsIn.inc({ stage: stage.name }, before[EventStatus.Live]);
       const t0 = performance.now();
       await retrying(`stage ${stage.name}`, () => stage.process(batch), hooks(stage.name));
+      deps.faults?.afterStage(stage.kind);
       metrics.batchSeconds.observe({ stage: stage.name }, (performance.now() - t0) / 1000);
       const after = statusCounts(batch);
       const out = (outcome: string, n: number) => n > 0 && metrics.eventsOut.inc({ stage: stage.name, outcome }, n);

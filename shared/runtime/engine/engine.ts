@@ -12,7 +12,7 @@
 import type { Logger } from "pino";
 import { TopofleetError } from "../../errors/index.ts";
 import { Consumer, Producer } from "../../kafka/index.ts";
-import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
+import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
 import { Batch, EventStatus, type RecordBatch } from "../../stages/batch.ts";
 import { packRecords, type RecordInput } from "../../stages/records.ts";
 import type { Stage, StageContext, StageHealth } from "../../stages/stage.ts";
@@ -22,10 +22,12 @@ import type { WorkerProgress } from "../ipc.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { BatchFetcher } from "./batch-fetcher.ts";
 import { runPipeline, type PipelineDeps } from "./batch-pipeline.ts";
+import { faultPointsFromEnv } from "./fault-points.ts";
 import { EngineMetrics } from "./engine-metrics.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
 import { consumerConfig, deadLetterProducerConfig } from "./kafka-config.ts";
-import { OffsetTracker, addTally, emptyTally, tpKey, type Tally } from "./offset-tracker.ts";
+import { OffsetTracker, emptyTally, tpKey } from "./offset-tracker.ts";
+import { Committer, type CommitHooks } from "./committer.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
 
 /** Everything an engine needs; the topology must already carry the launch overrides (applyLaunchOverrides). */
@@ -48,9 +50,7 @@ export interface EngineOptions {
 }
 
 /** Points where an observer can watch the engine's ownership and commit decisions. */
-export interface EngineHooks {
-  /** A commit is being issued (before the request goes out). */
-  commitIssued?(offsets: TopicPartitionOffset[], sync: boolean): void;
+export interface EngineHooks extends CommitHooks {
   /** An assignment was applied, or a revocation finished (after its final commit). */
   rebalanced?(e: RebalanceEvent): void;
 }
@@ -84,10 +84,13 @@ export class Engine {
   private readonly m: EngineMetrics;
   private readonly tracker = new OffsetTracker();
   private readonly inFlight: InFlightBatches;
+  private readonly committer: Committer;
   /** Partitions whose revocation is being handled: their records are dropped, never processed. */
   private readonly revoking = new Set<string>();
   /** Unowned partitions already reported once (the warning is not repeated per record). */
   private readonly warnedUnowned = new Set<string>();
+  /** Crash points for the fault-injection suite; null (inert) unless TOPOFLEET_FAULT is set. */
+  private readonly faults = faultPointsFromEnv(process.env);
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
   private pauses: PauseController | null = null;
@@ -97,12 +100,9 @@ export class Engine {
   private joined = false;
   private fatalError: unknown = null;
   private pumpDone: Promise<void> = Promise.resolve();
-  private commitLoop: Promise<void> | null = null;
-  private commitAgain = false;
   private lagTimer: ReturnType<typeof setInterval> | null = null;
   private stopping: Promise<WorkerProgress> | null = null;
   private stopDeadline = Infinity;
-  private readonly totals: Tally = emptyTally();
   private lag = -1;
   private resolveFinished!: (p: WorkerProgress) => void;
   private rejectFinished!: (err: unknown) => void;
@@ -114,6 +114,7 @@ export class Engine {
     this.log = opts.logger;
     this.m = new EngineMetrics(opts.metrics);
     this.inFlight = new InFlightBatches(Math.max(1, this.t.concurrency.inFlightBatches));
+    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, opts.hooks);
     this.finished = new Promise((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -168,7 +169,7 @@ export class Engine {
 
   /** Cumulative counts of committed events, and the last known total lag. */
   progress(): WorkerProgress {
-    return { ...this.totals, lag: this.lag };
+    return { ...this.committer.totals, lag: this.lag };
   }
 
   /** Partitions currently owned (assigned and not being revoked). */
@@ -315,6 +316,7 @@ export class Engine {
       deadLetterTopic: this.t.deadLetter.topic,
       backoff: this.opts.backoff,
       produce: (records) => this.producer!.sendBatch(records),
+      faults: this.faults,
       onRetrying: (batch, on) => {
         const entry = this.inFlight.all().find((e) => e.batch === batch);
         if (!entry) return;
@@ -341,7 +343,7 @@ export class Engine {
     }
     this.m.batchSeconds.observe({ stage: "pipeline" }, (performance.now() - entry.batch.startedAt) / 1000);
     this.remove(entry);
-    this.scheduleCommit();
+    this.committer.schedule();
   }
 
   private batchFailed(entry: InFlightBatch, err: unknown): void {
@@ -377,47 +379,6 @@ export class Engine {
     void this.stop();
   }
 
-  // ---- commits ------------------------------------------------------------------------------------
-
-  /** Starts an async commit, or asks the running one to go again when it ends (coalescing). */
-  private scheduleCommit(): void {
-    if (this.commitLoop) {
-      this.commitAgain = true;
-      return;
-    }
-    this.commitLoop = (async () => {
-      do {
-        this.commitAgain = false;
-        await this.commitOnce(false);
-      } while (this.commitAgain && this.consumer);
-    })().finally(() => (this.commitLoop = null));
-  }
-
-  /** Waits until no async commit is outstanding. */
-  private async commitsIdle(): Promise<void> {
-    while (this.commitLoop) await this.commitLoop;
-  }
-
-  /** Commits what the tracker says is done (for `only` partitions, or all); never throws. */
-  private async commitOnce(sync: boolean, only?: TopicPartition[]): Promise<void> {
-    const consumer = this.consumer;
-    if (!consumer) return;
-    const commits = this.tracker.takeCommits(only);
-    if (commits.length === 0) return;
-    const offsets = commits.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
-    try {
-      this.opts.hooks?.commitIssued?.(offsets, sync);
-      await consumer.commit(offsets, { sync });
-      for (const c of commits) addTally(this.totals, this.tracker.committed(c));
-      this.m.commits.inc({});
-    } catch (err) {
-      for (const c of commits) this.tracker.commitFailed(c);
-      // Not fatal: the offsets stay uncommitted and the next commit covers them; after a crash they are
-      // re-delivered and deduplicated.
-      this.log.warn({ err: errJson(err), sync, partitions: commits.length }, "offset commit failed");
-    }
-  }
-
   // ---- rebalance ----------------------------------------------------------------------------------
 
   private async onRebalance(e: RebalanceEvent): Promise<void> {
@@ -432,10 +393,12 @@ export class Engine {
       this.m.assignedPartitions.set({}, this.assignment().length);
       this.log.info({ protocol: e.protocol, partitions: e.partitions }, "partitions assigned");
       this.opts.hooks?.rebalanced?.(e);
+      this.committer.rebalanced(e);
       return;
     }
     await this.revoke(e.partitions);
     this.opts.hooks?.rebalanced?.(e);
+    this.committer.rebalanced(e);
   }
 
   /**
@@ -450,8 +413,7 @@ export class Engine {
       this.fetcher?.purge();
       const affected = this.inFlight.touching(keys).filter((e) => !e.abandoned);
       if (affected.length > 0) {
-        const budget = Math.min(this.t.shutdown.deadlineMs, this.stopDeadline - Date.now());
-        await within(Promise.all(affected.map((e) => e.settled)).then(() => true), budget, false);
+        await within(Promise.all(affected.map((e) => e.settled)).then(() => true), this.revocationBudget(), false);
         for (const e of affected) {
           // A batch that also holds partitions we keep goes on for them; only wholly revoked ones stop.
           if (this.inFlight.all().includes(e) && [...e.partitions].every((k) => keys.has(k) || !this.tracker.ownsKey(k))) {
@@ -459,8 +421,7 @@ export class Engine {
           }
         }
       }
-      await this.commitsIdle();
-      await this.commitOnce(true, tps);
+      await this.committer.commitSync(tps, Math.max(1_000, this.revocationBudget()));
     } finally {
       for (const tp of tps) {
         this.tracker.revoke(tp);
@@ -471,6 +432,11 @@ export class Engine {
       this.m.assignedPartitions.set({}, this.assignment().length);
       this.log.info({ partitions: tps }, "partitions revoked");
     }
+  }
+
+  /** Time a revocation may spend: the shutdown deadline, or what is left of it while stopping. */
+  private revocationBudget(): number {
+    return Math.max(0, Math.min(this.t.shutdown.deadlineMs, this.stopDeadline - Date.now()));
   }
 
   // ---- lag ----------------------------------------------------------------------------------------
@@ -515,9 +481,9 @@ export class Engine {
         const drained = await within(Promise.all(open.map((e) => e.settled)).then(() => true), drainUntil - Date.now(), false);
         if (!drained) for (const e of this.inFlight.all()) this.abandon(e, "shutdown deadline");
       }
-      await within(this.commitsIdle(), this.stopDeadline - Date.now(), undefined);
-      await within(this.commitOnce(true), this.stopDeadline - Date.now(), undefined);
+      await within(this.committer.commitSync(undefined, this.stopDeadline - Date.now()), this.stopDeadline - Date.now(), undefined);
     }
+    this.committer.close();
     await this.closeResources(this.stopDeadline);
     this.state = "stopped";
     const progress = this.progress();

@@ -42,10 +42,24 @@ export class PauseController {
     return this.paused.has(tpKey(tp.topic, tp.partition));
   }
 
-  /** Adds newly assigned partitions; they are paused at once when an active reason covers them. */
+  /**
+   * Adds newly assigned partitions; they are paused at once when an active reason covers them, and
+   * explicitly resumed otherwise: librdkafka keeps a partition's application pause flag across an
+   * unassign and a later re-assignment, so a partition revoked while paused would come back paused and
+   * never be fetched.
+   */
   addAssigned(tps: readonly TopicPartition[]): void {
-    for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
+    const fresh: TopicPartition[] = [];
+    for (const tp of tps) {
+      const k = tpKey(tp.topic, tp.partition);
+      if (this.assigned.has(k)) continue;
+      const copy = { topic: tp.topic, partition: tp.partition };
+      this.assigned.set(k, copy);
+      fresh.push(copy);
+    }
     this.reconcile();
+    const running = fresh.filter((tp) => !this.paused.has(tpKey(tp.topic, tp.partition)));
+    if (running.length) this.consumer.resume(running);
   }
 
   /** Forgets revoked partitions (no resume call: they are no longer ours to resume). */

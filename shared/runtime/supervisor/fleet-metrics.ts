@@ -17,16 +17,32 @@ const splitGauges = (snap: readonly FamilySnapshot[]): [FamilySnapshot[], Family
 
 /** Fleet-wide metrics: live worker snapshots + retired incarnations + the supervisor's own series. */
 export class FleetMetrics {
-  /** The supervisor's own series (workers, restarts, desired replicas). */
-  readonly own = new Metrics();
+  private readonly own = new Metrics();
   private readonly live = new Map<number, readonly FamilySnapshot[]>();
   private readonly retired = new Metrics();
+  private readonly workers = this.own.gauge(M.workers, "Worker processes currently running.");
+  private readonly restarts = this.own.counter(M.workerRestarts, "Worker processes restarted after a crash, by worker slot.");
+  private readonly desired = this.own.gauge(M.desiredReplicas, "Replica count the supervisor is aiming for (autoscaler target).");
 
   constructor() {
-    // Registered up front so the series exist (at 0) before the first restart or scaling decision.
-    this.own.gauge(M.workers, "Worker processes currently running").set({}, 0);
-    this.own.counter(M.workerRestarts, "Worker processes restarted after a crash, per worker slot");
-    this.own.gauge(M.desiredReplicas, "Replica count the supervisor is aiming for").set({}, 0);
+    // Set up front so the series exist (at 0) before the first spawn or scaling decision.
+    this.workers.set({}, 0);
+    this.desired.set({}, 0);
+  }
+
+  /** Number of worker processes running now. */
+  setWorkers(n: number): void {
+    this.workers.set({}, n);
+  }
+
+  /** One restart of worker slot `id` after a crash. */
+  countRestart(id: number): void {
+    this.restarts.inc({ worker: id });
+  }
+
+  /** The replica count the fleet is aiming for. */
+  setDesiredReplicas(n: number): void {
+    this.desired.set({}, n);
   }
 
   /** Replaces worker `id`'s snapshot with a newer one (from a `status` or `stopped` message). */

@@ -27,7 +27,7 @@ export async function queryKafkaPartitions(source: KafkaSourceConfig, logger: Lo
     if (n === 0) logger.warn({ topics: source.topics }, "source topics not found in the cluster metadata; partition count unknown");
     return n > 0 ? n : null;
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, "could not query the source partition count; autoscaling runs uncapped");
+    logger.warn({ err: (err as Error).message }, "could not query the source partition count; continuing without it (no autoscaling cap)");
     return null;
   } finally {
     await admin?.close().catch(() => undefined);

@@ -8,7 +8,6 @@
  */
 import type { Logger } from "pino";
 import { RuntimeError } from "../../errors/index.ts";
-import { M } from "../../telemetry/names.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
 import type { ProbeReport } from "../http/server.ts";
@@ -108,7 +107,7 @@ export class Supervisor {
   start(): void {
     const { replicas } = this.opts.topology.concurrency;
     for (let id = 0; id < this.scaleState.current; id++) this.spawn(this.newSlot(id));
-    this.metrics.own.gauge(M.desiredReplicas, "").set({}, this.scaleState.current);
+    this.metrics.setDesiredReplicas(this.scaleState.current);
     const b = replicaBounds(replicas, this.opts.partitions);
     if (b.capped) this.log.warn({ max: replicas.max, partitions: this.opts.partitions }, "replicas capped at the partition count (extra consumer-group members would sit idle)");
     if (b.min < b.max) {
@@ -127,11 +126,6 @@ export class Supervisor {
     const out = new Map<number, number>();
     for (const s of this.slots.values()) if (s.proc?.alive) out.set(s.id, s.proc.pid);
     return out;
-  }
-
-  /** True once a stop has begun. */
-  get isStopping(): boolean {
-    return this.stopping !== null;
   }
 
   /**
@@ -181,7 +175,7 @@ export class Supervisor {
       .map((s) => ({ id: s.id, running: !!s.proc?.alive, ready: !!s.proc?.alive && s.ready, ...(s.detail ? { detail: redactUrls(s.detail) } : {}) }));
     if (this.stopping) return { ok: false, reason: `shutting down (${this.stopping.reason})`, workers };
     if (this.crashLoop) return { ok: false, reason: this.crashLoop, workers };
-    if (workers.length < this.scaleState.current) return { ok: false, reason: "scaling up", workers };
+    if (workers.length < this.scaleState.current) return { ok: false, reason: "workers are starting", workers };
     const notReady = workers.find((w) => !w.ready);
     if (notReady) return { ok: false, reason: `worker ${notReady.id} is ${notReady.running ? "not ready" : "down"}`, workers };
     return { ok: true, workers };
@@ -257,7 +251,7 @@ export class Supervisor {
         slot.ready = false;
         this.progress.update(slot.id, msg.progress);
         this.metrics.update(slot.id, msg.metrics);
-        this.log.info({ worker: slot.id, progress: msg.progress }, "worker stopped");
+        this.log.info({ worker: slot.id, progress: msg.progress }, "worker reported its final progress");
         break;
       case "fatal":
         slot.lastError = msg.error;
@@ -306,7 +300,7 @@ export class Supervisor {
       slot.restartTimer = null;
       slot.restartAt = null;
       if (this.stopping || slot.retiring) return;
-      this.metrics.own.counter(M.workerRestarts, "").inc({ worker: slot.id });
+      this.metrics.countRestart(slot.id);
       this.spawn(slot);
     }, verdict.delayMs);
   }
@@ -332,7 +326,7 @@ export class Supervisor {
     const from = this.scaleState.current;
     this.scaleState = decision.state;
     if (decision.target === from) return;
-    this.metrics.own.gauge(M.desiredReplicas, "").set({}, decision.target);
+    this.metrics.setDesiredReplicas(decision.target);
     this.log.info({ from, to: decision.target, lag, reason: decision.reason }, "scaling the fleet");
     this.scaleTo(decision.target);
   }
@@ -376,7 +370,7 @@ export class Supervisor {
 
   private updateWorkersGauge(): void {
     const alive = [...this.slots.values()].filter((s) => s.proc?.alive).length;
-    this.metrics.own.gauge(M.workers, "").set({}, alive);
+    this.metrics.setWorkers(alive);
   }
 
   private maybeFinish(): void {

@@ -14,6 +14,9 @@ import { redisError } from "./redis-connection.ts";
 import { EncodedCommand, encodeBitfield, type BitfieldOp } from "./resp-bitfield.ts";
 import { filterKey, windowTtlMs } from "./windows.ts";
 
+/** Default bytes per GETRANGE when copying a previous window's bitmap. */
+const FETCH_PIECE_BYTES = 4 * 1024 * 1024;
+
 /** What the bitmap backend needs besides the connection. */
 export interface BitmapBackendOptions {
   prefix: string;
@@ -24,6 +27,8 @@ export interface BitmapBackendOptions {
   limiter: Limiter;
   previousWindowMaxBytes: number;
   previousWindowSettleMs: number;
+  /** Bytes per GETRANGE when copying the previous window (default 4 MiB). */
+  fetchPieceBytes?: number;
 }
 
 /** Bitmap filter in Redis via BITFIELD. Does not own the connection. */
@@ -35,7 +40,7 @@ export class RedisBitmapBackend implements BloomBackend {
     private readonly redis: Redis,
     private readonly o: BitmapBackendOptions,
   ) {
-    this.previous = new PreviousWindowCache((key) => this.redis.getBuffer(key), {
+    this.previous = new PreviousWindowCache((key) => this.fetchBitmap(key), {
       windowMs: o.windowMs,
       maxBytes: o.previousWindowMaxBytes,
       filterBytes: shardBytes(o.layout),
@@ -95,6 +100,27 @@ export class RedisBitmapBackend implements BloomBackend {
       );
     }
     return sent;
+  }
+
+  /**
+   * Reads a whole bitmap in GETRANGE pieces, so no single reply makes Redis copy tens of MB at once while other
+   * clients wait. Pieces read at slightly different times are fine: bits are only ever added, and a bit missed
+   * here can only make a key look new (never drop one). Null when the key does not exist (or is empty).
+   */
+  private async fetchBitmap(key: string): Promise<Uint8Array | null> {
+    const total = shardBytes(this.o.layout);
+    const out = new Uint8Array(total);
+    let filled = 0;
+    while (filled < total) {
+      const start = filled;
+      const end = Math.min(total, start + (this.o.fetchPieceBytes ?? FETCH_PIECE_BYTES)) - 1;
+      const piece = await this.redis.getrangeBuffer(key, start, end);
+      out.set(piece.subarray(0, total - start), start);
+      filled = start + piece.length;
+      // Redis strings only grow as far as their highest set bit: a short piece is the end of the string.
+      if (piece.length < end - start + 1) break;
+    }
+    return filled === 0 ? null : out;
   }
 
   async stats(window: number, scopes: readonly string[]): Promise<FilterStats> {

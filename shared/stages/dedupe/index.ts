@@ -2,6 +2,14 @@
  * The dedupe stage: a windowed Bloom filter (in Redis, or in process) in front of PostgreSQL's unique key.
  * See stage.ts for the algorithm and why it never drops a real event with `onMaybeSeen: "verify"` (the
  * default), and what `onMaybeSeen: "drop"` gives up (real events lost at the false-positive rate).
+ *
+ * Sizing: one filter holds `expectedPerWindow` keys at `falsePositiveRate` (bloom-math `bloomLayout`), about
+ * 1.8 MB per million keys at 0.1% with k = 10 probes. Two windows are alive at a time, and with `perTenant`
+ * every tenant gets filters of that size, so Redis (or process) memory is ~2 x filter size x tenants. Each
+ * worker also keeps a copy of the previous window's bitmaps, up to `previousWindowMaxBytes` (256 MiB by
+ * default); filters beyond that budget are checked remotely, at ~half the throughput.
+ * Redis keys: `<prefix>:{<tenant>|bloom}:<window>:<shard>` (`:bf` instead of the shard for RedisBloom), with a
+ * TTL that ends a margin after the next window.
  */
 import type { Stage } from "../stage.ts";
 import type { DedupeStageConfig } from "../../topology/types.ts";

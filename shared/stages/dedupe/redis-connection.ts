@@ -27,7 +27,6 @@ export function createRedis(url: string, t: RedisTimeouts, onError: (err: Error)
     connectTimeout: t.connectTimeoutMs,
     commandTimeout: t.commandTimeoutMs,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), t.maxReconnectDelayMs),
-    connectionName: "topofleet-dedupe",
   });
   // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
   redis.on("error", onError);

@@ -91,8 +91,14 @@ export class DedupeStage implements Stage {
     try {
       await this.openBackend();
     } catch (err) {
-      if (!(this.passesThrough(err) && err instanceof DedupeError)) throw err;
-      this.warnPassthrough(err, 0);
+      if (this.passesThrough(err)) {
+        this.warnPassthrough(err, 0);
+        return;
+      }
+      // Stop the background reconnects of a stage that failed to start; a new start() opens a new client.
+      await closeRedis(this.redis);
+      this.redis = null;
+      throw err;
     }
   }
 
@@ -187,7 +193,10 @@ export class DedupeStage implements Stage {
       this.scopes.delete(s);
       this.scopes.set(s, window);
     }
-    if (this.scopes.size > MAX_TRACKED_SCOPES) this.scopes.delete(this.scopes.keys().next().value!);
+    for (const oldest of this.scopes.keys()) {
+      if (this.scopes.size <= MAX_TRACKED_SCOPES) break;
+      this.scopes.delete(oldest);
+    }
     const { probes, stride, recomputed } = packProbes(events, ask, this.layout);
     if (recomputed && !this.warnedProbes) {
       this.warnedProbes = true;
@@ -200,7 +209,7 @@ export class DedupeStage implements Stage {
     } catch (err) {
       if (!this.passesThrough(err)) throw err;
       this.metrics!.passthrough(ask.length);
-      this.warnPassthrough(err as DedupeError, ask.length);
+      this.warnPassthrough(err, ask.length);
       return null;
     }
   }
@@ -236,7 +245,7 @@ export class DedupeStage implements Stage {
     return this.opening;
   }
 
-  private passesThrough(err: unknown): boolean {
+  private passesThrough(err: unknown): err is DedupeError {
     return this.cfg.onRedisDown === "passthrough" && err instanceof DedupeError && err.code === "DEDUPE_REDIS_UNAVAILABLE";
   }
 

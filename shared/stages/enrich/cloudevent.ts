@@ -243,7 +243,9 @@ export function decodeBinary(headers: HeaderList, value: Uint8Array | null): Rec
     if (!isAttribute) contentType = text;
     else {
       const attr = name.slice(3);
-      if (attr === "data") return new EventReject(C.BadExtensionName, "header ce_data: binary mode carries data in the record value");
+      if (attr === "data" || attr === "data_base64") {
+        return new EventReject(C.BadExtensionName, `header ${name}: binary mode carries the data in the record value`);
+      }
       obj[attr] = text;
     }
   }

@@ -29,6 +29,8 @@ export const EnrichRejectCode = {
   UserModuleThrew: "USER_MODULE_THREW",
   /** The user enrich module returned null or an Error for this event. */
   UserModuleRejected: "USER_MODULE_REJECTED",
+  /** An enrich thread died (e.g. process.exit or a native crash in a user module) each time it processed this event alone. */
+  ThreadCrashed: "ENRICH_THREAD_CRASHED",
 } as const;
 export type EnrichRejectCode = (typeof EnrichRejectCode)[keyof typeof EnrichRejectCode];
 

@@ -67,25 +67,27 @@ class PostgresTable {
 
   /** Runs the query and replaces the table; concurrent calls share one run. Throws on failure. */
   load(): Promise<void> {
-    this.loading ??= (async () => {
-      try {
-        const rows = await this.sql.unsafe(this.cfg.query).values();
-        const table = new Map<string, LookupValue>();
-        for (const row of rows) {
-          if (row.length < 2) throw new Error("the query must return (key, value) columns");
-          if (row[0] === null || row[0] === undefined) continue;
-          const value = toLookupValue(row[1]);
-          if (value !== undefined) table.set(String(row[0]), value);
-        }
-        this.table = table;
-        this.lastError = null;
-      } finally {
-        this.loading = null;
-      }
-    })();
+    // finally() runs asynchronously, so it always clears the promise after it was stored.
+    this.loading ??= this.query().finally(() => {
+      this.loading = null;
+    });
     return this.loading;
   }
 
+  private async query(): Promise<void> {
+    const rows = await this.sql.unsafe(this.cfg.query).values();
+    const table = new Map<string, LookupValue>();
+    for (const row of rows) {
+      if (row.length < 2) throw new Error("the query must return (key, value) columns");
+      if (row[0] === null || row[0] === undefined) continue;
+      const value = toLookupValue(row[1]);
+      if (value !== undefined) table.set(String(row[0]), value);
+    }
+    this.table = table;
+    this.lastError = null;
+  }
+
+  /** Closes the connection. */
   close(): Promise<void> {
     return this.sql.end({ timeout: 5 });
   }

@@ -24,9 +24,12 @@ export interface EnrichPlan {
   stage: string;
   workerId: number;
   maxEventBytes: number;
-  /** Write the ingest time into the `ingested_at` column (NULL otherwise). */
+  /**
+   * Keep the ingest time with the event. A mapped `ingested_at` column always holds it (it describes the row,
+   * and the managed schema declares it NOT NULL); without such a column, ingestTimestamp adds it to the event as
+   * the `ingestedat` extension instead (ingestedAtExtension), so it is never lost.
+   */
   ingestTimestamp: boolean;
-  /** With ingestTimestamp and no `ingested_at` column, keep the ingest time as the `ingestedat` extension instead. */
   ingestedAtExtension: boolean;
   tenantFromSource: boolean;
   lookups: Array<{ name: string; key: string; into: string }>;

@@ -2,9 +2,8 @@
  * Main-thread side of the thread protocol: cutting a batch into per-thread slices (copies, see protocol.ts)
  * and merging the threads' columns back into one EnrichedEvents in record order.
  */
-import { pack } from "msgpackr";
 import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
-import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
+import { headerBuffers, packHeaders, STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
 
 /** A half-open range of record indexes. */
 export interface SliceRange {
@@ -42,14 +41,7 @@ export function sliceTask(
   const valueStarts = new Uint32Array(size + 1);
   for (let i = 0; i <= size; i++) valueStarts[i] = records.valueStarts[start + i] - base;
 
-  let headers: Uint8Array | null = null;
-  for (let i = start; i < end; i++) {
-    if (records.headers[i] !== null) {
-      // pack() returns a view into msgpackr's reusable buffer: slice() makes a private, transferable copy.
-      headers = pack(records.headers.slice(start, end)).slice();
-      break;
-    }
-  }
+  const headers = packHeaders(records.headers, start, end);
   let skip: Uint8Array | null = null;
   for (let i = start; i < end; i++) {
     if (status[i] !== EventStatus.Live) {
@@ -83,7 +75,7 @@ export function sliceTask(
     valueStarts.buffer,
     task.valueNull.buffer,
   ] as ArrayBuffer[];
-  if (headers) transfer.push(headers.buffer as ArrayBuffer);
+  if (headers) transfer.push(...headerBuffers(headers));
   if (skip) transfer.push(skip.buffer as ArrayBuffer);
   return { task, transfer };
 }

@@ -13,8 +13,9 @@ import type { Stage, StageContext, StageHealth } from "../stage.ts";
 import { LookupSources } from "./lookup-sources.ts";
 import { buildEnrichPlan, checkEnrichConfig, type EnrichPlan } from "./plan.ts";
 import { EnrichPool } from "./pool.ts";
-import type { EnrichTask } from "./protocol.ts";
-import { allocateEvents, mergeSlice, planSlices, sliceTask } from "./slices.ts";
+import { isThreadDeath, runIsolating, type RangeResult } from "./isolate.ts";
+import type { EnrichSliceOk, EnrichTask } from "./protocol.ts";
+import { allocateEvents, mergeSlice, planSlices, sliceTask, type SliceRange } from "./slices.ts";
 
 /** A task that only makes a thread load the user module (so a broken module fails start, not the first batch). */
 function warmUpTask(): EnrichTask {
@@ -48,6 +49,8 @@ export class EnrichStage implements Stage {
   private eventsIn: Counter | null = null;
   private eventsOut: Counter | null = null;
   private batchSeconds: Histogram | null = null;
+  /** Batches whose last attempt lost a thread: their retry isolates poison events (isolate.ts). */
+  private readonly crashedOnce = new WeakSet<Batch>();
 
   constructor(private readonly cfg: EnrichStageConfig) {
     checkEnrichConfig(cfg);
@@ -83,37 +86,46 @@ export class EnrichStage implements Stage {
 
   /**
    * Enriches the Live events of the batch and sets `batch.events`. Safe to repeat: nothing is applied to
-   * the batch unless every slice succeeded, and events settled meanwhile are skipped.
+   * the batch unless every slice succeeded, and events settled meanwhile are skipped. A thread death fails
+   * the batch (retriable); the retry of that batch isolates the events that kill a thread on their own.
    */
   async process(batch: Batch): Promise<void> {
     const pool = this.pool;
     const plan = this.plan;
     if (!pool || !plan || !pool.open) {
-      throw new EnrichError("ENRICH_POOL_FAILED", `enrich stage ${this.name} is not started`, { retriable: false });
+      throw new EnrichError("ENRICH_POOL_FAILED", `enrich stage ${this.name} is not running (not started, or closed)`, { retriable: false });
     }
     const live = batch.count(EventStatus.Live);
     if (live === 0) return;
     const startedAt = performance.now();
     const ingestedAt = Date.now();
-    const ranges = planSlices(batch.size, this.cfg.threads);
     const share = this.lookups!.share();
-    const settled = await Promise.allSettled(
-      ranges.map((range) => {
-        const { task, transfer } = sliceTask(batch.records, batch.status, range, ingestedAt, share);
-        return pool.run(task, transfer);
-      }),
-    );
-    const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-    if (failure) throw failure.reason;
+    const run = (range: SliceRange) => {
+      const { task, transfer } = sliceTask(batch.records, batch.status, range, ingestedAt, share);
+      return pool.run(task, transfer);
+    };
+    const ranges = planSlices(batch.size, this.cfg.threads);
+    let results: RangeResult[];
+    if (this.crashedOnce.has(batch)) {
+      // This batch already killed a thread: find and dead-letter the events that kill one alone.
+      const isolated = await Promise.all(ranges.map((range) => runIsolating(range, run)));
+      results = isolated.flat();
+    } else {
+      const settled = await Promise.allSettled(ranges.map(run));
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failure) {
+        if (isThreadDeath(failure.reason)) this.crashedOnce.add(batch);
+        throw failure.reason;
+      }
+      results = settled.map((s, k) => ({ range: ranges[k], slice: (s as PromiseFulfilledResult<EnrichSliceOk>).value }));
+    }
 
     const events = allocateEvents(batch.size, plan.dedupe ? plan.dedupe.layout.k + 1 : 0, ingestedAt);
     let rejected = 0;
-    for (let k = 0; k < ranges.length; k++) {
-      const slice = (settled[k] as PromiseFulfilledResult<Awaited<ReturnType<EnrichPool["run"]>>>).value;
-      const start = ranges[k].start;
-      mergeSlice(events, start, slice);
+    for (const { range, slice } of results) {
+      mergeSlice(events, range.start, slice);
       for (const [index, code, reason] of slice.rejections) {
-        const i = start + index;
+        const i = range.start + index;
         if (batch.status[i] !== EventStatus.Live) continue;
         batch.reject(i, { stage: this.name, code, reason });
         rejected++;

@@ -3,7 +3,6 @@
  * time, tenant, JSON columns, dedupe key and Bloom probes, COPY line) happens here so the main thread only
  * does I/O. Pure apart from the user module: it can be driven directly (benchmarks) or through piscina.
  */
-import { unpack } from "msgpackr";
 import type { HeaderList } from "../batch.ts";
 import { writeProbes } from "../dedupe/bloom-math.ts";
 import { copyLine } from "../persist/copy-text.ts";
@@ -12,7 +11,7 @@ import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
 import type { ColumnSource, EnrichPlan } from "./plan.ts";
-import { packStrings, STRING_COLUMNS, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
+import { packStrings, STRING_COLUMNS, unpackHeaders, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson, hasEscapedNul } from "./row.ts";
 import { tenantFromSource } from "./uri.ts";
@@ -110,7 +109,7 @@ export class EnrichThread {
   private async enrich(task: EnrichTask): Promise<EnrichSliceOk> {
     const n = task.size;
     this.syncTables(task.lookups);
-    const headers = task.headers ? (unpack(task.headers) as Array<HeaderList | null>) : null;
+    const headers = task.headers ? unpackHeaders(task.headers, n) : null;
     const rejections: EnrichSliceOk["rejections"] = [];
     const warnings: string[] = [];
     const valid: Array<ValidEvent | null> = new Array(n).fill(null);
@@ -167,7 +166,13 @@ export class EnrichThread {
         rejections.push([i, o.code, o.reason]);
         continue;
       }
-      const again = validateEvent(o as Record<string, unknown>);
+      let again: ValidEvent | EventReject;
+      try {
+        again = validateEvent(o as Record<string, unknown>);
+      } catch (e) {
+        // A returned object whose properties throw when read (a getter, a revoked proxy) is still that event's fault.
+        again = new EventReject(C.UserModuleThrew, `reading the returned event threw: ${errorText(e)}`);
+      }
       if (again instanceof EventReject) {
         valid[i] = null;
         rejections.push([i, again.code, `after the enrich module: ${again.reason}`]);
@@ -186,7 +191,6 @@ export class EnrichThread {
     const stride = this.stride;
     const probes = new Uint32Array(n * stride);
     const ingest = timeFromEpochMs(task.ingestedAt)!;
-    const ingestedAtColumn = plan.ingestTimestamp ? ingest.text : null;
     const columns = this.columns;
     const row = this.rowValues;
     const checkNul = plan.columns?.includes("data") ?? false;
@@ -263,7 +267,7 @@ export class EnrichThread {
             case 5: row[c] = ten; break;
             case 6: row[c] = dataText; break;
             case 7: row[c] = ext; break;
-            case 8: row[c] = ingestedAtColumn; break;
+            case 8: row[c] = ingest.text; break;
             case 9: row[c] = task.partitions[i]; break;
             default: row[c] = task.offsets[i];
           }

@@ -18,8 +18,11 @@ export function testStage(module: string, options: Record<string, unknown>, name
   return { kind: "custom", name, module: fixture(module), options };
 }
 
-/** Consumer settings that make group joins and rebalances quick against the mock cluster. */
-export const FAST_GROUP = { "session.timeout.ms": "6000", "heartbeat.interval.ms": "300", "max.poll.interval.ms": "60000" };
+/**
+ * Consumer settings that make group joins and rebalances quick against the mock cluster, whose join phase
+ * waits session.timeout.ms - 1 s for members to rejoin.
+ */
+export const FAST_GROUP = { "session.timeout.ms": "2500", "heartbeat.interval.ms": "250", "max.poll.interval.ms": "60000" };
 
 /** A resolved topology around a Kafka source (the mock's bootstraps) and the given stages. */
 export function topologyFor(o: {
@@ -164,11 +167,18 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs 
   }
 }
 
-/** Commits issued by an engine, checked against the partitions it owned at that moment. */
+/**
+ * Watches one engine: the partitions it owns (from its rebalance events), every commit it issues (which must
+ * target an owned partition at that moment), the commits acknowledged (with their time), revocations that
+ * librdkafka reported as lost, and sync commits that failed.
+ */
 export class OwnershipAudit {
   readonly owned = new Set<string>();
   readonly violations: string[] = [];
   readonly commits: TopicPartitionOffset[] = [];
+  readonly acknowledged: Array<TopicPartitionOffset & { at: number }> = [];
+  lostRevocations = 0;
+  failedSyncCommits = 0;
 
   readonly hooks: EngineHooks = {
     commitIssued: (offsets) => {
@@ -177,11 +187,21 @@ export class OwnershipAudit {
         if (!this.owned.has(`${o.topic}/${o.partition}`)) this.violations.push(`commit of ${o.topic}[${o.partition}]@${o.offset} while not owned`);
       }
     },
+    commitSettled: (offsets, sync, error) => {
+      if (error === null) for (const o of offsets) this.acknowledged.push({ ...o, at: performance.now() });
+      else if (sync) this.failedSyncCommits++;
+    },
     rebalanced: (e) => {
+      if (e.type === "revoked" && e.lost) this.lostRevocations++;
       for (const tp of e.partitions) {
         if (e.type === "assigned") this.owned.add(`${tp.topic}/${tp.partition}`);
         else this.owned.delete(`${tp.topic}/${tp.partition}`);
       }
     },
   };
+
+  /** True when this engine had an acknowledged commit of `partition` beyond `offset` before time `before`. */
+  committedBeyond(partition: number, offset: number, before: number): boolean {
+    return this.acknowledged.some((c) => c.partition === partition && c.offset > offset && c.at < before);
+  }
 }

@@ -178,12 +178,14 @@ export function testTopology(stages: StageConfig[]): ResolvedTopology {
   };
 }
 
+const logger = createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "dedupe-test" });
+
 /** A StageContext for `stages` (the dedupe stage first, its IdentityStore after it). */
 export function stageContext(stages: Stage[], cfg: DedupeStageConfig, metrics = new Metrics()): StageContext {
   return {
     topology: testTopology([cfg]),
     workerId: 0,
-    logger: createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "dedupe-test" }),
+    logger,
     metrics,
     dataDir: "/tmp",
     stages,

@@ -27,11 +27,15 @@ describe("bloom-math probes", () => {
       const layout = bloomLayout(n, p);
       const stride = probeStride(layout);
       const out = new Uint32Array(stride);
+      let maxShard = 0;
+      let maxOffset = 0;
       for (let i = 0; i < 20_000; i++) {
         writeProbes(`/src/${i % 7}\u0000id-${i}-${n}`, layout, out, 0);
-        expect(out[0]).toBeLessThan(layout.shards);
-        for (let j = 1; j < stride; j++) expect(out[j]).toBeLessThan(layout.bitsPerShard);
+        maxShard = Math.max(maxShard, out[0]);
+        for (let j = 1; j < stride; j++) maxOffset = Math.max(maxOffset, out[j]);
       }
+      expect(maxShard).toBeLessThan(layout.shards);
+      expect(maxOffset).toBeLessThan(layout.bitsPerShard);
     }
   });
 });
@@ -54,7 +58,7 @@ describe("encodeBitfield", () => {
 
   test("offsets of every digit count, 1 to 10, encode like ioredis", () => {
     const values = [0, 4_294_967_295];
-    for (let d = 1; d <= 10; d++) values.push(10 ** (d - 1), Math.min(10 ** d - 1, 4_294_967_295), 7 * 10 ** (d - 1) + 3);
+    for (let d = 1; d <= 10; d++) values.push(10 ** (d - 1), Math.min(10 ** d - 1, 4_294_967_295), Math.min(7 * 10 ** (d - 1) + 3, 4_294_967_294));
     const p = new Uint32Array(values.length * 2);
     values.forEach((v, i) => (p[i * 2 + 1] = v));
     const pos = values.map((_, i) => i);

@@ -107,6 +107,13 @@ describe("extension attributes", () => {
     const b = await expectValid(structured(ce({ averyveryverylongextensionname: "x" })));
     expect(JSON.parse(b.events!.extensions[1]!).averyveryverylongextensionname).toBe("x");
   });
+  test.each([["ce_data"], ["ce_data_base64"]])("binary-mode header %s -> CE_BAD_EXTENSION_NAME (data travels in the value)", (header) =>
+    expectRejected(
+      { ...binary({ specversion: "1.0", id: "b", source: "/s", type: "t" }, null), headers: [["ce_specversion", new TextEncoder().encode("1.0")], [header, new TextEncoder().encode("AAAA")]] },
+      "CE_BAD_EXTENSION_NAME",
+      header,
+    ),
+  );
   test("binary-mode header ce_Region -> CE_BAD_EXTENSION_NAME", () =>
     expectRejected(binary({ specversion: "1.0", id: "b", source: "/s", type: "t", Region: "eu" }, null), "CE_BAD_EXTENSION_NAME", "Region"));
   test.each([[{ a: 1 }, "object"], [[1], "array"], [1.5, "number 1.5"], [2 ** 31, `number ${2 ** 31}`]])("value %p -> CE_BAD_ATTRIBUTE_TYPE", (v, what) =>

@@ -9,6 +9,7 @@ import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import type { DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../../shared/topology/types.ts";
 
+/** The default persist column mapping, in order. */
 export const DEFAULT_COLUMNS = ["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const;
 
 /** An enrich config with test defaults. */

@@ -146,6 +146,14 @@ describeWith("postgres", "PostgreSQL lookup", () => {
     }
   });
 
+  test("a query that does not return (key, value) columns fails start and names the problem", async () => {
+    const lookup: LookupConfig = { kind: "postgres", name: "onecol", url: PG_URL, query: `SELECT tenant FROM ${table}`, key: "tenantid", into: "x", refreshMs: 1000 };
+    const err = await startEnrich(testTopology({ enrich: { lookups: [lookup] } })).catch((e) => e);
+    expect(err).toBeInstanceOf(EnrichError);
+    expect(err.code).toBe("ENRICH_LOOKUP_UNAVAILABLE");
+    expect(err.message).toContain("(key, value)");
+  });
+
   test("an unreachable database at start fails with a retriable ENRICH_LOOKUP_UNAVAILABLE", async () => {
     const url = "postgres://postgres@127.0.0.1:1/test";
     const lookup: LookupConfig = { kind: "postgres", name: "down", url, query: "SELECT 1, 2", key: "source", into: "x", refreshMs: 1000 };

@@ -1,0 +1,403 @@
+/**
+ * `bun run bench`: the end-to-end benchmark and correctness audit in one command.
+ *
+ * Fresh topic, DLQ topic, table, consumer group and Bloom key prefix per run; a temporary topology file
+ * pointing at them; the generator produces (all up front with --events, or at --rate concurrently with the
+ * fleet); `bun workers/topology.ts <tmp> --max-events <produced> --json` runs as a subprocess until it has
+ * processed every event; then the audit checks the table and the DLQ against the generator's manifest.
+ *
+ * Exit codes: 0 pass, 1 audit failed (or the fleet failed), 2 invalid run (broker retention deleted
+ * messages before they were consumed) or usage error.
+ */
+import { mkdtempSync, openSync, rmSync, closeSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { Admin, MockCluster, Producer, mockPartitionsFor, type KafkaConfig } from "../../shared/kafka/index.ts";
+import { audit, formatAudit, readDeadLetterTopic, RetentionWatcher, runTiming, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
+import { Flags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-flags.ts";
+import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
+import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
+import { PeakRssSampler } from "../../shared/loadgen/process-tree.ts";
+import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
+import { Consumer } from "../../shared/kafka/index.ts";
+import { watermarksOf } from "../../shared/replay/metadata.ts";
+import type { GeneratorConfig } from "../../shared/topology/types.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+
+const USAGE = `Usage: bun run bench [flags]
+
+End-to-end benchmark with a correctness audit. Kafka: $KAFKA_BROKERS, else an in-process mock cluster
+started by the bench. PostgreSQL: $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+Redis: $REDIS_URL (default redis://127.0.0.1:6379).
+
+Modes:
+  --events N            max throughput: produce N events up front, then process them (default 200000)
+  --rate R [--duration D | --events N]
+                        sustained: produce at R events/s (for D, default 60s, or N events) while the fleet runs
+
+Pipeline:
+  --replicas N          worker processes (default 1)
+  --threads N           enrich threads per worker (default: the topology default, cores - 1)
+  --batch N             batch.maxEvents (default: the topology default)
+  --connections N       persist connections per worker (default: the topology default)
+  --in-flight N         concurrency.inFlightBatches (default: the topology default)
+  --partitions N        source partitions (default 8, on the mock at least what holds the run; a smaller
+                        explicit value is honoured, and the retention check then reports an invalid run)
+
+Events:
+  --size BYTES          payload bytes per event (default 200)
+  --tenants N           (default 8)      --dup-ratio X (default 0.02)     --invalid-ratio X (default 0.01)
+  --binary-ratio X      (default 0.1)    --key tenant|id|none (default id)
+  --compression C       none|gzip|snappy|lz4|zstd (default none)          --seed N
+
+Other:
+  --timeout D           give up on the fleet after D (default 10m)
+  --keep                keep the table, topics and Redis keys
+  --json                last stdout line: {"events","events_per_min","lost","duplicated","duplicates_dropped",
+                        "invalid","p50_ms","p95_ms","p99_ms","cpu_s_per_million","max_rss_mb"}
+  -h, --help
+
+Exit codes: 0 pass, 1 audit failed or the fleet failed, 2 invalid run (retention) or usage error.
+`;
+
+const SPEC = {
+  events: { type: "string" },
+  rate: { type: "string" },
+  duration: { type: "string" },
+  replicas: { type: "string" },
+  threads: { type: "string" },
+  batch: { type: "string" },
+  connections: { type: "string" },
+  "in-flight": { type: "string" },
+  partitions: { type: "string" },
+  size: { type: "string" },
+  tenants: { type: "string" },
+  "dup-ratio": { type: "string" },
+  "invalid-ratio": { type: "string" },
+  "binary-ratio": { type: "string" },
+  key: { type: "string" },
+  compression: { type: "string" },
+  seed: { type: "string" },
+  timeout: { type: "string" },
+  keep: { type: "boolean" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Envelope + headers on top of the payload, for partition sizing on the mock. */
+const RECORD_OVERHEAD_BYTES = 320;
+
+/** A free TCP port on 127.0.0.1 (for the fleet's /readyz). */
+function freePort(): number {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = l.port;
+  l.stop(true);
+  return port;
+}
+
+/** Waits until GET /readyz answers 200, the process exits, or the deadline passes. */
+async function waitReady(port: number, exited: Promise<number>, timeoutMs: number): Promise<boolean> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = performance.now() + timeoutMs;
+  while (!gone && performance.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.status === 200)
+      .catch(() => false);
+    if (ok) return true;
+    await Bun.sleep(250);
+  }
+  return false;
+}
+
+interface FleetSummary {
+  events: number;
+  persisted: number;
+  duplicates: number;
+  invalid: number;
+  lost: number;
+  elapsed_ms: number;
+  events_per_min: number;
+}
+
+const lastJsonLine = (out: string): FleetSummary | null => {
+  const line = out.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line) as FleetSummary;
+  } catch {
+    return null;
+  }
+};
+
+const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+
+async function main(): Promise<number> {
+  const argv = Bun.argv.slice(2);
+  const f = new Flags(parseFlags(argv, SPEC).values);
+  if (f.bool("help")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const json = f.bool("json");
+  const say = json ? (s: string) => console.error(s) : (s: string) => console.log(s);
+  const sustained = f.has("rate");
+  if (f.has("duration") && !sustained) throw usageError("--duration needs --rate (sustained mode)");
+  const rate = sustained ? f.number("rate", 0, 1) : 0;
+  const durationMs = f.duration("duration", 60_000)!;
+  const events = f.has("events") || !sustained ? f.int("events", 200_000, 1) : Math.max(1, Math.round((rate * durationMs) / 1000));
+  const payloadBytes = f.size("size", 200);
+  const config: GeneratorConfig = {
+    rate,
+    events,
+    tenants: f.int("tenants", 8, 1),
+    duplicateRatio: f.ratio("dup-ratio", 0.02),
+    invalidRatio: f.ratio("invalid-ratio", 0.01),
+    binaryRatio: f.ratio("binary-ratio", 0.1),
+    payloadBytes,
+  };
+  if (config.duplicateRatio + config.invalidRatio >= 1) throw usageError("--dup-ratio + --invalid-ratio must be < 1");
+  const key = f.oneOf("key", KEY_MODES, "id");
+  const compression = f.oneOf("compression", ["none", "gzip", "snappy", "lz4", "zstd"] as const, "none");
+  const replicas = f.int("replicas", 1, 1);
+  const timeoutMs = f.duration("timeout", 10 * 60_000)!;
+  const seed = f.int("seed", null, 0) ?? undefined;
+
+  const tag = newRunId().toLowerCase();
+  const names = {
+    pipeline: `bench-${tag}`,
+    topic: `bench-${tag}`,
+    dlq: `bench-${tag}.dlq`,
+    group: `bench-${tag}`,
+    table: `bench_${tag}`,
+    prefix: `tf:bench:${tag}`,
+  };
+  const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const external = process.env.KAFKA_BROKERS || null;
+  const recordBytes = payloadBytes + RECORD_OVERHEAD_BYTES;
+  // On the mock, the default holds the whole run; an explicit --partitions is honoured (to see the retention
+  // check turn a too-small topic into an invalid run) with a warning.
+  const needed = external ? 1 : mockPartitionsFor(events, recordBytes);
+  const partitions = f.has("partitions") ? f.int("partitions", 8, 1) : Math.max(8, needed);
+  if (partitions < needed) say(`warning: ${partitions} mock partitions cannot hold ${events} events (${needed} needed): expect an invalid run`);
+  const dlqPartitions = external ? 1 : mockPartitionsFor(Math.ceil(events * config.invalidRatio * 1.5) + 1, recordBytes + 400);
+
+  const tmp = mkdtempSync(join(tmpdir(), "tf-bench-"));
+  let mock: MockCluster | null = null;
+  let brokers: string;
+  if (external) {
+    brokers = external;
+    const admin = new Admin({ config: { "bootstrap.servers": brokers } });
+    await admin.createTopics([
+      { name: names.topic, partitions },
+      { name: names.dlq, partitions: dlqPartitions },
+    ]);
+    await admin.close();
+  } else {
+    mock = await MockCluster.start({ brokers: 1, topics: [{ name: names.topic, partitions }, { name: names.dlq, partitions: dlqPartitions }] });
+    brokers = mock.bootstraps;
+  }
+  const kafka: KafkaConfig = { "bootstrap.servers": brokers };
+  const httpPort = freePort();
+  const topologyFile = join(tmp, "bench.yaml");
+  await Bun.write(
+    topologyFile,
+    benchTopologyYaml({
+      name: names.pipeline,
+      brokers,
+      topic: names.topic,
+      deadLetterTopic: names.dlq,
+      group: names.group,
+      table: names.table,
+      redisPrefix: names.prefix,
+      expectedEvents: events,
+      replicas,
+      threads: f.int("threads", null, 1),
+      batch: f.int("batch", null, 1),
+      connections: f.int("connections", null, 1),
+      inFlightBatches: f.int("in-flight", null, 1),
+      httpPort,
+    }),
+  );
+  const fleetEnv = { ...process.env, [BENCH_ENV.databaseUrl]: databaseUrl, [BENCH_ENV.redisUrl]: redisUrl };
+  const fleetCmd = [process.execPath, join(REPO, "workers/topology.ts"), topologyFile, "--max-events", String(events), "--json", "--replicas", String(replicas), "--data-dir", join(tmp, "data")];
+  say(`bench ${tag}: ${sustained ? `sustained ${rate}/s` : "max throughput"}, ${events} events of ${payloadBytes} B, ${partitions} partitions, ${replicas} replica(s), kafka ${external ? brokers : `mock ${brokers}`}`);
+
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  const producer = new Producer({
+    config: { ...kafka, "enable.idempotence": "true", "compression.type": compression, "linger.ms": "5", "batch.num.messages": "10000" },
+  });
+  let fleet: ReturnType<typeof Bun.spawn> | null = null;
+  const watcher = new RetentionWatcher({
+    config: kafka,
+    topic: names.topic,
+    group: names.group,
+    partitions: Array.from({ length: partitions }, (_, i) => i),
+    intervalMs: 200,
+    target: events,
+    onViolation: (what) => {
+      say(`INVALID RUN: broker retention deleted unconsumed messages (${what}); stopping`);
+      fleet?.kill("SIGTERM");
+    },
+  });
+  let exitCode = 0;
+  let report: AuditReport | null = null;
+  let timing: RunTiming | null = null;
+  let summary: FleetSummary | null = null;
+  let fleetExit: number | null = null;
+  let cpuSeconds = NaN;
+  let maxRssMb = NaN;
+  let gen: GeneratorResult | null = null;
+  const logFile = join(tmp, "fleet.log");
+  let latencyColumn: "written_at" | "ingested_at" = "ingested_at";
+  let keptLog = false;
+  try {
+    // Create the table now (the persist stage's own migration), then give it an insert-time column so
+    // latency can be measured to the row write rather than to ingest (see shared/audit/latency.ts).
+    const migrate = Bun.spawnSync([...fleetCmd.slice(0, 3), "--migrate"], { cwd: REPO, env: fleetEnv, stderr: "pipe", stdout: "pipe" });
+    if (migrate.exitCode === 0) {
+      await sql`ALTER TABLE ${sql(names.table)} ADD COLUMN written_at timestamptz DEFAULT clock_timestamp()`
+        .then(() => (latencyColumn = "written_at"))
+        .catch((e) => say(`latency falls back to ingested_at: ${e.message}`));
+    } else say(`migration failed (exit ${migrate.exitCode}); latency falls back to ingested_at: ${migrate.stderr.toString().trim().split("\n").at(-1)}`);
+    const produce = () =>
+      runGenerator({ producer, topic: names.topic, config, key, seed, onProgress: undefined }).then((r) => {
+        gen = r;
+        say(`produced ${r.manifest.messages} events in ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round(r.ratePerSec)}/s)`);
+        return r;
+      });
+    if (!sustained) {
+      await produce();
+      await watcher.check();
+      if (watcher.observed.length) throw new InvalidRun();
+    }
+
+    const logFd = openSync(logFile, "w");
+    fleet = Bun.spawn(fleetCmd, {
+      cwd: REPO,
+      env: fleetEnv,
+      stdout: "pipe",
+      stderr: logFd,
+    });
+    closeSync(logFd);
+    const sampler = new PeakRssSampler(fleet.pid).start(500);
+    const stdout = new Response(fleet.stdout as ReadableStream).text();
+    const timer = setTimeout(() => {
+      say(`timeout after ${Math.round(timeoutMs / 1000)} s: stopping the fleet`);
+      fleet?.kill("SIGTERM");
+      setTimeout(() => fleet?.kill("SIGKILL"), 30_000).unref();
+    }, timeoutMs);
+    watcher.start();
+    const progress = setInterval(() => say(`  processed (committed) ${watcher.committedTotal} / ${events}`), 5000);
+    let producing: Promise<unknown> = Promise.resolve();
+    if (sustained) {
+      if (!(await waitReady(httpPort, fleet.exited, 120_000))) say("the fleet did not report ready; producing anyway");
+      producing = produce();
+    }
+    fleetExit = await fleet.exited;
+    clearTimeout(timer);
+    clearInterval(progress);
+    await producing;
+    const peaks = sampler.stop();
+    await watcher.stop();
+    summary = lastJsonLine(await stdout);
+    const usage = fleet.resourceUsage();
+    cpuSeconds = usage ? Number(usage.cpuTime.total) / 1e6 : NaN;
+    const workers = peaks.filter((p) => p.command.includes("worker.ts"));
+    for (const w of workers) say(`  worker pid ${w.pid}: peak RSS ${round(w.peakRssBytes / 2 ** 20)} MB, ~${round(w.cpuSeconds, 2)} s CPU at the last sample`);
+    maxRssMb = (workers.length ? Math.max(...workers.map((p) => p.peakRssBytes)) : (usage?.maxRSS ?? NaN)) / (1024 * 1024);
+    if (fleetExit !== 0) say(`the fleet exited with code ${fleetExit}; its log: ${logFile}\n${tail(logFile, 15)}`);
+    if (watcher.observed.length) throw new InvalidRun();
+
+    const manifest = (gen as GeneratorResult | null)?.manifest;
+    if (!manifest) throw new Error("the generator produced no manifest");
+    const dlq = await readDeadLetterTopic({ config: kafka, topic: names.dlq, runId: manifest.runId });
+    const wmConsumer = new Consumer({ config: { ...kafka, "group.id": `${names.group}-audit` } });
+    const source = await watermarksOf(wmConsumer, names.topic, Array.from({ length: partitions }, (_, i) => i)).finally(() => wmConsumer.close());
+    report = await audit({
+      sql,
+      table: names.table,
+      manifest,
+      deadLetters: dlq.tally,
+      duplicatesDropped: summary?.duplicates ?? null,
+      retention: { source, deadLetter: dlq.watermarks, observed: watcher.observed },
+      sourceIsFresh: true,
+    });
+    timing = await runTiming(sql, names.table, manifest.runId, latencyColumn);
+    say(formatAudit(report));
+    exitCode = report.invalid_run ? 2 : !report.ok || fleetExit !== 0 || summary === null ? 1 : 0;
+  } catch (err) {
+    if (!(err instanceof InvalidRun)) throw err;
+    say(`INVALID RUN: ${watcher.observed.join("; ")} (the mock keeps 100,000 messages / 5 MB per partition: use more --partitions)`);
+    exitCode = 2;
+  } finally {
+    fleet?.kill("SIGKILL");
+    await producer.close().catch(() => undefined);
+    if (!f.bool("keep")) {
+      await sql`DROP TABLE IF EXISTS ${sql(names.table)} CASCADE`.catch((e) => say(`cleanup: could not drop ${names.table}: ${e.message}`));
+      await deleteRedisPrefix(redisUrl, names.prefix).catch((e) => say(`cleanup: could not delete Redis keys ${names.prefix}*: ${e.message}`));
+      if (external) {
+        const admin = new Admin({ config: kafka });
+        await admin.deleteTopics([names.topic, names.dlq]).catch((e) => say(`cleanup: could not delete topics: ${e.message}`));
+        await admin.close();
+      }
+    }
+    await sql.end();
+    await mock?.stop();
+    // Keep the topology file and the fleet's log when the fleet ran and something went wrong.
+    keptLog = f.bool("keep") || (fleet !== null && exitCode !== 0);
+    if (!keptLog) rmSync(tmp, { recursive: true, force: true });
+  }
+
+  // Processing window: from the first event entering a worker to the group having committed every event
+  // (observed every 200 ms), so fleet start-up is excluded and the final commit included.
+  const windowMs = timing?.firstIngestMs != null && watcher.reachedAt !== null ? watcher.reachedAt - timing.firstIngestMs : NaN;
+  const perMin = windowMs > 0 ? (events * 60_000) / windowMs : NaN;
+  if (report && timing) {
+    say(
+      [
+        `throughput: ${Math.round(perMin).toLocaleString("en-US")} events/min over the processing window (first ingest to all committed, ${(windowMs / 1000).toFixed(1)} s, ±0.2 s); ` +
+          `${summary ? summary.events_per_min.toLocaleString("en-US") : "?"} events/min wall clock incl. fleet start-up (${summary ? (summary.elapsed_ms / 1000).toFixed(1) : "?"} s)`,
+        `latency (event time -> ${timing.column === "written_at" ? "row written" : "ingest"}${sustained ? "" : ", includes the backlog wait of events produced up front"}): p50 ${round(timing.p50Ms)} ms, p95 ${round(timing.p95Ms)} ms, p99 ${round(timing.p99Ms)} ms, max ${round(timing.maxMs)} ms`,
+        `cpu: ${round(cpuSeconds, 2)} s for the fleet (supervisor + workers; PostgreSQL, Redis and the broker not included), ${round(cpuSeconds / (events / 1e6), 2)} s per million events; max worker RSS ${round(maxRssMb)} MB`,
+      ].join("\n"),
+    );
+  }
+  say(`command: bun dev/bench/e2e.ts ${argv.join(" ")}`);
+  say(`fleet:   bun ${fleetCmd.slice(1).map((a) => a.replace(REPO + "/", "")).join(" ")}  (log: ${keptLog ? logFile : "removed"})`);
+  if (json)
+    console.log(
+      JSON.stringify({
+        events,
+        events_per_min: round(perMin, 0),
+        lost: report?.lost ?? null,
+        duplicated: report?.duplicated ?? null,
+        duplicates_dropped: report?.duplicates_dropped ?? null,
+        invalid: report?.dead_lettered ?? null,
+        p50_ms: round(timing?.p50Ms ?? NaN),
+        p95_ms: round(timing?.p95Ms ?? NaN),
+        p99_ms: round(timing?.p99Ms ?? NaN),
+        cpu_s_per_million: round(cpuSeconds / (events / 1e6), 2),
+        max_rss_mb: round(maxRssMb),
+        mode: sustained ? "sustained" : "max",
+        events_per_min_wall: summary?.events_per_min ?? null,
+        audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
+      }),
+    );
+  return exitCode;
+}
+
+/** Thrown to unwind when broker retention made the run invalid (exit 2). */
+class InvalidRun extends Error {}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+runCli(main);

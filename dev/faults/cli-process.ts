@@ -1,0 +1,107 @@
+/**
+ * The real `bun workers/topology.ts` CLI as a child process, for the fault and security suites: stdout and
+ * stderr are captured as they arrive (and stderr optionally copied to a log file for post-mortems), so a
+ * test can wait for a log line, signal the process, and read its `--json` summary.
+ */
+import { appendFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/** Repository root and the CLI entry point. */
+export const REPO = resolve(import.meta.dir, "../..");
+export const CLI_ENTRY = join(REPO, "workers/topology.ts");
+
+/** The CLI's `--json` summary line (shared/cli/summary.ts RunSummary). */
+export interface CliSummary {
+  events: number;
+  persisted: number;
+  duplicates: number;
+  invalid: number;
+  lost: number;
+  elapsed_ms: number;
+  events_per_min: number;
+}
+
+/** A running CLI process. */
+export class CliProcess {
+  readonly proc: ReturnType<typeof Bun.spawn>;
+  readonly startedAt = Date.now();
+  stdout = "";
+  stderr = "";
+  /** Resolves with the exit code (128 + n for a signal) once the process ended and both streams are drained. */
+  readonly exited: Promise<number>;
+
+  constructor(
+    args: string[],
+    env: Record<string, string | undefined>,
+    private readonly logFile: string | null = null,
+  ) {
+    if (logFile) writeFileSync(logFile, "");
+    this.proc = Bun.spawn([process.execPath, CLI_ENTRY, ...args], { cwd: REPO, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const out = this.collect(this.proc.stdout as ReadableStream<Uint8Array>, (s) => (this.stdout += s));
+    const err = this.collect(this.proc.stderr as ReadableStream<Uint8Array>, (s) => {
+      this.stderr += s;
+      if (this.logFile) appendFileSync(this.logFile, s);
+    });
+    this.exited = Promise.all([this.proc.exited, out, err]).then(([code]) => code);
+  }
+
+  /** The OS process id. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** True while the process has not exited. */
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Waits until stderr matches `re`; fails after `timeoutMs` or when the process exits first. */
+  async waitForStderr(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.stderr.match(re);
+      if (m) return m;
+      if (!this.running) throw new Error(`the CLI exited (${this.proc.exitCode ?? this.proc.signalCode}) before printing ${re}:\n${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} on the CLI's stderr:\n${this.tail()}`);
+      await Bun.sleep(50);
+    }
+  }
+
+  /** Sends a signal if the process is still running. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.proc.kill(sig);
+  }
+
+  /** The last `--json` summary line of stdout, or null when there is none. */
+  summary(): CliSummary | null {
+    const line = this.stdout.trim().split("\n").at(-1) ?? "";
+    try {
+      const v = JSON.parse(line) as CliSummary;
+      return typeof v.events === "number" ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The last `lines` lines of stderr (for failure messages). */
+  tail(lines = 40): string {
+    return this.stderr.trim().split("\n").slice(-lines).join("\n");
+  }
+
+  private async collect(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) add(decoder.decode(chunk, { stream: true }));
+  }
+}
+
+/** Runs the CLI to completion (SIGKILLed after `timeoutMs`). */
+export async function runCliToEnd(args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = new CliProcess(args, env);
+  const timer = setTimeout(() => p.signal("SIGKILL"), timeoutMs);
+  try {
+    const code = await p.exited;
+    return { code, stdout: p.stdout, stderr: p.stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}

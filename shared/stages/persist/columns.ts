@@ -1,0 +1,115 @@
+/**
+ * The column mapping: which CloudEvents attribute goes to which table column, the SQL type a managed
+ * table gives each attribute, and how one event's value for a column is read out of a batch. Enrich
+ * threads build COPY lines with `rowValues` (so the line order is the mapping order); the unnest writer
+ * and the identity queries read the same values here, so both write paths agree on every value.
+ */
+import { ConfigError } from "../../errors/index.ts";
+import type { EnrichedEvents, RecordBatch } from "../batch.ts";
+import type { ColumnMapping } from "../../topology/types.ts";
+
+export type Attribute = ColumnMapping["from"];
+
+/** The default table layout, in COPY line order. */
+export const DEFAULT_COLUMNS: readonly ColumnMapping[] = [
+  { column: "id", from: "id" },
+  { column: "source", from: "source" },
+  { column: "type", from: "type" },
+  { column: "subject", from: "subject" },
+  { column: "time", from: "time" },
+  { column: "tenant", from: "tenant" },
+  { column: "data", from: "data" },
+  { column: "extensions", from: "extensions" },
+  { column: "ingested_at", from: "ingested_at" },
+  { column: "kafka_partition", from: "kafka_partition" },
+  { column: "kafka_offset", from: "kafka_offset" },
+];
+
+/** Column definition per attribute in a table the stage manages. */
+export const MANAGED_COLUMN_SQL: Readonly<Record<Attribute, string>> = {
+  id: "text NOT NULL",
+  source: "text NOT NULL",
+  type: "text NOT NULL",
+  subject: "text",
+  time: "timestamptz NOT NULL",
+  tenant: "text",
+  data: "jsonb",
+  extensions: "jsonb",
+  ingested_at: "timestamptz NOT NULL DEFAULT now()",
+  kafka_partition: "integer",
+  kafka_offset: "bigint",
+};
+
+/** Event i's value for one attribute, as COPY text / unnest text wants it (numbers stay numbers). */
+export function columnValue(from: Attribute, ev: EnrichedEvents, rec: RecordBatch, i: number): string | number | null {
+  switch (from) {
+    case "id":
+      return ev.id[i];
+    case "source":
+      return ev.source[i];
+    case "type":
+      return ev.type[i];
+    case "subject":
+      return ev.subject[i];
+    case "time":
+      return ev.timeText[i];
+    case "tenant":
+      return ev.tenant[i];
+    case "data":
+      return ev.data[i];
+    case "extensions":
+      return ev.extensions[i];
+    case "ingested_at":
+      return new Date(ev.ingestedAt[i]).toISOString();
+    case "kafka_partition":
+      return rec.partitions[i];
+    case "kafka_offset":
+      return rec.offsets[i];
+  }
+}
+
+/** Event i's values for every mapped column, in mapping order (what `copyLine` takes). */
+export function rowValues(columns: readonly ColumnMapping[], ev: EnrichedEvents, rec: RecordBatch, i: number): Array<string | number | null> {
+  return columns.map((c) => columnValue(c.from, ev, rec, i));
+}
+
+/** The mapping with the roles the stage needs located (column names, unquoted). */
+export interface ResolvedColumns {
+  mapping: readonly ColumnMapping[];
+  names: string[];
+  /** Primary-key identity: the columns mapped from source, id and time. */
+  source: string;
+  id: string;
+  time: string;
+  tenant: string | null;
+  data: string | null;
+  /** Where the Kafka position is stored; both present lets a retry recognise its own earlier rows. */
+  kafkaPartition: string | null;
+  kafkaOffset: string | null;
+}
+
+/** Locates the identity and Kafka-position columns; throws ConfigError when the identity is incomplete. */
+export function resolveColumns(mapping: readonly ColumnMapping[]): ResolvedColumns {
+  const find = (from: Attribute): string | null => mapping.find((c) => c.from === from)?.column ?? null;
+  const missing = (["source", "id", "time"] as const).filter((a) => find(a) === null);
+  if (missing.length) {
+    throw new ConfigError(
+      "CONFIG_INVALID",
+      `persist columns must map ${missing.join(", ")}: (source, id, time) is the identity the stage writes and checks`,
+    );
+  }
+  const names = mapping.map((c) => c.column);
+  const dup = names.find((n, k) => names.indexOf(n) !== k);
+  if (dup) throw new ConfigError("CONFIG_INVALID", `persist columns map column "${dup}" twice`);
+  return {
+    mapping,
+    names,
+    source: find("source")!,
+    id: find("id")!,
+    time: find("time")!,
+    tenant: find("tenant"),
+    data: find("data"),
+    kafkaPartition: find("kafka_partition"),
+    kafkaOffset: find("kafka_offset"),
+  };
+}

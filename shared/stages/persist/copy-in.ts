@@ -1,0 +1,28 @@
+/**
+ * COPY ... FROM STDIN through the `postgres` driver, with its failure path made observable.
+ *
+ * postgres 3.4.9 never settles the writable when the server rejects the COPY after `end()`
+ * (porsager/postgres#1173, fix proposed in #1183): the server's ErrorResponse only reaches the query's
+ * `reject`, which is a no-op because the query already resolved with the stream. Awaiting 'finish' alone
+ * would hang the batch and leave the connection idle in an aborted transaction. So the query's `reject`
+ * is wrapped to surface the real PostgresError (with its SQLSTATE), and whichever of success or error
+ * comes first settles the call; the caller's transaction then rolls back normally.
+ */
+import { finished } from "node:stream/promises";
+import type { TransactionSql } from "postgres";
+
+/** Streams `text` (complete COPY text-format lines) into `statement` and resolves when the server has it. */
+export async function copyIn(tx: TransactionSql, statement: string, text: string): Promise<void> {
+  const query = tx.unsafe(statement) as unknown as { reject: (err: unknown) => void; writable(): Promise<NodeJS.WritableStream> };
+  const failed = new Promise<never>((_, reject) => {
+    const original = query.reject;
+    query.reject = (err: unknown) => {
+      original(err);
+      reject(err);
+    };
+  });
+  failed.catch(() => undefined); // settled through the race below; a late rejection has nobody to tell
+  const stream = await Promise.race([query.writable(), failed]);
+  stream.end(text);
+  await Promise.race([finished(stream), failed]);
+}

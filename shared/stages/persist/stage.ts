@@ -1,0 +1,222 @@
+/**
+ * The persist stage: writes each batch's live events to PostgreSQL and settles every one of them as
+ * Persisted, Duplicate or (for rows the database refuses) DeadLettered. The promise of `process` resolves
+ * only after COMMIT (default synchronous_commit), which is what lets the engine commit Kafka offsets.
+ *
+ * Retries are safe: `process` only sees events still Live, rows a failed attempt did commit come back as
+ * conflicts carrying this event's own Kafka position and count as Persisted (see writer.ts), and bisected
+ * halves that committed were marked before a later half failed.
+ */
+import type { Logger } from "pino";
+import type { Sql } from "postgres";
+import { PersistError, TopofleetError } from "../../errors/index.ts";
+import type { Counter, Histogram } from "../../telemetry/metrics.ts";
+import { M } from "../../telemetry/names.ts";
+import type { PersistStageConfig } from "../../topology/types.ts";
+import type { EmbeddedPostgres } from "../../embedded/index.ts";
+import type { Batch } from "../batch.ts";
+import type { IdentityStore, Stage, StageContext, StageHealth } from "../stage.ts";
+import { resolveColumns, type ResolvedColumns } from "./columns.ts";
+import { detectBackend, openPool, resolveDatabase } from "./connect.ts";
+import { writeIsolating } from "./isolate.ts";
+import { prepareTable } from "./migrate.ts";
+import { dayOf, type MaintenanceResult, type PartitionKeeper } from "./partitions.ts";
+import { target as makeTarget, type Target } from "./sql-text.ts";
+import { classify, isMissingPartition, rowRejection, toPersistError } from "./sqlstate.ts";
+import { buildWritePlan, type WritePlan } from "./write-plan.ts";
+import { ChunkWriter, type WriteMethod } from "./writer.ts";
+
+const HEALTH_TIMEOUT_MS = 2000;
+
+/** Everything that exists only between start() and close(). */
+interface Running {
+  sql: Sql;
+  embedded: EmbeddedPostgres | null;
+  plan: WritePlan;
+  writer: ChunkWriter;
+  partitions: PartitionKeeper | null;
+  logger: Logger;
+  rows: Counter;
+  seconds: Histogram;
+  timer: ReturnType<typeof setInterval> | null;
+}
+
+/** The batch-persist stage to PostgreSQL (or embedded PGlite); also the pipeline's IdentityStore. */
+export class PersistStage implements Stage, IdentityStore {
+  readonly kind = "persist";
+  readonly name: string;
+  private readonly target: Target;
+  private readonly columns: ResolvedColumns;
+  private run: Running | null = null;
+  private maintenanceInFlight: Promise<MaintenanceResult> | null = null;
+
+  /** Validates names and mapping now (ConfigError), so a bad topology fails before any connection. */
+  constructor(readonly cfg: PersistStageConfig) {
+    this.name = cfg.name;
+    this.target = makeTarget(cfg.schema, cfg.table);
+    this.columns = resolveColumns(cfg.columns);
+  }
+
+  /** The write method in use after start (PGlite forces "unnest"). */
+  get method(): WriteMethod | null {
+    return this.run?.writer.method ?? null;
+  }
+
+  /** Connects, migrates when the schema is managed, and starts the partition maintenance loop. */
+  async start(ctx: StageContext): Promise<void> {
+    const logger = ctx.logger.child({ stage: this.name });
+    const db = await resolveDatabase(this.cfg.url, ctx.dataDir);
+    const sql = openPool(db.url, this.cfg.connections, this.name, logger);
+    try {
+      const backend = await detectBackend(sql);
+      let method: WriteMethod = this.cfg.method;
+      if (backend === "pglite" && method === "copy") {
+        logger.warn("embedded PostgreSQL (PGlite) cannot take COPY FROM STDIN over the wire; persisting with unnest");
+        method = "unnest";
+      }
+      const prepared = await prepareTable(sql, this.cfg, this.target, this.columns);
+      const plan = buildWritePlan(this.target, this.columns, prepared.info);
+      if (!plan.matchesOwnRows) {
+        logger.warn("column mapping lacks kafka_partition/kafka_offset: after a lost COMMIT acknowledgement, rows already written count as duplicates");
+      }
+      this.run = {
+        sql,
+        embedded: db.embedded,
+        plan,
+        writer: new ChunkWriter(sql, plan, method),
+        partitions: prepared.partitions,
+        logger,
+        rows: ctx.metrics.counter(M.persistRows, "Rows the persist stage settled, by outcome (inserted, conflict, rejected)"),
+        seconds: ctx.metrics.histogram(M.persistSeconds, "Time to persist one batch (write, partition checks, isolation of bad rows)"),
+        timer: null,
+      };
+      if (prepared.partitions) this.scheduleMaintenance();
+      logger.info({ table: this.target.sql, backend, method, managed: this.cfg.manageSchema, connections: this.cfg.connections }, "persist stage started");
+    } catch (err) {
+      await sql.end({ timeout: 5 });
+      await db.embedded?.stop();
+      throw err instanceof TopofleetError ? err : toPersistError(err, "start");
+    }
+  }
+
+  /** Writes the batch's live events; see the module comment for the exactness argument. */
+  async process(batch: Batch): Promise<void> {
+    const run = this.running();
+    const live = batch.liveIndexes();
+    if (live.length === 0) return;
+    const ev = batch.events;
+    if (!ev) throw new PersistError("PERSIST_FATAL", `batch ${batch.id} reached ${this.name} without enriched events`, { retriable: false });
+    const started = performance.now();
+    try {
+      if (run.partitions) await run.partitions.ensure(live.map((i) => dayOf(ev.time[i])));
+      await writeIsolating(live, {
+        write: (chunk) => this.writeChunk(run, batch, chunk),
+        // A missing partition is our stale cache (another worker dropped it), not a bad row.
+        isRowError: (err) => classify(err) === "row" && !(run.partitions && isMissingPartition(err)),
+        rejectOne: (i, err) => {
+          batch.reject(i, rowRejection(this.name, err));
+          run.rows.inc({ stage: this.name, outcome: "rejected" });
+        },
+      });
+    } catch (err) {
+      if (run.partitions && isMissingPartition(err)) {
+        run.partitions.invalidate();
+        throw toPersistError(err, "write", "transient");
+      }
+      throw toPersistError(err, "write");
+    } finally {
+      run.seconds.observe({ stage: this.name }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** Which of `indexes` already have their (source, id, time) in the table: one round trip. */
+  async existing(batch: Batch, indexes: readonly number[]): Promise<Set<number>> {
+    const run = this.running();
+    if (indexes.length === 0) return new Set();
+    const ev = batch.events;
+    if (!ev) throw new PersistError("PERSIST_FATAL", `identity lookup for batch ${batch.id} without enriched events`, { retriable: false });
+    const params = [indexes.map((i) => ev.source[i]), indexes.map((i) => ev.id[i]), indexes.map((i) => ev.timeText[i])];
+    try {
+      const rows = await run.sql.unsafe<Array<{ ord: number }>>(run.plan.selectExisting, params);
+      return new Set(rows.map((r) => indexes[r.ord - 1]));
+    } catch (err) {
+      throw toPersistError(err, "identity lookup");
+    }
+  }
+
+  /** `select 1` within 2 s. */
+  async health(): Promise<StageHealth> {
+    const run = this.run;
+    if (!run) return { ok: false, detail: "not started" };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), HEALTH_TIMEOUT_MS)));
+    try {
+      const answer = await Promise.race([run.sql.unsafe("SELECT 1"), timeout]);
+      return answer === "timeout" ? { ok: false, detail: `no answer from PostgreSQL within ${HEALTH_TIMEOUT_MS} ms` } : { ok: true };
+    } catch (err) {
+      return { ok: false, detail: toPersistError(err, "health check").message };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One maintenance pass now (also run every maintenanceIntervalMs): partitions ahead, retention drops. */
+  async maintain(now = Date.now()): Promise<MaintenanceResult> {
+    const run = this.running();
+    if (!run.partitions) return { created: [], dropped: [] };
+    // Passes never overlap: a slow DROP waiting for in-flight inserts must not pile up behind the timer.
+    while (this.maintenanceInFlight) await this.maintenanceInFlight.catch(() => undefined);
+    const pass = run.partitions.maintain(now, this.cfg.partitionsAheadDays, this.cfg.retentionDays);
+    this.maintenanceInFlight = pass;
+    try {
+      const result = await pass;
+      if (result.created.length || result.dropped.length) run.logger.info(result, "partition maintenance");
+      return result;
+    } catch (err) {
+      throw toPersistError(err, "partition maintenance");
+    } finally {
+      this.maintenanceInFlight = null;
+    }
+  }
+
+  /** Stops maintenance, closes the pool and the embedded database (if this stage started it). */
+  async close(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    this.run = null;
+    if (run.timer) clearInterval(run.timer);
+    await this.maintenanceInFlight?.catch(() => undefined);
+    await run.sql.end({ timeout: 5 });
+    await run.embedded?.stop();
+  }
+
+  private scheduleMaintenance(): void {
+    const run = this.run!;
+    run.timer = setInterval(() => {
+      this.maintain().catch((err: unknown) => {
+        // Not fatal for batches (they create the partitions they need); logged loudly and tried again.
+        run.logger.error({ err }, "partition maintenance failed; retrying at the next interval");
+      });
+    }, this.cfg.maintenanceIntervalMs);
+    run.timer.unref?.();
+  }
+
+  private async writeChunk(run: Running, batch: Batch, chunk: readonly number[]): Promise<void> {
+    const stored = await run.writer.write(batch, chunk);
+    // Marked only now, after COMMIT: a failure above leaves these events Live for the retry.
+    let inserted = 0;
+    for (const i of chunk) {
+      if (stored.has(i)) {
+        batch.markPersisted(i);
+        inserted++;
+      } else batch.markDuplicate(i);
+    }
+    if (inserted) run.rows.inc({ stage: this.name, outcome: "inserted" }, inserted);
+    if (chunk.length > inserted) run.rows.inc({ stage: this.name, outcome: "conflict" }, chunk.length - inserted);
+  }
+
+  private running(): Running {
+    if (!this.run) throw new PersistError("PERSIST_FATAL", `${this.name} used before start() or after close()`, { retriable: false });
+    return this.run;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The README's first command, `bun run topology topologies/demo.yaml`, end to end: no external services
+ * (mock cluster + generator, memory dedupe, embedded PostgreSQL), each run in its own temp data dir and
+ * on a free HTTP port.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { REPO, freePort, runCliToEnd, startCli, tempDir, waitFor } from "../runtime/supervisor/helpers.ts";
+
+const DEMO = join(REPO, "topologies/demo.yaml");
+const tmp = tempDir("tf-demo");
+afterAll(() => tmp.cleanup());
+
+let runs = 0;
+const dataDir = () => join(tmp.dir, `data-${runs++}`);
+
+/** Worker pids from the supervisor's "worker spawned" log lines (needs log level info). */
+const workerPids = (stderr: string): number[] =>
+  stderr
+    .split("\n")
+    .filter((l) => l.includes('"worker spawned"'))
+    .map((l) => JSON.parse(l).pid as number);
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("demo topology", () => {
+  test("--max-events 20000 --json: exits 0, every event accounted for, nothing lost", async () => {
+    const r = await runCliToEnd([DEMO, "--max-events", "20000", "--json", "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(freePort()) });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    const s = JSON.parse(lines.at(-1)!);
+    expect(Object.keys(s).sort()).toEqual(["duplicates", "elapsed_ms", "events", "events_per_min", "invalid", "lost", "persisted"]);
+    expect(s.events).toBeGreaterThanOrEqual(20000);
+    expect(s.persisted + s.duplicates + s.invalid).toBe(s.events);
+    expect(s.lost).toBe(0);
+    // The demo generator injects ~2% duplicates and ~1% invalid events: both outcomes must show up.
+    expect(s.duplicates).toBeGreaterThan(0);
+    expect(s.invalid).toBeGreaterThan(0);
+    expect(s.elapsed_ms).toBeGreaterThan(0);
+  }, 120_000);
+
+  test("live line every second, HTTP endpoints while running, summary and exit 0 on Ctrl-C", async () => {
+    const port = freePort();
+    const run = startCli([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(port) });
+    try {
+      await waitFor("two live lines", () => run.stdout().split("\n").filter((l) => l.includes("events/s")).length >= 2, 60_000);
+      // Off a TTY each update is a plain line (no carriage returns).
+      expect(run.stdout()).not.toContain("\r");
+      expect(run.stdout()).toMatch(/[\d,]+ events\/s \| events [\d,]+ \| persisted [\d,]+ \| duplicates [\d,]+ \| invalid [\d,]+ \| lag /);
+
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor("readiness", async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const metrics = await waitFor("persisted events in /metrics", async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        return text.includes('outcome="persisted"') ? text : null;
+      });
+      for (const name of ["topofleet_events_in_total{stage=\"enrich\"}", "topofleet_events_out_total{stage=\"persist\",outcome=\"persisted\"}", "topofleet_workers 1", "topofleet_worker_restarts_total"]) {
+        expect(metrics).toContain(name);
+      }
+      expect(metrics).not.toContain("postgres://");
+    } finally {
+      run.proc.kill("SIGINT");
+    }
+    const code = await run.exited;
+    expect(code, run.stderr()).toBe(0);
+    expect(run.stdout()).toContain("topofleet demo: stopped (signal SIGINT)");
+    expect(run.stdout()).toMatch(/lost\s+0\n/);
+  }, 120_000);
+
+  test("a second Ctrl-C kills the workers and exits 130 at once", async () => {
+    const run = startCli([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(freePort()), TOPOFLEET_LOG_LEVEL: "info" });
+    await waitFor("a live line", () => run.stdout().includes("events/s"), 60_000);
+    const pids = workerPids(run.stderr());
+    expect(pids.length).toBe(1);
+    run.proc.kill("SIGINT");
+    await Bun.sleep(20);
+    run.proc.kill("SIGINT");
+    expect(await run.exited).toBe(130);
+    expect(run.stdout()).toContain("stopped (forced)");
+    await waitFor("the worker to be gone", () => pids.every((p) => !alive(p)), 5_000);
+  }, 120_000);
+
+  test("--migrate creates the embedded table and exits 0", async () => {
+    const r = await runCliToEnd([DEMO, "--migrate", "--data-dir", dataDir()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("migrated public.events (stage persist)");
+  }, 120_000);
+});

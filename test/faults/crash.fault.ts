@@ -1,0 +1,91 @@
+/**
+ * Process faults under load: a worker SIGKILLed at the two points where a crash can break exactness (after
+ * the Bloom bits are set but before the rows commit; after the rows commit but before the offsets commit),
+ * and a SIGTERM of the whole fleet mid-load followed by a restart. Each ends with the exact audit.
+ * The crash points come from the engine's test hook (shared/runtime/engine/fault-points.ts).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { waitUntil } from "../../dev/faults/ports.ts";
+import { FaultServices, Scenario } from "./harness.ts";
+
+let env: FaultServices;
+beforeAll(async () => {
+  env = await FaultServices.start();
+}, 120_000);
+afterAll(async () => {
+  await env?.stop();
+}, 120_000);
+
+/** Runs a scenario body and cleans up (keeping the logs when it failed). */
+async function scenario(s: Scenario, body: () => Promise<void>): Promise<void> {
+  let ok = false;
+  try {
+    await body();
+    ok = true;
+  } finally {
+    await s.cleanup(!ok);
+  }
+}
+
+describe("worker killed with SIGKILL mid-batch", () => {
+  for (const point of ["dedupe", "persist"] as const) {
+    test(`crash after ${point}: the restarted worker replays the batch and the result is exact`, async () => {
+      const s = new Scenario(env, { label: `kill9-after-${point}`, events: 24_000, rate: 4000 });
+      await scenario(s, async () => {
+        const once = join(s.dir, "crashed");
+        // The 6th batch to pass the stage: well into the stream, with earlier batches committed.
+        const fleet = s.startFleet({ TOPOFLEET_FAULT: `crash-after:${point}:6`, TOPOFLEET_FAULT_ONCE: once });
+        const producing = s.produce();
+        await waitUntil(() => existsSync(once), 60_000, `the crash-after:${point} hook to fire`);
+        expect(readFileSync(once, "utf8")).toContain(`crash-after:${point}:6`);
+        if (point === "persist") {
+          // The state the crash must survive: rows durable in PostgreSQL whose offsets were never committed.
+          expect(await s.rowsPastCommitted()).toBeGreaterThan(0);
+        }
+        await fleet.waitForStderr(/worker crashed; restarting/, 30_000);
+        const { manifest } = await producing;
+        const r = await s.finish(manifest, { exactDuplicates: false, timeoutMs: 180_000 });
+        expect(r.report.failures).toEqual([]);
+        expect(r.report.invalid_run).toBeNull();
+        expect(r.report.ok).toBe(true);
+        // Exactly one crash: the restarted worker found the once-file and ran clean.
+        expect(fleet.stderr.match(/worker crashed; restarting/g)?.length).toBe(1);
+      });
+    }, 300_000);
+  }
+});
+
+describe("SIGTERM during load", () => {
+  test("the fleet drains within the deadline with everything persisted committed, and a restart continues exactly", async () => {
+    const deadlineMs = 20_000;
+    const s = new Scenario(env, { label: "sigterm-restart", events: 24_000, rate: 3000, shutdownDeadlineMs: deadlineMs });
+    await scenario(s, async () => {
+      const first = s.startFleet();
+      const producing = s.produce();
+      await s.waitCommitted(6000, 90_000);
+      const stop = await s.stopFleet(first, deadlineMs + 15_000);
+      expect(stop.code).toBe(0);
+      // The supervisor's deadline plus process exit; killed stragglers would make the exit code 1.
+      expect(stop.drainMs).toBeLessThan(deadlineMs + 5_000);
+      expect(first.stderr).not.toMatch(/did not stop in time|abandoning an in-flight batch/);
+      // Everything the drained fleet persisted is covered by a committed offset: nothing to replay.
+      expect(await s.rowsPastCommitted()).toBe(0);
+      const committedAtStop = s.committed;
+      const firstSummary = first.summary();
+      expect(firstSummary).not.toBeNull();
+      expect(firstSummary!.lost).toBe(0);
+
+      const second = s.startFleet();
+      const { manifest } = await producing;
+      const r = await s.finish(manifest, { exactDuplicates: true });
+      expect(r.report.failures).toEqual([]);
+      expect(r.report.ok).toBe(true);
+      // The two runs together saw every message once: the first one's committed count plus the second's.
+      const secondSummary = second.summary()!;
+      expect(firstSummary!.events + secondSummary.events).toBe(r.produced);
+      expect(committedAtStop).toBeGreaterThan(0);
+    });
+  }, 300_000);
+});

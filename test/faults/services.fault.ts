@@ -1,0 +1,88 @@
+/**
+ * Dependency faults under load: Redis gone for 10 s (and back empty: no persistence, the Bloom filter is
+ * forgotten), PostgreSQL restarted with `pg_ctl restart`, and the persist stage's backends terminated with
+ * `pg_terminate_backend`. The pipeline must pause and retry (never commit past a failure) and end exact.
+ * Redis and PostgreSQL here are the suite's own instances on free ports (dev/faults), never 6379/5432.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { FaultServices, Scenario } from "./harness.ts";
+
+let env: FaultServices;
+beforeAll(async () => {
+  env = await FaultServices.start();
+}, 120_000);
+afterAll(async () => {
+  await env?.stop();
+}, 120_000);
+
+/** Runs a scenario body and cleans up (keeping the logs when it failed). */
+async function scenario(s: Scenario, body: () => Promise<void>): Promise<void> {
+  let ok = false;
+  try {
+    await body();
+    ok = true;
+  } finally {
+    await s.cleanup(!ok);
+  }
+}
+
+describe("Redis unavailable", () => {
+  test("Redis down for 10 s, then back on the same port: retries, no commit meanwhile, exact result", async () => {
+    const s = new Scenario(env, { label: "redis-down-10s", events: 24_000, rate: 3000 });
+    await scenario(s, async () => {
+      const fleet = s.startFleet();
+      const producing = s.produce();
+      await s.waitCommitted(4000, 90_000);
+      await env.redis.down();
+      const committedWhenDown = s.committed;
+      await Bun.sleep(10_000);
+      // While Redis was down nothing new passed dedupe, so at most the batches already past it committed.
+      const committedWhileDown = s.committed;
+      await env.redis.up();
+      const { manifest } = await producing;
+      expect(committedWhileDown - committedWhenDown).toBeLessThan(2 * 500 * 2 + 1);
+      const r = await s.finish(manifest, { exactDuplicates: true });
+      expect(fleet.stderr).toContain("DEDUPE_REDIS_UNAVAILABLE");
+      expect(r.report.failures).toEqual([]);
+      expect(r.report.ok).toBe(true);
+    });
+  }, 300_000);
+});
+
+describe("PostgreSQL faults", () => {
+  test("pg_ctl restart under load: the persist stage reconnects and the result is exact", async () => {
+    const s = new Scenario(env, { label: "pg-restart", events: 24_000, rate: 3000 });
+    await scenario(s, async () => {
+      const fleet = s.startFleet();
+      const producing = s.produce();
+      await s.waitCommitted(4000, 90_000);
+      await env.pg.restart();
+      const { manifest } = await producing;
+      const r = await s.finish(manifest, { exactDuplicates: true });
+      expect(fleet.stderr).toMatch(/PERSIST_CONNECTION|PERSIST_TRANSIENT/);
+      expect(r.report.failures).toEqual([]);
+      expect(r.report.ok).toBe(true);
+    });
+  }, 300_000);
+
+  test("pg_terminate_backend of the worker's connections under load: retried and exact", async () => {
+    const s = new Scenario(env, { label: "pg-terminate", events: 24_000, rate: 3000 });
+    await scenario(s, async () => {
+      const fleet = s.startFleet();
+      const producing = s.produce();
+      await s.waitCommitted(4000, 90_000);
+      // Twice, a second apart, so a batch in flight on a fresh connection is hit too.
+      let terminated = 0;
+      for (let i = 0; i < 2; i++) {
+        terminated += await env.pg.terminateClients("topofleet-persist:persist");
+        await Bun.sleep(1000);
+      }
+      expect(terminated).toBeGreaterThan(0);
+      const { manifest } = await producing;
+      const r = await s.finish(manifest, { exactDuplicates: true });
+      expect(fleet.stderr).toMatch(/PERSIST_CONNECTION|PERSIST_TRANSIENT/);
+      expect(r.report.failures).toEqual([]);
+      expect(r.report.ok).toBe(true);
+    });
+  }, 300_000);
+});

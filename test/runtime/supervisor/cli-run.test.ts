@@ -1,0 +1,149 @@
+/**
+ * `bun workers/topology.ts` end to end as a subprocess: SIGTERM drains and commits exactly what was
+ * processed, a crash loop gives up with exit 1. The source is a mock cluster hosted by the test and
+ * consumed as a real Kafka cluster, so the committed offsets can be read after the CLI has exited.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Consumer, MockCluster, Producer } from "../../../shared/kafka/index.ts";
+import { uniqueName } from "../../support/services.ts";
+import { RECORD_STAGE, startCli, tempDir, waitFor, writeTopology } from "./helpers.ts";
+
+const PARTITIONS = 4;
+const MESSAGES = 3000;
+let cluster: MockCluster;
+const tmp = tempDir("tf-cli-run");
+
+beforeAll(async () => {
+  cluster = await MockCluster.start({ brokers: 1 });
+});
+afterAll(async () => {
+  await cluster?.stop();
+  tmp.cleanup();
+});
+
+/** A fresh topic with MESSAGES messages spread over PARTITIONS partitions. */
+async function filledTopic(): Promise<string> {
+  const topic = uniqueName("drain");
+  cluster.createTopic(topic, PARTITIONS);
+  cluster.createTopic(`${topic}.dlq`, 1);
+  const producer = new Producer({ config: { "bootstrap.servers": cluster.bootstraps } });
+  await producer.sendBatch(Array.from({ length: MESSAGES }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
+  await producer.close();
+  return topic;
+}
+
+function topologyYaml(topic: string, group: string, stageOptions: string, extra = ""): string {
+  return `name: cli-run-test
+source:
+  kafka:
+    brokers: "${cluster.bootstraps}"
+    topics: [${topic}]
+    group: ${group}
+    properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500" }
+stages:
+  - custom:
+      module: ${RECORD_STAGE}
+      options: ${stageOptions}
+batch:
+  maxEvents: 20
+http:
+  port: 0
+${extra}`;
+}
+
+/** The per-partition offsets the record stage logged as processed. */
+function processedOffsets(log: string): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  if (!existsSync(log)) return out;
+  for (const line of readFileSync(log, "utf8").split("\n")) {
+    if (!line) continue;
+    const [p, o] = line.split(":").map(Number);
+    if (!out.has(p)) out.set(p, new Set());
+    out.get(p)!.add(o);
+  }
+  return out;
+}
+
+describe("topology CLI run", () => {
+  /** Starts the CLI on a fresh topic, SIGTERMs it mid-stream, returns what was processed and committed. */
+  async function drainRun(replicas: number) {
+    const topic = await filledTopic();
+    const group = uniqueName("g");
+    const log = join(tmp.dir, `${group}.log`);
+    // Slow batches and one in flight per worker, so the signal lands mid-stream with work in flight.
+    const file = writeTopology(
+      tmp.dir,
+      topologyYaml(topic, group, `{ delayMs: 300, log: "${log}" }`, `concurrency:\n  replicas: ${replicas}\n  inFlightBatches: 1\nshutdown:\n  deadline: 20s\n`),
+      `${group}.yaml`,
+    );
+    const run = startCli([file, "--json", "--data-dir", join(tmp.dir, "data")]);
+    await waitFor("some events processed", () => [...processedOffsets(log).values()].reduce((n, s) => n + s.size, 0) >= 60, 60_000);
+    const signalledAt = Date.now();
+    run.proc.kill("SIGTERM");
+    const code = await run.exited;
+    const drainMs = Date.now() - signalledAt;
+    const summary = JSON.parse(run.stdout().trim().split("\n").at(-1)!);
+    const processed = processedOffsets(log);
+    const consumer = new Consumer({ config: { "bootstrap.servers": cluster.bootstraps, "group.id": group } });
+    try {
+      const committed = await consumer.committed(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })));
+      return { code, stderr: run.stderr(), drainMs, summary, processed, committed };
+    } finally {
+      await consumer.close();
+    }
+  }
+
+  test("SIGTERM drains: exit 0 within the deadline, and the committed offsets equal what was processed", async () => {
+    const r = await drainRun(1);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.drainMs).toBeLessThan(20_000);
+    expect(r.summary.lost).toBe(0);
+    const total = [...r.processed.values()].reduce((n, s) => n + s.size, 0);
+    expect(total).toBeLessThan(MESSAGES); // the drain stopped consuming: the rest stays for the next run
+    expect(r.summary.events).toBe(total);
+    for (const c of r.committed) {
+      const offsets = r.processed.get(c.partition) ?? new Set<number>();
+      // Committed = next offset to consume: every offset below it processed, none at or above it.
+      const expected = offsets.size ? Math.max(...offsets) + 1 : -1001;
+      expect({ partition: c.partition, committed: c.offset }).toEqual({ partition: c.partition, committed: expected });
+      if (offsets.size) expect(offsets.size).toBe(expected);
+    }
+  }, 120_000);
+
+  test("SIGTERM drains two workers: exit 0, and nothing is committed that was not processed", async () => {
+    const r = await drainRun(2);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.drainMs).toBeLessThan(20_000);
+    expect(r.summary.lost).toBe(0);
+    let committedTotal = 0;
+    for (const c of r.committed) {
+      if (c.offset < 0) continue;
+      const offsets = r.processed.get(c.partition) ?? new Set<number>();
+      for (let o = 0; o < c.offset; o++) expect(offsets.has(o)).toBe(true);
+      committedTotal += c.offset;
+    }
+    expect(committedTotal).toBeGreaterThan(0);
+    expect(r.summary.events).toBe(committedTotal);
+  }, 120_000);
+
+  test("a crash loop gives up: exit 1 with RUNTIME_CRASH_LOOP and the last error in the log", async () => {
+    const topic = await filledTopic();
+    const group = uniqueName("g");
+    const file = writeTopology(tmp.dir, topologyYaml(topic, group, "{ failStart: true }"), `${group}.yaml`);
+    const run = startCli([file, "--json", "--data-dir", join(tmp.dir, "data")]);
+    const code = await run.exited;
+    expect(code).toBe(1);
+    const fatal = run
+      .stderr()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.component === "supervisor" && l.level === 60);
+    expect(fatal?.err?.code).toBe("RUNTIME_CRASH_LOOP");
+    expect(JSON.stringify(fatal.lastError)).toContain("record stage told to fail at start");
+    // The summary is still printed, as the last stdout line.
+    expect(JSON.parse(run.stdout().trim().split("\n").at(-1)!)).toMatchObject({ events: 0, lost: 0 });
+  }, 120_000);
+});

@@ -1,0 +1,28 @@
+/**
+ * Helpers for the security tests: temp topology files, the real CLI as a subprocess (dev/faults/cli-process.ts),
+ * and grepping captured text for planted secrets.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export { CliProcess, REPO, runCliToEnd as runCli } from "../../dev/faults/cli-process.ts";
+
+/** A temp directory for one test file. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes `yaml` as `<dir>/<name>` and returns the path. */
+export function writeTopology(dir: string, name: string, yaml: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** The names of the needles found in `text` (empty when clean). */
+export function leaks(text: string, needles: Record<string, string>): string[] {
+  return Object.entries(needles)
+    .filter(([, v]) => text.includes(v))
+    .map(([k]) => k);
+}
