@@ -3,7 +3,7 @@
  * thread (the per-thread ceiling: parse + validate + probes + COPY line, no messaging), on ~300-byte
  * CloudEvents with a dedupe and a persist stage in the topology (so probes and COPY lines are built).
  *
- *   bun dev/bench/enrich.ts [--events N] [--threads T] [--batch B] [--binary-ratio R] [--json]
+ *   bun dev/bench/enrich.ts [--events N] [--threads T] [--batch B] [--in-flight F] [--binary-ratio R] [--json]
  *
  * With --json the last stdout line is {"events_per_s":…,"events_per_s_per_thread":…,"threads":…, …}.
  */
@@ -31,8 +31,9 @@ const json = process.argv.includes("--json");
 const events = flag("events", 200_000);
 const threads = flag("threads", Math.max(1, availableParallelism() - 1));
 const batchSize = flag("batch", 5_000);
+const inFlight = flag("in-flight", 4); // the topology default for concurrency.inFlightBatches
 const binaryRatio = flag("binary-ratio", 0);
-const command = `bun dev/bench/enrich.ts --events ${events} --threads ${threads} --batch ${batchSize} --binary-ratio ${binaryRatio}${json ? " --json" : ""}`;
+const command = `bun dev/bench/enrich.ts --events ${events} --threads ${threads} --batch ${batchSize} --in-flight ${inFlight} --binary-ratio ${binaryRatio}${json ? " --json" : ""}`;
 const log = (s: string) => (json ? console.error(s) : console.log(s));
 
 const enc = new TextEncoder();
@@ -82,7 +83,7 @@ const topology: ResolvedTopology = {
   ],
   deadLetter: { topic: "events.dlq" },
   batch: { maxEvents: batchSize, maxBytes: 64 << 20, maxWaitMs: 50 },
-  concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 1 }, inFlightBatches: 2 },
+  concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 1 }, inFlightBatches: inFlight },
   http: { port: 0, host: "127.0.0.1" },
   log: { level: "warn" },
   shutdown: { deadlineMs: 5_000 },
@@ -93,7 +94,7 @@ const topology: ResolvedTopology = {
 const batchRecords: RecordBatch[] = [];
 for (let off = 0; off < events; off += batchSize) batchRecords.push(packRecords(makeRecords(Math.min(batchSize, events - off), off)));
 const avgBytes = batchRecords.reduce((s, r) => s + r.values.byteLength, 0) / events;
-log(`enrich bench: ${events} events of ~${avgBytes.toFixed(0)} B in batches of ${batchSize}, ${threads} thread(s), binary ratio ${binaryRatio}`);
+log(`enrich bench: ${events} events of ~${avgBytes.toFixed(0)} B in batches of ${batchSize}, ${threads} thread(s), ${inFlight} batches in flight, binary ratio ${binaryRatio}`);
 
 // 1. Directly in this thread: the per-thread ceiling of the thread function.
 const plan = buildEnrichPlan(enrichCfg, topology, 0);
@@ -203,6 +204,7 @@ if (json) {
       process_cpu_us_per_event: Number(poolCpuUs.toFixed(3)),
       events,
       batch: batchSize,
+      in_flight: inFlight,
       avg_event_bytes: Math.round(avgBytes),
       binary_ratio: binaryRatio,
     }),

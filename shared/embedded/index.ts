@@ -8,6 +8,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PersistError } from "../errors/index.ts";
 import { PGliteWireServer } from "./server.ts";
 
+/** Where PGlite keeps its files and which port the server listens on. */
 export interface EmbeddedPostgresOptions {
   /** Directory holding PGlite's data files (created when missing). One process at a time may own it. */
   dataDir: string;
@@ -15,6 +16,7 @@ export interface EmbeddedPostgresOptions {
   port?: number;
 }
 
+/** A running embedded server. */
 export interface EmbeddedPostgres {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
   url: string;

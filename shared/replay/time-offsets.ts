@@ -2,7 +2,7 @@
  * Offsets by timestamp: for each partition, the first offset whose record timestamp is >= ts.
  *
  * Consumer.offsetsForTimes asks the broker (ListOffsets by timestamp). A real broker answers -1 only when no
- * record is that recent; librdkafka's mock cluster answers -1 always (its handler has a "FIXME: by timestamp").
+ * record is that recent; librdkafka's mock cluster answers -1 always (its ListOffsets handler does not look up timestamps).
  * So a -1 for a non-empty partition is checked against the partition's last record: if that record is at
  * or after ts, the broker could not answer, and the partition is scanned instead (linear, read once for
  * every timestamp asked). On a real broker the check costs one read of the last record, and only when the

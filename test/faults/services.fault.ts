@@ -50,15 +50,23 @@ describe("Redis unavailable", () => {
 });
 
 describe("PostgreSQL faults", () => {
-  test("pg_ctl restart under load: the persist stage reconnects and the result is exact", async () => {
+  test("pg_ctl restart, then a 3 s outage, under load: the persist stage retries, reconnects, and the result is exact", async () => {
     const s = new Scenario(env, { label: "pg-restart", events: 24_000, rate: 3000 });
     await scenario(s, async () => {
+      const startTime = async () => (await env.sql<Array<{ t: Date }>>`SELECT pg_postmaster_start_time() AS t`)[0].t.getTime();
+      const before = await startTime();
       const fleet = s.startFleet();
       const producing = s.produce();
       await s.waitCommitted(4000, 90_000);
       await env.pg.restart();
+      // A restart takes ~0.2 s and may fall between two queries; the outage below is sure to hit batches.
+      await s.waitCommitted(8000, 90_000);
+      await env.pg.down();
+      await Bun.sleep(3000);
+      await env.pg.up();
       const { manifest } = await producing;
       const r = await s.finish(manifest, { exactDuplicates: true });
+      expect(await startTime()).toBeGreaterThan(before);
       expect(fleet.stderr).toMatch(/PERSIST_CONNECTION|PERSIST_TRANSIENT/);
       expect(r.report.failures).toEqual([]);
       expect(r.report.ok).toBe(true);

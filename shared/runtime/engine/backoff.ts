@@ -20,17 +20,3 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BAC
   const d = Math.min(opts.capMs, opts.baseMs * 2 ** Math.min(attempt, 30));
   return d / 2 + random() * (d / 2);
 }
-
-/** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

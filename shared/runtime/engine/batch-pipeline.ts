@@ -12,6 +12,7 @@ import type { Stage } from "../../stages/stage.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { deadLetterRecords } from "./dead-letter.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
+import { errorJson } from "./error-json.ts";
 import type { FaultPoints } from "./fault-points.ts";
 import { retrying } from "./retry.ts";
 
@@ -66,7 +67,7 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
       const code = err instanceof TopofleetError ? err.code : "UNKNOWN";
       metrics.stageRetries.inc({ stage: step, code });
       logger.warn(
-        { stage: step, code, attempt: attempt + 1, delayMs: Math.round(delayMs), batch: batch.id, err: err instanceof TopofleetError ? err.toJSON() : String(err) },
+        { stage: step, code, attempt: attempt + 1, delayMs: Math.round(delayMs), batch: batch.id, err: errorJson(err) },
         "retriable failure; retrying the batch after backoff",
       );
       if (!retryingNow) {

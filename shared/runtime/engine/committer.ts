@@ -19,6 +19,7 @@
  */
 import type { Logger } from "pino";
 import { TopofleetError } from "../../errors/index.ts";
+import { errorJson } from "./error-json.ts";
 import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
 import { addTally, type OffsetTracker, type Tally } from "./offset-tracker.ts";
@@ -150,7 +151,7 @@ export class Committer {
       }
       // Not fatal: the offsets stay uncommitted and the next commit covers them; after a crash or a
       // revocation they are re-delivered and deduplicated.
-      this.log.warn({ err: err instanceof TopofleetError ? err.toJSON() : String(err), sync, partitions: commits.length }, "offset commit failed");
+      this.log.warn({ err: errorJson(err), sync, partitions: commits.length }, "offset commit failed");
     }
   }
 }

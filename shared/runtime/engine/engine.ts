@@ -10,11 +10,9 @@
  * revoked partitions synchronously and only then lets the binding complete the revocation.
  */
 import type { Logger } from "pino";
-import { TopofleetError } from "../../errors/index.ts";
 import { Consumer, Producer } from "../../kafka/index.ts";
 import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
-import { Batch, EventStatus, type RecordBatch } from "../../stages/batch.ts";
-import { packRecords, type RecordInput } from "../../stages/records.ts";
+import { Batch, type RecordBatch } from "../../stages/batch.ts";
 import type { Stage, StageContext, StageHealth } from "../../stages/stage.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
@@ -22,13 +20,16 @@ import type { WorkerProgress } from "../ipc.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { BatchFetcher } from "./batch-fetcher.ts";
 import { runPipeline, type PipelineDeps } from "./batch-pipeline.ts";
-import { faultPointsFromEnv } from "./fault-points.ts";
+import { groupByPartition, selectPartitions, tallyOf } from "./batch-segments.ts";
+import { Committer, type CommitHooks } from "./committer.ts";
 import { EngineMetrics } from "./engine-metrics.ts";
+import { errorJson } from "./error-json.ts";
+import { faultPointsFromEnv } from "./fault-points.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
 import { consumerConfig, deadLetterProducerConfig } from "./kafka-config.ts";
-import { OffsetTracker, emptyTally, tpKey } from "./offset-tracker.ts";
-import { Committer, type CommitHooks } from "./committer.ts";
+import { OffsetTracker, tpKey } from "./offset-tracker.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
+import { within } from "./timing.ts";
 
 /** Everything an engine needs; the topology must already carry the launch overrides (applyLaunchOverrides). */
 export interface EngineOptions {
@@ -66,16 +67,6 @@ type State = "new" | "starting" | "running" | "stopping" | "stopped";
 const BACKPRESSURE = "backpressure";
 const STOPPING = "stopping";
 const HEALTH_TIMEOUT_MS = 2_000;
-
-/** Resolves `p`, or `fallback` after `ms` (the late result is ignored). */
-async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(fallback), Math.max(0, ms))))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One worker's pipeline engine. */
 export class Engine {
@@ -143,12 +134,12 @@ export class Engine {
       }
       this.producer = new Producer({
         config: deadLetterProducerConfig(t, workerId, brokers),
-        onError: (err) => this.log.warn({ err: errJson(err) }, "dead-letter producer error"),
+        onError: (err) => this.log.warn({ err: errorJson(err) }, "dead-letter producer error"),
       });
       const consumer = new Consumer({
         config: consumerConfig(t, workerId, brokers),
         onRebalance: (e) => this.onRebalance(e),
-        onError: (err) => this.log.warn({ err: errJson(err) }, "consumer error"),
+        onError: (err) => this.log.warn({ err: errorJson(err) }, "consumer error"),
       });
       this.consumer = consumer;
       this.pauses = new PauseController(consumer, (n) => this.m.partitionsPaused.set({}, n));
@@ -249,16 +240,7 @@ export class Engine {
     const records = this.ownedOnly(fetched);
     if (!records) return;
     const batch = new Batch(records);
-    const groups = new Map<string, { tp: TopicPartition; offsets: number[]; indexes: number[] }>();
-    for (let i = 0; i < records.size; i++) {
-      const topic = records.topics[records.topicIndex[i]];
-      const partition = records.partitions[i];
-      const key = tpKey(topic, partition);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { tp: { topic, partition }, offsets: [], indexes: [] }));
-      g.offsets.push(records.offsets[i]);
-      g.indexes.push(i);
-    }
+    const groups = groupByPartition(records);
     const segments: BatchSegment[] = [];
     for (const g of groups.values()) segments.push({ handle: this.tracker.track(g.tp, g.offsets)!, indexes: g.indexes });
     const entry: InFlightBatch = {
@@ -285,26 +267,7 @@ export class Engine {
    * from ever being tracked under a later assignment.
    */
   private ownedOnly(r: RecordBatch): RecordBatch | null {
-    const owned = new Map<string, boolean>();
-    const keep: number[] = [];
-    for (let i = 0; i < r.size; i++) {
-      const key = tpKey(r.topics[r.topicIndex[i]], r.partitions[i]);
-      let ok = owned.get(key);
-      if (ok === undefined) owned.set(key, (ok = this.tracker.ownsKey(key) && !this.revoking.has(key)));
-      if (ok) keep.push(i);
-    }
-    if (keep.length === r.size) return r;
-    if (keep.length === 0) return null;
-    const inputs: RecordInput[] = keep.map((i) => ({
-      topic: r.topics[r.topicIndex[i]],
-      partition: r.partitions[i],
-      offset: r.offsets[i],
-      timestamp: r.timestamps[i],
-      key: r.keyNull[i] ? null : r.keys.subarray(r.keyStarts[i], r.keyStarts[i + 1]),
-      value: r.valueNull[i] ? null : r.values.subarray(r.valueStarts[i], r.valueStarts[i + 1]),
-      headers: r.headers[i],
-    }));
-    return packRecords(inputs);
+    return selectPartitions(r, (key) => this.tracker.ownsKey(key) && !this.revoking.has(key));
   }
 
   private get pipelineDeps(): PipelineDeps {
@@ -328,18 +291,9 @@ export class Engine {
   }
 
   private finishBatch(entry: InFlightBatch): void {
-    const status = entry.batch.status;
     for (const seg of entry.segments) {
-      const tally = emptyTally();
-      for (const i of seg.indexes) {
-        tally.events++;
-        const s = status[i];
-        if (s === EventStatus.Persisted) tally.persisted++;
-        else if (s === EventStatus.Duplicate) tally.duplicates++;
-        else if (s === EventStatus.DeadLettered) tally.invalid++;
-      }
       // False when the partition was revoked meanwhile: that part of the batch is not ours to commit.
-      this.tracker.complete(seg.handle, tally);
+      this.tracker.complete(seg.handle, tallyOf(entry.batch.status, seg.indexes));
     }
     this.m.batchSeconds.observe({ stage: "pipeline" }, (performance.now() - entry.batch.startedAt) / 1000);
     this.remove(entry);
@@ -375,7 +329,7 @@ export class Engine {
   private fail(err: unknown): void {
     if (this.fatalError !== null) return;
     this.fatalError = err ?? new Error("unknown failure");
-    this.log.error({ err: errJson(err) }, "fatal pipeline error; stopping the worker without committing the failed batch");
+    this.log.error({ err: errorJson(err) }, "fatal pipeline error; stopping the worker without committing the failed batch");
     void this.stop();
   }
 
@@ -455,7 +409,7 @@ export class Engine {
       this.lag = total;
     } catch (err) {
       this.lag = -1;
-      this.log.debug({ err: errJson(err) }, "consumer lag query failed");
+      this.log.debug({ err: errorJson(err) }, "consumer lag query failed");
     }
   }
 
@@ -501,7 +455,7 @@ export class Engine {
         const ok = await within(Promise.resolve(f()).then(() => true), left(), false);
         if (!ok) this.log.warn({ what }, "shutdown step did not finish within the deadline");
       } catch (err) {
-        this.log.warn({ what, err: errJson(err) }, "shutdown step failed");
+        this.log.warn({ what, err: errorJson(err) }, "shutdown step failed");
       }
     };
     // Closing the consumer revokes its partitions; the revocation handler commits again (a no-op now).
@@ -516,11 +470,3 @@ export class Engine {
     this.startedStages = [];
   }
 }
-
-/** A log-safe view of an error. */
-function errJson(err: unknown): unknown {
-  if (err instanceof TopofleetError) return err.toJSON();
-  if (err instanceof Error) return { name: err.name, message: err.message };
-  return err;
-}
-

@@ -5,7 +5,8 @@
  * The loop ends early only when the batch is abandoned (shutdown or revocation deadline), via `signal`.
  */
 import { RuntimeError, isRetriable } from "../../errors/index.ts";
-import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffOptions } from "./backoff.ts";
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { sleep } from "./timing.ts";
 
 /** Hooks around the retries of one operation. */
 export interface RetryHooks {

@@ -9,13 +9,14 @@
  */
 import type { Logger } from "pino";
 import { resolve } from "node:path";
-import { ConfigError, TopofleetError } from "../../errors/index.ts";
+import { ConfigError } from "../../errors/index.ts";
 import { createStages } from "../../stages/index.ts";
 import { createLogger } from "../../telemetry/logger.ts";
 import { Metrics } from "../../telemetry/metrics.ts";
 import { loadTopology } from "../../topology/index.ts";
 import type { SupervisorToWorker, WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
 import { Engine } from "./engine.ts";
+import { errorJson } from "./error-json.ts";
 import { applyLaunchOverrides, sourceBrokers } from "./kafka-config.ts";
 
 const DEFAULT_STATUS_INTERVAL_MS = 5_000;
@@ -54,13 +55,6 @@ export function readLaunch(env: Record<string, string | undefined>, argv: readon
     dataDir: resolve(env.TOPOFLEET_DATA_DIR ?? ".data"),
     statusIntervalMs: DEFAULT_STATUS_INTERVAL_MS,
   };
-}
-
-/** A JSON-safe view of any error, for the `fatal` message. */
-function errorRecord(err: unknown): Record<string, unknown> {
-  if (err instanceof TopofleetError) return err.toJSON();
-  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
-  return { message: String(err) };
 }
 
 /** The IPC channel to the supervisor, or null when running standalone. */
@@ -136,7 +130,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         logger.info({ progress, ready: r.ready, detail: r.detail, partitions: running.assignment().length }, "progress");
       }
     };
-    statusTimer = setInterval(() => void report().catch((err) => logger.warn({ err: errorRecord(err) }, "status report failed")), launch.statusIntervalMs);
+    statusTimer = setInterval(() => void report().catch((err) => logger.warn({ err: errorJson(err, true) }, "status report failed")), launch.statusIntervalMs);
     void report();
     // A stop that arrived while the stages were starting.
     const early = stopRequest as { reason: string; deadlineMs: number } | null;
@@ -149,8 +143,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     return 0;
   } catch (err) {
     if (statusTimer) clearInterval(statusTimer);
-    logger.fatal({ err: errorRecord(err) }, "worker failed");
-    send?.({ type: "fatal", workerId: launch?.workerId ?? -1, error: errorRecord(err) });
+    logger.fatal({ err: errorJson(err, true) }, "worker failed");
+    send?.({ type: "fatal", workerId: launch?.workerId ?? -1, error: errorJson(err, true) });
     // The engine may have failed before its own shutdown ran (e.g. a stage failed to start).
     await engine?.stop().catch(() => undefined);
     await flushLogs(logger);

@@ -3,8 +3,8 @@
  * Structured and binary records are both turned into the JSON format's object shape and then validated by
  * the same function, so the two modes cannot drift apart.
  */
-import type { HeaderList } from "../batch.ts";
 import { EnrichRejectCode as C, EventReject } from "./codes.ts";
+import type { TextHeaders } from "./headers.ts";
 import type { CloudEvent } from "./module-api.ts";
 import { parseRfc3339, type EventTime } from "./rfc3339.ts";
 import { uriProblem, uriReferenceProblem } from "./uri.ts";
@@ -214,7 +214,7 @@ export function decodeStructured(value: Uint8Array): Record<string, unknown> | E
 }
 
 /** True when the record is in binary content mode (the engine-wide rule: a `ce_specversion` header is present). */
-export function isBinaryMode(headers: HeaderList | null): boolean {
+export function isBinaryMode(headers: TextHeaders | null): boolean {
   if (headers === null) return false;
   for (let i = 0; i < headers.length; i++) if (headers[i][0] === "ce_specversion") return true;
   return false;
@@ -226,20 +226,15 @@ export function isBinaryMode(headers: HeaderList | null): boolean {
  * is `datacontenttype`, and the value is the data: parsed JSON when the content type is JSON, otherwise
  * `data_base64`. A null value is an event without data. Names are validated later, with the attributes.
  */
-export function decodeBinary(headers: HeaderList, value: Uint8Array | null): Record<string, unknown> | EventReject {
+export function decodeBinary(headers: TextHeaders, value: Uint8Array | null): Record<string, unknown> | EventReject {
   const obj: Record<string, unknown> = {};
   let contentType: string | undefined;
   for (let i = 0; i < headers.length; i++) {
-    const [name, raw] = headers[i];
+    const [name, text] = headers[i];
     const isAttribute = name.startsWith("ce_");
     if (!isAttribute && name.toLowerCase() !== "content-type") continue;
-    if (raw === null) continue;
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      return new EventReject(C.BadAttributeValue, `header ${name} is not valid UTF-8`);
-    }
+    if (text === null) continue;
+    if (text === undefined) return new EventReject(C.BadAttributeValue, `header ${name} is not valid UTF-8`);
     if (!isAttribute) contentType = text;
     else {
       const attr = name.slice(3);

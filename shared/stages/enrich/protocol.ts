@@ -2,9 +2,8 @@
  * Messages between the enrich stage (main thread) and its piscina threads.
  *
  * Inbound, a slice of a RecordBatch travels as fresh copies of its packed typed arrays, transferred (not
- * cloned) to the thread; headers travel in the same columnar form (PackedHeaders), which costs the main
- * thread ~0.3 µs per record against ~1.2-1.5 µs for msgpackr (1/3 of records in binary mode with 8 headers
- * each, dev/bench/enrich.ts --binary-ratio). Copying instead of transferring the batch's own buffers
+ * cloned) to the thread; headers travel in the same columnar form (PackedHeaders, headers.ts). Copying
+ * instead of transferring the batch's own buffers
  * keeps the RecordBatch intact on the main thread even when a thread dies mid-task (a transferred buffer
  * would die with it, and the engine needs the original bytes to retry or dead-letter), and lets several
  * threads work on one batch. The copy costs ~0.1 µs per 330-byte event (dev/bench/enrich.ts measures it).
@@ -14,7 +13,6 @@
  * string arrays and ~1.7 µs for msgpackr pack + unpack, and the main thread's share is a substring per entry.
  */
 import type { EnrichErrorCode } from "../../errors/index.ts";
-import type { HeaderList } from "../batch.ts";
 
 /** The current lookup tables, shared with every thread without copying (see lookup-codec.ts). */
 export interface LookupShare {
@@ -119,67 +117,3 @@ export function unpackStrings(packed: PackedStrings, out: Array<string | null>, 
   }
 }
 
-/** Packs the headers of records [start, end) (copies the values), or null when none of them has headers. */
-export function packHeaders(headers: ReadonlyArray<HeaderList | null>, start: number, end: number): PackedHeaders | null {
-  let entries = 0;
-  let bytes = 0;
-  for (let i = start; i < end; i++) {
-    const h = headers[i];
-    if (h === null) continue;
-    entries += h.length;
-    for (let j = 0; j < h.length; j++) bytes += h[j][1]?.byteLength ?? 0;
-  }
-  if (entries === 0) return null;
-  const size = end - start;
-  const first = new Uint32Array(size + 1);
-  const names: string[] = new Array(entries);
-  const values = new Uint8Array(bytes);
-  const valueStarts = new Uint32Array(entries + 1);
-  const valueNull = new Uint8Array(entries);
-  let e = 0;
-  let b = 0;
-  for (let k = 0; k < size; k++) {
-    first[k] = e;
-    const h = headers[start + k];
-    if (h === null) continue;
-    for (let j = 0; j < h.length; j++, e++) {
-      const [name, value] = h[j];
-      names[e] = name;
-      valueStarts[e] = b;
-      if (value === null) valueNull[e] = 1;
-      else {
-        values.set(value, b);
-        b += value.byteLength;
-      }
-    }
-  }
-  first[size] = e;
-  valueStarts[entries] = b;
-  return { first, names: packStrings(names), values, valueStarts, valueNull };
-}
-
-/** The buffers of packed headers, for a transfer list. */
-export function headerBuffers(p: PackedHeaders): ArrayBuffer[] {
-  return [p.first.buffer, p.names.lengths.buffer, p.values.buffer, p.valueStarts.buffer, p.valueNull.buffer] as ArrayBuffer[];
-}
-
-/** Unpacks headers into one HeaderList (values are views, not copies) or null per record. */
-export function unpackHeaders(p: PackedHeaders, size: number): Array<HeaderList | null> {
-  const names: Array<string | null> = new Array(p.valueNull.length);
-  unpackStrings(p.names, names, 0);
-  const out: Array<HeaderList | null> = new Array(size);
-  for (let k = 0; k < size; k++) {
-    const from = p.first[k];
-    const to = p.first[k + 1];
-    if (from === to) {
-      out[k] = null;
-      continue;
-    }
-    const list: HeaderList = new Array(to - from);
-    for (let e = from; e < to; e++) {
-      list[e - from] = [names[e]!, p.valueNull[e] ? null : p.values.subarray(p.valueStarts[e], p.valueStarts[e + 1])];
-    }
-    out[k] = list;
-  }
-  return out;
-}

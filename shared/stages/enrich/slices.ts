@@ -3,7 +3,8 @@
  * and merging the threads' columns back into one EnrichedEvents in record order.
  */
 import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
-import { headerBuffers, packHeaders, STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
+import { headerBuffers, packHeaders } from "./headers.ts";
+import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
 
 /** A half-open range of record indexes. */
 export interface SliceRange {

@@ -3,7 +3,6 @@
  * time, tenant, JSON columns, dedupe key and Bloom probes, COPY line) happens here so the main thread only
  * does I/O. Pure apart from the user module: it can be driven directly (benchmarks) or through piscina.
  */
-import type { HeaderList } from "../batch.ts";
 import { writeProbes } from "../dedupe/bloom-math.ts";
 import { copyLine } from "../persist/copy-text.ts";
 import { decodeBinary, decodeStructured, isBinaryMode, validateEvent, type ValidEvent } from "./cloudevent.ts";
@@ -11,7 +10,8 @@ import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
 import type { ColumnSource, EnrichPlan } from "./plan.ts";
-import { packStrings, STRING_COLUMNS, unpackHeaders, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
+import { unpackTextHeaders, type TextHeaders } from "./headers.ts";
+import { packStrings, STRING_COLUMNS, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson, hasEscapedNul } from "./row.ts";
 import { tenantFromSource } from "./uri.ts";
@@ -77,7 +77,7 @@ export class EnrichThread {
   }
 
   /** Decode, validate and apply the lookups to record i of the task. Deterministic, so it can be re-run for a fresh copy. */
-  private prepare(task: EnrichTask, headers: Array<HeaderList | null> | null, i: number): ValidEvent | EventReject {
+  private prepare(task: EnrichTask, headers: Array<TextHeaders | null> | null, i: number): ValidEvent | EventReject {
     const start = task.valueStarts[i];
     const bytes = task.valueStarts[i + 1] - start;
     const isNull = task.valueNull[i] === 1;
@@ -109,7 +109,7 @@ export class EnrichThread {
   private async enrich(task: EnrichTask): Promise<EnrichSliceOk> {
     const n = task.size;
     this.syncTables(task.lookups);
-    const headers = task.headers ? unpackHeaders(task.headers, n) : null;
+    const headers = task.headers ? unpackTextHeaders(task.headers, n) : null;
     const rejections: EnrichSliceOk["rejections"] = [];
     const warnings: string[] = [];
     const valid: Array<ValidEvent | null> = new Array(n).fill(null);
@@ -126,7 +126,7 @@ export class EnrichThread {
 
   private async applyModule(
     task: EnrichTask,
-    headers: Array<HeaderList | null> | null,
+    headers: Array<TextHeaders | null> | null,
     valid: Array<ValidEvent | null>,
     rejections: EnrichSliceOk["rejections"],
     warnings: string[],

@@ -1,29 +1,18 @@
 /**
  * The column mapping: which CloudEvents attribute goes to which table column, the SQL type a managed
- * table gives each attribute, and how one event's value for a column is read out of a batch. Enrich
- * threads build COPY lines with `rowValues` (so the line order is the mapping order); the unnest writer
- * and the identity queries read the same values here, so both write paths agree on every value.
+ * table gives each attribute, and how one event's value for a column is read out of a batch. These are the
+ * values the enrich threads put in each COPY line (in mapping order); the unnest writer and the identity
+ * queries read them here, so both write methods store the same thing.
  */
 import { ConfigError } from "../../errors/index.ts";
 import type { EnrichedEvents, RecordBatch } from "../batch.ts";
 import type { ColumnMapping } from "../../topology/types.ts";
 
+/** A CloudEvents attribute (or Kafka position) a column can be mapped from. */
 export type Attribute = ColumnMapping["from"];
 
-/** The default table layout, in COPY line order. */
-export const DEFAULT_COLUMNS: readonly ColumnMapping[] = [
-  { column: "id", from: "id" },
-  { column: "source", from: "source" },
-  { column: "type", from: "type" },
-  { column: "subject", from: "subject" },
-  { column: "time", from: "time" },
-  { column: "tenant", from: "tenant" },
-  { column: "data", from: "data" },
-  { column: "extensions", from: "extensions" },
-  { column: "ingested_at", from: "ingested_at" },
-  { column: "kafka_partition", from: "kafka_partition" },
-  { column: "kafka_offset", from: "kafka_offset" },
-];
+/** The default table layout (each attribute into a column of its name), in COPY line order. */
+export { DEFAULT_COLUMNS } from "../../topology/defaults.ts";
 
 /** Column definition per attribute in a table the stage manages. */
 export const MANAGED_COLUMN_SQL: Readonly<Record<Attribute, string>> = {

@@ -7,6 +7,11 @@
  * would hang the batch and leave the connection idle in an aborted transaction. So the query's `reject`
  * is wrapped to surface the real PostgresError (with its SQLSTATE), and whichever of success or error
  * comes first settles the call; the caller's transaction then rolls back normally.
+ *
+ * The same version's writable, when destroyed because the connection closed mid-COPY, writes CopyFail to
+ * the socket the driver has just set to null (an uncaught TypeError). The stream is only ever destroyed
+ * for a dead connection here (a server-side COPY error arrives after `end()`, when the driver has already
+ * let go of the stream), so its destroy is narrowed to reporting the error.
  */
 import { finished } from "node:stream/promises";
 import type { TransactionSql } from "postgres";
@@ -22,7 +27,10 @@ export async function copyIn(tx: TransactionSql, statement: string, text: string
     };
   });
   failed.catch(() => undefined); // settled through the race below; a late rejection has nobody to tell
-  const stream = await Promise.race([query.writable(), failed]);
+  const stream = (await Promise.race([query.writable(), failed])) as NodeJS.WritableStream & {
+    _destroy(err: Error | null, cb: (err?: Error | null) => void): void;
+  };
+  stream._destroy = (err, cb) => cb(err);
   stream.end(text);
   await Promise.race([finished(stream), failed]);
 }

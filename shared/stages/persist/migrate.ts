@@ -10,6 +10,7 @@ import type { PersistStageConfig } from "../../topology/types.ts";
 import { resolveColumns, type ResolvedColumns } from "./columns.ts";
 import { openPool, resolveDatabase } from "./connect.ts";
 import { PartitionKeeper, type MaintenanceResult } from "./partitions.ts";
+import { closePool } from "./pg-driver.ts";
 import { createManagedTable, describeTable, type TableInfo } from "./schema.ts";
 import { target as makeTarget, type Target } from "./sql-text.ts";
 import { toPersistError } from "./sqlstate.ts";
@@ -53,7 +54,7 @@ export async function migrate(cfg: PersistStageConfig, logger: Logger, opts: { d
   } catch (err) {
     throw err instanceof TopofleetError ? err : toPersistError(err, "migrate");
   } finally {
-    await sql.end({ timeout: 5 });
+    await closePool(sql);
     await db.embedded?.stop();
   }
 }

@@ -10,8 +10,10 @@
  */
 import type { Sql } from "postgres";
 import { lockSchemaDdl } from "./ddl-lock.ts";
+import { inTransaction } from "./pg-driver.ts";
 import { quoteIdent, type Target } from "./sql-text.ts";
 
+/** One UTC day; partitions never follow local time or DST. */
 export const DAY_MS = 86_400_000;
 
 /** The UTC day number (days since 1970-01-01) of an epoch-ms time. */
@@ -55,7 +57,7 @@ export class PartitionKeeper {
     if (this.stale) await this.reload();
     const missing = [...new Set(days)].filter((d) => Number.isFinite(d) && !this.known.has(d));
     if (missing.length === 0) return [];
-    const created = await this.sql.begin(async (tx) => {
+    const created = await inTransaction(this.sql, async (tx) => {
       await lockSchemaDdl(tx, this.target.schema);
       const made: string[] = [];
       for (const day of missing.sort((a, b) => a - b)) {
@@ -90,7 +92,7 @@ export class PartitionKeeper {
     const existing = await this.list();
     const expired = existing.filter((p) => (p.day + 1) * DAY_MS <= cutoff);
     if (expired.length) {
-      await this.sql.begin(async (tx) => {
+      await inTransaction(this.sql, async (tx) => {
         await lockSchemaDdl(tx, this.target.schema);
         for (const p of expired) await tx.unsafe(`DROP TABLE IF EXISTS ${quoteIdent(this.target.schema)}.${quoteIdent(p.name)}`);
       });

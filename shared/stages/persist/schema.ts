@@ -7,6 +7,7 @@ import type { Sql } from "postgres";
 import { PersistError } from "../../errors/index.ts";
 import { MANAGED_COLUMN_SQL, type ResolvedColumns } from "./columns.ts";
 import { lockSchemaDdl } from "./ddl-lock.ts";
+import { inTransaction } from "./pg-driver.ts";
 import { derivedName, quoteIdent, type Target } from "./sql-text.ts";
 
 /** Creates schema, partitioned table and indexes when missing. Partitions are the PartitionKeeper's job. */
@@ -14,7 +15,7 @@ export async function createManagedTable(sql: Sql, target: Target, cols: Resolve
   const q = quoteIdent;
   const defs = cols.mapping.map((c) => `${q(c.column)} ${MANAGED_COLUMN_SQL[c.from]}`);
   defs.push(`PRIMARY KEY (${q(cols.source)}, ${q(cols.id)}, ${q(cols.time)})`);
-  await sql.begin(async (tx) => {
+  await inTransaction(sql, async (tx) => {
     await lockSchemaDdl(tx, target.schema);
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${q(target.schema)}`);
     await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${target.sql} (${defs.join(", ")}) PARTITION BY RANGE (${q(cols.time)})`);

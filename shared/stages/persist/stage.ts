@@ -19,6 +19,7 @@ import type { IdentityStore, Stage, StageContext, StageHealth } from "../stage.t
 import { resolveColumns, type ResolvedColumns } from "./columns.ts";
 import { detectBackend, openPool, resolveDatabase } from "./connect.ts";
 import { writeIsolating } from "./isolate.ts";
+import { closePool } from "./pg-driver.ts";
 import { prepareTable } from "./migrate.ts";
 import { dayOf, type MaintenanceResult, type PartitionKeeper } from "./partitions.ts";
 import { target as makeTarget, type Target } from "./sql-text.ts";
@@ -71,7 +72,7 @@ export class PersistStage implements Stage, IdentityStore {
       const backend = await detectBackend(sql);
       let method: WriteMethod = this.cfg.method;
       if (backend === "pglite" && method === "copy") {
-        logger.warn("embedded PostgreSQL (PGlite) cannot take COPY FROM STDIN over the wire; persisting with unnest");
+        logger.info("embedded PostgreSQL (PGlite) cannot take COPY FROM STDIN over the wire; persisting with unnest");
         method = "unnest";
       }
       const prepared = await prepareTable(sql, this.cfg, this.target, this.columns);
@@ -93,7 +94,7 @@ export class PersistStage implements Stage, IdentityStore {
       if (prepared.partitions) this.scheduleMaintenance();
       logger.info({ table: this.target.sql, backend, method, managed: this.cfg.manageSchema, connections: this.cfg.connections }, "persist stage started");
     } catch (err) {
-      await sql.end({ timeout: 5 });
+      await closePool(sql);
       await db.embedded?.stop();
       throw err instanceof TopofleetError ? err : toPersistError(err, "start");
     }
@@ -186,7 +187,7 @@ export class PersistStage implements Stage, IdentityStore {
     this.run = null;
     if (run.timer) clearInterval(run.timer);
     await this.maintenanceInFlight?.catch(() => undefined);
-    await run.sql.end({ timeout: 5 });
+    await closePool(run.sql);
     await run.embedded?.stop();
   }
 

@@ -10,6 +10,7 @@ import { derivedName, quoteIdent, type Target } from "./sql-text.ts";
 /** Position of a row within the written chunk (1-based, as WITH ORDINALITY counts). */
 export const ORD = "topofleet_ord";
 
+/** Every statement of the write path for one table and mapping. */
 export interface WritePlan {
   columns: ResolvedColumns;
   /** True when the mapping stores the Kafka position, so a retry can recognise its own earlier rows. */
@@ -17,6 +18,8 @@ export interface WritePlan {
   /** Per-connection staging table for the COPY path (emptied at every commit). */
   createStaging: string;
   copyIntoStaging: string;
+  /** COPY straight into the table: all-or-nothing, fails with 23505 when any row exists already. */
+  copyIntoTarget: string;
   /** INSERT ... ON CONFLICT DO NOTHING; the command's row count says whether anything conflicted. */
   insertFromStaging: string;
   insertFromUnnest: string;
@@ -68,6 +71,7 @@ export function buildWritePlan(target: Target, cols: ResolvedColumns, table: Tab
     matchesOwnRows,
     createStaging: `CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${target.sql} INCLUDING DEFAULTS, ${ORD} integer) ON COMMIT DELETE ROWS`,
     copyIntoStaging: `COPY ${staging} (${colList}, ${ORD}) FROM STDIN`,
+    copyIntoTarget: `COPY ${target.sql} (${colList}) FROM STDIN`,
     insertFromStaging: insertSelect(staging),
     insertFromUnnest: `INSERT INTO ${target.sql} (${colList}) SELECT ${colList} FROM (${unnestRows}) r ON CONFLICT DO NOTHING`,
     insertFromStagingReturning: returning(`SELECT * FROM ${staging}`),

@@ -13,12 +13,21 @@ import type { Sql, TransactionSql } from "postgres";
 import type { Batch } from "../batch.ts";
 import { columnValue } from "./columns.ts";
 import { copyIn } from "./copy-in.ts";
+import { inTransaction } from "./pg-driver.ts";
+import { sqlstateOf } from "./sqlstate.ts";
 import type { WritePlan } from "./write-plan.ts";
 
+/** How rows reach the table: COPY (fastest, real PostgreSQL) or INSERT ... SELECT FROM unnest (portable). */
 export type WriteMethod = "copy" | "unnest";
+
+const UNIQUE_VIOLATION = "23505";
+/** Chunks sent through staging after a conflict before the direct COPY is tried again. */
+const STAGING_AFTER_CONFLICT = 16;
 
 /** Writes chunks of batches with one method. */
 export class ChunkWriter {
+  private stagingChunksLeft = 0;
+
   constructor(
     private readonly sql: Sql,
     private readonly plan: WritePlan,
@@ -34,15 +43,31 @@ export class ChunkWriter {
     return stored;
   }
 
-  /** COPY into the connection's staging table, then one INSERT ... SELECT, in one transaction. */
-  private viaCopy(batch: Batch, indexes: readonly number[]): Promise<"all" | number[]> {
+  /**
+   * Optimistic: COPY straight into the table, which is all-or-nothing and about twice as fast as staging
+   * (no second pass over the rows). A unique violation means some rows exist already; the chunk then goes
+   * through the staging table, and so do the next few chunks, since conflicts come in runs (a replay).
+   */
+  private async viaCopy(batch: Batch, indexes: readonly number[]): Promise<"all" | number[]> {
     const lines = batch.events!.copyLines;
-    const parts = new Array<string>(indexes.length);
-    for (let k = 0; k < indexes.length; k++) parts[k] = `${lines[indexes[k]]}\t${k + 1}\n`;
-    const text = parts.join("");
+    if (this.stagingChunksLeft === 0) {
+      try {
+        await inTransaction(this.sql, (tx) => copyIn(tx, this.plan.copyIntoTarget, copyText(lines, indexes, false)));
+        return "all";
+      } catch (err) {
+        if (sqlstateOf(err) !== UNIQUE_VIOLATION) throw err;
+        this.stagingChunksLeft = STAGING_AFTER_CONFLICT;
+      }
+    } else this.stagingChunksLeft--;
+    return this.viaStaging(lines, batch, indexes);
+  }
+
+  /** COPY into the connection's staging table, then one INSERT ... SELECT ON CONFLICT DO NOTHING. */
+  private viaStaging(lines: readonly string[], batch: Batch, indexes: readonly number[]): Promise<"all" | number[]> {
+    const text = copyText(lines, indexes, true);
     // The staging table is per connection, so everything runs inside one transaction on one connection;
     // ON COMMIT DELETE ROWS empties it for the next batch (and a rollback discards it).
-    return this.sql.begin(async (tx) => {
+    return inTransaction(this.sql, async (tx) => {
       await tx.unsafe(this.plan.createStaging);
       await copyIn(tx, this.plan.copyIntoStaging, text);
       if (!this.plan.matchesOwnRows) return ordinals(await tx.unsafe(this.plan.insertFromStagingReturning));
@@ -76,6 +101,13 @@ export class ChunkWriter {
     ];
     return ordinals(await db.unsafe(this.plan.selectOwnRows, params));
   }
+}
+
+/** COPY text for the chunk; with the ordinal column for the staging table. */
+function copyText(lines: readonly string[], indexes: readonly number[], withOrdinal: boolean): string {
+  const parts = new Array<string>(indexes.length);
+  for (let k = 0; k < indexes.length; k++) parts[k] = withOrdinal ? `${lines[indexes[k]]}\t${k + 1}\n` : `${lines[indexes[k]]}\n`;
+  return parts.join("");
 }
 
 const ordinals = (rows: ReadonlyArray<Record<string, unknown>>): number[] => rows.map((r) => r.ord as number);

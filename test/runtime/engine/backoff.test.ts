@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { backoffDelay, sleep, DEFAULT_BACKOFF } from "../../../shared/runtime/engine/backoff.ts";
+import { backoffDelay, DEFAULT_BACKOFF } from "../../../shared/runtime/engine/backoff.ts";
+import { sleep, within } from "../../../shared/runtime/engine/timing.ts";
 
 describe("backoffDelay", () => {
   test("doubles from 100 ms and caps at 10 s, within the jitter band [d/2, d]", () => {
@@ -29,5 +30,14 @@ describe("sleep", () => {
     setTimeout(() => ac.abort(), 10);
     await p;
     expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+});
+
+describe("within", () => {
+  test("the result when it comes in time, the fallback after the deadline (a late rejection is ignored)", async () => {
+    expect(await within(Promise.resolve(1), 1_000, 0)).toBe(1);
+    const late = new Promise<number>((_, reject) => setTimeout(() => reject(new Error("late")), 50));
+    expect(await within(late, 10, -1)).toBe(-1);
+    await Bun.sleep(80); // the late rejection must not surface as unhandled
   });
 });

@@ -57,6 +57,10 @@ describe("engine", () => {
     );
     await engine.start();
     await waitFor(() => observe(sink).events.length >= n, 60_000, "all events processed");
+    // Lag comes from the binding every lagIntervalMs: per partition, and summed into progress.
+    await waitFor(() => engine.progress().lag === 0 && metrics.total(M.consumerLag) === 0 && engine.progress().events === n, 20_000, "lag 0");
+    for (let p = 0; p < 4; p++) expect(metrics.value(M.consumerLag, { topic, partition: p })).toBe(0);
+    expect(metrics.value(M.assignedPartitions)).toBe(4);
     const progress = await engine.stop(10_000);
     await expect(engine.finished).resolves.toEqual(progress);
 
@@ -280,7 +284,69 @@ describe("engine", () => {
     await waitFor(() => engine.hasJoined, 30_000, "group join");
     expect(await engine.readiness()).toEqual({ ready: true });
     expect(engine.assignment()).toEqual([{ topic, partition: 0 }]);
+    // A second member of a one-partition group gets nothing: ready, but idle (a hot standby).
+    const second = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd2") })] }),
+      { workerId: 1 },
+    );
+    await second.engine.start();
+    await waitFor(() => second.engine.hasJoined, 30_000, "second member joined");
+    const idle = await second.engine.readiness();
+    expect(idle.ready).toBe(true);
+    expect(idle.detail).toContain("idle");
+    expect(second.engine.assignment()).toEqual([]);
+    await second.engine.stop(5_000);
     await engine.stop(5_000);
     expect((await engine.readiness()).ready).toBe(false);
+  }, 90_000);
+
+  test("shutdown lets in-flight batches finish and commits them synchronously", async () => {
+    const { topic, group } = freshTopic(2);
+    const n = 400;
+    await produce(mock.bootstraps, topic, n, 2);
+    const sink = uniqueName("drain");
+    const { engine } = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 400 })], inFlight: 2, maxEvents: 50 }),
+    );
+    await engine.start();
+    // Stop while the first batches are still inside the (slow) stage: nothing is committed yet.
+    await waitFor(() => observe(sink).running > 0, 30_000, "a batch in the stage");
+    expect(engine.progress().events).toBe(0);
+    const progress = await engine.stop(10_000);
+    const seen = observe(sink).events;
+    expect(observe(sink).running).toBe(0);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeLessThan(n);
+    expect(progress.events).toBe(seen.length);
+    // What was processed is exactly what is committed: per partition, the end of the processed prefix.
+    const end = [0, 1].map((p) => Math.max(-1, ...seen.filter((e) => e.partition === p).map((e) => e.offset)) + 1);
+    for (const p of [0, 1]) expect(seen.filter((e) => e.partition === p).length).toBe(end[p]);
+    const committed = await committedOffsets(mock.bootstraps, group, topic, 2);
+    expect(committed.map((c) => Math.max(0, c))).toEqual(end);
+  }, 90_000);
+
+  test("a batch that cannot finish by the shutdown deadline is abandoned uncommitted and stop() still returns in time", async () => {
+    const { topic, group } = freshTopic(1);
+    await produce(mock.bootstraps, topic, 30, 1);
+    const stuck = uniqueName("stuck");
+    const { engine, metrics } = await makeEngine(
+      topologyFor({
+        brokers: mock.bootstraps,
+        topic,
+        group,
+        stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
+        inFlight: 1,
+      }),
+      { backoff: { baseMs: 50, capMs: 100 } },
+    );
+    await engine.start();
+    await waitFor(() => observe(stuck).failures >= 3, 30_000, "the stage failing");
+    const t0 = Date.now();
+    const progress = await engine.stop(2_000);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect(progress.events).toBe(0);
+    expect(metrics.value(M.batchesAbandoned)).toBe(1);
+    await expect(engine.finished).resolves.toEqual(progress);
+    expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
   }, 90_000);
 });

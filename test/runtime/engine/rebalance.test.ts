@@ -107,4 +107,57 @@ describe("engine rebalance", () => {
       expect(auditB.violations).toEqual([]);
     }, 180_000);
   }
+
+  test("a batch that cannot finish by the revocation deadline is abandoned, never committed, and re-processed by the new owner", async () => {
+    const topic = uniqueName("stuck");
+    mock.createTopic(topic, 4);
+    mock.createTopic(`${topic}.dlq`, 1);
+    const group = uniqueName("grp");
+    const n = 400;
+    await produce(mock.bootstraps, topic, n, 4);
+    const stuck = uniqueName("stuck");
+    const sinkB = uniqueName("b");
+    const auditA = new OwnershipAudit();
+    const auditB = new OwnershipAudit();
+    // Eager protocol: the revocation takes every partition, so A's stuck batch is wholly revoked.
+    const props = { "partition.assignment.strategy": "range" };
+    const a = await makeEngine(
+      topologyFor({
+        brokers: mock.bootstraps,
+        topic,
+        group,
+        stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
+        inFlight: 1,
+        maxEvents: 100,
+        deadlineMs: 1_000,
+        properties: props,
+      }),
+      { workerId: 0, hooks: auditA.hooks, backoff: { baseMs: 50, capMs: 100 } },
+    );
+    const b = await makeEngine(
+      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sinkB })], properties: props }),
+      { workerId: 1, hooks: auditB.hooks },
+    );
+    await a.engine.start();
+    await waitFor(() => observe(stuck).failures >= 3, 30_000, "A stuck retrying");
+    const stuckEvents = [...observe(stuck).events];
+    await b.engine.start();
+    await waitFor(() => a.metrics.value(M.batchesAbandoned) >= 1, 30_000, "A abandoned its batch at the revocation");
+    // B re-processes the abandoned batch's offsets of every partition it now owns, and commits them.
+    await waitFor(() => auditB.owned.size > 0 && observe(sinkB).events.length > 0, 30_000, "B owns partitions and works");
+    const ownedByB = () => new Set([...auditB.owned].map((k) => Number(k.split("/")[1])));
+    const seenByB = () => new Set(observe(sinkB).events.map((e) => `${e.partition}:${e.offset}`));
+    await waitFor(
+      () => stuckEvents.filter((e) => ownedByB().has(e.partition)).every((e) => seenByB().has(`${e.partition}:${e.offset}`)),
+      30_000,
+      "B re-processed the abandoned offsets",
+    );
+    await b.engine.stop(10_000);
+    await a.engine.stop(1_000);
+    // A never completed a batch, so it must never have had a commit acknowledged, and never for a partition it lost.
+    expect(auditA.acknowledged).toEqual([]);
+    expect(auditA.violations).toEqual([]);
+    expect(auditB.violations).toEqual([]);
+    expect(stuckEvents.length).toBeGreaterThan(0);
+  }, 120_000);
 });

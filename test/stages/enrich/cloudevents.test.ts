@@ -114,6 +114,16 @@ describe("extension attributes", () => {
       header,
     ),
   );
+  test("binary-mode attribute header that is not UTF-8 -> CE_BAD_ATTRIBUTE_VALUE", () =>
+    expectRejected(
+      { ...binary({ specversion: "1.0", id: "b", source: "/s", type: "t" }, null), headers: [["ce_specversion", new TextEncoder().encode("1.0")], ["ce_region", new Uint8Array([0xc3, 0x28])]] },
+      "CE_BAD_ATTRIBUTE_VALUE",
+      "ce_region",
+    ));
+  test("binary-mode non-ASCII header values are read as UTF-8", async () => {
+    const b = await expectValid(binary({ specversion: "1.0", id: "b", source: "/s", type: "t", region: "zürich" }, null));
+    expect(JSON.parse(b.events!.extensions[1]!).region).toBe("zürich");
+  });
   test("binary-mode header ce_Region -> CE_BAD_EXTENSION_NAME", () =>
     expectRejected(binary({ specversion: "1.0", id: "b", source: "/s", type: "t", Region: "eu" }, null), "CE_BAD_EXTENSION_NAME", "Region"));
   test.each([[{ a: 1 }, "object"], [[1], "array"], [1.5, "number 1.5"], [2 ** 31, `number ${2 ** 31}`]])("value %p -> CE_BAD_ATTRIBUTE_TYPE", (v, what) =>

@@ -28,6 +28,7 @@ export interface FixtureEvent {
 }
 
 let nextOffset = 1_000;
+/** The ingest time every fixture event carries. */
 export const INGESTED_AT = Date.parse("2026-01-02T03:04:05.678Z");
 /** A time on "today" (UTC noon), so the default partitions cover it. */
 export const todayNoon = (): string => new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 + 43_200_000).toISOString();
@@ -109,6 +110,7 @@ export function persistConfig(url: string, schema: string, table: string, over: 
   };
 }
 
+/** Quiet unless TOPOFLEET_LOG_LEVEL asks otherwise (test/setup.ts defaults it to warn). */
 export const testLogger = createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "test-persist" });
 
 /** A StageContext for one stage under test. */

@@ -1,0 +1,117 @@
+/**
+ * Persist stage benchmark: rows/s through `PersistStage.process` into a fresh daily-partitioned table
+ * (primary key (source, id, time), index (tenant, time)), batches of --batch events whose COPY lines were
+ * built beforehand as the enrich threads do, --connections batches in flight on as many connections.
+ * Every row is new, so the measured path is the common one (no conflicts, no bad rows); durability is the
+ * server's default synchronous_commit. The table is dropped afterwards.
+ *
+ *   bun dev/bench/persist.ts [--rows N] [--connections C] [--method copy|unnest] [--batch B]
+ *                            [--url postgres://…|embedded] [--json]
+ *
+ * --url embedded runs against PGlite behind the embedded server (which persists with unnest).
+ * With --json the last stdout line is {"rows_per_s":…,"method":…,"connections":…,…}.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Batch } from "../../shared/stages/batch.ts";
+import { createPersistStage } from "../../shared/stages/persist/index.ts";
+import { Metrics } from "../../shared/telemetry/metrics.ts";
+import { makeBatch, persistConfig, stageContext, type FixtureEvent } from "../../test/stages/persist/fixture.ts";
+import { PG_URL } from "../../test/support/services.ts";
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+function positive(name: string, def: number): number {
+  const raw = arg(name);
+  if (raw === undefined) return def;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
+  return v;
+}
+
+const json = process.argv.includes("--json");
+const rows = positive("rows", 200_000);
+const connections = positive("connections", 4);
+const batchSize = positive("batch", 5_000);
+const method = arg("method") ?? "copy";
+if (method !== "copy" && method !== "unnest") throw new Error("--method must be copy or unnest");
+const url = arg("url") ?? PG_URL;
+const command =
+  `bun dev/bench/persist.ts --rows ${rows} --connections ${connections} --method ${method} --batch ${batchSize}` +
+  `${arg("url") ? ` --url ${url === "embedded" ? "embedded" : "<url>"}` : ""}${json ? " --json" : ""}`;
+const log = (s: string) => (json ? console.error(s) : console.log(s));
+
+/** ~150-byte CloudEvents data, 16 tenants, times spread over today (one partition, as live traffic). */
+function batches(): Batch[] {
+  const dayStart = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+  const out: Batch[] = [];
+  for (let start = 0; start < rows; start += batchSize) {
+    const events: FixtureEvent[] = [];
+    for (let k = start; k < Math.min(rows, start + batchSize); k++) {
+      events.push({
+        id: `evt-${k.toString(36)}-${(k * 2654435761) >>> 0}`,
+        source: `/tenants/t${k % 16}/orders`,
+        type: "com.example.order.created",
+        subject: `order-${k}`,
+        time: new Date(dayStart + ((k * 7919) % 86_400_000)).toISOString(),
+        tenant: `t${k % 16}`,
+        data: JSON.stringify({ order: k, customer: `c${k % 9973}`, amount: (k % 10000) / 100, currency: "EUR", items: [{ sku: `sku-${k % 313}`, qty: 1 + (k % 3) }] }),
+        extensions: '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}',
+        partition: k % 8,
+        offset: k,
+      });
+    }
+    out.push(makeBatch(events));
+  }
+  return out;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "tf-bench-persist-"));
+const table = `bench_persist_${process.pid}_${Date.now().toString(36)}`;
+const cfg = persistConfig(url, "public", table, { method, connections, partitionsAheadDays: 1 });
+const stage = createPersistStage(cfg);
+const metrics = new Metrics();
+try {
+  const work = batches();
+  await stage.start(stageContext(dataDir, metrics));
+  const effectiveMethod = stage.method!;
+  log(`# ${command}`);
+  log(`persist bench: ${rows} rows, batches of ${batchSize}, ${connections} connections / batches in flight, method ${effectiveMethod}`);
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < work.length) await stage.process(work[next++]);
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const persisted = work.reduce((n, b) => n + b.count(1), 0);
+  if (persisted !== rows) throw new Error(`only ${persisted} of ${rows} rows persisted`);
+  const result = {
+    rows,
+    rows_per_s: Math.round(rows / seconds),
+    seconds: Number(seconds.toFixed(3)),
+    method: effectiveMethod,
+    connections,
+    batch: batchSize,
+    client_cpu_us_per_row: Number(((cpu.user + cpu.system) / rows).toFixed(2)),
+    backend: url === "embedded" ? "pglite" : "postgres",
+  };
+  log(`rows/s: ${result.rows_per_s}  (${result.seconds} s, client CPU ${result.client_cpu_us_per_row} µs/row)`);
+  if (json) console.log(JSON.stringify(result));
+} finally {
+  // Drop the table through the stage's own database (works for embedded too).
+  const { default: postgres } = await import("postgres");
+  if (url !== "embedded") {
+    const admin = postgres(url, { max: 1, onnotice: () => undefined });
+    await admin.unsafe(`DROP TABLE IF EXISTS public."${table}" CASCADE`);
+    await admin.end();
+  }
+  await stage.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,169 @@
+/**
+ * The worker process (workers/worker.ts) as the supervisor runs it (IPC + TOPOFLEET_WORKER) and standalone
+ * (a topology file argument, SIGTERM), against the mock cluster hosted by this test process.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MockCluster } from "../../../shared/kafka/index.ts";
+import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
+import { committedOffsets, fixture, highWatermarks, produce, uniqueName, waitFor } from "./support.ts";
+
+const WORKER = join(import.meta.dir, "../../../workers/worker.ts");
+let mock: MockCluster;
+let dir: string;
+
+beforeAll(async () => {
+  mock = await MockCluster.start({ brokers: 1 });
+  dir = mkdtempSync(join(tmpdir(), "tf-worker-"));
+});
+
+afterAll(async () => {
+  await mock?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes a topology file reading `topic` with the given stages (YAML list items). */
+function topologyFile(source: string, stages: string): string {
+  const file = join(dir, `${uniqueName("topology")}.yaml`);
+  writeFileSync(
+    file,
+    `name: workertest
+source:
+${source}
+stages:
+${stages}
+batch: { maxEvents: 100, maxWait: 20ms }
+shutdown: { deadline: 10s }
+log: { level: warn }
+`,
+  );
+  return file;
+}
+
+const sinkStage = `  - custom:
+      name: sink
+      module: ${fixture("recording-sink.ts")}
+      options: { id: worker-sink }`;
+
+const groupProps = `    properties:
+      session.timeout.ms: "2500"
+      heartbeat.interval.ms: "250"`;
+
+/** A worker spawned the way the supervisor does it, recording its IPC messages. */
+function spawnSupervised(launch: WorkerLaunch) {
+  const messages: WorkerToSupervisor[] = [];
+  const proc = Bun.spawn([process.execPath, WORKER], {
+    env: { ...process.env, TOPOFLEET_WORKER: JSON.stringify(launch) },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "inherit",
+    ipc: (msg) => messages.push(msg as WorkerToSupervisor),
+  });
+  return { proc, messages };
+}
+
+const launchFor = (topologyFile: string, extra: Partial<WorkerLaunch> = {}): WorkerLaunch => ({
+  workerId: 4,
+  topologyFile,
+  brokersOverride: mock.bootstraps,
+  databaseUrlOverride: null,
+  dataDir: dir,
+  statusIntervalMs: 200,
+  ...extra,
+});
+
+describe("worker process", () => {
+  test("supervised: started, status with progress, stop over IPC, stopped with the final progress, exit 0", async () => {
+    const topic = uniqueName("wk");
+    mock.createTopic(topic, 2);
+    const group = uniqueName("wg");
+    const n = 500;
+    await produce(mock.bootstraps, topic, n, 2);
+    // A mock source: the brokers come from the supervisor (brokersOverride), as with `bun run topology`.
+    const file = topologyFile(`  mock:\n    partitions: 2\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
+    const { proc, messages } = spawnSupervised(launchFor(file));
+    try {
+      await waitFor(() => messages.some((m) => m.type === "started"), 60_000, "started");
+      expect(messages.find((m) => m.type === "started")).toMatchObject({ workerId: 4, pid: proc.pid });
+      await waitFor(
+        () => messages.some((m) => m.type === "status" && m.ready && m.progress.events === n),
+        60_000,
+        "a status reporting every event committed",
+      );
+      const status = messages.findLast((m) => m.type === "status")!;
+      if (status.type !== "status") throw new Error("unreachable");
+      expect(status.assignment.map((tp) => tp.partition).sort()).toEqual([0, 1]);
+      expect(status.metrics.some((f) => f.name === "topofleet_events_in_total")).toBe(true);
+      proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
+      expect(await proc.exited).toBe(0);
+      const stopped = messages.find((m) => m.type === "stopped");
+      expect(stopped).toMatchObject({ workerId: 4, progress: { events: n, persisted: n, duplicates: 0, invalid: 0 } });
+      expect(await committedOffsets(mock.bootstraps, group, topic, 2)).toEqual(await highWatermarks(mock, topic, 2));
+    } finally {
+      proc.kill();
+    }
+  }, 120_000);
+
+  test("a non-retriable stage error: `fatal` with the error, exit 1, nothing committed", async () => {
+    const topic = uniqueName("wf");
+    mock.createTopic(topic, 1);
+    const group = uniqueName("wg");
+    await produce(mock.bootstraps, topic, 20, 1);
+    const file = topologyFile(
+      `  mock:\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`,
+      `  - custom:\n      name: broken\n      module: ${fixture("flaky-stage.ts")}\n      options: { id: broken, fatal: true }\n${sinkStage}`,
+    );
+    const { proc, messages } = spawnSupervised(launchFor(file));
+    try {
+      expect(await proc.exited).toBe(1);
+      const fatal = messages.find((m) => m.type === "fatal");
+      expect(fatal).toMatchObject({ workerId: 4, error: { code: "PERSIST_FATAL", retriable: false } });
+      expect(messages.some((m) => m.type === "stopped")).toBe(false);
+      expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+    } finally {
+      proc.kill();
+    }
+  }, 120_000);
+
+  test("a topology that cannot load: `fatal` naming the problem, exit 1", async () => {
+    const missing = join(dir, "missing.yaml");
+    const { proc, messages } = spawnSupervised(launchFor(missing));
+    expect(await proc.exited).toBe(1);
+    const fatal = messages.find((m) => m.type === "fatal");
+    expect(fatal?.type).toBe("fatal");
+    if (fatal?.type === "fatal") {
+      expect(fatal.error.code).toBe("CONFIG_NOT_FOUND");
+      expect(String(fatal.error.message)).toContain("missing.yaml");
+    }
+  }, 60_000);
+
+  test("standalone (no IPC): runs from a topology file argument and SIGTERM stops it cleanly with everything committed", async () => {
+    const topic = uniqueName("ws");
+    mock.createTopic(topic, 2);
+    const group = uniqueName("wg");
+    const n = 300;
+    await produce(mock.bootstraps, topic, n, 2);
+    const file = topologyFile(`  kafka:\n    brokers: ${mock.bootstraps}\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
+    const proc = Bun.spawn([process.execPath, WORKER, file], {
+      env: { ...process.env, TOPOFLEET_WORKER: "", TOPOFLEET_LOG_LEVEL: "info" },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    try {
+      const high = await highWatermarks(mock, topic, 2);
+      await waitFor(async () => (await committedOffsets(mock.bootstraps, group, topic, 2)).join() === high.join(), 60_000, "everything committed", 200);
+      proc.kill("SIGTERM");
+      const t0 = Date.now();
+      expect(await proc.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const log = await new Response(proc.stderr as ReadableStream).text();
+      expect(log).toContain("worker stopped");
+      expect(log).toContain(`"events":${n}`);
+    } finally {
+      proc.kill();
+    }
+  }, 120_000);
+});
