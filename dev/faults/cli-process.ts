@@ -3,7 +3,7 @@
  * stderr are captured as they arrive (and stderr optionally copied to a log file for post-mortems), so a
  * test can wait for a log line, signal the process, and read its `--json` summary.
  */
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /** Repository root and the CLI entry point. */
@@ -31,7 +31,7 @@ export class CliProcess {
   readonly exited: Promise<number>;
 
   constructor(
-    args: string[],
+    private readonly args: string[],
     env: Record<string, string | undefined>,
     private readonly logFile: string | null = null,
   ) {
@@ -72,6 +72,35 @@ export class CliProcess {
     if (this.running) this.proc.kill(sig);
   }
 
+  /** Pids of every worker process the supervisor logged as spawned (its "worker spawned" lines). */
+  workerPids(): number[] {
+    return [...this.stderr.matchAll(/"worker":\d+,"pid":(\d+),"msg":"worker spawned"/g)].map((m) => Number(m[1]));
+  }
+
+  /**
+   * SIGKILLs the supervisor and every worker it spawned that is still running. Workers outlive a
+   * SIGKILLed supervisor as orphans, so they are killed too, but only a process whose environment names
+   * this run's topology file (TOPOFLEET_WORKER carries it): a recycled pid is never someone else's victim.
+   */
+  killAll(): void {
+    const marker = this.args[0];
+    const victims = this.workerPids().filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "latin1").includes(marker);
+      } catch {
+        return false; // gone already (or not Linux)
+      }
+    });
+    this.signal("SIGKILL");
+    for (const pid of victims) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  }
+
   /** The last `--json` summary line of stdout, or null when there is none. */
   summary(): CliSummary | null {
     const line = this.stdout.trim().split("\n").at(-1) ?? "";
@@ -97,7 +126,7 @@ export class CliProcess {
 /** Runs the CLI to completion (SIGKILLed after `timeoutMs`). */
 export async function runCliToEnd(args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   const p = new CliProcess(args, env);
-  const timer = setTimeout(() => p.signal("SIGKILL"), timeoutMs);
+  const timer = setTimeout(() => p.killAll(), timeoutMs);
   try {
     const code = await p.exited;
     return { code, stdout: p.stdout, stderr: p.stderr };

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import type { Logger } from "pino";
 import { PersistError } from "../errors/index.ts";
 import { PGliteWireServer } from "./server.ts";
 
@@ -14,6 +15,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** TCP port on 127.0.0.1; 0 or absent picks a free port. */
   port?: number;
+  /** Where failures inside PGlite while serving a client are logged (default: a JSON line on stderr). */
+  logger?: Logger;
 }
 
 /** A running embedded server. */
@@ -33,7 +36,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   let db: PGlite | null = null;
   try {
     db = await PGlite.create(join(opts.dataDir, "pgdata"));
-    const server = new PGliteWireServer(db);
+    const log = opts.logger;
+    const server = new PGliteWireServer(db, (err) =>
+      log ? log.error({ err }, "embedded PostgreSQL failed while serving a client") : console.error(JSON.stringify({ msg: "embedded PostgreSQL failed while serving a client", err: String(err) })),
+    );
     const port = await server.listen("127.0.0.1", opts.port ?? 0);
     const owned = db;
     let stopped: Promise<void> | null = null;

@@ -20,13 +20,17 @@ export class PGliteWireServer {
   private readonly connections = new Set<WireConnection>();
   private server: Server | null = null;
 
-  constructor(private readonly db: PGlite) {}
+  /** `onError` hears failures inside PGlite while serving a client (the client itself is disconnected). */
+  constructor(
+    private readonly db: PGlite,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   /** Listens on host:port (port 0 picks a free one) and resolves with the bound port. */
   async listen(host: string, port: number): Promise<number> {
     await this.db.waitReady;
     const server = createServer((socket: Socket) => {
-      const c = new WireConnection(socket, this.db, this.lock, (gone) => this.connections.delete(gone));
+      const c = new WireConnection(socket, this.db, this.lock, (gone) => this.connections.delete(gone), this.onError);
       this.connections.add(c);
     });
     this.server = server;

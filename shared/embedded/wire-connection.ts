@@ -50,6 +50,7 @@ export class WireConnection {
     private readonly db: PGlite,
     private readonly lock: SessionLock,
     private readonly onGone: (c: WireConnection) => void,
+    private readonly onError: (err: unknown) => void,
   ) {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
@@ -61,12 +62,17 @@ export class WireConnection {
   }
 
   /** Closes the socket; rolls back an open transaction and frees the session if this connection held it. */
-  close(_err?: unknown): void {
+  close(err?: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    // A client hanging up is normal; a failure inside PGlite is not and is reported, not swallowed.
+    if (err !== undefined) this.onError(err);
     this.socket.destroy();
     // Wait for the message in progress (if any) before touching the session.
-    this.chain = this.chain.then(() => this.releaseSession(), () => this.releaseSession());
+    this.chain = this.chain.then(
+      () => this.releaseSession(),
+      () => this.releaseSession(),
+    ).catch((e: unknown) => this.onError(e));
     this.onGone(this);
   }
 

@@ -66,7 +66,6 @@ const RETRIABLE_NAMES: ReadonlySet<string> = new Set([
   "_PREV_IN_PROGRESS",
   "_NODE_UPDATE",
   "_TIMED_OUT_QUEUE",
-  "_UNKNOWN_PARTITION", // metadata not yet propagated after topic creation
   "UNKNOWN_TOPIC_OR_PART", // same: a topic being created or a stale leader
   "REQUEST_TIMED_OUT",
   "NOT_LEADER_FOR_PARTITION",

@@ -11,6 +11,8 @@
  *   (it is called again only for events still Live). `retriable: false` stops the worker without committing.
  * - A problem with one event is never thrown: it is `batch.reject(i, {stage, code, reason})` and the engine
  *   dead-letters that event with the reason in headers.
+ * - The engine records `eventsIn`, `eventsOut` and `batchSeconds` (label `stage` = the stage's name) around
+ *   every `process` call, for every stage; a stage records only its own specific metrics.
  */
 import type { Logger } from "pino";
 import type { Batch } from "./batch.ts";

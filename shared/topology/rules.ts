@@ -4,6 +4,7 @@
  * every read tolerates a missing or invalid part (those were already reported).
  */
 import { Diagnostics, joinIndex } from "./diagnostics.ts";
+import { RESERVED_TARGETS } from "../stages/enrich/plan.ts";
 import type { TopologyFile } from "./schema/topology.ts";
 
 type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
@@ -120,6 +121,8 @@ function checkLookups(lookups: Lookup[], path: string, diag: Diagnostics): void 
   lookups.forEach((l, i) => {
     const name = l?.value?.name ?? l?.value?.into;
     if (!name) return;
+    const into = l?.value?.into;
+    if (into && RESERVED_TARGETS.has(into)) diag.add(`${path}[${i}].${l!.kind}.into`, `\`${into}\` is a CloudEvents context attribute; a lookup writes an extension attribute (e.g. \`${into}info\`)`);
     const prev = names.get(name);
     if (prev !== undefined) diag.add(`${path}[${i}].${l!.kind}.name`, `lookup name \`${name}\` is already used by ${path}[${prev}]`);
     else names.set(name, i);

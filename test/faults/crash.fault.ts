@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitUntil } from "../../dev/faults/ports.ts";
-import { FaultServices, Scenario } from "./harness.ts";
+import { expectExact, FaultServices, Scenario } from "./harness.ts";
 
 let env: FaultServices;
 beforeAll(async () => {
@@ -47,9 +47,7 @@ describe("worker killed with SIGKILL mid-batch", () => {
         await fleet.waitForStderr(/worker crashed; restarting/, 30_000);
         const { manifest } = await producing;
         const r = await s.finish(manifest, { exactDuplicates: false, timeoutMs: 180_000 });
-        expect(r.report.failures).toEqual([]);
-        expect(r.report.invalid_run).toBeNull();
-        expect(r.report.ok).toBe(true);
+        expectExact(r);
         // Exactly one crash: the restarted worker found the once-file and ran clean.
         expect(fleet.stderr.match(/worker crashed; restarting/g)?.length).toBe(1);
       });
@@ -80,8 +78,7 @@ describe("SIGTERM during load", () => {
       const second = s.startFleet();
       const { manifest } = await producing;
       const r = await s.finish(manifest, { exactDuplicates: true });
-      expect(r.report.failures).toEqual([]);
-      expect(r.report.ok).toBe(true);
+      expectExact(r);
       // The two runs together saw every message once: the first one's committed count plus the second's.
       const secondSummary = second.summary()!;
       expect(firstSummary!.events + secondSummary.events).toBe(r.produced);

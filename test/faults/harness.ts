@@ -9,6 +9,7 @@
  * from the fleet's own counters: a worker killed with SIGKILL takes its last counts with it, while the
  * committed offsets and the table stay the truth.
  */
+import { expect } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,7 +117,16 @@ export interface ScenarioResult {
   produced: number;
   /** Duplicates the fleet reported dropping (sum over fleet runs; null if a run printed no summary). */
   duplicatesDropped: number | null;
+  /** Distinct dead-lettered source records (one per source topic/partition/offset), in DLQ order. */
   deadLetters: ConsumedMessage[];
+  /**
+   * Extra DLQ copies of already dead-lettered source records. The DLQ is at-least-once: a batch replayed
+   * after its dead letters were acknowledged but before its offsets were committed (crash, lost assignment)
+   * dead-letters its invalid events again. Zero whenever nothing was replayed.
+   */
+  deadLetterCopies: number;
+  /** Whether the scenario promised no replay (its duplicate counter and DLQ copies must then be exact). */
+  exactDuplicates: boolean;
   elapsedMs: number;
 }
 
@@ -301,7 +311,7 @@ export class Scenario {
   async stopFleet(fleet: CliProcess, timeoutMs = 60_000): Promise<{ code: number; drainMs: number }> {
     const t0 = Date.now();
     fleet.signal("SIGTERM");
-    const killer = setTimeout(() => fleet.signal("SIGKILL"), timeoutMs);
+    const killer = setTimeout(() => fleet.killAll(), timeoutMs);
     const code = await fleet.exited;
     clearTimeout(killer);
     return { code, drainMs: Date.now() - t0 };
@@ -325,6 +335,8 @@ export class Scenario {
     const duplicatesDropped = summaries.every((s): s is CliSummary => s !== null) ? summaries.reduce((n, s) => n + s.duplicates, 0) : null;
 
     const deadLetters: ConsumedMessage[] = [];
+    const seen = new Set<string>();
+    let deadLetterCopies = 0;
     const tally: DeadLetterTally = emptyTally();
     const dl = await readWholeTopic({
       config: this.env.kafka,
@@ -332,6 +344,12 @@ export class Scenario {
       onBatch: (ms) => {
         for (const m of ms) {
           const copy = copyMessage(m);
+          const origin = `${headerText(copy, DLQ_HEADERS.topic)}/${headerText(copy, DLQ_HEADERS.partition)}/${headerText(copy, DLQ_HEADERS.offset)}`;
+          if (seen.has(origin)) {
+            deadLetterCopies++;
+            continue;
+          }
+          seen.add(origin);
           deadLetters.push(copy);
           tallyDeadLetter(tally, manifest.runId, copy);
         }
@@ -348,7 +366,16 @@ export class Scenario {
       retention: { source, deadLetter: dl.watermarks, observed: this.watcher?.observed ?? [] },
       sourceIsFresh: this.extraRecords === 0,
     });
-    const result: ScenarioResult = { report, manifest, produced, duplicatesDropped, deadLetters, elapsedMs: Date.now() - this.startedAt };
+    const result: ScenarioResult = {
+      report,
+      manifest,
+      produced,
+      duplicatesDropped,
+      deadLetters,
+      deadLetterCopies,
+      exactDuplicates: o.exactDuplicates,
+      elapsedMs: Date.now() - this.startedAt,
+    };
     console.log(auditLine(this.opts.label, result));
     if (!report.ok) console.log(formatAudit(report));
     return result;
@@ -362,7 +389,7 @@ export class Scenario {
 
   /** Stops leftover fleets and removes the scenario's table, topics' files and Redis keys (topics die with the mock). */
   async cleanup(keepLogs: boolean): Promise<void> {
-    for (const f of this.fleets) f.signal("SIGKILL");
+    for (const f of this.fleets) f.killAll();
     await Promise.all(this.fleets.map((f) => f.exited));
     await this.watcher?.stop().catch(() => undefined);
     await this.producer.close().catch(() => undefined);
@@ -403,6 +430,19 @@ export function auditLine(label: string, r: ScenarioResult): string {
   return (
     `[fault] ${label}: produced=${r.produced} (unique ${a.produced_unique}, duplicates ${a.duplicates_injected}, invalid ${a.invalid_injected}) ` +
     `persisted=${a.persisted_unique} duplicates_dropped=${r.duplicatesDropped ?? "n/a"} dead_lettered=${r.deadLetters.length} ` +
+    `(extra DLQ copies ${r.deadLetterCopies}) ` +
     `lost=${a.lost} duplicated=${a.duplicated} -> ${verdict} in ${(r.elapsedMs / 1000).toFixed(1)} s`
   );
+}
+
+/**
+ * The exactness verdict every scenario ends with: the audit passed (every unique event in the table once,
+ * every injected duplicate dropped, every invalid event dead-lettered with its reason, no retention loss),
+ * and, when the scenario promised no replay, no extra dead-letter copies either.
+ */
+export function expectExact(r: ScenarioResult): void {
+  expect(r.report.invalid_run).toBeNull();
+  expect(r.report.failures).toEqual([]);
+  expect(r.report.ok).toBe(true);
+  if (r.exactDuplicates) expect(r.deadLetterCopies).toBe(0);
 }

@@ -52,6 +52,7 @@ const CASES: Record<string, Expected> = {
   "missing-name.yaml": { path: "name", line: 1, column: 1, message: /missing required key `name`/ },
   "bad-name.yaml": { path: "name", line: 1, column: 7, message: /lowercase letters, digits and `-`.*got "My_Pipeline"/ },
   "missing-lookup-file.yaml": { path: "stages[0].enrich.lookups[0].file.path", line: 9, column: 24, message: /file not found: .*nowhere\/tenants\.json/ },
+  "lookup-into-core-attribute.yaml": { path: "stages[0].enrich.lookups[0].file.into", line: 9, column: 90, message: /`type` is a CloudEvents context attribute/ },
   "stage-two-keys.yaml": { path: "stages[0]", line: 7, column: 5, message: /single-key mapping.*found 2 keys/ },
   "string-for-number.yaml": { path: "concurrency.replicas", line: 13, column: 13, message: /expected an integer, got "3" \(remove the quotes\)/ },
 };

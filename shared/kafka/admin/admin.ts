@@ -87,7 +87,8 @@ export class Admin {
     await this.waker.close();
     const lib = rdkafka();
     lib.rd_kafka_queue_destroy(this.queue);
-    lib.rd_kafka_destroy(this.rk);
+    // A blocking call that never returned may still be using the handle on its thread: leak it instead.
+    if (!this.blocking.stuck) lib.rd_kafka_destroy(this.rk);
   }
 
   /** Issues one admin request with an opaque id and resolves with its result event (caller destroys it). */

@@ -65,11 +65,8 @@ function readMetadata(md: number): Array<{ name: string; partitions: number[]; e
 
 self.onmessage = (e: MessageEvent<BlockingRequest & { id: number }>) => {
   const { id } = e.data;
-  if (process.env.TFDBG) console.error("worker start", e.data.op, Date.now());
   try {
-    const result = run(e.data);
-    if (process.env.TFDBG) console.error("worker done", e.data.op, Date.now());
-    self.postMessage({ id, ok: true, result });
+    self.postMessage({ id, ok: true, result: run(e.data) });
   } catch (err) {
     const k = err instanceof KafkaError ? err : null;
     self.postMessage({

@@ -29,6 +29,7 @@ import type {
   ConsumedBatch,
   ConsumedMessage,
   ConsumerOptions,
+  KafkaConfig,
   PartitionLag,
   RebalanceEvent,
   TopicPartition,
@@ -119,7 +120,7 @@ export class Consumer {
     this.onError = opts.onError;
     const lib = rdkafka();
     // Offsets are committed only explicitly, after the caller made the rows durable.
-    const config = { ...opts.config, "enable.auto.commit": "false" };
+    const config: KafkaConfig = { ...opts.config, "enable.auto.commit": "false" };
     this.cooperativeConfigured = /cooperative-sticky/.test(config["partition.assignment.strategy"] ?? "");
     this.rk = createHandle(RD_KAFKA_CONSUMER, config, EV.REBALANCE | EV.ERROR | EV.OFFSET_COMMIT);
     check(lib.rd_kafka_poll_set_consumer(this.rk), "poll_set_consumer");
@@ -340,7 +341,8 @@ export class Consumer {
     await this.commits.close();
     await this.waker.close();
     lib.rd_kafka_queue_destroy(this.queue);
-    if (!this.destroyIsSafe()) {
+    if (!this.destroyIsSafe() || this.blocking.stuck) {
+      // Leaking beats crashing: see destroyIsSafe, and BlockingCalls.stuck (a worker thread may still use rk).
       leakedHandles.push(this.rk);
       return;
     }

@@ -80,46 +80,56 @@ function flushLogs(logger: Logger): Promise<void> {
   });
 }
 
+/** A stop asked for by a signal or by the supervisor. */
+interface StopRequest {
+  reason: string;
+  deadlineMs?: number;
+}
+
 /** Runs the worker until it is stopped; resolves with the process exit code (0 clean, 1 fatal). */
 export async function runWorker(env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv): Promise<number> {
   const send = channel();
-  let logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info", workerId: Number(env.TOPOFLEET_WORKER_ID ?? 0) });
   let launch: WorkerLaunch | null = null;
+  let logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info" });
+  // The engine is published only once it runs: a stop that arrives earlier (while the topology loads or
+  // the stages start) is remembered and applied right after start, never to a half-started engine.
   let engine: Engine | null = null;
-  let stopRequest: { reason: string; deadlineMs: number } | null = null;
-  const requestStop = (reason: string, deadlineMs?: number) => {
+  let stopRequest: StopRequest | null = null;
+  const requestStop = (req: StopRequest) => {
     if (stopRequest) return;
-    logger.info({ reason }, "stop requested");
-    stopRequest = { reason, deadlineMs: deadlineMs ?? 0 };
-    if (engine) void engine.stop(deadlineMs);
+    stopRequest = req;
+    logger.info({ reason: req.reason }, "stop requested");
+    if (engine) void engine.stop(req.deadlineMs);
   };
-  const onSignal = (sig: string) => () => requestStop(sig);
-  process.on("SIGTERM", onSignal("SIGTERM"));
-  process.on("SIGINT", onSignal("SIGINT"));
+  const onSigterm = () => requestStop({ reason: "SIGTERM" });
+  const onSigint = () => requestStop({ reason: "SIGINT" });
   const onMessage = (msg: SupervisorToWorker) => {
-    if (msg?.type === "stop") requestStop(`supervisor: ${msg.reason}`, msg.deadlineMs);
+    if (msg?.type === "stop") requestStop({ reason: `supervisor: ${msg.reason}`, deadlineMs: msg.deadlineMs });
   };
+  process.on("SIGTERM", onSigterm);
+  process.on("SIGINT", onSigint);
   if (send) process.on("message", onMessage);
 
   let statusTimer: ReturnType<typeof setInterval> | null = null;
+  let starting: Engine | null = null;
   try {
     launch = readLaunch(env, argv);
-    logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info", workerId: launch.workerId });
+    const workerId = launch.workerId;
+    logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info", workerId });
     const topology = applyLaunchOverrides(await loadTopology(launch.topologyFile, { env }), launch);
-    logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? topology.log.level, workerId: launch.workerId });
+    if (!env.TOPOFLEET_LOG_LEVEL) logger.level = topology.log.level;
     const metrics = new Metrics();
-    engine = new Engine({
+    starting = new Engine({
       topology,
-      workerId: launch.workerId,
+      workerId,
       brokers: sourceBrokers(topology, launch),
       stages: await createStages(topology),
       logger,
       metrics,
       dataDir: launch.dataDir,
     });
-    await engine.start();
-    const running = engine;
-    const workerId = launch.workerId;
+    await starting.start();
+    const running = (engine = starting);
     send?.({ type: "started", workerId, pid: process.pid });
     const report = async () => {
       const r = await running.readiness();
@@ -130,11 +140,10 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         logger.info({ progress, ready: r.ready, detail: r.detail, partitions: running.assignment().length }, "progress");
       }
     };
-    statusTimer = setInterval(() => void report().catch((err) => logger.warn({ err: errorJson(err, true) }, "status report failed")), launch.statusIntervalMs);
+    statusTimer = setInterval(() => void report().catch((err) => logger.warn({ err: errorJson(err) }, "status report failed")), launch.statusIntervalMs);
     void report();
-    // A stop that arrived while the stages were starting.
-    const early = stopRequest as { reason: string; deadlineMs: number } | null;
-    if (early) void running.stop(early.deadlineMs || undefined);
+    const early = stopRequest as StopRequest | null;
+    if (early) void running.stop(early.deadlineMs);
     const progress = await running.finished;
     clearInterval(statusTimer);
     send?.({ type: "stopped", workerId, progress, metrics: metrics.snapshot() });
@@ -145,11 +154,13 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     if (statusTimer) clearInterval(statusTimer);
     logger.fatal({ err: errorJson(err, true) }, "worker failed");
     send?.({ type: "fatal", workerId: launch?.workerId ?? -1, error: errorJson(err, true) });
-    // The engine may have failed before its own shutdown ran (e.g. a stage failed to start).
-    await engine?.stop().catch(() => undefined);
+    // Idempotent: the engine already stopped itself after a pipeline failure, or never got to run.
+    await starting?.stop().catch(() => undefined);
     await flushLogs(logger);
     return 1;
   } finally {
+    process.off("SIGTERM", onSigterm);
+    process.off("SIGINT", onSigint);
     if (send) process.off("message", onMessage);
   }
 }

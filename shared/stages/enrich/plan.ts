@@ -17,7 +17,8 @@ export const DEFAULT_COLUMN_SOURCES: readonly ColumnSource[] = [
 ];
 
 /** Lookups write extension attributes only: these core attributes (and the data members) are validated or stored apart. */
-const RESERVED_TARGETS = new Set(["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]);
+/** CloudEvents context attributes a lookup may not overwrite: lookups add extension attributes only. */
+export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]);
 
 /** What the threads execute. */
 export interface EnrichPlan {

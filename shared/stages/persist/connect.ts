@@ -18,10 +18,10 @@ export interface ResolvedDatabase {
 }
 
 /** Resolves "embedded" by starting PGlite in `<dataDir>/postgres`; any other URL passes through. */
-export async function resolveDatabase(url: string, dataDir: string | undefined): Promise<ResolvedDatabase> {
+export async function resolveDatabase(url: string, dataDir: string | undefined, logger: Logger): Promise<ResolvedDatabase> {
   if (url !== EMBEDDED_URL) return { url, embedded: null };
   if (!dataDir) throw new ConfigError("CONFIG_INVALID", `persist url "${EMBEDDED_URL}" needs a data directory for PGlite`);
-  const embedded = await startEmbeddedPostgres({ dataDir: join(dataDir, "postgres") });
+  const embedded = await startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), logger });
   return { url: embedded.url, embedded };
 }
 

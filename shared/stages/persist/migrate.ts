@@ -43,7 +43,7 @@ export async function prepareTable(sql: Sql, cfg: PersistStageConfig, target: Ta
 export async function migrate(cfg: PersistStageConfig, logger: Logger, opts: { dataDir?: string } = {}): Promise<void> {
   const target = makeTarget(cfg.schema, cfg.table);
   const cols = resolveColumns(cfg.columns);
-  const db = await resolveDatabase(cfg.url, opts.dataDir);
+  const db = await resolveDatabase(cfg.url, opts.dataDir, logger);
   const sql = openPool(db.url, 1, cfg.name, logger);
   try {
     const prepared = await prepareTable(sql, cfg, target, cols);

@@ -66,7 +66,7 @@ export class PersistStage implements Stage, IdentityStore {
   /** Connects, migrates when the schema is managed, and starts the partition maintenance loop. */
   async start(ctx: StageContext): Promise<void> {
     const logger = ctx.logger.child({ stage: this.name });
-    const db = await resolveDatabase(this.cfg.url, ctx.dataDir);
+    const db = await resolveDatabase(this.cfg.url, ctx.dataDir, logger);
     const sql = openPool(db.url, this.cfg.connections, this.name, logger);
     try {
       const backend = await detectBackend(sql);

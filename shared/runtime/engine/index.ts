@@ -1,0 +1,10 @@
+/**
+ * The per-worker pipeline engine (see engine.ts for the commit-ordering rules) and the worker process
+ * around it (worker-main.ts). workers/worker.ts is the process entry.
+ */
+export { Engine, type EngineHooks, type EngineOptions, type Readiness } from "./engine.ts";
+export { runWorker, readLaunch } from "./worker-main.ts";
+export { applyLaunchOverrides, sourceBrokers, consumerConfig, deadLetterProducerConfig, type LaunchOverrides } from "./kafka-config.ts";
+export { OffsetTracker, tpKey, type PendingCommit, type SegmentHandle, type Tally } from "./offset-tracker.ts";
+export { DLQ_HEADERS, deadLetterRecords } from "./dead-letter.ts";
+export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
