@@ -26,6 +26,8 @@ export function postgresBinDir(env: Record<string, string | undefined> = process
 }
 
 const asRoot = typeof process.getuid === "function" && process.getuid() === 0;
+/** application_name of the injector's own sessions, which it never terminates. */
+const INJECTOR_APP = "tf-fault-injector";
 
 /** Clusters still running, stopped at process exit if a suite died before its afterAll (pg_ctl daemonizes them). */
 const running = new Set<PostgresInstance>();
@@ -105,23 +107,23 @@ export class PostgresInstance {
   }
 
   /**
-   * `pg_terminate_backend` on every client backend of another session (the pipeline's connections);
-   * resolves with how many were terminated. `applicationName` narrows it to one client.
+   * Terminates the named client's backends while they run a statement, polling until `count` were hit
+   * (or `timeoutMs` passed); resolves with how many were terminated. Idle connections are left alone: the
+   * driver replaces those silently, which would not test the pipeline's retry path.
    */
-  async terminateClients(applicationName?: string): Promise<number> {
-    const sql = postgres(this.url, { max: 1, onnotice: () => {}, connection: { application_name: "tf-fault-injector" } });
+  async terminateActive(applicationName: string, count: number, timeoutMs: number): Promise<number> {
+    const sql = postgres(this.url, { max: 1, onnotice: () => {}, connection: { application_name: INJECTOR_APP } });
+    let hit = 0;
+    const deadline = Date.now() + timeoutMs;
     try {
-      const rows = await sql<Array<{ pid: number }>>`
-        SELECT pid FROM pg_stat_activity
-        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-          AND application_name <> 'tf-fault-injector'
-          AND (${applicationName ?? null}::text IS NULL OR application_name = ${applicationName ?? null})`;
-      let n = 0;
-      for (const r of rows) {
-        const [t] = await sql<Array<{ ok: boolean }>>`SELECT pg_terminate_backend(${r.pid}) AS ok`;
-        if (t.ok) n++;
+      while (hit < count && Date.now() < deadline) {
+        const [r] = await sql<Array<{ n: number }>>`
+          SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE backend_type = 'client backend' AND application_name = ${applicationName} AND state = 'active'`;
+        hit += r.n;
+        if (r.n > 0) await Bun.sleep(500); // let the pipeline notice and retry before the next hit
       }
-      return n;
+      return hit;
     } finally {
       await sql.end({ timeout: 5 });
     }

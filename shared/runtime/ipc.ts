@@ -17,9 +17,19 @@ export type WorkerToSupervisor =
   | { type: "started"; workerId: number; pid: number }
   | { type: "status"; workerId: number; assignment: TopicPartition[]; ready: boolean; detail?: string; progress: WorkerProgress; metrics: FamilySnapshot[] }
   | { type: "stopped"; workerId: number; progress: WorkerProgress; metrics: FamilySnapshot[] }
+  /** Coordinated stop, phase 1 done: in-flight work finished and committed; waiting for `leave`. */
+  | { type: "drained"; workerId: number }
   | { type: "fatal"; workerId: number; error: Record<string, unknown> };
 
-export type SupervisorToWorker = { type: "stop"; reason: string; deadlineMs: number };
+/**
+ * `stop` with `coordinated: true` is a fleet-wide drain in two phases: each worker finishes and commits its
+ * in-flight work while the group is still stable, reports `drained`, and leaves the group only on `leave`
+ * (sent once every worker has drained). Leaving one by one instead would rebalance the group under the
+ * others' final commits, which the coordinator then refuses. A scale-down stops one worker uncoordinated.
+ */
+export type SupervisorToWorker =
+  | { type: "stop"; reason: string; deadlineMs: number; coordinated?: boolean }
+  | { type: "leave" };
 
 /** Everything a worker process needs to start, passed as one JSON env var (TOPOFLEET_WORKER). */
 export interface WorkerLaunch {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEventFactory, parseUniqueId, type LoadgenManifest } from "../../shared/loadgen/index.ts";
 import { EnrichRejectCode } from "../../shared/stages/enrich/codes.ts";
-import { expectExact, FaultServices, headerText, rejectionOf, Scenario } from "./harness.ts";
+import { expectExact, FaultServices, headerText, onlyDatabaseRejections, rejectionOf, Scenario } from "./harness.ts";
 
 let env: FaultServices;
 beforeAll(async () => {
@@ -101,8 +101,9 @@ describe("rows the database rejects", () => {
       const rejectedCopies = records.filter((x) => x.kind === "duplicate" && rejected(x.seq)).length;
       expect(rejectedUnique).toBeGreaterThan(5);
 
-      const r = await s.finish(manifest, { exactDuplicates: false });
+      const r = await s.finish(manifest, { exactDuplicates: false, rejectedByDatabase: rejectedUnique });
       const a = r.report;
+      expect(onlyDatabaseRejections(r)).toBe(true);
       expect(a.invalid_run).toBeNull();
       // Exactly the rejected rows are missing; nothing duplicated; the invalid events dead-lettered as usual.
       expect(a.lost).toBe(rejectedUnique);

@@ -138,6 +138,27 @@ describe("Consumer", () => {
     await c.close();
   }, 60_000);
 
+  test("a batch is destroyed exactly once: release is idempotent, and close releases what was left", async () => {
+    const topic = await topicWith(1, 30);
+    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    c.subscribe([topic]);
+    await waitFor(() => c.assignment().length === 1, 30_000, "assignment");
+    const first = await c.consume(10, 10_000);
+    expect(first.messages.length).toBeGreaterThan(0);
+    expect(c.outstandingMessages).toBeGreaterThanOrEqual(first.messages.length);
+    first.release();
+    const afterOne = c.outstandingMessages;
+    first.release(); // no double destroy, no change
+    expect(c.outstandingMessages).toBe(afterOne);
+    const kept = await c.consume(5, 10_000);
+    expect(kept.messages.length).toBeGreaterThan(0);
+    expect(c.outstandingMessages).toBeGreaterThan(0);
+    await c.close(); // releases `kept` and everything buffered
+    expect(c.outstandingMessages).toBe(0);
+    kept.release(); // still a no-op after close
+    expect(c.outstandingMessages).toBe(0);
+  }, 30_000);
+
   test("consume on a closed consumer, and a subscription to an invalid regex, fail with KafkaErrors", async () => {
     const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
     expect(() => c.subscribe(["^(unclosed"])).toThrow(KafkaError);

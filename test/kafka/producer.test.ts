@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { KafkaError, MockCluster, Producer } from "../../shared/kafka/index.ts";
-import { uniqueName } from "./helpers.ts";
+import { Consumer, KafkaError, MockCluster, Producer } from "../../shared/kafka/index.ts";
+import { consumeN, consumerConfig, uniqueName } from "./helpers.ts";
 
 let mock: MockCluster;
 beforeAll(async () => {
@@ -49,6 +49,21 @@ describe("Producer", () => {
     await producer.sendBatch(recs);
     expect(await highWatermarks(topic, 4)).toBe(20_000);
     await producer.close();
+  }, 60_000);
+
+  test("concurrent batches keep their call order in a partition even while waiting for queue space", async () => {
+    const topic = uniqueName("ord");
+    mock.createTopic(topic, 1);
+    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps, "queue.buffering.max.messages": "500", "linger.ms": "1" } });
+    const a = producer.sendBatch(Array.from({ length: 3000 }, (_, i) => ({ topic, partition: 0, value: `a${i}` })));
+    const b = producer.sendBatch(Array.from({ length: 3000 }, (_, i) => ({ topic, partition: 0, value: `b${i}` })));
+    await Promise.all([a, b]);
+    await producer.close();
+    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    consumer.subscribe([topic]);
+    const got = (await consumeN(consumer, 6000)).map((m) => Buffer.from(m.value!).toString());
+    await consumer.close();
+    expect(got).toEqual([...Array.from({ length: 3000 }, (_, i) => `a${i}`), ...Array.from({ length: 3000 }, (_, i) => `b${i}`)]);
   }, 60_000);
 
   test("broker down then up: the batch promise resolves with everything delivered once the broker is back", async () => {

@@ -8,7 +8,7 @@ import { KafkaError, closedError } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
 import { cstr, readCString, readErrstr } from "../ffi/memory.ts";
 import { BlockingCalls } from "../client/blocking.ts";
-import { EV, RD_KAFKA_PRODUCER, createHandle } from "../client/handle.ts";
+import { RD_KAFKA_PRODUCER, createHandle } from "../client/handle.ts";
 import { errFromCode } from "../client/rd-errors.ts";
 import { QueueWaker } from "../client/waker.ts";
 import type { AdminOptions, NewTopicSpec, TopicMetadata } from "../types.ts";
@@ -30,7 +30,8 @@ export class Admin {
   private closed = false;
 
   constructor(opts: AdminOptions) {
-    this.rk = createHandle(RD_KAFKA_PRODUCER, opts.config, EV.ERROR);
+    // No events enabled on the main queue, which nobody polls here: librdkafka logs client errors instead.
+    this.rk = createHandle(RD_KAFKA_PRODUCER, opts.config, 0);
     this.queue = rdkafka().rd_kafka_queue_new(this.rk) as number;
     this.waker = new QueueWaker(this.queue, () => this.serve(), 500);
   }

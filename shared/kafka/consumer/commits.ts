@@ -19,9 +19,12 @@ export class CommitTracker {
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: KafkaError) => void }>();
   private nextId = 1;
 
-  constructor(private readonly rk: number) {
+  constructor(
+    private readonly rk: number,
+    onError?: (err: Error) => void,
+  ) {
     this.queue = rdkafka().rd_kafka_queue_new(rk) as number;
-    this.waker = new QueueWaker(this.queue, () => this.serve(), 500);
+    this.waker = new QueueWaker(this.queue, () => this.serve(), 500, onError);
   }
 
   /** One commit attempt of explicit offsets (offset = next message to consume). */

@@ -8,17 +8,14 @@
  * one by one instead (rd_kafka_queue_poll + rd_kafka_event_message_next, two FFI calls per message) and
  * keep the message pointers in a bounded FetchBuffer until consume() hands them out.
  *
- * Rebalances: assign / incremental_assign / unassign / incremental_unassign are called from JS according to
- * rd_kafka_rebalance_protocol. On revocation the buffered messages of the revoked partitions are destroyed
- * first (they were never delivered; their offsets are not committed, so the next owner reads them),
- * then onRebalance is awaited (the caller finishes in-flight work and commits), and only then is the
- * revocation completed. Polling of the consumer queue is suspended while a rebalance is handled, so no
- * message of a revoked partition can slip in.
+ * Rebalances are applied from JS (rebalance.ts: undelivered messages of revoked partitions dropped, the
+ * caller's handler awaited, then the revocation completed). Polling of the consumer queue is suspended
+ * while a rebalance is handled, so no message of a revoked partition can slip in behind it.
  */
 import { read } from "bun:ffi";
 import { KafkaError, closedError } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
-import { MSG, cstr } from "../ffi/memory.ts";
+import { MSG } from "../ffi/memory.ts";
 import { BlockingCalls } from "../client/blocking.ts";
 import { handleErrorEvent } from "../client/events.ts";
 import { EV, RD_KAFKA_CONSUMER, createHandle } from "../client/handle.ts";
@@ -27,7 +24,6 @@ import { readTpList, tpKey, withTpList } from "../client/tplist.ts";
 import { QueueWaker } from "../client/waker.ts";
 import type {
   ConsumedBatch,
-  ConsumedMessage,
   ConsumerOptions,
   KafkaConfig,
   PartitionLag,
@@ -37,14 +33,12 @@ import type {
   WatermarkOffsets,
 } from "../types.ts";
 import { CommitTracker } from "./commits.ts";
-import { FetchBuffer } from "./fetch-buffer.ts";
-import { TopicNames, readMessages } from "./message-reader.ts";
+import { MessageStore } from "./message-store.ts";
+import { OffsetQueries } from "./offset-queries.ts";
+import { Assignment } from "./rebalance.ts";
 
-const ERR_ASSIGN_PARTITIONS = -175;
-const ERR_REVOKE_PARTITIONS = -174;
 const ERR_PARTITION_EOF = -191;
 const RD_KAFKA_PARTITION_UA = -1;
-const RD_KAFKA_OFFSET_INVALID = -1001;
 const RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE = 0x8;
 /** Messages taken off librdkafka's queue ahead of consume() calls; polling stops while the buffer is this full. */
 const DEFAULT_MAX_BUFFERED = 20_000;
@@ -64,30 +58,6 @@ export interface CommitOptions {
   timeoutMs?: number;
 }
 
-/** A batch whose messages are destroyed exactly once, by release() or by Consumer.close(). */
-class Batch implements ConsumedBatch {
-  constructor(
-    readonly messages: ConsumedMessage[],
-    private ptrs: number[] | null,
-    private readonly live: Set<Batch>,
-  ) {
-    if (ptrs && ptrs.length) live.add(this);
-  }
-
-  release(): void {
-    const ptrs = this.ptrs;
-    if (!ptrs) return;
-    this.ptrs = null;
-    this.live.delete(this);
-    const lib = rdkafka();
-    for (let i = 0; i < ptrs.length; i++) lib.rd_kafka_message_destroy(ptrs[i]);
-  }
-
-  get size(): number {
-    return this.ptrs ? this.ptrs.length : 0;
-  }
-}
-
 /** A consumer-group member: subscribe, consume batches, commit explicit offsets. */
 export class Consumer {
   private readonly rk: number;
@@ -95,13 +65,9 @@ export class Consumer {
   private readonly waker: QueueWaker;
   private readonly commits: CommitTracker;
   private readonly blocking = new BlockingCalls();
-  private readonly buffer = new FetchBuffer();
-  /** Buffered messages of paused partitions, by "topic:partition", delivered again after resume. */
-  private readonly held = new Map<string, number[]>();
-  private readonly paused = new Set<string>();
-  private readonly topics = new TopicNames();
-  private readonly live = new Set<Batch>();
-  private readonly owned = new Map<string, TopicPartition>();
+  private readonly queries: OffsetQueries;
+  private readonly store = new MessageStore();
+  private readonly owned: Assignment;
   private rebalancing: Promise<void> | null = null;
   private dataWaiters: Array<() => void> = [];
   private consumeChain: Promise<unknown> = Promise.resolve();
@@ -111,7 +77,6 @@ export class Consumer {
   private readonly maxBuffered = DEFAULT_MAX_BUFFERED;
   private readonly cooperativeConfigured: boolean;
   private subscribed = false;
-  private everAssigned = false;
   private readonly onRebalance?: ConsumerOptions["onRebalance"];
   private readonly onError?: ConsumerOptions["onError"];
 
@@ -119,14 +84,29 @@ export class Consumer {
     this.onRebalance = opts.onRebalance;
     this.onError = opts.onError;
     const lib = rdkafka();
-    // Offsets are committed only explicitly, after the caller made the rows durable.
-    const config: KafkaConfig = { ...opts.config, "enable.auto.commit": "false" };
+    const config: KafkaConfig = {
+      // librdkafka 2.0 stops fetching a partition once the consumer queue holds queued.min.messages
+      // (default 100,000) and looks again only about a second later (fetch.queue.backoff.ms is 2.1+), which
+      // starves a consumer that reads 300k+ msg/s. The byte bound (queued.max.messages.kbytes, 64 MB by
+      // default) still caps prefetch memory.
+      "queued.min.messages": "1000000",
+      ...opts.config,
+      // Offsets are committed only explicitly, after the caller made the rows durable.
+      "enable.auto.commit": "false",
+    };
     this.cooperativeConfigured = /cooperative-sticky/.test(config["partition.assignment.strategy"] ?? "");
     this.rk = createHandle(RD_KAFKA_CONSUMER, config, EV.REBALANCE | EV.ERROR | EV.OFFSET_COMMIT);
     check(lib.rd_kafka_poll_set_consumer(this.rk), "poll_set_consumer");
     this.queue = lib.rd_kafka_queue_get_consumer(this.rk) as number;
-    this.commits = new CommitTracker(this.rk);
-    this.waker = new QueueWaker(this.queue, () => this.pump());
+    this.commits = new CommitTracker(this.rk, (err) => this.onError?.(err));
+    this.queries = new OffsetQueries(this.rk, this.blocking);
+    this.owned = new Assignment(this.rk, {
+      dropPartitions: (keys) => this.store.dropPartitions(keys),
+      dropAll: () => this.store.dropUndelivered(),
+      notify: (e) => this.notify(e),
+      onError: (err) => this.onError?.(err),
+    });
+    this.waker = new QueueWaker(this.queue, () => this.pump(), 250, (err) => this.onError?.(err));
   }
 
   /** Subscribes to topic names and `^regex` patterns (replaces any previous subscription). */
@@ -157,13 +137,12 @@ export class Consumer {
       if (this.state === "closed") throw closedError("consume");
       if (this.fatal) throw this.fatal;
       this.pump();
-      if (this.buffer.size > 0) {
-        const ptrs = this.buffer.take(max);
+      if (this.store.buffered > 0 || deadline <= Date.now()) {
+        const batch = this.store.take(max);
         this.pump(); // refill: the buffer may have been full, holding further events back
-        return new Batch(readMessages(ptrs, this.topics), ptrs, this.live);
+        return batch;
       }
       const left = deadline - Date.now();
-      if (left <= 0) return new Batch([], null, this.live);
       await this.waitForData(left);
     }
   }
@@ -187,36 +166,21 @@ export class Consumer {
     }
   }
 
-  /** Stops fetching `tps`; buffered messages of them are held back and delivered after resume(). */
+  /**
+   * Stops fetching `tps`; buffered messages of them are held back and delivered after resume(). A
+   * partition librdkafka does not know (per-partition error) is reported to onError and skipped, so a
+   * pause racing a revocation never throws at the caller.
+   */
   pause(tps: readonly TopicPartition[]): void {
     this.ensureOpen("pause");
-    this.checkPartitionErrors(tps, (list) => rdkafka().rd_kafka_pause_partitions(this.rk, list), "pause");
-    const keys = new Set(tps.map((t) => tpKey(t.topic, t.partition)));
-    for (const k of keys) this.paused.add(k);
-    for (const m of this.extract(keys)) {
-      const k = this.keyOf(m);
-      let list = this.held.get(k);
-      if (!list) this.held.set(k, (list = []));
-      list.push(m);
-    }
+    this.store.hold(this.applyToPartitions(tps, (list) => rdkafka().rd_kafka_pause_partitions(this.rk, list), "pause"));
   }
 
   /** Resumes `tps`: held messages come first, then fetching continues where they end. */
   resume(tps: readonly TopicPartition[]): void {
     this.ensureOpen("resume");
-    this.checkPartitionErrors(tps, (list) => rdkafka().rd_kafka_resume_partitions(this.rk, list), "resume");
-    const back: number[] = [];
-    for (const t of tps) {
-      const k = tpKey(t.topic, t.partition);
-      this.paused.delete(k);
-      const list = this.held.get(k);
-      if (list) {
-        this.held.delete(k);
-        back.push(...list);
-      }
-    }
-    this.buffer.unshift(back);
-    if (back.length) this.wakeData();
+    const ok = this.applyToPartitions(tps, (list) => rdkafka().rd_kafka_resume_partitions(this.rk, list), "resume");
+    if (this.store.unhold(ok) > 0) this.wakeData();
   }
 
   /** Moves the fetch position of an assigned partition; buffered messages of it are discarded. */
@@ -226,39 +190,25 @@ export class Consumer {
     // so no message fetched for the old position can reach the queue consumers after this call.
     const error = withTpList([tpo], (list) => rdkafka().rd_kafka_seek_partitions(this.rk, list, 0)) as number | null;
     checkErrorPtr(error, `seek ${tpo.topic}[${tpo.partition}]`);
-    this.destroyMessages(this.extract(new Set([tpKey(tpo.topic, tpo.partition)])));
+    this.store.dropPartitions(new Set([tpKey(tpo.topic, tpo.partition)]));
   }
 
   /** For each partition, the earliest offset whose timestamp is >= `timestamp` (-1 when there is none). */
-  async offsetsForTimes(tps: ReadonlyArray<TopicPartition & { timestamp: number }>, timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+  offsetsForTimes(tps: ReadonlyArray<TopicPartition & { timestamp: number }>, timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
     this.ensureOpen("offsetsForTimes");
-    const res = await this.blocking.run({
-      op: "offsetsForTimes",
-      rk: this.rk,
-      tps: tps.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.timestamp })),
-      timeoutMs,
-    });
-    return res.map((e) => {
-      if (e.err !== 0) throw errFromCode(e.err, `offsetsForTimes ${e.topic}[${e.partition}]`);
-      return { topic: e.topic, partition: e.partition, offset: e.offset };
-    });
+    return this.queries.offsetsForTimes(tps, timeoutMs);
   }
 
   /** The group's committed offsets for `tps` (-1001 where none is committed). */
-  async committed(tps: readonly TopicPartition[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+  committed(tps: readonly TopicPartition[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
     this.ensureOpen("committed");
-    if (tps.length === 0) return [];
-    const res = await this.blocking.run({ op: "committed", rk: this.rk, tps: tps.map((t) => ({ topic: t.topic, partition: t.partition })), timeoutMs });
-    return res.map((e) => {
-      if (e.err !== 0) throw errFromCode(e.err, `committed ${e.topic}[${e.partition}]`);
-      return { topic: e.topic, partition: e.partition, offset: e.offset };
-    });
+    return this.queries.committed(tps, timeoutMs);
   }
 
   /** Low and high watermarks queried from the partition leader. */
   watermarks(topic: string, partition: number, timeoutMs = 10_000): Promise<WatermarkOffsets> {
     this.ensureOpen("watermarks");
-    return this.blocking.run({ op: "watermarks", rk: this.rk, topic, partition, timeoutMs });
+    return this.queries.watermarks(topic, partition, timeoutMs);
   }
 
   /**
@@ -267,39 +217,23 @@ export class Consumer {
    */
   cachedWatermarks(topic: string, partition: number): WatermarkOffsets | null {
     this.ensureOpen("cachedWatermarks");
-    const low = new BigInt64Array(1);
-    const high = new BigInt64Array(1);
-    const err = rdkafka().rd_kafka_get_watermark_offsets(this.rk, cstr(topic), partition, low, high);
-    if (err !== 0 || high[0] === BigInt(RD_KAFKA_OFFSET_INVALID)) return null;
-    return { low: Number(low[0]), high: Number(high[0]) };
+    return this.queries.cachedWatermarks(topic, partition);
   }
 
   /** Lag of every assigned partition: high watermark (cached, else queried) minus the committed offset. */
-  async lag(timeoutMs = 10_000): Promise<PartitionLag[]> {
-    const tps = this.assignment();
-    const committed = await this.committed(tps, timeoutMs);
-    return Promise.all(
-      committed.map(async (c) => {
-        const cached = this.cachedWatermarks(c.topic, c.partition);
-        const hasCommit = c.offset >= 0;
-        const wm = cached && (hasCommit || cached.low >= 0) ? cached : await this.watermarks(c.topic, c.partition, timeoutMs);
-        const lag = hasCommit ? Math.max(0, wm.high - c.offset) : Math.max(0, wm.high - Math.max(0, wm.low));
-        return { topic: c.topic, partition: c.partition, committed: c.offset, high: wm.high, lag };
-      }),
-    );
+  lag(timeoutMs = 10_000): Promise<PartitionLag[]> {
+    this.ensureOpen("lag");
+    return this.queries.lag(this.assignment(), timeoutMs);
   }
 
   /** The partitions this member currently owns. */
   assignment(): TopicPartition[] {
-    return [...this.owned.values()];
+    return this.owned.list();
   }
 
   /** Messages this consumer holds (buffered, held for paused partitions, or in unreleased batches). */
   get outstandingMessages(): number {
-    let n = this.buffer.size;
-    for (const h of this.held.values()) n += h.length;
-    for (const b of this.live) n += b.size;
-    return n;
+    return this.store.outstanding;
   }
 
   /**
@@ -334,10 +268,7 @@ export class Consumer {
     this.state = "closed";
     this.wakeData();
     await this.blocking.drain();
-    this.destroyMessages(this.buffer.takeAll());
-    for (const h of this.held.values()) this.destroyMessages(h);
-    this.held.clear();
-    for (const b of [...this.live]) b.release();
+    this.store.destroyAll();
     await this.commits.close();
     await this.waker.close();
     lib.rd_kafka_queue_destroy(this.queue);
@@ -358,7 +289,7 @@ export class Consumer {
    * alive (its group membership is already closed) rather than crash the process.
    */
   private destroyIsSafe(): boolean {
-    return !this.cooperativeConfigured || !this.subscribed || this.everAssigned || rdkafka().rd_kafka_version() >= FIXED_STICKY_DESTROY;
+    return !this.cooperativeConfigured || !this.subscribed || this.owned.everAssigned || rdkafka().rd_kafka_version() >= FIXED_STICKY_DESTROY;
   }
 
   /**
@@ -369,7 +300,7 @@ export class Consumer {
     if (this.state === "closed" || this.rebalancing) return;
     const lib = rdkafka();
     let added = false;
-    while (this.buffer.size < this.maxBuffered) {
+    while (this.store.buffered < this.maxBuffered) {
       const ev = lib.rd_kafka_queue_poll(this.queue, 0) as number | null;
       if (!ev) break;
       // For a FETCH event this returns its one message (and records it as consumed for the fetcher);
@@ -382,13 +313,14 @@ export class Consumer {
           lib.rd_kafka_message_destroy(m);
           continue;
         }
-        this.buffer.push(m);
+        this.store.push(m);
         added = true;
         continue;
       }
       const type = lib.rd_kafka_event_type(ev);
       if (type === EV.REBALANCE) {
-        const done = this.handleRebalance(ev)
+        this.store.topics.clear(); // topic handles can change with the subscription
+        const done = this.owned.apply(ev)
           .catch((err) => this.onError?.(err))
           .finally(() => {
             lib.rd_kafka_event_destroy(ev);
@@ -405,56 +337,13 @@ export class Consumer {
   }
 
   private handleError(ev: number): void {
-    const err = handleErrorEvent(ev, "consumer");
+    const err = handleErrorEvent(ev, this.rk, "consumer");
     if (err.code === "_PARTITION_EOF") return;
     if (err.fatal) {
       this.fatal ??= err;
       this.wakeData();
     }
     this.onError?.(err);
-  }
-
-  private async handleRebalance(ev: number): Promise<void> {
-    const lib = rdkafka();
-    const code = lib.rd_kafka_event_error(ev);
-    const list = lib.rd_kafka_event_topic_partition_list(ev) as number;
-    const partitions = readTpList(list).map(({ topic, partition }) => ({ topic, partition }));
-    const cooperative = String(lib.rd_kafka_rebalance_protocol(this.rk)) === "COOPERATIVE";
-    const protocol = cooperative ? "cooperative" : "eager";
-    this.topics.clear();
-    if (code === ERR_ASSIGN_PARTITIONS) {
-      this.everAssigned = true;
-      if (cooperative) checkErrorPtr(lib.rd_kafka_incremental_assign(this.rk, list) as number | null, "incremental_assign");
-      else {
-        check(lib.rd_kafka_assign(this.rk, list), "assign");
-        this.owned.clear();
-      }
-      for (const p of partitions) this.owned.set(tpKey(p.topic, p.partition), p);
-      await this.notify({ protocol, type: "assigned", partitions });
-      return;
-    }
-    if (code === ERR_REVOKE_PARTITIONS) {
-      const lost = lib.rd_kafka_assignment_lost(this.rk) !== 0;
-      const keys = new Set(partitions.map((p) => tpKey(p.topic, p.partition)));
-      this.destroyMessages(this.extract(keys));
-      for (const k of keys) {
-        const h = this.held.get(k);
-        if (h) this.destroyMessages(h);
-        this.held.delete(k);
-        this.paused.delete(k);
-      }
-      await this.notify({ protocol, type: "revoked", partitions, ...(lost ? { lost } : {}) });
-      if (cooperative) checkErrorPtr(lib.rd_kafka_incremental_unassign(this.rk, list) as number | null, "incremental_unassign");
-      else check(lib.rd_kafka_assign(this.rk, null), "unassign");
-      for (const k of keys) this.owned.delete(k);
-      return;
-    }
-    // A rebalance error: drop the assignment (librdkafka then rejoins) and report it.
-    this.destroyMessages(this.buffer.takeAll());
-    if (cooperative) checkErrorPtr(lib.rd_kafka_incremental_unassign(this.rk, list) as number | null, "incremental_unassign");
-    else lib.rd_kafka_assign(this.rk, null);
-    this.owned.clear();
-    this.onError?.(errFromCode(code, "rebalance"));
   }
 
   /** Runs the caller's handler; its failure is reported but never stops the rebalance from completing. */
@@ -467,26 +356,17 @@ export class Consumer {
     }
   }
 
-  private checkPartitionErrors(tps: readonly TopicPartition[], fn: (list: number) => number, what: string): void {
-    withTpList(tps, (list) => {
+  /** Runs a per-partition librdkafka call; returns the keys it succeeded for, reporting the others. */
+  private applyToPartitions(tps: readonly TopicPartition[], fn: (list: number) => number, what: string): Set<string> {
+    return withTpList(tps, (list) => {
       check(fn(list), what);
-      const bad = readTpList(list).find((e) => e.err !== 0);
-      if (bad) throw errFromCode(bad.err, `${what} ${bad.topic}[${bad.partition}]`);
+      const ok = new Set<string>();
+      for (const e of readTpList(list)) {
+        if (e.err === 0) ok.add(tpKey(e.topic, e.partition));
+        else this.onError?.(errFromCode(e.err, `${what} ${e.topic}[${e.partition}]`));
+      }
+      return ok;
     });
-  }
-
-  private keyOf(m: number): string {
-    return tpKey(this.topics.get(read.ptr(m as never, MSG.rkt)), read.i32(m as never, MSG.partition));
-  }
-
-  /** Removes buffered messages of the partitions in `keys` (in order). */
-  private extract(keys: ReadonlySet<string>): number[] {
-    return this.buffer.extract((rkt, partition) => keys.has(tpKey(this.topics.get(rkt), partition)));
-  }
-
-  private destroyMessages(ms: readonly number[]): void {
-    const lib = rdkafka();
-    for (const m of ms) lib.rd_kafka_message_destroy(m);
   }
 
   private waitForData(ms: number): Promise<void> {

@@ -48,6 +48,8 @@ export class Producer {
   /** Resolvers waiting for delivery progress (queue full, flush). */
   private progressWaiters: Array<() => void> = [];
   private fatal: KafkaError | null = null;
+  /** The enqueue loop in progress, if any (see sendBatch). */
+  private enqueuing: Promise<void> | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly onError?: (err: Error) => void;
@@ -56,7 +58,7 @@ export class Producer {
     this.onError = opts.onError;
     this.rk = createHandle(RD_KAFKA_PRODUCER, opts.config, EV.DR | EV.ERROR);
     this.mainQueue = rdkafka().rd_kafka_queue_get_main(this.rk) as number;
-    this.waker = new QueueWaker(this.mainQueue, () => this.serve());
+    this.waker = new QueueWaker(this.mainQueue, () => this.serve(), 250, (err) => this.onError?.(err));
   }
 
   /** Produces one record; resolves when Kafka acknowledged it. */
@@ -79,13 +81,33 @@ export class Producer {
       batch = { remaining: records.length, total: records.length, failures: null, resolve, reject };
     });
     this.batches.set(slot, batch);
+    // Batches are enqueued one after the other, in call order, even when one waits for queue space: so
+    // records of concurrent sendBatch calls keep their call order within each partition.
+    const previous = this.enqueuing;
+    const run = previous ? previous.then(() => this.enqueue(records, slot, batch)) : this.enqueue(records, slot, batch);
+    this.enqueuing = run;
+    void run.then(() => {
+      if (this.enqueuing === run) this.enqueuing = null;
+    });
+    await run;
+    return done;
+  }
+
+  /** Hands every record to librdkafka (never throws: a record that cannot be enqueued is a failure of its batch). */
+  private async enqueue(records: readonly ProduceRecord[], slot: number, batch: PendingBatch): Promise<void> {
     const lib = rdkafka();
     const base = slot * TWO32;
     let i = 0;
     while (i < records.length) {
       const rec = records[i];
-      const n = this.encoder.encode(rec, this.topicHandle(rec.topic), base + i);
-      const error = lib.rd_kafka_produceva(this.rk, this.encoder.vusPtr, n) as number | null;
+      let error: number | null;
+      try {
+        const n = this.encoder.encode(rec, this.topicHandle(rec.topic), base + i);
+        error = lib.rd_kafka_produceva(this.rk, this.encoder.vusPtr, n);
+      } catch (err) {
+        this.recordFailure(batch, i++, err instanceof KafkaError ? err : new KafkaError("_INVALID_ARG", `produce to ${rec.topic}: ${String(err)}`, { retriable: false, cause: err }));
+        continue;
+      }
       if (!error) {
         i++;
         continue;
@@ -106,7 +128,6 @@ export class Producer {
       i++;
     }
     this.settleIfDone(slot, batch);
-    return done;
   }
 
   /** Resolves when every queued message has been delivered (or failed); rejects with _TIMED_OUT after `timeoutMs`. */
@@ -179,7 +200,7 @@ export class Producer {
         this.handleDeliveryReports(ev);
         progressed = true;
       } else if (type === EV.ERROR) {
-        const err = handleErrorEvent(ev, "producer");
+        const err = handleErrorEvent(ev, this.rk, "producer");
         if (err.fatal) this.fatal ??= err;
         this.onError?.(err);
       }

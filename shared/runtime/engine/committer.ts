@@ -40,6 +40,8 @@ export interface CommitHooks {
 /** Error codes that mean "the group is rebalancing": stop async commits until the rebalance is over. */
 const REBALANCING_CODES = new Set(["REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"]);
 const HOLD_MAX_MS = 30_000;
+/** How long a sync commit keeps retrying while a rebalance refuses it (coordinated fleet drains avoid the case). */
+const REJOIN_RETRY_MAX_MS = 5_000;
 
 /** Coalesced async commits, sync commits, and the progress they make final. */
 export class Committer {
@@ -103,9 +105,26 @@ export class Committer {
    * Retriable coordinator errors are retried by the binding until `timeoutMs`; never throws.
    */
   async commitSync(only?: TopicPartition[], timeoutMs?: number): Promise<void> {
-    await this.idle();
-    await this.commit(true, only, timeoutMs);
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // A peer leaving meanwhile (scale-in, crash) rebalances the group under us and the coordinator refuses
+    // the commit (ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS). After our rejoin the same offsets commit
+    // under the new generation, so retry for a short while rather than leave processed work uncommitted
+    // (it would be re-processed by the next owner). A fleet-wide drain avoids the case altogether: every
+    // worker commits before any leaves (see ipc.ts).
+    const rejoinDeadline = Math.min(deadline, Date.now() + REJOIN_RETRY_MAX_MS);
+    for (let backoff = 100; ; backoff = Math.min(backoff * 2, 1_000)) {
+      await this.idle();
+      const code = await this.commit(true, only, deadline === Infinity ? undefined : deadline - Date.now());
+      if (!code || !REBALANCING_CODES.has(code)) return;
+      if (Date.now() + backoff >= rejoinDeadline || !this.consumer()) {
+        this.log.warn({ code }, "sync commit still refused by a rebalance; the next owner re-processes those events (deduplicated)");
+        return;
+      }
+      this.log.debug({ code }, "sync commit refused while the group rebalances; retrying after the rejoin");
+      await Bun.sleep(backoff);
+    }
   }
+
 
   /** Stops the hold timer (engine shutdown). */
   close(): void {
@@ -129,11 +148,12 @@ export class Committer {
     this.holdTimer = null;
   }
 
-  private async commit(sync: boolean, only?: TopicPartition[], timeoutMs?: number): Promise<void> {
+  /** Commits what is done; returns the error code of a failed commit (null when acknowledged or nothing to do). */
+  private async commit(sync: boolean, only?: TopicPartition[], timeoutMs?: number): Promise<string | null> {
     const consumer = this.consumer();
-    if (!consumer) return;
+    if (!consumer) return null;
     const commits = this.tracker.takeCommits(only);
-    if (commits.length === 0) return;
+    if (commits.length === 0) return null;
     const offsets = commits.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
     try {
       this.hooks.commitIssued?.(offsets, sync);
@@ -141,17 +161,19 @@ export class Committer {
       for (const c of commits) addTally(this.totals, this.tracker.committed(c));
       this.metrics.commits.inc({});
       this.hooks.commitSettled?.(offsets, sync, null);
+      return null;
     } catch (err) {
       for (const c of commits) this.tracker.commitFailed(c);
       this.hooks.commitSettled?.(offsets, sync, err);
       const code = err instanceof TopofleetError ? err.code : undefined;
-      if (!sync && code && REBALANCING_CODES.has(code)) {
-        this.hold();
-        return;
+      if (code && REBALANCING_CODES.has(code)) {
+        if (!sync) this.hold();
+        return code;
       }
       // Not fatal: the offsets stay uncommitted and the next commit covers them; after a crash or a
       // revocation they are re-delivered and deduplicated.
       this.log.warn({ err: errorJson(err), sync, partitions: commits.length }, "offset commit failed");
+      return code ?? "UNKNOWN";
     }
   }
 }

@@ -68,6 +68,15 @@ const BACKPRESSURE = "backpressure";
 const STOPPING = "stopping";
 const HEALTH_TIMEOUT_MS = 2_000;
 
+/** Options of Engine.stop. */
+export interface StopOptions {
+  /**
+   * Awaited after the final commit and before leaving the group (bounded by the deadline): a coordinated
+   * fleet drain uses it to keep every member in the group until all of them have committed.
+   */
+  beforeLeave?: () => Promise<void>;
+}
+
 /** One worker's pipeline engine. */
 export class Engine {
   private readonly t: ResolvedTopology;
@@ -198,8 +207,8 @@ export class Engine {
    * that cannot), commit synchronously, leave the group, flush the producer, close the stages.
    * Resolves with the final progress; calling it again returns the same promise.
    */
-  stop(deadlineMs: number = this.t.shutdown.deadlineMs): Promise<WorkerProgress> {
-    if (!this.stopping) this.stopping = this.shutdown(deadlineMs);
+  stop(deadlineMs: number = this.t.shutdown.deadlineMs, opts: StopOptions = {}): Promise<WorkerProgress> {
+    if (!this.stopping) this.stopping = this.shutdown(deadlineMs, opts);
     return this.stopping;
   }
 
@@ -415,7 +424,7 @@ export class Engine {
 
   // ---- shutdown -----------------------------------------------------------------------------------
 
-  private async shutdown(deadlineMs: number): Promise<WorkerProgress> {
+  private async shutdown(deadlineMs: number, opts: StopOptions): Promise<WorkerProgress> {
     const start = Date.now();
     this.stopDeadline = start + deadlineMs;
     const wasRunning = this.state === "running";
@@ -436,6 +445,8 @@ export class Engine {
         if (!drained) for (const e of this.inFlight.all()) this.abandon(e, "shutdown deadline");
       }
       await within(this.committer.commitSync(undefined, this.stopDeadline - Date.now()), this.stopDeadline - Date.now(), undefined);
+      // Stay in the group (heartbeating, not fetching) until the rest of the fleet has committed too.
+      if (opts.beforeLeave) await within(opts.beforeLeave(), this.stopDeadline - reserve / 2 - Date.now(), undefined);
     }
     this.committer.close();
     await this.closeResources(this.stopDeadline);

@@ -84,6 +84,8 @@ function flushLogs(logger: Logger): Promise<void> {
 interface StopRequest {
   reason: string;
   deadlineMs?: number;
+  /** Part of a fleet-wide drain: report `drained`, then wait for `leave` before leaving the group. */
+  coordinated?: boolean;
 }
 
 /** Runs the worker until it is stopped; resolves with the process exit code (0 clean, 1 fatal). */
@@ -95,20 +97,43 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   // the stages start) is remembered and applied right after start, never to a half-started engine.
   let engine: Engine | null = null;
   let stopRequest: StopRequest | null = null;
+  let allowLeave: (() => void) | null = null;
+  const leaveAllowed = new Promise<void>((resolve) => (allowLeave = resolve));
+  const stopEngine = (e: Engine, req: StopRequest) => {
+    const workerId = launch?.workerId ?? -1;
+    const beforeLeave = req.coordinated && send
+      ? async () => {
+          send({ type: "drained", workerId });
+          await leaveAllowed;
+        }
+      : undefined;
+    void e.stop(req.deadlineMs, { beforeLeave });
+  };
   const requestStop = (req: StopRequest) => {
     if (stopRequest) return;
     stopRequest = req;
-    logger.info({ reason: req.reason }, "stop requested");
-    if (engine) void engine.stop(req.deadlineMs);
+    logger.info({ reason: req.reason, coordinated: !!req.coordinated }, "stop requested");
+    if (engine) stopEngine(engine, req);
   };
   const onSigterm = () => requestStop({ reason: "SIGTERM" });
   const onSigint = () => requestStop({ reason: "SIGINT" });
   const onMessage = (msg: SupervisorToWorker) => {
-    if (msg?.type === "stop") requestStop({ reason: `supervisor: ${msg.reason}`, deadlineMs: msg.deadlineMs });
+    if (msg?.type === "stop") requestStop({ reason: `supervisor: ${msg.reason}`, deadlineMs: msg.deadlineMs, coordinated: msg.coordinated });
+    else if (msg?.type === "leave") allowLeave?.();
   };
+
   process.on("SIGTERM", onSigterm);
   process.on("SIGINT", onSigint);
-  if (send) process.on("message", onMessage);
+  // The supervisor died (kill -9, OOM): nobody will send "stop" any more, and an orphan would keep its
+  // partitions forever. Drain and leave the group on our own; the platform restarts the supervisor.
+  const onDisconnect = () => {
+    allowLeave?.(); // nobody is left to coordinate with
+    requestStop({ reason: "supervisor disconnected" });
+  };
+  if (send) {
+    process.on("message", onMessage);
+    process.on("disconnect", onDisconnect);
+  }
 
   let statusTimer: ReturnType<typeof setInterval> | null = null;
   let starting: Engine | null = null;
@@ -143,7 +168,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     statusTimer = setInterval(() => void report().catch((err) => logger.warn({ err: errorJson(err) }, "status report failed")), launch.statusIntervalMs);
     void report();
     const early = stopRequest as StopRequest | null;
-    if (early) void running.stop(early.deadlineMs);
+    if (early) stopEngine(running, early);
     const progress = await running.finished;
     clearInterval(statusTimer);
     send?.({ type: "stopped", workerId, progress, metrics: metrics.snapshot() });
@@ -161,6 +186,9 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   } finally {
     process.off("SIGTERM", onSigterm);
     process.off("SIGINT", onSigint);
-    if (send) process.off("message", onMessage);
+    if (send) {
+      process.off("message", onMessage);
+      process.off("disconnect", onDisconnect);
+    }
   }
 }

@@ -57,6 +57,8 @@ interface Slot {
   policy: RestartPolicy;
   restartTimer: ReturnType<typeof setTimeout> | null;
   restartAt: number | null;
+  /** Reported `drained` during a fleet stop: committed, waiting for `leave`. */
+  drained?: boolean;
   /** Being drained by a scale-down: its exit is not a crash and it is not restarted. */
   retiring: boolean;
   ready: boolean;
@@ -87,6 +89,7 @@ export class Supervisor {
   private scaleState: AutoscaleState;
   private scaleTimer: ReturnType<typeof setInterval> | null = null;
   private stopping: { reason: string; exitCode: number; error?: RuntimeError } | null = null;
+  private leaveSent = false;
   private crashLoop: string | null = null;
   private killTimer: ReturnType<typeof setTimeout> | null = null;
   private killed: number[] = [];
@@ -141,7 +144,7 @@ export class Supervisor {
     this.log.info({ reason, deadlineMs: deadline }, "stopping the fleet");
     for (const slot of this.slots.values()) {
       this.cancelRestart(slot);
-      slot.proc?.send({ type: "stop", reason, deadlineMs: workerBudget(deadline) });
+      slot.proc?.send({ type: "stop", reason, deadlineMs: workerBudget(deadline), coordinated: true });
     }
     this.killTimer = setTimeout(() => this.killStragglers("deadline"), deadline);
     this.maybeFinish();
@@ -253,6 +256,10 @@ export class Supervisor {
         this.metrics.update(slot.id, msg.metrics);
         this.log.info({ worker: slot.id, progress: msg.progress }, "worker reported its final progress");
         break;
+      case "drained":
+        slot.drained = true;
+        this.maybeLeave();
+        break;
       case "fatal":
         slot.lastError = msg.error;
         this.log.error({ worker: slot.id, err: msg.error }, "worker reported a fatal error");
@@ -274,6 +281,7 @@ export class Supervisor {
       if (this.stopping && !clean && !this.killed.includes(slot.id)) slot.failedDrain = true;
       this.log.info({ worker: slot.id, code: exit.code, signal: exit.signal, retiring: slot.retiring }, "worker exited");
       if (slot.retiring) this.slots.delete(slot.id);
+      this.maybeLeave();
       this.maybeFinish();
       return;
     }
@@ -329,6 +337,19 @@ export class Supervisor {
     this.metrics.setDesiredReplicas(decision.target);
     this.log.info({ from, to: decision.target, lag, reason: decision.reason }, "scaling the fleet");
     this.scaleTo(decision.target);
+  }
+
+  /**
+   * Phase 2 of a fleet stop: once every running worker has committed its final offsets (`drained`), let
+   * them all leave the group. A worker that exited counts as done; a scale-down retiree is not waited for.
+   */
+  private maybeLeave(): void {
+    if (!this.stopping || this.leaveSent) return;
+    const running = [...this.slots.values()].filter((s) => s.proc?.alive && !s.retiring);
+    if (running.some((s) => !s.drained)) return;
+    this.leaveSent = true;
+    this.log.debug({ workers: running.length }, "every worker drained: leaving the group");
+    for (const s of running) s.proc?.send({ type: "leave" });
   }
 
   /** Adds slots (lowest free ids) or drains the highest-numbered ones until `target` are active. */

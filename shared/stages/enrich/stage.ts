@@ -5,8 +5,6 @@
  */
 import type { Logger } from "pino";
 import { ConfigError, EnrichError } from "../../errors/index.ts";
-import type { Counter, Histogram } from "../../telemetry/metrics.ts";
-import { M } from "../../telemetry/names.ts";
 import type { EnrichStageConfig } from "../../topology/types.ts";
 import { EventStatus, type Batch } from "../batch.ts";
 import type { Stage, StageContext, StageHealth } from "../stage.ts";
@@ -46,9 +44,6 @@ export class EnrichStage implements Stage {
   private lookups: LookupSources | null = null;
   private plan: EnrichPlan | null = null;
   private logger: Logger | null = null;
-  private eventsIn: Counter | null = null;
-  private eventsOut: Counter | null = null;
-  private batchSeconds: Histogram | null = null;
   /** Batches whose last attempt lost a thread: their retry isolates poison events (isolate.ts). */
   private readonly crashedOnce = new WeakSet<Batch>();
 
@@ -66,9 +61,6 @@ export class EnrichStage implements Stage {
     const plan = buildEnrichPlan(this.cfg, ctx.topology, ctx.workerId);
     this.plan = plan;
     this.logger = ctx.logger.child({ stage: this.name });
-    this.eventsIn = ctx.metrics.counter(M.eventsIn, "Events that entered a stage");
-    this.eventsOut = ctx.metrics.counter(M.eventsOut, "Events that left a stage, by outcome");
-    this.batchSeconds = ctx.metrics.histogram(M.batchSeconds, "Time a stage spent on one batch");
     this.lookups = await LookupSources.start(this.cfg.lookups, { stage: this.name, logger: this.logger, metrics: ctx.metrics });
     // Room for every slice of every in-flight batch, twice over; beyond that a typed error, never unbounded growth.
     const maxQueue = Math.max(64, ctx.topology.concurrency.inFlightBatches * this.cfg.threads * 2);
@@ -97,7 +89,6 @@ export class EnrichStage implements Stage {
     }
     const live = batch.count(EventStatus.Live);
     if (live === 0) return;
-    const startedAt = performance.now();
     const ingestedAt = Date.now();
     const share = this.lookups!.share();
     const run = (range: SliceRange) => {
@@ -121,23 +112,17 @@ export class EnrichStage implements Stage {
     }
 
     const events = allocateEvents(batch.size, plan.dedupe ? plan.dedupe.layout.k + 1 : 0, ingestedAt);
-    let rejected = 0;
     for (const { range, slice } of results) {
       mergeSlice(events, range.start, slice);
       for (const [index, code, reason] of slice.rejections) {
         const i = range.start + index;
         if (batch.status[i] !== EventStatus.Live) continue;
         batch.reject(i, { stage: this.name, code, reason });
-        rejected++;
       }
       for (const warning of slice.warnings) this.logger!.warn({ batch: batch.id }, warning);
     }
+    // Per-stage events in/out and batch latency are recorded by the engine for every stage (shared/stages/stage.ts).
     batch.events = events;
-    const labels = { stage: this.name };
-    this.eventsIn!.inc(labels, live);
-    this.eventsOut!.inc({ stage: this.name, outcome: "passed" }, live - rejected);
-    if (rejected > 0) this.eventsOut!.inc({ stage: this.name, outcome: "dead_lettered" }, rejected);
-    this.batchSeconds!.observe(labels, (performance.now() - startedAt) / 1000);
   }
 
   /** Ok while the pool has live threads; the detail names stale lookups (the last table is still served). */

@@ -108,7 +108,10 @@ shutdown: { deadline: 20s }
     expect([...codes].every((c) => c.startsWith("CE_"))).toBe(true);
     expect(letters.every((l) => new TextDecoder().decode(l.headers.get(DLQ_HEADERS.stage)!) === "enrich")).toBe(true);
 
-    // Per-stage series are recorded by the engine for every stage (dedupe and persist record none of their own).
+    // Per-stage series are recorded by the engine for every stage (no stage records its own, so none doubles).
+    expect(metrics.value(M.eventsIn, { stage: "enrich" })).toBe(input.length);
+    expect(metrics.value(M.eventsOut, { stage: "enrich", outcome: "passed" })).toBe(input.length - INVALID);
+    expect(metrics.value(M.eventsOut, { stage: "enrich", outcome: "dead_lettered" })).toBe(INVALID);
     expect(metrics.value(M.eventsIn, { stage: "dedupe" })).toBe(input.length - INVALID);
     // A re-send is dropped by dedupe, or (when its original is still in flight) found by persist's unique key.
     const dropped = (stage: string) => metrics.value(M.eventsOut, { stage, outcome: "duplicate" });

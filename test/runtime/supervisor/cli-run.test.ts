@@ -95,6 +95,16 @@ describe("topology CLI run", () => {
     }
   }
 
+  /** Committed = next offset to consume: every offset below it processed, none at or above it. */
+  function expectCommittedEqualsProcessed(r: Awaited<ReturnType<typeof drainRun>>): void {
+    for (const c of r.committed) {
+      const offsets = r.processed.get(c.partition) ?? new Set<number>();
+      const expected = offsets.size ? Math.max(...offsets) + 1 : -1001;
+      expect({ partition: c.partition, committed: c.offset }).toEqual({ partition: c.partition, committed: expected });
+      if (offsets.size) expect(offsets.size).toBe(expected);
+    }
+  }
+
   test("SIGTERM drains: exit 0 within the deadline, and the committed offsets equal what was processed", async () => {
     const r = await drainRun(1);
     expect(r.code, r.stderr).toBe(0);
@@ -103,29 +113,45 @@ describe("topology CLI run", () => {
     const total = [...r.processed.values()].reduce((n, s) => n + s.size, 0);
     expect(total).toBeLessThan(MESSAGES); // the drain stopped consuming: the rest stays for the next run
     expect(r.summary.events).toBe(total);
-    for (const c of r.committed) {
-      const offsets = r.processed.get(c.partition) ?? new Set<number>();
-      // Committed = next offset to consume: every offset below it processed, none at or above it.
-      const expected = offsets.size ? Math.max(...offsets) + 1 : -1001;
-      expect({ partition: c.partition, committed: c.offset }).toEqual({ partition: c.partition, committed: expected });
-      if (offsets.size) expect(offsets.size).toBe(expected);
-    }
+    expectCommittedEqualsProcessed(r);
   }, 120_000);
 
-  test("SIGTERM drains two workers: exit 0, and nothing is committed that was not processed", async () => {
+  test("SIGTERM drains two workers: exit 0, and the committed offsets equal what was processed", async () => {
+    // Both workers leave at once, so each one's final commit races the rebalance the other's departure
+    // starts; the engine retries it under the new generation instead of leaving processed work uncommitted.
     const r = await drainRun(2);
     expect(r.code, r.stderr).toBe(0);
     expect(r.drainMs).toBeLessThan(20_000);
     expect(r.summary.lost).toBe(0);
-    let committedTotal = 0;
-    for (const c of r.committed) {
-      if (c.offset < 0) continue;
-      const offsets = r.processed.get(c.partition) ?? new Set<number>();
-      for (let o = 0; o < c.offset; o++) expect(offsets.has(o)).toBe(true);
-      committedTotal += c.offset;
-    }
+    expectCommittedEqualsProcessed(r);
+    const committedTotal = r.committed.reduce((n, c) => n + Math.max(0, c.offset), 0);
     expect(committedTotal).toBeGreaterThan(0);
     expect(r.summary.events).toBe(committedTotal);
+  }, 120_000);
+
+  test("a worker whose supervisor was SIGKILLed drains and exits on its own", async () => {
+    const topic = await filledTopic();
+    const group = uniqueName("g");
+    const log = join(tmp.dir, `${group}.log`);
+    const file = writeTopology(tmp.dir, topologyYaml(topic, group, `{ delayMs: 100, log: "${log}" }`, "shutdown:\n  deadline: 10s\n"), `${group}.yaml`);
+    const run = startCli([file, "--json", "--data-dir", join(tmp.dir, "data")]);
+    await waitFor("some events processed", () => processedOffsets(log).size > 0, 60_000);
+    const workerPid = await waitFor("the worker process", () => {
+      const children = Bun.spawnSync(["pgrep", "-P", String(run.proc.pid)]).stdout.toString().trim().split("\n").filter(Boolean);
+      return children.length === 1 ? Number(children[0]) : undefined;
+    });
+    run.proc.kill("SIGKILL");
+    await run.exited;
+    const alive = () => {
+      try {
+        process.kill(workerPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true); // it outlived the supervisor...
+    await waitFor("the orphaned worker to exit", () => !alive(), 15_000); // ...and left within the deadline
   }, 120_000);
 
   test("a crash loop gives up: exit 1 with RUNTIME_CRASH_LOOP and the last error in the log", async () => {

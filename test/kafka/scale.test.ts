@@ -1,0 +1,159 @@
+/**
+ * Volume and resource bounds of the binding against the in-process mock cluster: exact delivery of 1M
+ * messages, no memory growth over 2M, and near-zero CPU while idle. Bounds here are resource limits, not
+ * throughput targets (those live in dev/bench/kafka.ts).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Consumer, MockCluster, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
+import { consumerConfig, uniqueName, waitFor } from "./helpers.ts";
+
+let mock: MockCluster;
+beforeAll(async () => {
+  mock = await MockCluster.start({ brokers: 1 });
+});
+afterAll(async () => {
+  await mock.stop();
+});
+
+const fastProducer = () =>
+  new Producer({
+    config: { "bootstrap.servers": mock.bootstraps, "linger.ms": "20", "batch.num.messages": "10000", "queue.buffering.max.messages": "500000" },
+  });
+
+/** Produces `n` records from `make` in chunks, keeping a few batches in flight. */
+async function produce(producer: Producer, n: number, make: (i: number) => { topic: string; value: Uint8Array }, chunk = 50_000): Promise<void> {
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < n; i += chunk) {
+    const recs = [];
+    for (let j = i; j < Math.min(n, i + chunk); j++) recs.push(make(j));
+    inFlight.push(producer.sendBatch(recs));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+}
+
+describe("scale", () => {
+  test("a consumer group reads exactly 1,000,000 messages: every (partition, offset) and every value once", async () => {
+    const N = 1_000_000;
+    const topic = uniqueName("million");
+    const partitions = mockPartitionsFor(N, 8);
+    mock.createTopic(topic, partitions);
+    const producer = fastProducer();
+    // Each value carries its record number, so the zero-copy views are checked too, not only offsets.
+    await produce(producer, N, (i) => {
+      const value = new Uint8Array(8);
+      new DataView(value.buffer).setUint32(0, i, true);
+      return { topic, value };
+    });
+    await producer.close();
+
+    const highs: number[] = [];
+    for (let p = 0; p < partitions; p++) {
+      const wm = await mock.watermarks(topic, p);
+      expect(wm.low).toBe(0); // retention deleted nothing: the run is valid
+      highs.push(wm.high);
+    }
+    expect(highs.reduce((a, b) => a + b, 0)).toBe(N);
+
+    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g"), { "queued.max.messages.kbytes": "131072" }) });
+    consumer.subscribe([topic]);
+    const seen = highs.map((h) => new Uint8Array(h));
+    const values = new Uint8Array(N);
+    let delivered = 0;
+    let duplicates = 0;
+    const deadline = Date.now() + 150_000;
+    while (delivered < N && Date.now() < deadline) {
+      const b = await consumer.consume(10_000, 500);
+      for (const m of b.messages) {
+        if (seen[m.partition][m.offset]++) duplicates++;
+        const v = m.value!;
+        values[new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(0, true)]++;
+      }
+      delivered += b.messages.length;
+      b.release();
+    }
+    // Anything extra would show up now.
+    const tail = await consumer.consume(10_000, 1000);
+    delivered += tail.messages.length;
+    tail.release();
+    expect(consumer.outstandingMessages).toBe(0);
+    await consumer.close();
+
+    expect(duplicates).toBe(0);
+    expect(delivered).toBe(N);
+    let missing = 0;
+    for (const s of seen) for (let i = 0; i < s.length; i++) if (s[i] !== 1) missing++;
+    expect(missing).toBe(0);
+    expect(values.every((n) => n === 1)).toBe(true);
+  }, 240_000);
+
+  test("2,000,000 messages through produce and consume grow RSS by less than 50 MB", async () => {
+    const topic = uniqueName("rss");
+    // Few partitions on purpose: the mock's retention caps its in-process log at 4 x 5 MiB, reached during
+    // warm-up, so what remains of RSS growth is ours. The consumer keeps up, so nothing is lost to retention.
+    mock.createTopic(topic, 4);
+    const producer = fastProducer();
+    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    consumer.subscribe([topic]);
+    const value = new Uint8Array(100).fill(7);
+    const headers: Array<[string, string]> = [["h", "v"]];
+    let consumed = 0;
+    let bytes = 0;
+    const round = async (n: number) => {
+      await producer.sendBatch(Array.from({ length: n }, (_, i) => ({ topic, key: `k${i}`, value, headers })));
+      const target = consumed + n;
+      const deadline = Date.now() + 60_000;
+      while (consumed < target && Date.now() < deadline) {
+        const b = await consumer.consume(10_000, 500);
+        for (const m of b.messages) bytes += m.value!.length + m.headers!.length;
+        consumed += b.messages.length;
+        b.release();
+      }
+      expect(consumed).toBe(target);
+    };
+    const rssMb = () => {
+      Bun.gc(true);
+      return process.memoryUsage().rss / 1024 / 1024;
+    };
+
+    for (let i = 0; i < 10; i++) await round(40_000); // warm-up: 400k
+    const before = rssMb();
+    for (let i = 0; i < 50; i++) await round(40_000); // 2M
+    const after = rssMb();
+    console.log(`RSS after warm-up ${before.toFixed(1)} MB, after 2M more ${after.toFixed(1)} MB (+${(after - before).toFixed(1)} MB)`);
+    expect(bytes).toBe(consumed * 101);
+    expect(consumer.outstandingMessages).toBe(0);
+    expect(after - before).toBeLessThan(50);
+    await consumer.close();
+    await producer.close();
+  }, 300_000);
+
+  test("an idle subscribed consumer (with a pending consume) uses under 2% of a core", async () => {
+    const topic = uniqueName("idle");
+    mock.createTopic(topic, 4);
+    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    consumer.subscribe([topic]);
+    let running = true;
+    let polls = 0;
+    const loop = (async () => {
+      while (running) {
+        const b = await consumer.consume(1000, 1000);
+        polls++;
+        b.release();
+      }
+    })();
+    await waitFor(() => consumer.assignment().length === 4, 30_000, "assignment");
+    await Bun.sleep(500);
+    const start = process.cpuUsage();
+    const t0 = performance.now();
+    await Bun.sleep(3000);
+    const used = process.cpuUsage(start);
+    const wallMs = performance.now() - t0;
+    const cpuMs = (used.user + used.system) / 1000;
+    console.log(`idle: ${cpuMs.toFixed(1)} ms CPU over ${wallMs.toFixed(0)} ms wall (${((cpuMs / wallMs) * 100).toFixed(2)}% of a core), ${polls} consume calls`);
+    running = false;
+    await loop;
+    await consumer.close();
+    expect(cpuMs / wallMs).toBeLessThan(0.02);
+  }, 60_000);
+});
