@@ -9,7 +9,7 @@
  * Exit codes: 0 pass, 1 audit failed (or the fleet failed), 2 invalid run (broker retention deleted
  * messages before they were consumed) or usage error.
  */
-import { mkdtempSync, openSync, rmSync, closeSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, openSync, rmSync, closeSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -18,7 +18,8 @@ import { audit, formatAudit, readDeadLetterTopic, RetentionWatcher, runTiming, t
 import { Flags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
-import { PeakRssSampler } from "../../shared/loadgen/process-tree.ts";
+import { PeakRssSampler, processTree } from "../../shared/loadgen/process-tree.ts";
+import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { Consumer } from "../../shared/kafka/index.ts";
 import { watermarksOf } from "../../shared/replay/metadata.ts";
@@ -55,6 +56,9 @@ Events:
 Other:
   --timeout D           give up on the fleet after D (default 10m)
   --keep                keep the table, topics and Redis keys
+  --profile DIR         write a .cpuprofile per fleet process (supervisor and workers; not the enrich
+                        threads) into DIR (bun --cpu-prof via BUN_OPTIONS); summarize them with
+                        bun dev/bench/profile-summary.ts DIR --events N
   --json                last stdout line: {"events","events_per_min","lost","duplicated","duplicates_dropped",
                         "invalid","p50_ms","p95_ms","p99_ms","cpu_s_per_million","max_rss_mb"}
   -h, --help
@@ -82,6 +86,7 @@ const SPEC = {
   seed: { type: "string" },
   timeout: { type: "string" },
   keep: { type: "boolean" },
+  profile: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -221,7 +226,15 @@ async function main(): Promise<number> {
       httpPort,
     }),
   );
-  const fleetEnv = { ...process.env, [BENCH_ENV.databaseUrl]: databaseUrl, [BENCH_ENV.redisUrl]: redisUrl };
+  const fleetEnv: Record<string, string | undefined> = { ...process.env, [BENCH_ENV.databaseUrl]: databaseUrl, [BENCH_ENV.redisUrl]: redisUrl };
+  const profileDir = f.has("profile") ? resolve(f.string("profile", "")) : null;
+  if (profileDir) {
+    // BUN_OPTIONS is inherited by the supervisor and by every worker it spawns: one profile per process,
+    // written when it exits. Bun does not profile piscina threads; profile the enrich work with
+    // `bun --cpu-prof dev/bench/enrich.ts` instead (its "direct" pass runs EnrichThread on the main thread).
+    mkdirSync(profileDir, { recursive: true });
+    fleetEnv.BUN_OPTIONS = `${process.env.BUN_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim();
+  }
   const fleetCmd = [process.execPath, join(REPO, "workers/topology.ts"), topologyFile, "--max-events", String(events), "--json", "--replicas", String(replicas), "--data-dir", join(tmp, "data")];
   say(`bench ${tag}: ${sustained ? `sustained ${rate}/s` : "max throughput"}, ${events} events of ${payloadBytes} B, ${partitions} partitions, ${replicas} replica(s), kafka ${external ? brokers : `mock ${brokers}`}`);
 
@@ -249,6 +262,7 @@ async function main(): Promise<number> {
   let fleetExit: number | null = null;
   let cpuSeconds = NaN;
   let maxRssMb = NaN;
+  let threadCpu: ThreadKindCpu[] = [];
   let gen: GeneratorResult | null = null;
   const logFile = join(tmp, "fleet.log");
   let latencyColumn: "written_at" | "ingested_at" = "ingested_at";
@@ -283,6 +297,8 @@ async function main(): Promise<number> {
     });
     closeSync(logFd);
     const sampler = new PeakRssSampler(fleet.pid).start(500);
+    const fleetPid = fleet.pid;
+    const threadSampler = new ThreadCpuSampler(() => processTree(fleetPid).map((p) => p.pid)).start(500);
     const stdout = new Response(fleet.stdout as ReadableStream).text();
     const timer = setTimeout(() => {
       say(`timeout after ${Math.round(timeoutMs / 1000)} s: stopping the fleet`);
@@ -301,6 +317,7 @@ async function main(): Promise<number> {
     clearInterval(progress);
     await producing;
     const peaks = sampler.stop();
+    threadCpu = threadSampler.stop();
     await watcher.stop();
     summary = lastJsonLine(await stdout);
     const usage = fleet.resourceUsage();
@@ -361,11 +378,13 @@ async function main(): Promise<number> {
         `throughput: ${Math.round(perMin).toLocaleString("en-US")} events/min over the processing window (first ingest to all committed, ${(windowMs / 1000).toFixed(1)} s, ±0.2 s); ` +
           `${summary ? summary.events_per_min.toLocaleString("en-US") : "?"} events/min wall clock incl. fleet start-up (${summary ? (summary.elapsed_ms / 1000).toFixed(1) : "?"} s)`,
         `latency (event time -> ${timing.column === "written_at" ? "row written" : "ingest"}${sustained ? "" : ", includes the backlog wait of events produced up front"}): p50 ${round(timing.p50Ms)} ms, p95 ${round(timing.p95Ms)} ms, p99 ${round(timing.p99Ms)} ms, max ${round(timing.maxMs)} ms`,
+        `cpu by thread kind (fleet, sampled every 0.5 s): ${threadCpu.map((t) => `${t.kind} ${round(t.cpuSeconds, 2)} s`).join(", ")}`,
         `cpu: ${round(cpuSeconds, 2)} s for the fleet (supervisor + workers; PostgreSQL, Redis and the broker not included), ${round(cpuSeconds / (events / 1e6), 2)} s per million events; max worker RSS ${round(maxRssMb)} MB`,
       ].join("\n"),
     );
   }
   say(`command: bun dev/bench/e2e.ts ${argv.join(" ")}`);
+  if (profileDir) say(`profiles: ${profileDir} (summary: bun dev/bench/profile-summary.ts ${profileDir} --events ${events})`);
   say(`fleet:   bun ${fleetCmd.slice(1).map((a) => a.replace(REPO + "/", "")).join(" ")}  (log: ${keptLog ? logFile : "removed"})`);
   if (json)
     console.log(
@@ -381,6 +400,7 @@ async function main(): Promise<number> {
         p99_ms: round(timing?.p99Ms ?? NaN),
         cpu_s_per_million: round(cpuSeconds / (events / 1e6), 2),
         max_rss_mb: round(maxRssMb),
+        cpu_s_per_million_by_thread: Object.fromEntries(threadCpu.map((t) => [t.kind, round(t.cpuSeconds / (events / 1e6), 2)])),
         mode: sustained ? "sustained" : "max",
         events_per_min_wall: summary?.events_per_min ?? null,
         audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",

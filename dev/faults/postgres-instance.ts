@@ -26,8 +26,8 @@ export function postgresBinDir(env: Record<string, string | undefined> = process
 }
 
 const asRoot = typeof process.getuid === "function" && process.getuid() === 0;
-/** application_name of the injector's own sessions, which it never terminates. */
-const INJECTOR_APP = "tf-fault-injector";
+/** application_name of the fault injector's own sessions, which it never terminates. */
+export const INJECTOR_APP = "tf-fault-injector";
 
 /** Clusters still running, stopped at process exit if a suite died before its afterAll (pg_ctl daemonizes them). */
 const running = new Set<PostgresInstance>();

@@ -4,36 +4,19 @@
  * and a SIGTERM of the whole fleet mid-load followed by a restart. Each ends with the exact audit.
  * The crash points come from the engine's test hook (shared/runtime/engine/fault-points.ts).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitUntil } from "../../dev/faults/ports.ts";
-import { expectExact, FaultServices, Scenario } from "./harness.ts";
+import { expectExact, faultSuite, runScenario, Scenario } from "./harness.ts";
 
-let env: FaultServices;
-beforeAll(async () => {
-  env = await FaultServices.start();
-}, 120_000);
-afterAll(async () => {
-  await env?.stop();
-}, 120_000);
-
-/** Runs a scenario body and cleans up (keeping the logs when it failed). */
-async function scenario(s: Scenario, body: () => Promise<void>): Promise<void> {
-  let ok = false;
-  try {
-    await body();
-    ok = true;
-  } finally {
-    await s.cleanup(!ok);
-  }
-}
+const services = faultSuite();
 
 describe("worker killed with SIGKILL mid-batch", () => {
   for (const point of ["dedupe", "persist"] as const) {
     test(`crash after ${point}: the restarted worker replays the batch and the result is exact`, async () => {
-      const s = new Scenario(env, { label: `kill9-after-${point}`, events: 24_000, rate: 4000 });
-      await scenario(s, async () => {
+      const s = new Scenario(services(), { label: `kill9-after-${point}`, events: 24_000, rate: 4000 });
+      await runScenario(s, async () => {
         const once = join(s.dir, "crashed");
         // The 6th batch to pass the stage: well into the stream, with earlier batches committed.
         const fleet = s.startFleet({ TOPOFLEET_FAULT: `crash-after:${point}:6`, TOPOFLEET_FAULT_ONCE: once });
@@ -58,8 +41,8 @@ describe("worker killed with SIGKILL mid-batch", () => {
 describe("SIGTERM during load", () => {
   test("the fleet drains within the deadline with everything persisted committed, and a restart continues exactly", async () => {
     const deadlineMs = 20_000;
-    const s = new Scenario(env, { label: "sigterm-restart", events: 24_000, rate: 3000, shutdownDeadlineMs: deadlineMs });
-    await scenario(s, async () => {
+    const s = new Scenario(services(), { label: "sigterm-restart", events: 24_000, rate: 3000, shutdownDeadlineMs: deadlineMs });
+    await runScenario(s, async () => {
       const first = s.startFleet();
       const producing = s.produce();
       await s.waitCommitted(6000, 90_000);

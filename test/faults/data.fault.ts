@@ -4,29 +4,12 @@
  * headers while the rest stays exact; and rows the database itself rejects (a CHECK constraint added for the
  * test) must be dead-lettered one by one while the rest of their batches persists.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createEventFactory, parseUniqueId, type LoadgenManifest } from "../../shared/loadgen/index.ts";
 import { EnrichRejectCode } from "../../shared/stages/enrich/codes.ts";
-import { expectExact, FaultServices, headerText, onlyDatabaseRejections, rejectionOf, Scenario } from "./harness.ts";
+import { expectExact, faultSuite, headerText, onlyDatabaseRejections, rejectionOf, runScenario, Scenario } from "./harness.ts";
 
-let env: FaultServices;
-beforeAll(async () => {
-  env = await FaultServices.start();
-}, 120_000);
-afterAll(async () => {
-  await env?.stop();
-}, 120_000);
-
-/** Runs a scenario body and cleans up (keeping the logs when it failed). */
-async function scenario(s: Scenario, body: () => Promise<void>): Promise<void> {
-  let ok = false;
-  try {
-    await body();
-    ok = true;
-  } finally {
-    await s.cleanup(!ok);
-  }
-}
+const services = faultSuite();
 
 const POISON_HEADER = "fault-poison";
 
@@ -47,8 +30,8 @@ function oversizedEvent(tag: string, n: number, bytes: number): { key: string; v
 describe("poison events", () => {
   test("1% poison (bad JSON, missing attributes, bad time, wrong specversion, oversized): all dead-lettered with reasons, the rest exact", async () => {
     const maxEventBytes = 8 * 1024;
-    const s = new Scenario(env, { label: "poison-1pct", events: 24_000, rate: 3000, invalidRatio: 0.008, maxEventBytes });
-    await scenario(s, async () => {
+    const s = new Scenario(services(), { label: "poison-1pct", events: 24_000, rate: 3000, invalidRatio: 0.008, maxEventBytes });
+    await runScenario(s, async () => {
       s.startFleet();
       const producing = s.produce();
       // Oversized events interleaved with the generator's stream, ~0.2% of it.
@@ -87,11 +70,11 @@ function regenerate(m: LoadgenManifest) {
 
 describe("rows the database rejects", () => {
   test("a CHECK constraint rejects some rows: exactly those are dead-lettered with PG_23514, the rest of their batches persists", async () => {
-    const s = new Scenario(env, { label: "pg-check-reject", events: 24_000, rate: 3000 });
-    await scenario(s, async () => {
+    const s = new Scenario(services(), { label: "pg-check-reject", events: 24_000, rate: 3000 });
+    await runScenario(s, async () => {
       await s.migrate();
       // Valid events have subject `order/<seq>`: reject every seq ending in 137 (about one in a thousand).
-      await env.sql.unsafe(`ALTER TABLE "${s.table}" ADD CONSTRAINT fault_reject CHECK (subject !~ '^order/[0-9]*137$')`);
+      await services().sql.unsafe(`ALTER TABLE "${s.table}" ADD CONSTRAINT fault_reject CHECK (subject !~ '^order/[0-9]*137$')`);
       const rejected = (seq: number) => seq % 1000 === 137;
       s.startFleet();
       const { manifest } = await s.produce();

@@ -5,41 +5,24 @@
  * consumer-group membership going 1 -> 3 -> 1 (cooperative rebalances) by starting and draining two more
  * `topology --replicas 1` processes in the same group.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { expectExact, FaultServices, MOCK_BROKERS, Scenario } from "./harness.ts";
+import { describe, expect, test } from "bun:test";
+import { expectExact, faultSuite, MOCK_BROKERS, runScenario, Scenario } from "./harness.ts";
 
-let env: FaultServices;
-beforeAll(async () => {
-  env = await FaultServices.start();
-}, 120_000);
-afterAll(async () => {
-  await env?.stop();
-}, 120_000);
-
-/** Runs a scenario body and cleans up (keeping the logs when it failed). */
-async function scenario(s: Scenario, body: () => Promise<void>): Promise<void> {
-  let ok = false;
-  try {
-    await body();
-    ok = true;
-  } finally {
-    await s.cleanup(!ok);
-  }
-}
+const services = faultSuite();
 
 describe("broker outage", () => {
   test("a broker down for 10 s, then up: the stall resolves and the result is exact", async () => {
-    const s = new Scenario(env, { label: "broker-down-10s", events: 24_000, rate: 3000 });
-    await scenario(s, async () => {
+    const s = new Scenario(services(), { label: "broker-down-10s", events: 24_000, rate: 3000 });
+    await runScenario(s, async () => {
       const fleet = s.startFleet();
       const producing = s.produce();
       await s.waitCommitted(4000, 90_000);
       const broker = MOCK_BROKERS; // the highest id: leads a share of the partitions
       // The mock lists its brokers in id order.
-      const address = env.mock.bootstraps.split(",")[broker - 1];
-      env.mock.brokerDown(broker);
+      const address = services().mock.bootstraps.split(",")[broker - 1];
+      services().mock.brokerDown(broker);
       await Bun.sleep(10_000);
-      env.mock.brokerUp(broker);
+      services().mock.brokerUp(broker);
       const { manifest } = await producing;
       // Exactness is the claim; the duplicate counter may include batches re-processed after a lost commit.
       const r = await s.finish(manifest, { exactDuplicates: false, timeoutMs: 180_000 });
@@ -52,8 +35,8 @@ describe("broker outage", () => {
 
 describe("scaling the consumer group", () => {
   test("replicas 1 -> 3 -> 1 during load (cooperative rebalances): nothing lost, nothing duplicated", async () => {
-    const s = new Scenario(env, { label: "replicas-1-3-1", events: 30_000, rate: 3000, partitions: 6 });
-    await scenario(s, async () => {
+    const s = new Scenario(services(), { label: "replicas-1-3-1", events: 30_000, rate: 3000, partitions: 6 });
+    await runScenario(s, async () => {
       const first = s.startFleet();
       const producing = s.produce();
       await s.waitCommitted(4000, 90_000);

@@ -190,7 +190,7 @@ export class Consumer {
     // so no message fetched for the old position can reach the queue consumers after this call.
     const error = withTpList([tpo], (list) => rdkafka().rd_kafka_seek_partitions(this.rk, list, 0)) as number | null;
     checkErrorPtr(error, `seek ${tpo.topic}[${tpo.partition}]`);
-    this.store.dropPartitions(new Set([tpKey(tpo.topic, tpo.partition)]));
+    this.store.discard(new Set([tpKey(tpo.topic, tpo.partition)]));
   }
 
   /** For each partition, the earliest offset whose timestamp is >= `timestamp` (-1 when there is none). */

@@ -1,8 +1,8 @@
 /**
  * Every librdkafka message the consumer owns and where it is: buffered (taken off the queue, not yet
  * delivered), held (buffered for a paused partition), or delivered in a ConsumedBatch not yet released.
- * Each message is destroyed exactly once: by ConsumedBatch.release(), by dropPartitions (revocation,
- * seek), or by destroyAll (close).
+ * Each message is destroyed exactly once: by ConsumedBatch.release(), by discard / dropPartitions (seek,
+ * revocation), or by destroyAll (close).
  */
 import { read } from "bun:ffi";
 import { rdkafka } from "../ffi/lib.ts";
@@ -109,22 +109,28 @@ export class MessageStore {
     return back.length;
   }
 
-  /** Destroys undelivered (buffered and held) messages of `keys`: revocation and seek. */
-  dropPartitions(keys: ReadonlySet<string>): void {
+  /** Destroys undelivered (buffered and held) messages of `keys`; a paused partition stays paused (seek). */
+  discard(keys: ReadonlySet<string>): void {
     destroy(this.extract(keys));
     for (const k of keys) {
       const h = this.held.get(k);
       if (h) destroy(h);
       this.held.delete(k);
-      this.paused.delete(k);
     }
   }
 
-  /** Destroys every undelivered message (rebalance errors). */
+  /** Forgets partitions that are no longer owned (revocation): their undelivered messages and pause state. */
+  dropPartitions(keys: ReadonlySet<string>): void {
+    this.discard(keys);
+    for (const k of keys) this.paused.delete(k);
+  }
+
+  /** Forgets every partition (rebalance error, close): destroys all undelivered messages, clears pauses. */
   dropUndelivered(): void {
     destroy(this.buffer.takeAll());
     for (const h of this.held.values()) destroy(h);
     this.held.clear();
+    this.paused.clear();
   }
 
   /** Destroys everything, releasing unreleased batches too (close): their views become invalid. */

@@ -1,0 +1,321 @@
+/**
+ * One injected fault run end to end: a fresh topic, DLQ topic, consumer group, table and Bloom prefix; a
+ * topology file whose Kafka source points at the suite's mock cluster; the real CLI (`bun workers/topology.ts`)
+ * as the fleet; the load generator producing while the fleet consumes; and the exact audit (shared/audit)
+ * against the table and the DLQ at the end.
+ *
+ * Completion is judged from the consumer group's committed offsets (every produced message committed), never
+ * from the fleet's own counters: a worker killed with SIGKILL takes its last counts with it, while the
+ * committed offsets and the table stay the truth.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CliProcess, type CliSummary } from "../../../dev/faults/cli-process.ts";
+import { waitUntil } from "../../../dev/faults/ports.ts";
+import { audit, formatAudit, RetentionWatcher } from "../../../shared/audit/index.ts";
+import { Consumer, Producer, mockPartitionsFor } from "../../../shared/kafka/index.ts";
+import { newRunId, runGenerator, type GeneratorResult, type LoadgenManifest } from "../../../shared/loadgen/index.ts";
+import { watermarksOf } from "../../../shared/replay/metadata.ts";
+import type { GeneratorConfig } from "../../../shared/topology/types.ts";
+import { readDeadLetters } from "./dead-letters.ts";
+import { MOCK_BROKERS, type FaultServices } from "./services.ts";
+import { auditLine, onlyDatabaseRejections, type ScenarioResult } from "./verdict.ts";
+
+/** Bytes per generated record on the wire (payload + envelope + headers), for partition sizing. */
+const RECORD_BYTES = 700;
+
+/** What a scenario varies. */
+export interface ScenarioOptions {
+  /** Short label for names and the audit line, e.g. "crash-after-dedupe". */
+  label: string;
+  /** Generated events (valid + duplicate + invalid). */
+  events: number;
+  /** Generator rate (events/s) while the fleet consumes. */
+  rate: number;
+  /** Source partitions (raised to what holds `events` without mock retention loss). */
+  partitions?: number;
+  duplicateRatio?: number;
+  invalidRatio?: number;
+  /** batch.maxEvents (default 500: many batches, so faults land mid-stream). */
+  batchMaxEvents?: number;
+  inFlightBatches?: number;
+  /** shutdown.deadline in ms (default 20 s). */
+  shutdownDeadlineMs?: number;
+  /** enrich.maxEventBytes (default 16 KiB). */
+  maxEventBytes?: number;
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+/** One injected fault run end to end: topics, table, topology, fleet(s), generator, audit. */
+export class Scenario {
+  readonly tag: string;
+  readonly topic: string;
+  readonly dlq: string;
+  readonly group: string;
+  readonly table: string;
+  readonly prefix: string;
+  readonly partitions: number;
+  readonly topologyFile: string;
+  readonly dir: string;
+  readonly fleets: CliProcess[] = [];
+  private readonly startedAt = Date.now();
+  private watcher: RetentionWatcher | null = null;
+  private extraRecords = 0;
+  private readonly producer: Producer;
+
+  constructor(
+    readonly env: FaultServices,
+    readonly opts: ScenarioOptions,
+  ) {
+    this.tag = `${opts.label.replace(/[^a-z0-9]+/g, "")}${newRunId().toLowerCase().slice(0, 8)}`;
+    this.topic = `fault-${this.tag}`;
+    this.dlq = `${this.topic}.dlq`;
+    this.group = `fault-${this.tag}`;
+    this.table = `fault_${this.tag}`;
+    this.prefix = `tf:fault:${this.tag}`;
+    this.partitions = Math.max(opts.partitions ?? 4, mockPartitionsFor(opts.events, RECORD_BYTES));
+    // In the system temp dir, so a failed scenario's logs outlive the suite.
+    this.dir = mkdtempSync(join(tmpdir(), `tf-fault-${this.tag}-`));
+    this.topologyFile = join(this.dir, "topology.yaml");
+    // Replicated on every broker, so one broker going down leaves a replica (the mock may still stall).
+    env.mock.createTopic(this.topic, this.partitions, MOCK_BROKERS);
+    env.mock.createTopic(this.dlq, 2, MOCK_BROKERS);
+    writeFileSync(this.topologyFile, this.topologyYaml());
+    this.producer = new Producer({ config: { ...env.kafka, "enable.idempotence": "true", "linger.ms": "5" } });
+  }
+
+  /** The scenario's topology: connection URLs from the environment, everything else fixed here. */
+  private topologyYaml(): string {
+    const o = this.opts;
+    return [
+      `name: ${q(`fault-${this.tag}`)}`,
+      `source:`,
+      `  kafka:`,
+      `    brokers: "\${TF_FAULT_BROKERS}"`,
+      `    topics: [${q(this.topic)}]`,
+      `    group: ${q(this.group)}`,
+      `    start: earliest`,
+      `    properties:`,
+      // A killed member's partitions move after the session timeout: keep it short so recovery is quick.
+      `      session.timeout.ms: "6000"`,
+      `      heartbeat.interval.ms: "500"`,
+      `stages:`,
+      `  - enrich:`,
+      `      threads: 1`,
+      `      maxEventBytes: ${o.maxEventBytes ?? 16 * 1024}`,
+      `  - dedupe:`,
+      `      backend: redis`,
+      `      redis: {url: "\${TF_FAULT_REDIS_URL}", mode: bitmap}`,
+      `      prefix: ${q(this.prefix)}`,
+      `      expectedPerWindow: 200000`,
+      `  - persist:`,
+      `      url: "\${TF_FAULT_DATABASE_URL}"`,
+      `      table: ${q(this.table)}`,
+      `      connections: 2`,
+      `deadLetter:`,
+      `  topic: ${q(this.dlq)}`,
+      `batch:`,
+      `  maxEvents: ${o.batchMaxEvents ?? 500}`,
+      `  maxWait: 50ms`,
+      `concurrency:`,
+      `  replicas: 1`,
+      `  inFlightBatches: ${o.inFlightBatches ?? 2}`,
+      `http:`,
+      `  port: 0`,
+      `shutdown:`,
+      `  deadline: ${o.shutdownDeadlineMs ?? 20_000}`,
+      "",
+    ].join("\n");
+  }
+
+  /** Generator settings of the scenario. */
+  get generatorConfig(): GeneratorConfig {
+    return {
+      rate: this.opts.rate,
+      events: this.opts.events,
+      tenants: 8,
+      duplicateRatio: this.opts.duplicateRatio ?? 0.03,
+      invalidRatio: this.opts.invalidRatio ?? 0.01,
+      binaryRatio: 0.2,
+      payloadBytes: 200,
+    };
+  }
+
+  /** Runs `bun workers/topology.ts <file> --migrate` (creates the table before the fleet, e.g. to add a CHECK). */
+  async migrate(): Promise<void> {
+    const p = new CliProcess([this.topologyFile, "--migrate"], this.env.fleetEnv(), join(this.dir, "migrate.log"));
+    const code = await p.exited;
+    if (code !== 0) throw new Error(`--migrate exited ${code}:\n${p.tail()}`);
+  }
+
+  /** Starts one fleet (a `topology` process with --replicas 1 and --json); its stderr goes to a log file. */
+  startFleet(extraEnv: Record<string, string> = {}): CliProcess {
+    const n = this.fleets.length;
+    const args = [this.topologyFile, "--replicas", "1", "--json", "--data-dir", join(this.dir, `data-${n}`)];
+    const fleet = new CliProcess(args, this.env.fleetEnv(extraEnv), join(this.dir, `fleet-${n}.log`));
+    this.fleets.push(fleet);
+    if (!this.watcher) {
+      this.watcher = new RetentionWatcher({
+        config: this.env.kafka,
+        topic: this.topic,
+        group: this.group,
+        partitions: Array.from({ length: this.partitions }, (_, i) => i),
+        intervalMs: 250,
+      }).start();
+    }
+    return fleet;
+  }
+
+  /** Produces the scenario's generated events at its rate; resolves with the manifest once all are acknowledged. */
+  produce(): Promise<GeneratorResult> {
+    return runGenerator({ producer: this.producer, topic: this.topic, config: this.generatorConfig, key: "id" });
+  }
+
+  /** Produces extra hand-made records (poison the generator does not make); they count as produced. */
+  async produceExtra(records: Array<{ key: string; value: string; headers?: Array<[string, string]> }>): Promise<void> {
+    await this.producer.sendBatch(records.map((r) => ({ topic: this.topic, ...r })));
+    this.extraRecords += records.length;
+  }
+
+  /** The group's committed offset per partition right now (-1 when none), read without joining the group. */
+  async committedOffsets(): Promise<Map<number, number>> {
+    const c = new Consumer({ config: { ...this.env.kafka, "group.id": this.group } });
+    try {
+      const tps = Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.topic, partition }));
+      const out = new Map<number, number>();
+      for (const r of await c.committed(tps)) out.set(r.partition, r.offset >= 0 ? r.offset : -1);
+      return out;
+    } finally {
+      await c.close();
+    }
+  }
+
+  /** Messages committed by the group right now (a fresh query, unlike the polled `committed`). */
+  async committedNow(): Promise<number> {
+    let n = 0;
+    for (const o of (await this.committedOffsets()).values()) n += Math.max(0, o);
+    return n;
+  }
+
+  /** Rows whose Kafka position is at or past the group's committed offset: persisted but not committed. */
+  async rowsPastCommitted(): Promise<number> {
+    const committed = await this.committedOffsets();
+    const parts = [...committed.keys()];
+    const offs = parts.map((p) => Math.max(0, committed.get(p)!));
+    const [r] = await this.env.sql<Array<{ n: string }>>`
+      SELECT count(*) AS n FROM ${this.env.sql(this.table)} t
+      JOIN unnest(${parts}::int[], ${offs}::bigint[]) AS c(p, o) ON t.kafka_partition = c.p
+      WHERE t.kafka_offset >= c.o`;
+    return Number(r.n);
+  }
+
+  /** Messages the consumer group has committed so far (sum of committed offsets). */
+  get committed(): number {
+    return this.watcher?.committedTotal ?? 0;
+  }
+
+  /** Waits until the group has committed at least `n` messages. */
+  async waitCommitted(n: number, timeoutMs = 120_000): Promise<void> {
+    await waitUntil(
+      () => {
+        const dead = this.fleets.find((f) => !f.running && f.proc.exitCode !== 0);
+        if (dead) throw new Error(`a fleet exited with ${dead.proc.exitCode ?? dead.proc.signalCode} before ${n} messages were committed:\n${dead.tail()}`);
+        return this.committed >= n;
+      },
+      timeoutMs,
+      `${n} committed messages in group ${this.group} (at ${this.committed})`,
+      100,
+    );
+  }
+
+  /** SIGTERMs a fleet and waits for it to exit; returns the exit code and how long the drain took. */
+  async stopFleet(fleet: CliProcess, timeoutMs = 60_000): Promise<{ code: number; drainMs: number }> {
+    const t0 = Date.now();
+    fleet.signal("SIGTERM");
+    const killer = setTimeout(() => fleet.killAll(), timeoutMs);
+    const code = await fleet.exited;
+    clearTimeout(killer);
+    return { code, drainMs: Date.now() - t0 };
+  }
+
+  /**
+   * Waits until every produced message is committed, stops the running fleets, and audits the table and the
+   * DLQ against the manifest. `exactDuplicates`: whether the fleet's duplicate counter must equal the injected
+   * duplicates (false after crash-replay or rebalances, where it may legitimately be higher).
+   */
+  async finish(
+    manifest: LoadgenManifest,
+    o: { exactDuplicates: boolean; timeoutMs?: number; rejectedByDatabase?: number },
+  ): Promise<ScenarioResult> {
+    const produced = manifest.messages + this.extraRecords;
+    await this.waitCommitted(produced, o.timeoutMs ?? 120_000);
+    for (const f of this.fleets) {
+      if (!f.running) continue;
+      const { code } = await this.stopFleet(f);
+      if (code !== 0) throw new Error(`fleet exited ${code} after a clean SIGTERM:\n${f.tail()}`);
+    }
+    await this.watcher?.stop();
+    const summaries = this.fleets.map((f) => f.summary());
+    const duplicatesDropped = summaries.every((s): s is CliSummary => s !== null) ? summaries.reduce((n, s) => n + s.duplicates, 0) : null;
+
+    const dl = await readDeadLetters(this.env.kafka, this.dlq, manifest.runId);
+    const wm = new Consumer({ config: { ...this.env.kafka, "group.id": `${this.group}-audit` } });
+    const source = await watermarksOf(wm, this.topic, Array.from({ length: this.partitions }, (_, i) => i)).finally(() => wm.close());
+    const report = await audit({
+      sql: this.env.sql,
+      table: this.table,
+      manifest,
+      deadLetters: dl.tally,
+      duplicatesDropped: o.exactDuplicates ? duplicatesDropped : null,
+      retention: { source, deadLetter: dl.watermarks, observed: this.watcher?.observed ?? [] },
+      sourceIsFresh: this.extraRecords === 0,
+    });
+    const result: ScenarioResult = {
+      report,
+      manifest,
+      produced,
+      duplicatesDropped,
+      deadLetters: dl.distinct,
+      deadLetterCopies: dl.copies,
+      exactDuplicates: o.exactDuplicates,
+      rejectedByDatabase: o.rejectedByDatabase ?? 0,
+      elapsedMs: Date.now() - this.startedAt,
+    };
+    console.log(auditLine(this.opts.label, result));
+    if (!report.ok && !onlyDatabaseRejections(result)) console.log(formatAudit(report));
+    return result;
+  }
+
+  /** Rows in the scenario's table whose id starts with `prefix`. */
+  async rowsWithIdPrefix(prefix: string): Promise<number> {
+    const [r] = await this.env.sql<Array<{ n: string }>>`SELECT count(*) AS n FROM ${this.env.sql(this.table)} WHERE id LIKE ${prefix + "%"}`;
+    return Number(r.n);
+  }
+
+  /**
+   * Kills leftover fleets (and their workers), closes the producer and drops the table. Topics and Redis keys
+   * go with the suite's mock cluster and redis-server; the directory (topology, logs) is kept on request.
+   */
+  async cleanup(keepLogs: boolean): Promise<void> {
+    for (const f of this.fleets) f.killAll();
+    await Promise.all(this.fleets.map((f) => f.exited));
+    await this.watcher?.stop().catch(() => undefined);
+    await this.producer.close().catch(() => undefined);
+    await this.env.sql`DROP TABLE IF EXISTS ${this.env.sql(this.table)} CASCADE`.catch(() => undefined);
+    if (!keepLogs) rmSync(this.dir, { recursive: true, force: true });
+    else console.log(`[fault] ${this.opts.label}: logs kept in ${this.dir}`);
+  }
+}
+
+/** Runs one scenario's body, then cleans up; a failed scenario keeps its topology and fleet logs for the post-mortem. */
+export async function runScenario(s: Scenario, body: () => Promise<void>): Promise<void> {
+  let ok = false;
+  try {
+    await body();
+    ok = true;
+  } finally {
+    await s.cleanup(!ok);
+  }
+}
