@@ -49,7 +49,12 @@ export class EnrichError extends TopofleetError {
 }
 
 /** Codes for the dedupe stage. */
-export type DedupeErrorCode = "DEDUPE_REDIS_UNAVAILABLE" | "DEDUPE_REDIS_COMMAND" | "DEDUPE_VERIFY_FAILED" | "DEDUPE_CONFIG";
+export type DedupeErrorCode =
+  | "DEDUPE_REDIS_UNAVAILABLE" // refused, reset, timed out: retriable
+  | "DEDUPE_REDIS_AUTH" // wrong password / untrusted TLS certificate: fatal, fix the URL or the trust store
+  | "DEDUPE_REDIS_COMMAND"
+  | "DEDUPE_VERIFY_FAILED"
+  | "DEDUPE_CONFIG";
 
 /** The dedupe stage failed for a whole batch. */
 export class DedupeError extends TopofleetError {

@@ -89,6 +89,13 @@ export interface EnrichedEvents {
    * built in the enrich thread so the main thread only does I/O. "" for rejected events.
    */
   copyLines: string[];
+  /**
+   * Optional (additive): `copyLines` as UTF-8 bytes, each line followed by "\n" (no bytes for rejected events),
+   * line i being `copyBytes.subarray(copyStarts[i], copyStarts[i + 1])`. The enrich stage sets both and then
+   * decodes `copyLines` from them only when something reads it; the persist stage writes these bytes directly.
+   */
+  copyBytes?: Uint8Array;
+  copyStarts?: Uint32Array;
 }
 
 let nextBatchId = 1;

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { createEventFactory, parseUniqueId, type LoadgenManifest } from "../../shared/loadgen/index.ts";
 import { EnrichRejectCode } from "../../shared/stages/enrich/codes.ts";
-import { expectExact, faultSuite, headerText, onlyDatabaseRejections, rejectionOf, runScenario, Scenario } from "./harness.ts";
+import { expectExact, faultSuite, headerText, onlyDatabaseRejections, rejectionOf, runProblems, runScenario, Scenario } from "./harness.ts";
 
 const services = faultSuite();
 
@@ -87,6 +87,7 @@ describe("rows the database rejects", () => {
       const r = await s.finish(manifest, { exactDuplicates: false, rejectedByDatabase: rejectedUnique });
       const a = r.report;
       expect(onlyDatabaseRejections(r)).toBe(true);
+      expect(runProblems(r)).toEqual([]);
       expect(a.invalid_run).toBeNull();
       // Exactly the rejected rows are missing; nothing duplicated; the invalid events dead-lettered as usual.
       expect(a.lost).toBe(rejectedUnique);

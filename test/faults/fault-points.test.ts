@@ -24,7 +24,7 @@ async function runChild(env: Record<string, string>, stages: string[]): Promise<
   const proc = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "ignore" });
   const stdout = await new Response(proc.stdout).text();
   await proc.exited;
-  return { stdout, signal: proc.signalCode ?? null, code: proc.exitCode };
+  return { stdout, signal: proc.signalCode === null || proc.signalCode === undefined ? null : String(proc.signalCode), code: proc.exitCode };
 }
 
 describe("fault points", () => {

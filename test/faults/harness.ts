@@ -6,4 +6,4 @@
 export { faultSuite, FaultServices, MOCK_BROKERS } from "./support/services.ts";
 export { runScenario, Scenario, type ScenarioOptions } from "./support/scenario.ts";
 export { headerText, readDeadLetters, rejectionOf, type DeadLetters } from "./support/dead-letters.ts";
-export { auditLine, expectExact, onlyDatabaseRejections, type ScenarioResult } from "./support/verdict.ts";
+export { auditLine, expectExact, onlyDatabaseRejections, runProblems, type ScenarioResult } from "./support/verdict.ts";

@@ -12,7 +12,7 @@ import { Consumer, KafkaError, MockCluster } from "../../shared/kafka/index.ts";
 import { consumerConfig, deadLetterProducerConfig, sourceBrokers } from "../../shared/runtime/engine/kafka-config.ts";
 import { loadTopology } from "../../shared/topology/index.ts";
 import type { ResolvedTopology } from "../../shared/topology/types.ts";
-import { leaks, runCli, tempDir, writeTopology } from "./support.ts";
+import { leaks, runCli, skipWithout, tempDir, writeTopology } from "./support.ts";
 
 const PASSWORD = "kafka-pw-Q7v9-planted";
 
@@ -38,8 +38,8 @@ http: {port: 0}
 
 const SECURITY_KEYS = ["security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location"] as const;
 
-if (!opensslAvailable) console.warn("[skip] Kafka TLS and SASL properties: the openssl CLI is not installed (needed to make a test CA)");
-describe.skipIf(!opensslAvailable)("Kafka TLS and SASL properties", () => {
+const skip = skipWithout(opensslAvailable, "Kafka TLS and SASL properties", "the openssl CLI is not installed (needed to make a test CA)");
+describe.skipIf(skip)("Kafka TLS and SASL properties", () => {
   let dir: string;
   let certs: TestCertificates;
   let file: string;

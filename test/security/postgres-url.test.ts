@@ -15,7 +15,7 @@ import type { Stage } from "../../shared/stages/stage.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import { parseTopology } from "../../shared/topology/index.ts";
-import { leaks, tempDir } from "./support.ts";
+import { leaks, skipWithout, tempDir } from "./support.ts";
 
 const PASSWORD = "pg-pw-Tn6-planted";
 const APP = "topofleet-persist:persist";
@@ -64,9 +64,9 @@ try {
 } catch {
   serversAvailable = false;
 }
-if (!serversAvailable) console.warn("[skip] PostgreSQL sslmode: needs the openssl CLI and the PostgreSQL server binaries (initdb, pg_ctl)");
+const skip = skipWithout(serversAvailable, "PostgreSQL sslmode in the URL", "needs the openssl CLI and the PostgreSQL server binaries (initdb, pg_ctl)");
 
-describe.skipIf(!serversAvailable)("PostgreSQL sslmode in the URL", () => {
+describe.skipIf(skip)("PostgreSQL sslmode in the URL", () => {
   let dir: string;
   let tls: PostgresInstance;
   let plain: PostgresInstance;

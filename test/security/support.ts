@@ -6,7 +6,20 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { IN_CI } from "../support/services.ts";
+
 export { CliProcess, REPO, runCliToEnd as runCli } from "../../dev/faults/cli-process.ts";
+
+/**
+ * Whether to skip a suite that needs local tools (openssl, redis-server, PostgreSQL server binaries): only
+ * outside CI, with the reason printed. Under CI a missing tool is not skipped: the suite runs and fails loudly.
+ */
+export function skipWithout(available: boolean, suite: string, missing: string): boolean {
+  if (available) return false;
+  if (IN_CI) return false;
+  console.warn(`[skip] ${suite}: ${missing}`);
+  return true;
+}
 
 /** A temp directory for one test file. */
 export function tempDir(prefix: string): string {

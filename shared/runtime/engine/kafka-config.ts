@@ -4,6 +4,7 @@
  */
 import { ConfigError } from "../../errors/index.ts";
 import type { KafkaConfig } from "../../kafka/types.ts";
+import { connectionProperties } from "../../kafka/client/connection-properties.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 
 /** The launch-time facts that override parts of the topology file. */
@@ -57,20 +58,11 @@ export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: s
   };
 }
 
-/**
- * Source properties that also apply to the producer (connection and security settings). The rest are
- * consumer tuning that librdkafka would ignore with a warning on a producer.
- */
-const SHARED_PROPERTY_PREFIXES = ["security.", "sasl.", "ssl.", "socket.", "broker.", "client.dns.", "metadata.", "api.version", "enable.ssl.", "reconnect."];
-
 /** The dead-letter producer's config: idempotent with acks=all, so an acknowledged dead letter is durable and not duplicated by retries. */
 export function deadLetterProducerConfig(t: ResolvedTopology, workerId: number, brokers: string): KafkaConfig {
-  const shared: KafkaConfig = {};
-  for (const [k, v] of Object.entries(t.source.properties)) {
-    if (SHARED_PROPERTY_PREFIXES.some((p) => k.startsWith(p))) shared[k] = v;
-  }
   return {
-    ...shared,
+    // Connection and security settings only: consumer tuning would draw CONFWARNs on a producer.
+    ...connectionProperties(t.source.properties),
     "client.id": `topofleet-${t.name}-${workerId}-dlq`,
     "bootstrap.servers": brokers,
     "enable.idempotence": "true",

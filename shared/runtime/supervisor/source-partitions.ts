@@ -19,10 +19,10 @@ export function countSubscribedPartitions(subscription: readonly string[], topic
  * cannot be reached or none of the topics exists yet: callers then run without a partition cap.
  */
 export async function queryKafkaPartitions(source: KafkaSourceConfig, logger: Logger, timeoutMs = 5000): Promise<number | null> {
-  const { Admin } = await import("../../kafka/index.ts");
+  const { Admin, connectionProperties } = await import("../../kafka/index.ts");
   let admin: InstanceType<typeof Admin> | null = null;
   try {
-    admin = new Admin({ config: { ...source.properties, "bootstrap.servers": source.brokers } });
+    admin = new Admin({ config: { ...connectionProperties(source.properties), "bootstrap.servers": source.brokers } });
     const n = countSubscribedPartitions(source.topics, await admin.listTopics(timeoutMs));
     if (n === 0) logger.warn({ topics: source.topics }, "source topics not found in the cluster metadata; partition count unknown");
     return n > 0 ? n : null;

@@ -54,7 +54,7 @@ export class RedisBitmapBackend implements BloomBackend {
     try {
       await Promise.all(groupByFilter(req).map((g) => this.group(req, g, ttlMs, out)));
     } catch (err) {
-      throw redisError(err, "BITFIELD");
+      throw redisError(err, "BITFIELD", this.redis);
     }
     return out;
   }
@@ -131,7 +131,7 @@ export class RedisBitmapBackend implements BloomBackend {
     try {
       counts = (await Promise.all(keys.map((k) => this.redis.bitcount(k)))) as number[];
     } catch (err) {
-      throw redisError(err, "BITCOUNT");
+      throw redisError(err, "BITCOUNT", this.redis);
     }
     const maxSet = counts.reduce((m, c) => Math.max(m, c), 0);
     return {
@@ -145,7 +145,7 @@ export class RedisBitmapBackend implements BloomBackend {
     try {
       await this.redis.ping();
     } catch (err) {
-      throw redisError(err, "PING");
+      throw redisError(err, "PING", this.redis);
     }
   }
 

@@ -40,7 +40,7 @@ export class RedisBloomBackend implements BloomBackend {
       // Shards are a bitmap notion: every group of a scope maps to the scope's single BF key.
       await Promise.all(groupByFilter(req).flatMap((g) => this.group(req, g, ttlMs, out)));
     } catch (err) {
-      throw redisError(err, "BF.INSERT");
+      throw redisError(err, "BF.INSERT", this.redis);
     }
     return out;
   }
@@ -82,7 +82,7 @@ export class RedisBloomBackend implements BloomBackend {
       } catch (err) {
         // A filter not created yet in this window has nothing to report.
         if (err instanceof Error && /not found|no such key/i.test(err.message)) continue;
-        throw redisError(err, "BF.INFO");
+        throw redisError(err, "BF.INFO", this.redis);
       }
       const f = parseInfo(info);
       filters++;
@@ -102,7 +102,7 @@ export class RedisBloomBackend implements BloomBackend {
     try {
       await this.redis.ping();
     } catch (err) {
-      throw redisError(err, "PING");
+      throw redisError(err, "PING", this.redis);
     }
   }
 

@@ -17,6 +17,15 @@ export interface RedisTimeouts {
   maxReconnectDelayMs: number;
 }
 
+/**
+ * The last connection-level error of each client. ioredis reports a refused AUTH or a failed TLS handshake
+ * only on its "error" event and then fails commands with a bland "Connection is closed"; remembering the
+ * cause lets redisError tell a misconfiguration (fatal) from an outage (retriable).
+ */
+const lastConnectionError = new WeakMap<Redis, Error>();
+// AUTH refused (ACL or requirepass), or a TLS peer that cannot be trusted: retrying cannot fix either.
+const AUTH_OR_TLS = /WRONGPASS|NOAUTH|invalid (username-)?password|AUTH failed|NOPERM|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|SSL routines|wrong version number/i;
+
 /** Opens a fail-fast ioredis client (not yet connected: call `connectRedis`). */
 export function createRedis(url: string, t: RedisTimeouts, onError: (err: Error) => void): Redis {
   const redis = new Redis(url, {
@@ -29,7 +38,11 @@ export function createRedis(url: string, t: RedisTimeouts, onError: (err: Error)
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), t.maxReconnectDelayMs),
   });
   // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
-  redis.on("error", onError);
+  redis.on("error", (err: Error) => {
+    lastConnectionError.set(redis, err);
+    onError(err);
+  });
+  redis.on("ready", () => lastConnectionError.delete(redis));
   return redis;
 }
 
@@ -41,14 +54,14 @@ export async function connectRedis(redis: Redis): Promise<void> {
       await redis.connect();
       return;
     } catch (err) {
-      throw redisError(err, "connect");
+      throw redisError(err, "connect", redis);
     }
   }
   // Already connecting or reconnecting: a ping tells whether it is usable now.
   try {
     await redis.ping();
   } catch (err) {
-    throw redisError(err, "ping");
+    throw redisError(err, "ping", redis);
   }
 }
 
@@ -58,10 +71,21 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY
 /**
  * Maps anything a Redis call threw to a DedupeError. Error replies are DEDUPE_REDIS_COMMAND (retriable only for
  * transient server states); everything else (refused, reset, timeout, "Connection is closed", offline) is
- * DEDUPE_REDIS_UNAVAILABLE, retriable. DedupeErrors pass through unchanged.
+ * DEDUPE_REDIS_UNAVAILABLE, retriable — unless the connection was refused for its credentials or TLS
+ * certificate (see lastConnectionError), which is DEDUPE_REDIS_AUTH and fatal. DedupeErrors pass through.
  */
-export function redisError(err: unknown, op: string): DedupeError {
+export function redisError(err: unknown, op: string, redis?: Redis): DedupeError {
   if (err instanceof DedupeError) return err;
+  const cause = redis ? lastConnectionError.get(redis) : undefined;
+  const own = err instanceof Error ? err.message : String(err);
+  if (AUTH_OR_TLS.test(own) || (cause && AUTH_OR_TLS.test(cause.message))) {
+    const reason = AUTH_OR_TLS.test(own) ? own : cause!.message;
+    return new DedupeError("DEDUPE_REDIS_AUTH", `redis refused the connection during ${op}: ${reason} (check the password in the dedupe redis url, or the TLS trust: NODE_EXTRA_CA_CERTS)`, {
+      retriable: false,
+      cause: err,
+      context: { op },
+    });
+  }
   if (err instanceof TopofleetError) {
     return new DedupeError("DEDUPE_REDIS_COMMAND", `redis ${op}: ${err.message}`, { retriable: err.retriable, cause: err, context: { op } });
   }
@@ -84,7 +108,7 @@ export async function hasBloomCommands(redis: Redis): Promise<boolean> {
     const info = (await redis.call("COMMAND", "INFO", "BF.INSERT", "BF.MEXISTS", "BF.INFO")) as unknown[];
     return Array.isArray(info) && info.length === 3 && info.every((c) => Array.isArray(c));
   } catch (err) {
-    throw redisError(err, "COMMAND INFO");
+    throw redisError(err, "COMMAND INFO", redis);
   }
 }
 

@@ -30,6 +30,7 @@ function crashedRecord(reason: string): EnrichSliceOk {
     strings,
     time: Float64Array.of(NaN),
     probes: new Uint32Array(0),
+    copy: { bytes: new Uint8Array(0), starts: new Uint32Array(2) },
     rejections: [[0, EnrichRejectCode.ThreadCrashed, `an enrich thread died processing this event alone: ${reason}`]],
     warnings: [],
   };

@@ -4,6 +4,7 @@
  */
 import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
 import { headerBuffers, packHeaders } from "./headers.ts";
+import { concatCopyBytes, decodeCopyLines } from "./copy-bytes.ts";
 import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
 
 /** A half-open range of record indexes. */
@@ -83,7 +84,7 @@ export function sliceTask(
 
 /** Allocates the columns of a batch; every entry is written by mergeSlice since the slices cover the batch. */
 export function allocateEvents(size: number, probesPerKey: number, ingestedAt: number): EnrichedEvents {
-  return {
+  const events = {
     id: new Array(size),
     source: new Array(size),
     type: new Array(size),
@@ -97,8 +98,35 @@ export function allocateEvents(size: number, probesPerKey: number, ingestedAt: n
     dedupeKey: new Array(size),
     probes: new Uint32Array(size * probesPerKey),
     probesPerKey,
-    copyLines: new Array(size),
-  };
+  } as Omit<EnrichedEvents, "copyLines"> as EnrichedEvents;
+  // The pipeline writes copyBytes; copyLines (the strings) are decoded only if something reads them
+  // (a custom stage, tests). Assigning it replaces the lazy view with a plain array.
+  Object.defineProperty(events, "copyLines", {
+    enumerable: true,
+    configurable: true,
+    get(this: EnrichedEvents) {
+      const lines = this.copyBytes && this.copyStarts ? decodeCopyLines({ bytes: this.copyBytes, starts: this.copyStarts }) : (new Array(size).fill("") as string[]);
+      Object.defineProperty(this, "copyLines", { value: lines, writable: true, enumerable: true, configurable: true });
+      return lines;
+    },
+    set(this: EnrichedEvents, v: string[]) {
+      Object.defineProperty(this, "copyLines", { value: v, writable: true, enumerable: true, configurable: true });
+    },
+  });
+  return events;
+}
+
+/** Sets the batch's COPY bytes from the slices' (which cover [0, size) in order); no-op without a persist stage. */
+export function attachCopyBytes(events: EnrichedEvents, slices: ReadonlyArray<{ range: SliceRange; slice: EnrichSliceOk }>, size: number): void {
+  if (!slices.some((r) => r.slice.copy !== null)) return;
+  const parts = slices.map(({ range, slice }) => ({
+    start: range.start,
+    // A slice without lines (none of its events got one) contributes no bytes.
+    copy: slice.copy ?? { bytes: new Uint8Array(0), starts: new Uint32Array(range.end - range.start + 1) },
+  }));
+  const { bytes, starts } = concatCopyBytes(parts, size);
+  events.copyBytes = bytes;
+  events.copyStarts = starts;
 }
 
 /** Copies one slice's columns into the batch's columns at the slice's offset. */

@@ -13,7 +13,7 @@ import { buildEnrichPlan, checkEnrichConfig, type EnrichPlan } from "./plan.ts";
 import { EnrichPool } from "./pool.ts";
 import { isThreadDeath, runIsolating, type RangeResult } from "./isolate.ts";
 import type { EnrichSliceOk, EnrichTask } from "./protocol.ts";
-import { allocateEvents, mergeSlice, planSlices, sliceTask, type SliceRange } from "./slices.ts";
+import { allocateEvents, attachCopyBytes, mergeSlice, planSlices, sliceTask, type SliceRange } from "./slices.ts";
 
 /** A task that only makes a thread load the user module (so a broken module fails start, not the first batch). */
 function warmUpTask(): EnrichTask {
@@ -121,6 +121,7 @@ export class EnrichStage implements Stage {
       }
       for (const warning of slice.warnings) this.logger!.warn({ batch: batch.id }, warning);
     }
+    attachCopyBytes(events, results, batch.size);
     // Per-stage events in/out and batch latency are recorded by the engine for every stage (shared/stages/stage.ts).
     batch.events = events;
   }

@@ -11,7 +11,8 @@ import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
 import type { ColumnSource, EnrichPlan } from "./plan.ts";
 import { unpackTextHeaders, type TextHeaders } from "./headers.ts";
-import { packStrings, STRING_COLUMNS, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
+import { encodeCopyLines } from "./copy-bytes.ts";
+import { packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson, hasEscapedNul } from "./row.ts";
 import { tenantFromSource } from "./uri.ts";
@@ -27,7 +28,7 @@ const errorText = (e: unknown): string => (e instanceof Error ? e.message : Stri
 function emptySlice(): EnrichSliceOk {
   const strings = {} as EnrichSliceOk["strings"];
   for (const c of STRING_COLUMNS) strings[c] = { text: "", lengths: new Int32Array(0) };
-  return { ok: true, strings, time: new Float64Array(0), probes: new Uint32Array(0), rejections: [], warnings: [] };
+  return { ok: true, strings, time: new Float64Array(0), probes: new Uint32Array(0), copy: null, rejections: [], warnings: [] };
 }
 
 /** The per-thread enrich engine for one plan. */
@@ -62,7 +63,7 @@ export class EnrichThread {
     }
     if (task.warmUp || task.size === 0) return emptySlice();
     try {
-      return await this.enrich(task);
+      return transferResult(await this.enrich(task));
     } catch (e) {
       // Our own code failed on this input: a bug that a retry would repeat, so not retriable.
       return { ok: false, code: "ENRICH_POOL_FAILED", message: `enrich thread failed on a batch: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, retriable: false };
@@ -186,7 +187,8 @@ export class EnrichThread {
     const plan = this.plan;
     const cols = {} as Record<StringColumn, Array<string | null>>;
     for (const c of STRING_COLUMNS) cols[c] = new Array(n);
-    const { id, source, type, subject, timeText, tenant, data, extensions, dedupeKey, copyLines } = cols;
+    const { id, source, type, subject, timeText, tenant, data, extensions, dedupeKey } = cols;
+    const copyLines: string[] = new Array(n);
     const time = new Float64Array(n);
     const stride = this.stride;
     const probes = new Uint32Array(n * stride);
@@ -278,6 +280,6 @@ export class EnrichThread {
 
     const strings = {} as EnrichSliceOk["strings"];
     for (const c of STRING_COLUMNS) strings[c] = packStrings(cols[c]);
-    return { ok: true, strings, time, probes, rejections, warnings };
+    return { ok: true, strings, time, probes, copy: columns !== null ? encodeCopyLines(copyLines) : null, rejections, warnings };
   }
 }

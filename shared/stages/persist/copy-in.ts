@@ -16,8 +16,8 @@
 import { finished } from "node:stream/promises";
 import type { TransactionSql } from "postgres";
 
-/** Streams `text` (complete COPY text-format lines) into `statement` and resolves when the server has it. */
-export async function copyIn(tx: TransactionSql, statement: string, text: string): Promise<void> {
+/** Streams `data` (complete COPY text-format lines, as text or UTF-8 bytes) into `statement` and resolves when the server has it. */
+export async function copyIn(tx: TransactionSql, statement: string, data: string | Uint8Array): Promise<void> {
   const query = tx.unsafe(statement) as unknown as { reject: (err: unknown) => void; writable(): Promise<NodeJS.WritableStream> };
   const failed = new Promise<never>((_, reject) => {
     const original = query.reject;
@@ -31,6 +31,6 @@ export async function copyIn(tx: TransactionSql, statement: string, text: string
     _destroy(err: Error | null, cb: (err?: Error | null) => void): void;
   };
   stream._destroy = (err, cb) => cb(err);
-  stream.end(text);
+  stream.end(data);
   await Promise.race([finished(stream), failed]);
 }

@@ -6,6 +6,14 @@
  * Retries are safe: `process` only sees events still Live, rows a failed attempt did commit come back as
  * conflicts carrying this event's own Kafka position and count as Persisted (see writer.ts), and bisected
  * halves that committed were marked before a later half failed.
+ *
+ * Contested events: those the dedupe stage asked about (`existing`, a Bloom "maybe seen") and found not
+ * stored. They are mostly copies of events that another in-flight batch of this worker is writing right now
+ * (a producer retry close behind the original), and writing them in the batch's COPY made that COPY fail
+ * with a unique violation as soon as the other batch committed first: the whole chunk rolled back and was
+ * redone through the staging table, about twice PostgreSQL's work. So a batch writes its other events with
+ * the direct COPY, and its contested events last, after the writes already in flight have finished, with
+ * ON CONFLICT DO NOTHING (which settles them as Persisted or Duplicate like any conflict).
  */
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
@@ -25,7 +33,7 @@ import { dayOf, type MaintenanceResult, type PartitionKeeper } from "./partition
 import { target as makeTarget, type Target } from "./sql-text.ts";
 import { classify, isMissingPartition, rowRejection, toPersistError } from "./sqlstate.ts";
 import { buildWritePlan, type WritePlan } from "./write-plan.ts";
-import { ChunkWriter, type WriteMethod } from "./writer.ts";
+import { ChunkWriter, type StoredIndexes, type WriteMethod } from "./writer.ts";
 
 const HEALTH_TIMEOUT_MS = 2000;
 
@@ -50,6 +58,10 @@ export class PersistStage implements Stage, IdentityStore {
   private readonly columns: ResolvedColumns;
   private run: Running | null = null;
   private maintenanceInFlight: Promise<MaintenanceResult> | null = null;
+  /** Per batch: events `existing` found not stored (see "Contested events" above). */
+  private readonly contested = new WeakMap<Batch, Set<number>>();
+  /** Direct writes in flight; contested events wait for those that started before them. */
+  private readonly writing = new Set<Promise<unknown>>();
 
   /** Validates names and mapping now (ConfigError), so a bad topology fails before any connection. */
   constructor(readonly cfg: PersistStageConfig) {
@@ -109,16 +121,34 @@ export class PersistStage implements Stage, IdentityStore {
     if (!ev) throw new PersistError("PERSIST_FATAL", `batch ${batch.id} reached ${this.name} without enriched events`, { retriable: false });
     const started = performance.now();
     try {
-      if (run.partitions) await run.partitions.ensure(live.map((i) => dayOf(ev.time[i])));
-      await writeIsolating(live, {
-        write: (chunk) => this.writeChunk(run, batch, chunk),
+      if (run.partitions) await run.partitions.ensure(distinctDays(ev.time, live));
+      const contested = this.contested.get(batch);
+      const plain = contested ? live.filter((i) => !contested.has(i)) : live;
+      const late = contested ? live.filter((i) => contested.has(i)) : [];
+      const ops = (tolerant: boolean) => ({
+        write: (chunk: readonly number[]) => this.writeChunk(run, batch, chunk, tolerant),
         // A missing partition is our stale cache (another worker dropped it), not a bad row.
-        isRowError: (err) => classify(err) === "row" && !(run.partitions && isMissingPartition(err)),
-        rejectOne: (i, err) => {
+        isRowError: (err: unknown) => classify(err) === "row" && !(run.partitions && isMissingPartition(err)),
+        rejectOne: (i: number, err: unknown) => {
           batch.reject(i, rowRejection(this.name, err));
           run.rows.inc({ stage: this.name, outcome: "rejected" });
         },
       });
+      if (plain.length) {
+        const writing = writeIsolating(plain, ops(false));
+        this.writing.add(writing);
+        try {
+          await writing;
+        } finally {
+          this.writing.delete(writing);
+        }
+      }
+      if (late.length) {
+        // Let the batches already writing (the likely holders of these events) commit first, so these rows
+        // meet committed rows and are settled by ON CONFLICT instead of racing an uncommitted COPY.
+        await Promise.allSettled([...this.writing]);
+        await writeIsolating(late, ops(true));
+      }
     } catch (err) {
       if (run.partitions && isMissingPartition(err)) {
         run.partitions.invalidate();
@@ -139,7 +169,14 @@ export class PersistStage implements Stage, IdentityStore {
     const params = [indexes.map((i) => ev.source[i]), indexes.map((i) => ev.id[i]), indexes.map((i) => ev.timeText[i])];
     try {
       const rows = await run.sql.unsafe<Array<{ ord: number }>>(run.plan.selectExisting, params);
-      return new Set(rows.map((r) => indexes[r.ord - 1]));
+      const found = new Set(rows.map((r) => indexes[r.ord - 1]));
+      let contested = this.contested.get(batch);
+      for (const i of indexes) {
+        if (found.has(i)) continue;
+        if (!contested) this.contested.set(batch, (contested = new Set()));
+        contested.add(i);
+      }
+      return found;
     } catch (err) {
       throw toPersistError(err, "identity lookup");
     }
@@ -202,15 +239,20 @@ export class PersistStage implements Stage, IdentityStore {
     run.timer.unref?.();
   }
 
-  private async writeChunk(run: Running, batch: Batch, chunk: readonly number[]): Promise<void> {
-    const stored = await run.writer.write(batch, chunk);
+  private async writeChunk(run: Running, batch: Batch, chunk: readonly number[], tolerant: boolean): Promise<void> {
+    const stored: StoredIndexes = tolerant ? await run.writer.writeTolerant(batch, chunk) : await run.writer.write(batch, chunk);
     // Marked only now, after COMMIT: a failure above leaves these events Live for the retry.
     let inserted = 0;
-    for (const i of chunk) {
-      if (stored.has(i)) {
-        batch.markPersisted(i);
-        inserted++;
-      } else batch.markDuplicate(i);
+    if (stored === "all") {
+      for (const i of chunk) batch.markPersisted(i);
+      inserted = chunk.length;
+    } else {
+      for (const i of chunk) {
+        if (stored.has(i)) {
+          batch.markPersisted(i);
+          inserted++;
+        } else batch.markDuplicate(i);
+      }
     }
     if (inserted) run.rows.inc({ stage: this.name, outcome: "inserted" }, inserted);
     if (chunk.length > inserted) run.rows.inc({ stage: this.name, outcome: "conflict" }, chunk.length - inserted);
@@ -220,4 +262,17 @@ export class PersistStage implements Stage, IdentityStore {
     if (!this.run) throw new PersistError("PERSIST_FATAL", `${this.name} used before start() or after close()`, { retriable: false });
     return this.run;
   }
+}
+
+/** The distinct UTC days of the events at `indexes` (usually one or two: a short loop beats a Set). */
+function distinctDays(time: Float64Array, indexes: readonly number[]): number[] {
+  const days: number[] = [];
+  let last = NaN;
+  for (const i of indexes) {
+    const d = dayOf(time[i]);
+    if (d === last) continue;
+    last = d;
+    if (!days.includes(d)) days.push(d);
+  }
+  return days;
 }

@@ -13,6 +13,7 @@ import type { Sql, TransactionSql } from "postgres";
 import type { Batch } from "../batch.ts";
 import { columnValue } from "./columns.ts";
 import { copyIn } from "./copy-in.ts";
+import { copyPayload } from "./copy-payload.ts";
 import { inTransaction } from "./pg-driver.ts";
 import { sqlstateOf } from "./sqlstate.ts";
 import type { WritePlan } from "./write-plan.ts";
@@ -21,8 +22,24 @@ import type { WritePlan } from "./write-plan.ts";
 export type WriteMethod = "copy" | "unnest";
 
 const UNIQUE_VIOLATION = "23505";
-/** Chunks sent through staging after a conflict before the direct COPY is tried again. */
-const STAGING_AFTER_CONFLICT = 16;
+/** Chunks sent through staging after a replay-like conflict before the direct COPY is tried again. */
+const STAGING_AFTER_REPLAY = 16;
+/**
+ * A conflicting chunk in which at least this share of rows already existed looks like a replay (a
+ * re-delivery after a crash or a rebalance: runs of rows that are all in the table), so the next chunks go
+ * straight to staging instead of failing a COPY each. A few conflicting rows are a race with another batch
+ * holding the same events, and the next chunk is tried with COPY again.
+ */
+const REPLAY_SHARE = 0.1;
+/**
+ * Conflict-tolerant writes of at most this many rows use one INSERT ... FROM unnest (one round trip) rather
+ * than the staging table (BEGIN, CREATE TEMP TABLE, COPY, INSERT, COMMIT); beyond it, COPY's cheaper
+ * per-row cost wins.
+ */
+const UNNEST_MAX_ROWS = 500;
+
+/** Ordinals (1-based positions in the chunk) of the stored rows, or "all". */
+type Stored = "all" | number[];
 
 /** Writes chunks of batches with one method. */
 export class ChunkWriter {
@@ -34,51 +51,64 @@ export class ChunkWriter {
     readonly method: WriteMethod,
   ) {}
 
-  /** Writes the events at `indexes` (one transaction) and returns the subset that is stored. */
-  async write(batch: Batch, indexes: readonly number[]): Promise<Set<number>> {
-    const ords = this.method === "copy" ? await this.viaCopy(batch, indexes) : await this.viaUnnest(batch, indexes);
-    if (ords === "all") return new Set(indexes);
-    const stored = new Set<number>();
-    for (const ord of ords) stored.add(indexes[ord - 1]);
-    return stored;
+  /**
+   * Writes the events at `indexes` (ascending; one transaction) and returns the subset that is stored.
+   * Optimistic: a direct COPY, which fails as a whole when any row exists already; see viaCopy.
+   */
+  async write(batch: Batch, indexes: readonly number[]): Promise<StoredIndexes> {
+    return storedIndexes(indexes, this.method === "copy" ? await this.viaCopy(batch, indexes) : await this.viaUnnest(batch, indexes));
   }
 
   /**
-   * Optimistic: COPY straight into the table, which is all-or-nothing and about twice as fast as staging
-   * (no second pass over the rows). A unique violation means some rows exist already; the chunk then goes
-   * through the staging table, and so do the next few chunks, since conflicts come in runs (a replay).
+   * Like write, for rows that may well exist already (events the dedupe stage verified as new while another
+   * batch may have been writing them): ON CONFLICT DO NOTHING from the start, never a failed COPY.
    */
-  private async viaCopy(batch: Batch, indexes: readonly number[]): Promise<"all" | number[]> {
-    const lines = batch.events!.copyLines;
+  async writeTolerant(batch: Batch, indexes: readonly number[]): Promise<StoredIndexes> {
+    const viaUnnest = this.method === "unnest" || indexes.length <= UNNEST_MAX_ROWS;
+    return storedIndexes(indexes, viaUnnest ? await this.viaUnnest(batch, indexes) : (await this.viaStaging(batch, indexes)).stored);
+  }
+
+  /**
+   * COPY straight into the table, which is all-or-nothing and about twice as fast as staging (no second
+   * pass over the rows). A unique violation means some rows exist already; the chunk then goes through the
+   * staging table, and when many of its rows existed (a replay) so do the next chunks.
+   */
+  private async viaCopy(batch: Batch, indexes: readonly number[]): Promise<Stored> {
     if (this.stagingChunksLeft === 0) {
       try {
-        await inTransaction(this.sql, (tx) => copyIn(tx, this.plan.copyIntoTarget, copyText(lines, indexes, false)));
+        await inTransaction(this.sql, (tx) => copyIn(tx, this.plan.copyIntoTarget, copyPayload(batch.events!, indexes, false)));
         return "all";
       } catch (err) {
         if (sqlstateOf(err) !== UNIQUE_VIOLATION) throw err;
-        this.stagingChunksLeft = STAGING_AFTER_CONFLICT;
       }
-    } else this.stagingChunksLeft--;
-    return this.viaStaging(lines, batch, indexes);
+      const { stored, inserted } = await this.viaStaging(batch, indexes);
+      if (indexes.length - inserted >= Math.max(1, indexes.length * REPLAY_SHARE)) this.stagingChunksLeft = STAGING_AFTER_REPLAY;
+      return stored;
+    }
+    this.stagingChunksLeft--;
+    return (await this.viaStaging(batch, indexes)).stored;
   }
 
   /** COPY into the connection's staging table, then one INSERT ... SELECT ON CONFLICT DO NOTHING. */
-  private viaStaging(lines: readonly string[], batch: Batch, indexes: readonly number[]): Promise<"all" | number[]> {
-    const text = copyText(lines, indexes, true);
+  private viaStaging(batch: Batch, indexes: readonly number[]): Promise<{ stored: Stored; inserted: number }> {
+    const data = copyPayload(batch.events!, indexes, true);
     // The staging table is per connection, so everything runs inside one transaction on one connection;
     // ON COMMIT DELETE ROWS empties it for the next batch (and a rollback discards it).
     return inTransaction(this.sql, async (tx) => {
       await tx.unsafe(this.plan.createStaging);
-      await copyIn(tx, this.plan.copyIntoStaging, text);
-      if (!this.plan.matchesOwnRows) return ordinals(await tx.unsafe(this.plan.insertFromStagingReturning));
+      await copyIn(tx, this.plan.copyIntoStaging, data);
+      if (!this.plan.matchesOwnRows) {
+        const ords = ordinals(await tx.unsafe(this.plan.insertFromStagingReturning));
+        return { stored: ords, inserted: ords.length };
+      }
       const res = await tx.unsafe(this.plan.insertFromStaging);
-      if (res.count === indexes.length) return "all";
-      return this.ownRows(tx, batch, indexes);
+      if (res.count === indexes.length) return { stored: "all" as const, inserted: res.count };
+      return { stored: await this.ownRows(tx, batch, indexes), inserted: res.count };
     });
   }
 
   /** One INSERT ... SELECT FROM unnest($1::text[], ...): a single statement, so no explicit transaction. */
-  private async viaUnnest(batch: Batch, indexes: readonly number[]): Promise<"all" | number[]> {
+  private async viaUnnest(batch: Batch, indexes: readonly number[]): Promise<Stored> {
     const ev = batch.events!;
     const params = this.plan.columns.mapping.map((c) => indexes.map((i) => asText(columnValue(c.from, ev, batch.records, i))));
     if (!this.plan.matchesOwnRows) return ordinals(await this.sql.unsafe(this.plan.insertFromUnnestReturning, params));
@@ -103,11 +133,15 @@ export class ChunkWriter {
   }
 }
 
-/** COPY text for the chunk; with the ordinal column for the staging table. */
-function copyText(lines: readonly string[], indexes: readonly number[], withOrdinal: boolean): string {
-  const parts = new Array<string>(indexes.length);
-  for (let k = 0; k < indexes.length; k++) parts[k] = withOrdinal ? `${lines[indexes[k]]}\t${k + 1}\n` : `${lines[indexes[k]]}\n`;
-  return parts.join("");
+/** Which of a chunk's batch indexes are stored: all of them, or those in the set. */
+export type StoredIndexes = "all" | Set<number>;
+
+/** The batch indexes of the stored ordinals. */
+function storedIndexes(indexes: readonly number[], stored: Stored): StoredIndexes {
+  if (stored === "all") return "all";
+  const out = new Set<number>();
+  for (const ord of stored) out.add(indexes[ord - 1]);
+  return out;
 }
 
 const ordinals = (rows: ReadonlyArray<Record<string, unknown>>): number[] => rows.map((r) => r.ord as number);

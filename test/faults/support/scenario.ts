@@ -243,11 +243,12 @@ export class Scenario {
   /**
    * Waits until every produced message is committed, stops the running fleets, and audits the table and the
    * DLQ against the manifest. `exactDuplicates`: whether the fleet's duplicate counter must equal the injected
-   * duplicates (false after crash-replay or rebalances, where it may legitimately be higher).
+   * duplicates (false after crash-replay or rebalances, where it may legitimately be higher);
+   * `expectedCrashes`: worker crashes the scenario causes on purpose (any other crash fails it).
    */
   async finish(
     manifest: LoadgenManifest,
-    o: { exactDuplicates: boolean; timeoutMs?: number; rejectedByDatabase?: number },
+    o: { exactDuplicates: boolean; timeoutMs?: number; rejectedByDatabase?: number; expectedCrashes?: number },
   ): Promise<ScenarioResult> {
     const produced = manifest.messages + this.extraRecords;
     await this.waitCommitted(produced, o.timeoutMs ?? 120_000);
@@ -256,7 +257,9 @@ export class Scenario {
       const { code } = await this.stopFleet(f);
       if (code !== 0) throw new Error(`fleet exited ${code} after a clean SIGTERM:\n${f.tail()}`);
     }
-    await this.watcher?.stop();
+    const watcher = this.watcher;
+    this.watcher = null;
+    await watcher?.stop();
     const summaries = this.fleets.map((f) => f.summary());
     const duplicatesDropped = summaries.every((s): s is CliSummary => s !== null) ? summaries.reduce((n, s) => n + s.duplicates, 0) : null;
 
@@ -269,7 +272,7 @@ export class Scenario {
       manifest,
       deadLetters: dl.tally,
       duplicatesDropped: o.exactDuplicates ? duplicatesDropped : null,
-      retention: { source, deadLetter: dl.watermarks, observed: this.watcher?.observed ?? [] },
+      retention: { source, deadLetter: dl.watermarks, observed: watcher?.observed ?? [] },
       sourceIsFresh: this.extraRecords === 0,
     });
     const result: ScenarioResult = {
@@ -281,6 +284,8 @@ export class Scenario {
       deadLetterCopies: dl.copies,
       exactDuplicates: o.exactDuplicates,
       rejectedByDatabase: o.rejectedByDatabase ?? 0,
+      workerCrashes: this.fleets.reduce((n, f) => n + (f.stderr.match(/worker crashed; restarting/g)?.length ?? 0), 0),
+      expectedCrashes: o.expectedCrashes ?? 0,
       elapsedMs: Date.now() - this.startedAt,
     };
     console.log(auditLine(this.opts.label, result));

@@ -1,0 +1,69 @@
+/**
+ * The COPY data of a chunk of events. From the enrich stage's bytes (EnrichedEvents.copyBytes) it is a view
+ * or a few block copies: consecutive events are consecutive bytes, so a chunk costs one `set` per run of
+ * consecutive indexes (runs are broken only by duplicates and rejected events), and a chunk that is one
+ * run costs nothing at all. Without bytes (a custom stage built the events) it is built from `copyLines`.
+ */
+import type { EnrichedEvents } from "../batch.ts";
+
+const TAB = 9;
+const NEWLINE = 10;
+/** Bytes of "\t<ordinal>\n" for ordinals below 10^10. */
+const MAX_ORDINAL_BYTES = 12;
+
+/** COPY text for the events at `indexes` (ascending); with `withOrdinal`, each line ends in "\t<k + 1>". */
+export function copyPayload(ev: EnrichedEvents, indexes: readonly number[], withOrdinal: boolean): Uint8Array | string {
+  const bytes = ev.copyBytes;
+  const starts = ev.copyStarts;
+  if (!bytes || !starts) return copyTextFromLines(ev.copyLines, indexes, withOrdinal);
+  return withOrdinal ? withOrdinals(bytes, starts, indexes) : gather(bytes, starts, indexes);
+}
+
+/** The lines at `indexes`, copied run by run (a single run is returned as a view). */
+function gather(bytes: Uint8Array, starts: Uint32Array, indexes: readonly number[]): Uint8Array {
+  const n = indexes.length;
+  if (n === 0) return new Uint8Array(0);
+  if (indexes[n - 1] - indexes[0] === n - 1) return bytes.subarray(starts[indexes[0]], starts[indexes[n - 1] + 1]);
+  let total = 0;
+  for (let k = 0; k < n; k++) total += starts[indexes[k] + 1] - starts[indexes[k]];
+  const out = new Uint8Array(total);
+  let p = 0;
+  for (let k = 0; k < n; ) {
+    const first = indexes[k];
+    let last = first;
+    while (k + 1 < n && indexes[k + 1] === last + 1) last = indexes[++k];
+    k++;
+    const from = starts[first];
+    const to = starts[last + 1];
+    out.set(bytes.subarray(from, to), p);
+    p += to - from;
+  }
+  return out;
+}
+
+/** The lines at `indexes`, each with "\t<position in the chunk, 1-based>" before its newline (the staging table's ordinal). */
+function withOrdinals(bytes: Uint8Array, starts: Uint32Array, indexes: readonly number[]): Uint8Array {
+  let total = 0;
+  for (let k = 0; k < indexes.length; k++) total += starts[indexes[k] + 1] - starts[indexes[k]] + MAX_ORDINAL_BYTES;
+  const out = new Uint8Array(total);
+  let p = 0;
+  for (let k = 0; k < indexes.length; k++) {
+    const from = starts[indexes[k]];
+    const to = starts[indexes[k] + 1];
+    if (to === from) continue; // no line (cannot happen for a live event; kept total-safe)
+    out.set(bytes.subarray(from, to - 1), p);
+    p += to - 1 - from;
+    out[p++] = TAB;
+    const digits = String(k + 1);
+    for (let d = 0; d < digits.length; d++) out[p++] = digits.charCodeAt(d);
+    out[p++] = NEWLINE;
+  }
+  return out.subarray(0, p);
+}
+
+/** COPY text from the line strings (events not built by the enrich stage). */
+function copyTextFromLines(lines: readonly string[], indexes: readonly number[], withOrdinal: boolean): string {
+  const parts = new Array<string>(indexes.length);
+  for (let k = 0; k < indexes.length; k++) parts[k] = withOrdinal ? `${lines[indexes[k]]}\t${k + 1}\n` : `${lines[indexes[k]]}\n`;
+  return parts.join("");
+}
