@@ -3,7 +3,7 @@
  * a summary, and write the run's manifest for the audit. Thin: the generator is shared/loadgen.
  */
 import { MockCluster, Producer, mockPartitionsFor } from "../shared/kafka/index.ts";
-import { Flags, parseFlags, runCli, usageError } from "../shared/loadgen/cli-flags.ts";
+import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC } from "../shared/loadgen/cli-flags.ts";
 import { KEY_MODES, runGenerator, type GeneratorProgress } from "../shared/loadgen/index.ts";
 import type { GeneratorConfig } from "../shared/topology/types.ts";
 
@@ -34,23 +34,10 @@ Produces CloudEvents 1.0 (structured JSON and binary mode) with injected duplica
 `;
 
 const SPEC = {
+  ...GENERATOR_FLAG_SPEC,
   brokers: { type: "string" },
   topic: { type: "string" },
-  partitions: { type: "string" },
-  events: { type: "string" },
-  duration: { type: "string" },
-  rate: { type: "string" },
-  tenants: { type: "string" },
-  "dup-ratio": { type: "string" },
-  "invalid-ratio": { type: "string" },
-  "binary-ratio": { type: "string" },
-  size: { type: "string" },
-  key: { type: "string" },
-  compression: { type: "string" },
-  seed: { type: "string" },
   manifest: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 const COMPRESSION = ["none", "gzip", "snappy", "lz4", "zstd"] as const;

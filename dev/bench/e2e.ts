@@ -10,12 +10,13 @@
  * messages before they were consumed) or usage error.
  */
 import { mkdtempSync, mkdirSync, openSync, rmSync, closeSync, readFileSync } from "node:fs";
+import type { RunSummary } from "../../shared/cli/summary.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { Admin, MockCluster, Producer, mockPartitionsFor, type KafkaConfig } from "../../shared/kafka/index.ts";
 import { audit, formatAudit, readDeadLetterTopic, RetentionWatcher, runTiming, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
-import { Flags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-flags.ts";
+import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import { PeakRssSampler, processTree } from "../../shared/loadgen/process-tree.ts";
@@ -67,28 +68,15 @@ Exit codes: 0 pass, 1 audit failed or the fleet failed, 2 invalid run (retention
 `;
 
 const SPEC = {
-  events: { type: "string" },
-  rate: { type: "string" },
-  duration: { type: "string" },
+  ...GENERATOR_FLAG_SPEC,
   replicas: { type: "string" },
   threads: { type: "string" },
   batch: { type: "string" },
   connections: { type: "string" },
   "in-flight": { type: "string" },
-  partitions: { type: "string" },
-  size: { type: "string" },
-  tenants: { type: "string" },
-  "dup-ratio": { type: "string" },
-  "invalid-ratio": { type: "string" },
-  "binary-ratio": { type: "string" },
-  key: { type: "string" },
-  compression: { type: "string" },
-  seed: { type: "string" },
   timeout: { type: "string" },
   keep: { type: "boolean" },
   profile: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** Envelope + headers on top of the payload, for partition sizing on the mock. */
@@ -117,15 +105,7 @@ async function waitReady(port: number, exited: Promise<number>, timeoutMs: numbe
   return false;
 }
 
-interface FleetSummary {
-  events: number;
-  persisted: number;
-  duplicates: number;
-  invalid: number;
-  lost: number;
-  elapsed_ms: number;
-  events_per_min: number;
-}
+type FleetSummary = RunSummary;
 
 const lastJsonLine = (out: string): FleetSummary | null => {
   const line = out.trim().split("\n").at(-1) ?? "";

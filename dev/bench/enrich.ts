@@ -19,6 +19,7 @@ import { packRecords, type RecordInput } from "../../shared/stages/records.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import type { EnrichStageConfig, ResolvedTopology } from "../../shared/topology/types.ts";
+import { ThreadCpuSampler } from "./thread-cpu.ts";
 
 function flag(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -183,8 +184,16 @@ async function throughPool(): Promise<number> {
 }
 await throughPool(); // warm-up pass
 const poolCpu0 = process.cpuUsage();
+// Per thread kind (main "bun", enrich "Worker", "JITWorker", GC "HeapHelper"): where the pool's CPU goes.
+const threadsBefore = new ThreadCpuSampler(() => [process.pid]).start(60_000).stop();
+const threadSampler = new ThreadCpuSampler(() => [process.pid]).start(250);
 const poolMs = await throughPool();
 const poolCpu = process.cpuUsage(poolCpu0);
+const threadsAfter = threadSampler.stop();
+const poolThreadUs = threadsAfter.map((t) => ({
+  kind: t.kind,
+  us: ((t.cpuSeconds - (threadsBefore.find((b) => b.kind === t.kind)?.cpuSeconds ?? 0)) * 1e6) / events,
+}));
 await stage.close();
 const poolRate = events / (poolMs / 1000);
 const poolCpuUs = (poolCpu.user + poolCpu.system) / events;
@@ -192,6 +201,7 @@ log(
   `through the pool: ${Math.round(poolRate).toLocaleString()} events/s, ${Math.round(poolRate / threads).toLocaleString()} events/s per thread ` +
     `(slices per batch: ${planSlices(batchSize, threads).length}; process CPU, all threads: ${poolCpuUs.toFixed(2)} µs/event)`,
 );
+log(`  by thread kind: ${poolThreadUs.filter((t) => t.us >= 0.01).map((t) => `${t.kind} ${t.us.toFixed(2)} µs/event`).join(", ")}`);
 log(`command: ${command}`);
 if (json) {
   console.log(

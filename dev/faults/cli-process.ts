@@ -4,22 +4,15 @@
  * test can wait for a log line, signal the process, and read its `--json` summary.
  */
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import type { RunSummary } from "../../shared/cli/summary.ts";
 import { join, resolve } from "node:path";
 
 /** Repository root and the CLI entry point. */
 export const REPO = resolve(import.meta.dir, "../..");
 export const CLI_ENTRY = join(REPO, "workers/topology.ts");
 
-/** The CLI's `--json` summary line (shared/cli/summary.ts RunSummary). */
-export interface CliSummary {
-  events: number;
-  persisted: number;
-  duplicates: number;
-  invalid: number;
-  lost: number;
-  elapsed_ms: number;
-  events_per_min: number;
-}
+/** The CLI's `--json` summary line. */
+export type CliSummary = RunSummary;
 
 /** A running CLI process. */
 export class CliProcess {

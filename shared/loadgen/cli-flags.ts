@@ -114,3 +114,21 @@ export function runCli(main: () => Promise<number>): void {
     },
   );
 }
+
+/** Flags that shape the generated events, shared by `bun run gen` and `bun run bench`. */
+export const GENERATOR_FLAG_SPEC = {
+  events: { type: "string" },
+  rate: { type: "string" },
+  duration: { type: "string" },
+  partitions: { type: "string" },
+  size: { type: "string" },
+  tenants: { type: "string" },
+  "dup-ratio": { type: "string" },
+  "invalid-ratio": { type: "string" },
+  "binary-ratio": { type: "string" },
+  key: { type: "string" },
+  compression: { type: "string" },
+  seed: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;

@@ -14,11 +14,20 @@ export interface RecordInput {
 const encoder = new TextEncoder();
 const asBytes = (v: Uint8Array | string): Uint8Array => (typeof v === "string" ? encoder.encode(v) : v);
 
+/** Options of packRecords. */
+export interface PackOptions {
+  /**
+   * The input's header lists and header values are already copies the batch may keep (the Kafka binding's
+   * ConsumedMessage headers are): they are taken as they are instead of being copied again.
+   */
+  ownedHeaders?: boolean;
+}
+
 /**
  * Copies records into one packed RecordBatch. The copy is deliberate: it lets the caller release
  * librdkafka's messages immediately and lets the packed buffers be transferred to a thread.
  */
-export function packRecords(input: readonly RecordInput[]): RecordBatch {
+export function packRecords(input: readonly RecordInput[], opts: PackOptions = {}): RecordBatch {
   const size = input.length;
   let valueBytes = 0;
   let keyBytes = 0;
@@ -50,15 +59,23 @@ export function packRecords(input: readonly RecordInput[]): RecordBatch {
     bytes: valueBytes + keyBytes,
   };
   const topicIds = new Map<string, number>();
+  const ownedHeaders = opts.ownedHeaders === true;
   let vp = 0;
   let kp = 0;
+  let lastTopic: string | null = null;
+  let t = 0;
   for (let i = 0; i < size; i++) {
     const r = input[i];
-    let t = topicIds.get(r.topic);
-    if (t === undefined) {
-      t = batch.topics.length;
-      batch.topics.push(r.topic);
-      topicIds.set(r.topic, t);
+    // Records come in runs of one topic: look the index up only when the topic changes.
+    if (r.topic !== lastTopic) {
+      lastTopic = r.topic;
+      let id = topicIds.get(r.topic);
+      if (id === undefined) {
+        id = batch.topics.length;
+        batch.topics.push(r.topic);
+        topicIds.set(r.topic, id);
+      }
+      t = id;
     }
     batch.topicIndex[i] = t;
     batch.partitions[i] = r.partition;
@@ -76,7 +93,8 @@ export function packRecords(input: readonly RecordInput[]): RecordBatch {
       batch.keys.set(k, kp);
       kp += k.byteLength;
     } else batch.keyNull[i] = 1;
-    batch.headers[i] = r.headers && r.headers.length ? r.headers.map(([n, hv]) => [n, hv ? hv.slice() : null]) : null;
+    const h = r.headers;
+    batch.headers[i] = h && h.length ? (ownedHeaders ? h : h.map(([n, hv]) => [n, hv ? hv.slice() : null])) : null;
   }
   batch.valueStarts[size] = vp;
   batch.keyStarts[size] = kp;

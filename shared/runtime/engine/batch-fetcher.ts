@@ -49,6 +49,13 @@ export class BatchFetcher {
   private fillingBytes = 0;
   /** Average record size seen so far, to size consume calls so they rarely overshoot maxBytes. */
   private avgBytes = 0;
+  /**
+   * The last admit() verdict, reused while records of the same partition follow (they come in runs). Only
+   * valid within one synchronous pass: ownership changes only across awaits, so it is reset after each.
+   */
+  private memoTopic: string | null = null;
+  private memoPartition = -1;
+  private memoAdmitted = false;
   /** Records dropped because their partition was not admitted (for logs and tests). */
   dropped = 0;
 
@@ -70,6 +77,7 @@ export class BatchFetcher {
   async next(stopped: () => boolean = () => false): Promise<RecordBatch | null> {
     const { maxEvents, maxBytes, maxWaitMs } = this.limits;
     const held: ConsumedBatch[] = [];
+    this.memoTopic = null;
     this.filling = [];
     this.fillingBytes = 0;
     // Carried records go first: they were delivered before anything consumed now.
@@ -83,6 +91,7 @@ export class BatchFetcher {
         if (deadline && wait <= 0) break;
         const got = await this.source.consume(this.request(maxEvents - this.filling.length, maxBytes - this.fillingBytes), Math.ceil(wait));
         held.push(got);
+        this.memoTopic = null;
         for (const m of got.messages) {
           const size = (m.value?.byteLength ?? 0) + (m.key?.byteLength ?? 0);
           this.avgBytes = this.avgBytes === 0 ? size : this.avgBytes * 0.95 + size * 0.05;
@@ -91,7 +100,8 @@ export class BatchFetcher {
         if (this.filling.length > 0 && !deadline) deadline = performance.now() + maxWaitMs;
         if (!deadline) break; // an idle wait period: let the caller check its state
       }
-      return this.filling.length ? packRecords(this.filling) : null;
+      // Headers of consumed messages are copies already (ConsumedMessage), so the pack keeps them as they are.
+      return this.filling.length ? packRecords(this.filling, { ownedHeaders: true }) : null;
     } finally {
       // The pack above copied every byte we keep: the librdkafka messages can go now.
       this.filling = [];
@@ -105,6 +115,7 @@ export class BatchFetcher {
    * new one. Returns how many were dropped.
    */
   purge(): number {
+    this.memoTopic = null;
     const before = this.carry.length + this.filling.length;
     this.carry = this.carry.filter((m) => this.admit(m.topic, m.partition));
     this.filling = this.filling.filter((m) => this.admit(m.topic, m.partition));
@@ -116,7 +127,12 @@ export class BatchFetcher {
 
   /** Adds a record to the batch being filled, or to the carry-over once a limit is reached. */
   private place(m: RecordInput | ConsumedMessage, size: number, fromLibrdkafka: boolean): void {
-    if (!this.admit(m.topic, m.partition)) {
+    if (m.topic !== this.memoTopic || m.partition !== this.memoPartition) {
+      this.memoTopic = m.topic;
+      this.memoPartition = m.partition;
+      this.memoAdmitted = this.admit(m.topic, m.partition);
+    }
+    if (!this.memoAdmitted) {
       this.dropped++;
       return;
     }

@@ -17,14 +17,22 @@ export interface PartitionGroup {
 /** Groups a batch's records by partition (keyed by tpKey), keeping delivery order within each group. */
 export function groupByPartition(r: RecordBatch): Map<string, PartitionGroup> {
   const groups = new Map<string, PartitionGroup>();
+  let g: PartitionGroup | undefined;
+  let lastTopic = -1;
+  let lastPartition = -1;
   for (let i = 0; i < r.size; i++) {
-    const topic = r.topics[r.topicIndex[i]];
     const partition = r.partitions[i];
-    const key = tpKey(topic, partition);
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { tp: { topic, partition }, offsets: [], indexes: [] }));
-    g.offsets.push(r.offsets[i]);
-    g.indexes.push(i);
+    // Records come in runs per partition: the group is looked up only when the partition changes.
+    if (r.topicIndex[i] !== lastTopic || partition !== lastPartition) {
+      lastTopic = r.topicIndex[i];
+      lastPartition = partition;
+      const topic = r.topics[lastTopic];
+      const key = tpKey(topic, partition);
+      g = groups.get(key);
+      if (!g) groups.set(key, (g = { tp: { topic, partition }, offsets: [], indexes: [] }));
+    }
+    g!.offsets.push(r.offsets[i]);
+    g!.indexes.push(i);
   }
   return groups;
 }
@@ -45,14 +53,38 @@ export function tallyOf(status: Uint8Array, indexes: readonly number[]): Tally {
 /** The records of partitions `keep(key)` accepts, re-packed; the input itself when all are kept, null when none. */
 export function selectPartitions(r: RecordBatch, keep: (key: string) => boolean): RecordBatch | null {
   const verdict = new Map<string, boolean>();
-  const kept: number[] = [];
+  let lastTopic = -1;
+  let lastPartition = -1;
+  let ok = false;
+  let all = true;
   for (let i = 0; i < r.size; i++) {
-    const key = tpKey(r.topics[r.topicIndex[i]], r.partitions[i]);
-    let ok = verdict.get(key);
-    if (ok === undefined) verdict.set(key, (ok = keep(key)));
+    // Records come in runs per partition: the verdict is looked up only when the partition changes.
+    if (r.topicIndex[i] === lastTopic && r.partitions[i] === lastPartition) continue;
+    lastTopic = r.topicIndex[i];
+    lastPartition = r.partitions[i];
+    const key = tpKey(r.topics[lastTopic], lastPartition);
+    let v = verdict.get(key);
+    if (v === undefined) verdict.set(key, (v = keep(key)));
+    if (!v) {
+      all = false;
+      break;
+    }
+  }
+  // The common case: every partition is kept, and no record needs to be looked at again.
+  if (all) return r;
+  const kept: number[] = [];
+  lastTopic = -1;
+  for (let i = 0; i < r.size; i++) {
+    if (r.topicIndex[i] !== lastTopic || r.partitions[i] !== lastPartition) {
+      lastTopic = r.topicIndex[i];
+      lastPartition = r.partitions[i];
+      const key = tpKey(r.topics[lastTopic], lastPartition);
+      let v = verdict.get(key);
+      if (v === undefined) verdict.set(key, (v = keep(key)));
+      ok = v;
+    }
     if (ok) kept.push(i);
   }
-  if (kept.length === r.size) return r;
   if (kept.length === 0) return null;
   const inputs: RecordInput[] = kept.map((i) => ({
     topic: r.topics[r.topicIndex[i]],
@@ -63,5 +95,5 @@ export function selectPartitions(r: RecordBatch, keep: (key: string) => boolean)
     value: r.valueNull[i] ? null : r.values.subarray(r.valueStarts[i], r.valueStarts[i + 1]),
     headers: r.headers[i],
   }));
-  return packRecords(inputs);
+  return packRecords(inputs, { ownedHeaders: true });
 }

@@ -3,6 +3,9 @@
  * `BITFIELD key SET u1 <off> 1 …`, which sets the bits and returns the old ones atomically, so concurrent
  * workers agree: a key is "maybe seen" when all of its k old bits were 1. The previous window is read from a
  * local copy (prev-window.ts) or, over the memory budget, with `BITFIELD key GET u1 <off> …`.
+ *
+ * The BITFIELD commands and their PEXPIREs go through a RespPipe (a second connection with a reader that
+ * writes the returned bits straight into arrays); the ioredis client serves everything else.
  */
 import type Redis from "ioredis";
 import { DedupeError } from "../../errors/index.ts";
@@ -11,7 +14,8 @@ import { groupByFilter, shardBytes, type BloomBackend, type FilterGroup, type Fi
 import type { Limiter } from "./limiter.ts";
 import { bitAt, PreviousWindowCache } from "./prev-window.ts";
 import { redisError } from "./redis-connection.ts";
-import { EncodedCommand, encodeBitfield, type BitfieldOp } from "./resp-bitfield.ts";
+import { encodeBitfield, encodeCommand, type BitfieldOp } from "./resp-bitfield.ts";
+import { RespPipe } from "./resp-pipe.ts";
 import { filterKey, windowTtlMs } from "./windows.ts";
 
 /** Default bytes per GETRANGE when copying a previous window's bitmap. */
@@ -29,17 +33,22 @@ export interface BitmapBackendOptions {
   previousWindowSettleMs: number;
   /** Bytes per GETRANGE when copying the previous window (default 4 MiB). */
   fetchPieceBytes?: number;
+  /** Connect and command timeouts of the BITFIELD pipe (default 2 s and 5 s, the stage's defaults). */
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
 }
 
 /** Bitmap filter in Redis via BITFIELD. Does not own the connection. */
 export class RedisBitmapBackend implements BloomBackend {
   readonly kind = "bitmap" as const;
   private readonly previous: PreviousWindowCache;
+  private readonly pipe: RespPipe;
 
   constructor(
     private readonly redis: Redis,
     private readonly o: BitmapBackendOptions,
   ) {
+    this.pipe = RespPipe.like(redis, { connectTimeoutMs: o.connectTimeoutMs ?? 2_000, commandTimeoutMs: o.commandTimeoutMs ?? 5_000 });
     this.previous = new PreviousWindowCache((key) => this.fetchBitmap(key), {
       windowMs: o.windowMs,
       maxBytes: o.previousWindowMaxBytes,
@@ -52,6 +61,9 @@ export class RedisBitmapBackend implements BloomBackend {
     const out = new Uint8Array(req.keys.length);
     const ttlMs = windowTtlMs(req.window, this.o.windowMs, req.nowMs, this.o.ttlMarginMs);
     try {
+      // One notion of "Redis is up" for the stage: while its fail-fast ioredis client (health, stats,
+      // previous-window copies) is not connected, the pipe fails at once like that client would.
+      if (this.redis.status !== "ready" && !this.redis.options.enableOfflineQueue) throw new Error(`Connection is closed (client ${this.redis.status})`);
       await Promise.all(groupByFilter(req).map((g) => this.group(req, g, ttlMs, out)));
     } catch (err) {
       throw redisError(err, "BITFIELD", this.redis);
@@ -65,7 +77,7 @@ export class RedisBitmapBackend implements BloomBackend {
     const cur = filterKey(prefix, g.scope, req.window, g.shard);
     const prev = filterKey(prefix, g.scope, req.window - 1, g.shard);
     // The TTL goes out right behind the first SET on the same connection: by then the key exists.
-    const sets = this.chunks("SET", cur, req, g, out, () => this.redis.pexpire(cur, ttlMs));
+    const sets = this.chunks("SET", cur, req, g, out, () => this.pipe.send(encodeCommand(["PEXPIRE", cur, String(ttlMs)])));
     const previous = this.previous.get(prev, req.window - 1, req.nowMs).then((bits) => {
       if (bits.kind === "remote") return Promise.all(this.chunks("GET", prev, req, g, out));
       if (bits.bits) markFromCopy(bits.bits, req, g, out);
@@ -92,9 +104,11 @@ export class RedisBitmapBackend implements BloomBackend {
       const first = from === 0;
       sent.push(
         this.o.limiter.run(async () => {
-          const cmd = new EncodedCommand("bitfield", key, encodeBitfield(op, key, probes, stride, g.positions, from, to));
+          const cmd = encodeBitfield(op, key, probes, stride, g.positions, from, to);
           // Argument order is send order: the BITFIELD is written before `afterFirst`'s command.
-          const [reply] = await Promise.all([this.redis.sendCommand(cmd), first && afterFirst ? afterFirst() : null]);
+          const [reply, after] = await Promise.all([this.pipe.send(cmd), first && afterFirst ? afterFirst() : null]);
+          if (reply instanceof Error) throw reply;
+          if (after instanceof Error) throw after;
           foldReply(reply, g.positions, from, to, stride - 1, out);
         }),
       );
@@ -151,6 +165,7 @@ export class RedisBitmapBackend implements BloomBackend {
 
   async close(): Promise<void> {
     this.previous.clear();
+    this.pipe.close();
   }
 }
 
@@ -167,10 +182,10 @@ function markFromCopy(bits: Uint8Array, req: FilterRequest, g: FilterGroup, out:
   }
 }
 
-/** ORs "all k old bits were 1" per key of a BITFIELD reply (k integers per key, in probe order) into `out`. */
+/** ORs "all k old bits were 1" per key of a BITFIELD reply (k bits per key, in probe order) into `out`. */
 function foldReply(reply: unknown, positions: readonly number[], from: number, to: number, k: number, out: Uint8Array): void {
-  if (!Array.isArray(reply) || reply.length !== (to - from) * k) {
-    throw new DedupeError("DEDUPE_REDIS_COMMAND", `BITFIELD replied ${Array.isArray(reply) ? `${reply.length} values` : typeof reply}, expected ${(to - from) * k}`, {
+  if (!(reply instanceof Uint8Array) || reply.length !== (to - from) * k) {
+    throw new DedupeError("DEDUPE_REDIS_COMMAND", `BITFIELD replied ${reply instanceof Uint8Array ? `${reply.length} values` : typeof reply}, expected ${(to - from) * k}`, {
       retriable: false,
     });
   }

@@ -37,5 +37,7 @@ export async function openRedisBackend(
     layout,
     previousWindowMaxBytes: o.previousWindowMaxBytes,
     previousWindowSettleMs: o.previousWindowSettleMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    commandTimeoutMs: o.commandTimeoutMs,
   });
 }

@@ -5,11 +5,8 @@
  * argument becomes a JS string, is measured with Buffer.byteLength and concatenated: the client, not Redis,
  * was the bottleneck (~177k keys/s in NOTES.md). Writing the ASCII digits of each offset into one preallocated
  * Buffer costs a few nanoseconds per argument, which leaves Redis's own argument parsing as the limit.
- * The bytes are handed to ioredis as a Command whose `toWritable` returns them, so replies, timeouts and
- * connection handling stay ioredis's.
+ * The bytes go out on the bitmap backend's RespPipe, whose reader decodes the replies just as cheaply.
  */
-import { Command } from "ioredis";
-
 /** SET sets a bit and returns its old value; GET reads it. */
 export type BitfieldOp = "SET" | "GET";
 
@@ -97,18 +94,9 @@ export function encodeBitfield(
   return buf.subarray(0, p);
 }
 
-/** An ioredis Command whose wire bytes were encoded in advance (see encodeBitfield). */
-export class EncodedCommand extends Command {
-  constructor(
-    name: string,
-    key: string,
-    private readonly bytes: Buffer,
-  ) {
-    // `key` as the only argument keeps ioredis's key/slot bookkeeping meaningful; it is never re-encoded.
-    super(name, [key]);
-  }
-
-  override toWritable(_socket: object): Buffer {
-    return this.bytes;
-  }
+/** Any command as RESP bytes (for the few non-BITFIELD commands sent on the same pipe, e.g. PEXPIRE). */
+export function encodeCommand(args: readonly string[]): Buffer {
+  let s = `*${args.length}\r\n`;
+  for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+  return Buffer.from(s, "utf8");
 }

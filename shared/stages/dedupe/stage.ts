@@ -187,8 +187,14 @@ export class DedupeStage implements Stage {
   private async testAndSet(batch: Batch, ask: number[], nowMs: number): Promise<Uint8Array | null> {
     const events = batch.events!;
     const window = windowOf(nowMs, this.cfg.windowMs);
-    const keys = ask.map((i) => events.dedupeKey[i]);
-    const scopes = ask.map((i) => scopeOf(events.tenant[i], this.cfg.perTenant));
+    const dedupeKey = events.dedupeKey;
+    const keys = ask.map((i) => dedupeKey[i]);
+    // Shared filters: one scope for all, and the tenant column is never read (nor unpacked).
+    let scopes: string[];
+    if (this.cfg.perTenant) {
+      const tenant = events.tenant;
+      scopes = ask.map((i) => scopeOf(tenant[i], true));
+    } else scopes = new Array<string>(ask.length).fill(scopeOf(null, false));
     for (const s of new Set(scopes)) {
       this.scopes.delete(s);
       this.scopes.set(s, window);

@@ -82,37 +82,54 @@ export function sliceTask(
   return { task, transfer };
 }
 
-/** Allocates the columns of a batch; every entry is written by mergeSlice since the slices cover the batch. */
-export function allocateEvents(size: number, probesPerKey: number, ingestedAt: number): EnrichedEvents {
-  const events = {
-    id: new Array(size),
-    source: new Array(size),
-    type: new Array(size),
-    subject: new Array(size),
-    time: new Float64Array(size),
-    timeText: new Array(size),
-    tenant: new Array(size),
-    data: new Array(size),
-    extensions: new Array(size),
-    ingestedAt: new Float64Array(size).fill(ingestedAt),
-    dedupeKey: new Array(size),
-    probes: new Uint32Array(size * probesPerKey),
-    probesPerKey,
-  } as Omit<EnrichedEvents, "copyLines"> as EnrichedEvents;
-  // The pipeline writes copyBytes; copyLines (the strings) are decoded only if something reads them
-  // (a custom stage, tests). Assigning it replaces the lazy view with a plain array.
-  Object.defineProperty(events, "copyLines", {
+/**
+ * Defines `name` on `obj` as computed on first read (then a plain property); assigning it first replaces
+ * the computation. Lets the main thread skip work for columns no later stage reads.
+ */
+function lazyProperty<T>(obj: object, name: string, compute: () => T): void {
+  const settle = (target: object, value: T) => Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(obj, name, {
     enumerable: true,
     configurable: true,
-    get(this: EnrichedEvents) {
-      const lines = this.copyBytes && this.copyStarts ? decodeCopyLines({ bytes: this.copyBytes, starts: this.copyStarts }) : (new Array(size).fill("") as string[]);
-      Object.defineProperty(this, "copyLines", { value: lines, writable: true, enumerable: true, configurable: true });
-      return lines;
+    get() {
+      const value = compute();
+      settle(this, value);
+      return value;
     },
-    set(this: EnrichedEvents, v: string[]) {
-      Object.defineProperty(this, "copyLines", { value: v, writable: true, enumerable: true, configurable: true });
+    set(value: T) {
+      settle(this, value);
     },
   });
+}
+
+/** Packed string columns of the slices merged so far, per batch (unpacked on first read of a column). */
+const pendingColumns = new WeakMap<EnrichedEvents, Array<{ start: number; strings: EnrichSliceOk["strings"] }>>();
+
+/**
+ * Allocates the columns of a batch. The string columns and copyLines are lazy: unpacked from the slices
+ * (mergeSlice) or decoded from the COPY bytes (attachCopyBytes) when first read. The standard pipeline reads
+ * only dedupeKey and tenant on the main thread (plus source, id and timeText of the few events the dedupe
+ * stage verifies), so type, subject, data, extensions and copyLines (the largest) are never unpacked there.
+ */
+export function allocateEvents(size: number, probesPerKey: number, ingestedAt: number): EnrichedEvents {
+  const events = {
+    time: new Float64Array(size),
+    ingestedAt: new Float64Array(size).fill(ingestedAt),
+    probes: new Uint32Array(size * probesPerKey),
+    probesPerKey,
+  } as Partial<EnrichedEvents> as EnrichedEvents;
+  const parts: Array<{ start: number; strings: EnrichSliceOk["strings"] }> = [];
+  pendingColumns.set(events, parts);
+  for (const c of STRING_COLUMNS) {
+    lazyProperty(events, c, () => {
+      const column: Array<string | null> = new Array(size);
+      for (const p of parts) unpackStrings(p.strings[c], column, p.start);
+      return column;
+    });
+  }
+  lazyProperty(events, "copyLines", () =>
+    events.copyBytes && events.copyStarts ? decodeCopyLines({ bytes: events.copyBytes, starts: events.copyStarts }) : (new Array(size).fill("") as string[]),
+  );
   return events;
 }
 
@@ -129,9 +146,11 @@ export function attachCopyBytes(events: EnrichedEvents, slices: ReadonlyArray<{ 
   events.copyStarts = starts;
 }
 
-/** Copies one slice's columns into the batch's columns at the slice's offset. */
+/** Merges one slice's columns into the batch's at the slice's offset (strings: on first read, see allocateEvents). */
 export function mergeSlice(events: EnrichedEvents, start: number, slice: EnrichSliceOk): void {
-  for (const c of STRING_COLUMNS) unpackStrings(slice.strings[c], events[c] as Array<string | null>, start);
+  const parts = pendingColumns.get(events);
+  if (parts) parts.push({ start, strings: slice.strings });
+  else for (const c of STRING_COLUMNS) unpackStrings(slice.strings[c], events[c] as Array<string | null>, start);
   events.time.set(slice.time, start);
   if (events.probesPerKey > 0) events.probes.set(slice.probes, start * events.probesPerKey);
 }

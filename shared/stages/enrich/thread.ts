@@ -4,7 +4,7 @@
  * does I/O. Pure apart from the user module: it can be driven directly (benchmarks) or through piscina.
  */
 import { writeProbes } from "../dedupe/bloom-math.ts";
-import { copyLine } from "../persist/copy-text.ts";
+import { copyField, copyJsonField } from "../persist/copy-text.ts";
 import { decodeBinary, decodeStructured, isBinaryMode, validateEvent, type ValidEvent } from "./cloudevent.ts";
 import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
@@ -38,7 +38,6 @@ export class EnrichThread {
   private module: EnrichModule | null = null;
   private moduleLoading: Promise<EnrichModule> | null = null;
   private readonly columns: Int8Array | null;
-  private readonly rowValues: Array<string | number | null>;
   private readonly stride: number;
 
   constructor(
@@ -46,7 +45,6 @@ export class EnrichThread {
     private readonly threadId = 0,
   ) {
     this.columns = plan.columns ? Int8Array.from(plan.columns, (c) => COLUMN_CODE[c]) : null;
-    this.rowValues = new Array(plan.columns?.length ?? 0);
     this.stride = plan.dedupe ? plan.dedupe.layout.k + 1 : 0;
   }
 
@@ -194,7 +192,6 @@ export class EnrichThread {
     const probes = new Uint32Array(n * stride);
     const ingest = timeFromEpochMs(task.ingestedAt)!;
     const columns = this.columns;
-    const row = this.rowValues;
     const checkNul = plan.columns?.includes("data") ?? false;
     const keyFields = plan.dedupe?.keyFields;
     const layout = plan.dedupe?.layout;
@@ -259,22 +256,26 @@ export class EnrichThread {
       } else dedupeKey[i] = "";
 
       if (columns !== null) {
+        // The COPY line, escaping only what can need it: times are our own RFC 3339 text and numbers are
+        // digits; JSON columns can only hold backslashes (copyJsonField); the rest is arbitrary text.
+        let line = "";
         for (let c = 0; c < columns.length; c++) {
+          if (c > 0) line += "\t";
           switch (columns[c]) {
-            case 0: row[c] = ev.id; break;
-            case 1: row[c] = ev.source; break;
-            case 2: row[c] = ev.type; break;
-            case 3: row[c] = sub; break;
-            case 4: row[c] = t.text; break;
-            case 5: row[c] = ten; break;
-            case 6: row[c] = dataText; break;
-            case 7: row[c] = ext; break;
-            case 8: row[c] = ingest.text; break;
-            case 9: row[c] = task.partitions[i]; break;
-            default: row[c] = task.offsets[i];
+            case 0: line += copyField(ev.id); break;
+            case 1: line += copyField(ev.source); break;
+            case 2: line += copyField(ev.type); break;
+            case 3: line += copyField(sub); break;
+            case 4: line += t.text; break;
+            case 5: line += copyField(ten); break;
+            case 6: line += copyJsonField(dataText); break;
+            case 7: line += copyJsonField(ext); break;
+            case 8: line += ingest.text; break;
+            case 9: line += task.partitions[i]; break;
+            default: line += task.offsets[i];
           }
         }
-        copyLines[i] = copyLine(row);
+        copyLines[i] = line;
       } else copyLines[i] = "";
     }
 

@@ -18,3 +18,13 @@ export function copyLine(values: ReadonlyArray<string | number | null | undefine
   for (let i = 1; i < values.length; i++) s += "\t" + copyField(values[i]);
   return s;
 }
+
+/**
+ * Escapes JSON text (from JSON.stringify) for COPY text format. JSON text never holds a raw tab, newline or
+ * carriage return (JSON writes them as \t, \n, \r), so only backslashes need doubling: one native scan
+ * instead of copyField's character-class test over a long value. Null becomes \N.
+ */
+export function copyJsonField(json: string | null | undefined): string {
+  if (json === null || json === undefined) return "\\N";
+  return json.indexOf("\\") === -1 ? json : json.replaceAll("\\", "\\\\");
+}

@@ -14,7 +14,7 @@ import { createDedupeStage, DedupeStage, type DedupeStageOptions } from "../../.
 import { MemoryBackend } from "../../../shared/stages/dedupe/memory-backend.ts";
 import type { DedupeStageConfig } from "../../../shared/topology/types.ts";
 import { dedupeConfig, events, indexesWith, makeBatch, PgIdentityStore, scanKeys, stageContext, type EventSpec } from "./fixture.ts";
-import { TestRedisServer } from "./redis-server.ts";
+import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 
 /** One backend under test. */
 export interface ConformanceTarget {
@@ -300,12 +300,12 @@ export function dedupeConformance(target: ConformanceTarget): void {
   }
 
   if (target.restartable) {
-    const servers: TestRedisServer[] = [];
+    const servers: RedisInstance[] = [];
     afterAll(async () => {
       for (const s of servers) await s.dispose();
     });
     const ownServer = async () => {
-      const s = await TestRedisServer.start();
+      const s = await RedisInstance.start();
       servers.push(s);
       return s;
     };
