@@ -61,7 +61,9 @@ Other:
                         threads) into DIR (bun --cpu-prof via BUN_OPTIONS); summarize them with
                         bun dev/bench/profile-summary.ts DIR --events N
   --json                last stdout line: {"events","events_per_min","lost","duplicated","duplicates_dropped",
-                        "invalid","p50_ms","p95_ms","p99_ms","cpu_s_per_million","max_rss_mb"}
+                        "invalid","p50_ms","p95_ms","p99_ms","cpu_s_per_million","max_rss_mb",
+                        "cpu_s_per_million_by_thread" (per thread kind: bun = JS main threads, Worker = enrich
+                        threads, JITWorker, HeapHelper = GC, rdk:* = librdkafka, mi-scavenger = allocator)}
   -h, --help
 
 Exit codes: 0 pass, 1 audit failed or the fleet failed, 2 invalid run (retention) or usage error.
@@ -297,7 +299,7 @@ async function main(): Promise<number> {
     clearInterval(progress);
     await producing;
     const peaks = sampler.stop();
-    threadCpu = threadSampler.stop();
+    threadCpu = threadSampler.stop().filter((t) => t.cpuSeconds >= 0.01);
     await watcher.stop();
     summary = lastJsonLine(await stdout);
     const usage = fleet.resourceUsage();

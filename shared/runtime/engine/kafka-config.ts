@@ -49,7 +49,6 @@ export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: s
     // Incremental rebalancing: a member joining or leaving moves only the partitions that must move, so the
     // other members keep their in-flight batches instead of draining everything (the eager protocol).
     "partition.assignment.strategy": "cooperative-sticky",
-    ...(process.env.TF_EXP_DEBUG ? { debug: process.env.TF_EXP_DEBUG } : {}),
     ...t.source.properties,
     "bootstrap.servers": brokers,
     "group.id": t.source.group,

@@ -56,7 +56,8 @@ export class RespPipe {
 
   /**
    * Writes one complete, encoded command and resolves with its reply (a Uint8Array of bits for an integer
-   * array); an error reply rejects with ioredis's ReplyError, a connection problem with a plain Error.
+   * array). An error reply resolves as ioredis's ReplyError (one refused command is not a broken connection);
+   * a connection problem or timeout rejects with a plain Error.
    */
   async send(command: Uint8Array | string): Promise<RespReply> {
     const socket = this.socket ?? (await this.connect());

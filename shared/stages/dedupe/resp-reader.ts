@@ -5,8 +5,10 @@
  * reply ends cannot go on.
  *
  * Why not ioredis's reader: it turns every integer of a BITFIELD reply into a JS value through a generic
- * decoder (about 2 µs per key for k = 10, the largest client cost after the encoding, see resp-bitfield.ts).
- * This one writes the k old bits of each key straight into a Uint8Array: one pass over ~4 bytes per probe.
+ * decoder, the largest client cost after the encoding (resp-bitfield.ts). This one writes the k old bits of
+ * each key straight into a Uint8Array, one pass over ~4 bytes per probe. Measured with dev/bench/dedupe.ts
+ * (k = 10, 200k keys): client CPU 3.3-3.4 -> 1.7-2.2 µs/key; with the previous window read remotely
+ * (twice the replies) 4.5-4.7 -> 1.9-2.5 µs/key.
  */
 import { ReplyError } from "ioredis";
 

@@ -11,7 +11,7 @@ import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
 import type { ColumnSource, EnrichPlan } from "./plan.ts";
 import { unpackTextHeaders, type TextHeaders } from "./headers.ts";
-import { encodeCopyLines } from "./copy-bytes.ts";
+import { CopyLinesBuilder } from "./copy-bytes.ts";
 import { packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson, hasEscapedNul } from "./row.ts";
@@ -186,12 +186,13 @@ export class EnrichThread {
     const cols = {} as Record<StringColumn, Array<string | null>>;
     for (const c of STRING_COLUMNS) cols[c] = new Array(n);
     const { id, source, type, subject, timeText, tenant, data, extensions, dedupeKey } = cols;
-    const copyLines: string[] = new Array(n);
     const time = new Float64Array(n);
     const stride = this.stride;
     const probes = new Uint32Array(n * stride);
     const ingest = timeFromEpochMs(task.ingestedAt)!;
     const columns = this.columns;
+    const copyText = columns !== null ? new CopyLinesBuilder(n) : null;
+    const row: Array<string | number> = new Array(columns?.length ?? 0);
     const checkNul = plan.columns?.includes("data") ?? false;
     const keyFields = plan.dedupe?.keyFields;
     const layout = plan.dedupe?.layout;
@@ -212,7 +213,8 @@ export class EnrichThread {
         }
       }
       if (valid[i] === null) {
-        id[i] = source[i] = type[i] = subject[i] = timeText[i] = tenant[i] = data[i] = extensions[i] = dedupeKey[i] = copyLines[i] = "";
+        id[i] = source[i] = type[i] = subject[i] = timeText[i] = tenant[i] = data[i] = extensions[i] = dedupeKey[i] = "";
+        copyText?.add("");
         time[i] = NaN;
         continue;
       }
@@ -255,32 +257,31 @@ export class EnrichThread {
         writeProbes(key, layout!, probes, i * stride);
       } else dedupeKey[i] = "";
 
-      if (columns !== null) {
+      if (columns !== null && copyText !== null) {
         // The COPY line, escaping only what can need it: times are our own RFC 3339 text and numbers are
-        // digits; JSON columns can only hold backslashes (copyJsonField); the rest is arbitrary text.
-        let line = "";
+        // digits; JSON columns can only hold backslashes (copyJsonField); the rest is arbitrary text. One
+        // join per line: about twice as fast to encode later as a line built with += (a rope of ~20 pieces).
         for (let c = 0; c < columns.length; c++) {
-          if (c > 0) line += "\t";
           switch (columns[c]) {
-            case 0: line += copyField(ev.id); break;
-            case 1: line += copyField(ev.source); break;
-            case 2: line += copyField(ev.type); break;
-            case 3: line += copyField(sub); break;
-            case 4: line += t.text; break;
-            case 5: line += copyField(ten); break;
-            case 6: line += copyJsonField(dataText); break;
-            case 7: line += copyJsonField(ext); break;
-            case 8: line += ingest.text; break;
-            case 9: line += task.partitions[i]; break;
-            default: line += task.offsets[i];
+            case 0: row[c] = copyField(ev.id); break;
+            case 1: row[c] = copyField(ev.source); break;
+            case 2: row[c] = copyField(ev.type); break;
+            case 3: row[c] = copyField(sub); break;
+            case 4: row[c] = t.text; break;
+            case 5: row[c] = copyField(ten); break;
+            case 6: row[c] = copyJsonField(dataText); break;
+            case 7: row[c] = copyJsonField(ext); break;
+            case 8: row[c] = ingest.text; break;
+            case 9: row[c] = task.partitions[i]; break;
+            default: row[c] = task.offsets[i];
           }
         }
-        copyLines[i] = line;
-      } else copyLines[i] = "";
+        copyText.add(row.join("\t"));
+      }
     }
 
     const strings = {} as EnrichSliceOk["strings"];
     for (const c of STRING_COLUMNS) strings[c] = packStrings(cols[c]);
-    return { ok: true, strings, time, probes, copy: columns !== null ? encodeCopyLines(copyLines) : null, rejections, warnings };
+    return { ok: true, strings, time, probes, copy: copyText !== null ? copyText.finish() : null, rejections, warnings };
   }
 }
