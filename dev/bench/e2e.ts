@@ -55,7 +55,7 @@ Events:
   --compression C       none|gzip|snappy|lz4|zstd (default none)          --seed N
 
 Other:
-  --timeout D           give up on the fleet after D (default 10m)
+  --timeout D           give up on the fleet after D (default 10m, plus --duration in sustained mode)
   --keep                keep the table, topics and Redis keys
   --profile DIR         write a .cpuprofile per fleet process (supervisor and workers; not the enrich
                         threads) into DIR (bun --cpu-prof via BUN_OPTIONS); summarize them with
@@ -148,7 +148,8 @@ async function main(): Promise<number> {
   const key = f.oneOf("key", KEY_MODES, "id");
   const compression = f.oneOf("compression", ["none", "gzip", "snappy", "lz4", "zstd"] as const, "none");
   const replicas = f.int("replicas", 1, 1);
-  const timeoutMs = f.duration("timeout", 10 * 60_000)!;
+  // The fleet runs while the generator produces: a sustained run needs its whole duration plus room to drain.
+  const timeoutMs = f.duration("timeout", (sustained ? durationMs : 0) + 10 * 60_000)!;
   const seed = f.int("seed", null, 0) ?? undefined;
 
   const tag = newRunId().toLowerCase();
