@@ -3,9 +3,8 @@
  * a summary, and write the run's manifest for the audit. Thin: the generator is shared/loadgen.
  */
 import { MockCluster, Producer, mockPartitionsFor } from "../shared/kafka/index.ts";
-import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC } from "../shared/loadgen/cli-flags.ts";
+import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../shared/loadgen/cli-flags.ts";
 import { KEY_MODES, runGenerator, type GeneratorProgress } from "../shared/loadgen/index.ts";
-import type { GeneratorConfig } from "../shared/topology/types.ts";
 
 const USAGE = `Usage: bun run gen [flags]
 
@@ -53,17 +52,8 @@ async function main(): Promise<number> {
   const topic = f.string("topic", "events");
   const events = f.int("events", null, 1);
   const durationMs = f.duration("duration", null);
-  const payloadBytes = f.size("size", 200);
-  const config: GeneratorConfig = {
-    rate: f.number("rate", 10_000),
-    events,
-    tenants: f.int("tenants", 8, 1),
-    duplicateRatio: f.ratio("dup-ratio", 0.02),
-    invalidRatio: f.ratio("invalid-ratio", 0.01),
-    binaryRatio: f.ratio("binary-ratio", 0.1),
-    payloadBytes,
-  };
-  if (config.duplicateRatio + config.invalidRatio >= 1) throw usageError("--dup-ratio + --invalid-ratio must be < 1");
+  const config = generatorConfigFromFlags(f, f.number("rate", 10_000), events);
+  const payloadBytes = config.payloadBytes;
   const key = f.oneOf("key", KEY_MODES, "tenant");
   const compression = f.oneOf("compression", COMPRESSION, "none");
   const seed = f.int("seed", null, 0) ?? undefined;

@@ -16,7 +16,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { Admin, MockCluster, Producer, mockPartitionsFor, type KafkaConfig } from "../../shared/kafka/index.ts";
 import { audit, formatAudit, readDeadLetterTopic, RetentionWatcher, runTiming, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
-import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC } from "../../shared/loadgen/cli-flags.ts";
+import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import { PeakRssSampler, processTree } from "../../shared/loadgen/process-tree.ts";
@@ -24,7 +24,6 @@ import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { Consumer } from "../../shared/kafka/index.ts";
 import { watermarksOf } from "../../shared/replay/metadata.ts";
-import type { GeneratorConfig } from "../../shared/topology/types.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -134,17 +133,8 @@ async function main(): Promise<number> {
   const rate = sustained ? f.number("rate", 0, 1) : 0;
   const durationMs = f.duration("duration", 60_000)!;
   const events = f.has("events") || !sustained ? f.int("events", 200_000, 1) : Math.max(1, Math.round((rate * durationMs) / 1000));
-  const payloadBytes = f.size("size", 200);
-  const config: GeneratorConfig = {
-    rate,
-    events,
-    tenants: f.int("tenants", 8, 1),
-    duplicateRatio: f.ratio("dup-ratio", 0.02),
-    invalidRatio: f.ratio("invalid-ratio", 0.01),
-    binaryRatio: f.ratio("binary-ratio", 0.1),
-    payloadBytes,
-  };
-  if (config.duplicateRatio + config.invalidRatio >= 1) throw usageError("--dup-ratio + --invalid-ratio must be < 1");
+  const config = generatorConfigFromFlags(f, rate, events);
+  const payloadBytes = config.payloadBytes;
   const key = f.oneOf("key", KEY_MODES, "id");
   const compression = f.oneOf("compression", ["none", "gzip", "snappy", "lz4", "zstd"] as const, "none");
   const replicas = f.int("replicas", 1, 1);

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors/index.ts";
 import { tryParseDuration, tryParseSize } from "../topology/units.ts";
+import type { GeneratorConfig } from "../topology/types.ts";
 
 type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 type FlagValues = Record<string, string | boolean | undefined>;
@@ -132,3 +133,18 @@ export const GENERATOR_FLAG_SPEC = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/** The generated events' shape from the shared flags (--tenants, ratios, --size); rate and volume are the caller's. */
+export function generatorConfigFromFlags(f: Flags, rate: number, events: number | null): GeneratorConfig {
+  const config: GeneratorConfig = {
+    rate,
+    events,
+    tenants: f.int("tenants", 8, 1),
+    duplicateRatio: f.ratio("dup-ratio", 0.02),
+    invalidRatio: f.ratio("invalid-ratio", 0.01),
+    binaryRatio: f.ratio("binary-ratio", 0.1),
+    payloadBytes: f.size("size", 200),
+  };
+  if (config.duplicateRatio + config.invalidRatio >= 1) throw usageError("--dup-ratio + --invalid-ratio must be < 1");
+  return config;
+}
