@@ -4,6 +4,7 @@
  * a StageContext. Nothing here fakes Redis or PostgreSQL.
  */
 import type Redis from "ioredis";
+import { resolvedTopology } from "../../support/topology.ts";
 import postgres from "postgres";
 import { Batch, type EnrichedEvents } from "../../../shared/stages/batch.ts";
 import { packRecords } from "../../../shared/stages/records.ts";
@@ -163,19 +164,7 @@ export class PgIdentityStore implements Stage, IdentityStore {
 
 /** A resolved topology holding just the given stages (the dedupe stage reads nothing else from it). */
 export function testTopology(stages: StageConfig[]): ResolvedTopology {
-  return {
-    file: "/test/dedupe.yaml",
-    name: "dedupe-test",
-    source: { kind: "mock", brokers: 1, partitions: 1, topics: ["events"], group: "g", start: "earliest", properties: {}, generator: null },
-    stages,
-    deadLetter: { topic: "events.dlq" },
-    batch: { maxEvents: 5000, maxBytes: 8 << 20, maxWaitMs: 50 },
-    concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 1 }, inFlightBatches: 4 },
-    http: { port: 0, host: "127.0.0.1" },
-    log: { level: "warn" },
-    shutdown: { deadlineMs: 1000 },
-    warnings: [],
-  };
+  return resolvedTopology(stages, { file: "/test/dedupe.yaml", name: "dedupe-test" });
 }
 
 const logger = createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "dedupe-test" });

@@ -3,6 +3,7 @@
  * and persist configs and concurrency), record builders for both CloudEvents modes, and a COPY text parser.
  */
 import { Batch, type HeaderList } from "../../../shared/stages/batch.ts";
+import { resolvedTopology } from "../../support/topology.ts";
 import { createEnrichStage, type EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { packRecords, type RecordInput } from "../../../shared/stages/records.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
@@ -72,19 +73,7 @@ export function testTopology(opts: { enrich?: Partial<EnrichStageConfig>; dedupe
   const stages: ResolvedTopology["stages"] = [enrichConfig(opts.enrich)];
   if (opts.dedupe !== false) stages.push(dedupeConfig(opts.dedupe || {}));
   if (opts.persist !== false) stages.push(persistConfig(opts.persist || {}));
-  return {
-    file: "/tmp/enrich-test.yaml",
-    name: "enrich-test",
-    source: { kind: "mock", brokers: 1, partitions: 1, topics: ["events"], group: "g", start: "earliest", properties: {}, generator: null },
-    stages,
-    deadLetter: { topic: "events.dlq" },
-    batch: { maxEvents: 5000, maxBytes: 8 << 20, maxWaitMs: 50 },
-    concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 100_000 }, inFlightBatches: 4 },
-    http: { port: 0, host: "127.0.0.1" },
-    log: { level: "warn" },
-    shutdown: { deadlineMs: 5_000 },
-    warnings: [],
-  };
+  return resolvedTopology(stages, { file: "/tmp/enrich-test.yaml", name: "enrich-test" });
 }
 
 /** Creates and starts the enrich stage of `topology`. */
