@@ -15,30 +15,25 @@ if ! command -v bun >/dev/null 2>&1 || [ "$(bun --version 2>/dev/null)" != "$BUN
 fi
 say "bun $(bun --version)"
 
-# 2. librdkafka (the Kafka client library our bun:ffi binding loads). RDKAFKA_LIB overrides the lookup.
-have_rdkafka() {
-  [ -n "${RDKAFKA_LIB:-}" ] && [ -f "$RDKAFKA_LIB" ] && return 0
-  ldconfig -p 2>/dev/null | grep -q 'librdkafka\.so\.1' && return 0
-  for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib /usr/local/lib /opt/homebrew/lib; do
-    [ -e "$d/librdkafka.so.1" ] || [ -e "$d/librdkafka.1.dylib" ] && return 0
+# 2. librdkafka 2.15 (the Kafka client library our bun:ffi binding loads). RDKAFKA_LIB overrides everything;
+# otherwise a system librdkafka >= 2.15 is used as it is, and an older or missing one (Debian 12 ships 2.0.2)
+# is replaced by a build cached under ~/.cache/topofleet (dev/librdkafka/build.sh; about a minute, once).
+system_rdkafka_ok() {
+  for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib /usr/local/lib; do
+    [ -e "$d/librdkafka.so.1" ] || continue
+    v=$(strings "$d/librdkafka.so.1" 2>/dev/null | grep -m1 -E '^[0-9]+\.[0-9]+\.[0-9]+$' || true)
+    case "$v" in 2.1[5-9].*|2.[2-9][0-9].*|[3-9].*) return 0 ;; esac
   done
   return 1
 }
-if ! have_rdkafka; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing librdkafka1 with apt-get"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librdkafka1 >/dev/null
-  else
-    say "librdkafka is missing. Install it, then run this again:"
-    say "  Debian/Ubuntu: sudo apt-get install -y librdkafka1"
-    say "  macOS:         brew install librdkafka"
-    say "  Alpine:        apk add librdkafka"
-    say "  or point RDKAFKA_LIB at an existing librdkafka.so.1"
-    exit 1
-  fi
+if [ -n "${RDKAFKA_LIB:-}" ]; then
+  [ -f "$RDKAFKA_LIB" ] || { say "RDKAFKA_LIB=$RDKAFKA_LIB does not exist"; exit 1; }
+  say "librdkafka: RDKAFKA_LIB=$RDKAFKA_LIB"
+elif system_rdkafka_ok; then
+  say "librdkafka: the system's (>= 2.15)"
+else
+  say "librdkafka: $(bash dev/librdkafka/build.sh)"
 fi
-say "librdkafka ok"
 
 # 3. Packages, exactly as locked.
 bun install --frozen-lockfile

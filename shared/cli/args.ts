@@ -9,12 +9,12 @@ export const EMIT_KINDS = ["systemd", "k8s", "compose"] as const;
 export type EmitKind = (typeof EMIT_KINDS)[number];
 
 /** What the user asked for. */
-export type CliMode = "run" | "validate" | "explain" | "migrate" | "emit" | "help";
+export type CliMode = "run" | "validate" | "explain" | "migrate" | "emit" | "help" | "version";
 
 /** Parsed command line. */
 export interface CliArgs {
   mode: CliMode;
-  /** The topology file as given (null only for --help). */
+  /** The topology file as given (null only for --help and --version). */
   file: string | null;
   replicas: number | null;
   maxEvents: number | null;
@@ -40,6 +40,7 @@ Run options:
   --max-events N          stop cleanly once N source events are fully processed (committed)
   --json                  print a JSON summary as the last stdout line instead of the live line
   --data-dir DIR          directory for embedded state (default: $TOPOFLEET_DATA_DIR or ./.data/<name>)
+  --version               print the versions of topofleet, Bun and the librdkafka in use (and where it came from)
   -h, --help              show this help
 
 Exit codes: 0 success, 1 runtime failure (or workers killed at the shutdown deadline), 2 usage or
@@ -57,7 +58,7 @@ const positiveInt = (flag: string, raw: string): number => {
 
 const MODE_FLAGS: Record<string, CliMode> = { "--validate": "validate", "--explain": "explain", "--migrate": "migrate", "--emit": "emit" };
 const VALUE_FLAGS = new Set(["--replicas", "--max-events", "--data-dir", "--emit", "--out"]);
-const BOOL_FLAGS = new Set(["--validate", "--explain", "--migrate", "--json", "--help", "-h"]);
+const BOOL_FLAGS = new Set(["--validate", "--explain", "--migrate", "--json", "--help", "-h", "--version"]);
 /** Flags that only make sense when running the fleet. */
 const RUN_ONLY = ["--max-events", "--json"];
 
@@ -94,6 +95,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
 
   if (seen.has("--help") || seen.has("-h")) {
     return { mode: "help", file: null, replicas: null, maxEvents: null, json: false, dataDir: null, emit: null };
+  }
+  if (seen.has("--version")) {
+    return { mode: "version", file: null, replicas: null, maxEvents: null, json: false, dataDir: null, emit: null };
   }
   const modes = Object.keys(MODE_FLAGS).filter((f) => seen.has(f));
   if (modes.length > 1) throw usage(`${modes[0]} and ${modes[1]} cannot be combined`);

@@ -50,6 +50,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
     io.stdout.write(USAGE);
     return 0;
   }
+  if (args.mode === "version") return versionCommand(io);
   try {
     const { loadTopology } = await import("../topology/index.ts");
     const topology: ResolvedTopology = await loadTopology(args.file!, {
@@ -68,6 +69,20 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
       case "run":
         return await runCommand(topology, args, io);
     }
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+/** `--version`: topofleet, Bun and the librdkafka that would be loaded, with its path and how it was chosen. */
+async function versionCommand(io: CliIO): Promise<number> {
+  const { default: pkg } = await import("../../package.json");
+  io.stdout.write(`topofleet ${pkg.version}\nbun ${Bun.version}\n`);
+  try {
+    const { rdkafkaInfo } = await import("../kafka/index.ts");
+    const lib = rdkafkaInfo();
+    io.stdout.write(`librdkafka ${lib.version} (${lib.path}, chosen by ${lib.source})\n`);
+    return 0;
   } catch (err) {
     return reportError(err, io);
   }

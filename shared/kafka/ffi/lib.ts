@@ -1,8 +1,12 @@
 /**
- * Loads librdkafka once, on first use: `RDKAFKA_LIB` when set, else the system library. Refuses versions
- * older than 2.0 (the binding needs rd_kafka_produceva, incremental rebalancing, consumer_close_queue).
+ * Loads librdkafka once, on first use: `RDKAFKA_LIB` when set, else the build that dev/setup.sh caches
+ * (librdkafka 2.15.1, for systems whose own is older), else the system library. Refuses versions older
+ * than 2.0 (the binding needs rd_kafka_produceva, incremental rebalancing, consumer_close_queue).
  */
 import { FFIType, dlopen, type CString } from "bun:ffi";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { KafkaError } from "../errors.ts";
 import { RDKAFKA_SYMBOLS } from "./symbols.ts";
 
@@ -27,27 +31,42 @@ const INSTALL_HINT =
   "Install librdkafka 2.x: Debian/Ubuntu `apt-get install -y librdkafka1`, macOS `brew install librdkafka`, " +
   "Alpine `apk add librdkafka`; or set RDKAFKA_LIB to the full path of librdkafka.so.1 / librdkafka.dylib.";
 
+/** The librdkafka version dev/librdkafka/build.sh builds when the system's is older. */
+export const BUILT_RDKAFKA_VERSION = "2.15.1";
+
+/** Where dev/librdkafka/build.sh leaves its build (same rule as the script: TOPOFLEET_CACHE, XDG_CACHE_HOME, ~/.cache). */
+export function cachedRdkafkaPath(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.TOPOFLEET_CACHE || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "topofleet");
+  return join(cache, `librdkafka-${BUILT_RDKAFKA_VERSION}`, "librdkafka.so.1");
+}
+
+/** How the loaded library was chosen, for the start-up log and `--version`. */
+export type RdkafkaSource = "RDKAFKA_LIB" | "cache" | "system";
+
 function defaultCandidates(): string[] {
+  const cached = cachedRdkafkaPath();
+  if (process.platform !== "darwin" && existsSync(cached)) return [cached, "librdkafka.so.1", "librdkafka.so"];
   if (process.platform === "darwin") {
     return ["librdkafka.1.dylib", "/opt/homebrew/lib/librdkafka.1.dylib", "/usr/local/lib/librdkafka.1.dylib"];
   }
   return ["librdkafka.so.1", "librdkafka.so"];
 }
 
-let loaded: { lib: RdKafka; path: string; version: string } | null = null;
+type Loaded = { lib: RdKafka; path: string; version: string; source: RdkafkaSource };
+let loaded: Loaded | null = null;
 
 /** The librdkafka symbols, loading the library on the first call (throws KafkaError LIB_NOT_FOUND / LIB_TOO_OLD). */
 export function rdkafka(): RdKafka {
   return (loaded ??= load()).lib;
 }
 
-/** Path and version string of the loaded librdkafka (loads it if needed). */
-export function rdkafkaInfo(): { path: string; version: string } {
+/** Path, version string and origin of the loaded librdkafka (loads it if needed). */
+export function rdkafkaInfo(): { path: string; version: string; source: RdkafkaSource } {
   const l = (loaded ??= load());
-  return { path: l.path, version: l.version };
+  return { path: l.path, version: l.version, source: l.source };
 }
 
-function load(): { lib: RdKafka; path: string; version: string } {
+function load(): Loaded {
   const fromEnv = process.env.RDKAFKA_LIB;
   const candidates = fromEnv ? [fromEnv] : defaultCandidates();
   const failures: string[] = [];
@@ -67,7 +86,8 @@ function load(): { lib: RdKafka; path: string; version: string } {
         context: { path, version: versionStr },
       });
     }
-    return { lib, path, version: versionStr };
+    const source: RdkafkaSource = fromEnv ? "RDKAFKA_LIB" : path === cachedRdkafkaPath() ? "cache" : "system";
+    return { lib, path, version: versionStr, source };
   }
   throw new KafkaError(
     "LIB_NOT_FOUND",

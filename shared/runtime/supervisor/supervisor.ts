@@ -8,6 +8,7 @@
  */
 import type { Logger } from "pino";
 import { RuntimeError } from "../../errors/index.ts";
+import { rdkafkaInfo } from "../../kafka/index.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
 import type { ProbeReport } from "../http/server.ts";
@@ -116,7 +117,8 @@ export class Supervisor {
     if (b.min < b.max) {
       this.scaleTimer = setInterval(() => this.autoscale(), this.opts.autoscale?.intervalMs ?? 5000);
     }
-    this.log.info({ replicas: this.scaleState.current, min: b.min, max: b.max }, "fleet started");
+    const lib = rdkafkaInfo();
+    this.log.info({ replicas: this.scaleState.current, min: b.min, max: b.max, librdkafka: { version: lib.version, path: lib.path, chosenBy: lib.source } }, "fleet started");
   }
 
   /** Fleet-wide progress (committed events, outcomes, lag). */
