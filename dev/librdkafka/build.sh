@@ -12,7 +12,7 @@ dest="$cache/librdkafka-$RDKAFKA_VERSION"
 lib="$dest/librdkafka.so.1"
 say() { printf '[librdkafka] %s\n' "$*" >&2; }
 
-if [ -f "$lib" ]; then echo "$lib"; exit 0; fi
+if [ -f "$lib" ] && [ -f "$dest/include/librdkafka/rdkafka.h" ]; then echo "$lib"; exit 0; fi
 
 # Optional codecs: zstd and lz4 from the system when present (librdkafka falls back to its bundled lz4).
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -36,7 +36,9 @@ src="$work/package/deps/librdkafka"
 grep -q "RD_KAFKA_VERSION 0x020f01" "$src/src/rdkafka.h" || { say "unexpected librdkafka version in $NPM_SOURCE"; exit 1; }
 (cd "$src" && ./configure --disable-gssapi >"$work/configure.log" 2>&1 && make -j"$(nproc 2>/dev/null || echo 2)" libs >"$work/make.log" 2>&1) \
   || { say "build failed; last lines:"; tail -n 30 "$work/make.log" "$work/configure.log" >&2 || true; exit 1; }
-mkdir -p "$dest"
+# The headers stay beside the library: the binding's struct-layout test compiles against them.
+mkdir -p "$dest/include/librdkafka"
+cp "$src/src/rdkafka.h" "$src/src/rdkafka_mock.h" "$dest/include/librdkafka/"
 cp "$src/src/librdkafka.so.1" "$dest/librdkafka.so.1.tmp"
 mv "$dest/librdkafka.so.1.tmp" "$lib"
 say "built $lib"

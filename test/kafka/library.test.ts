@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { KafkaError, rdkafkaInfo } from "../../shared/kafka/index.ts";
 import { MSG, TP, TPL, VU } from "../../shared/kafka/ffi/memory.ts";
+import { BUILT_RDKAFKA_VERSION, cachedRdkafkaPath } from "../../shared/kafka/ffi/lib.ts";
 
 const repo = join(import.meta.dir, "../..");
 
@@ -13,9 +14,17 @@ function runBun(code: string, env: Record<string, string>): { exitCode: number; 
 }
 
 describe("loading librdkafka", () => {
-  test("the system library is 2.x and loads lazily", () => {
+  test("the library in use is 2.x and says where it came from", () => {
     const info = rdkafkaInfo();
     expect(Number(info.version.split(".")[0])).toBeGreaterThanOrEqual(2);
+    expect(["RDKAFKA_LIB", "cache", "system"]).toContain(info.source);
+  });
+
+  test("dev/setup.sh's cached build (2.15.1) is preferred over an older system library", () => {
+    const { out } = runBun(`const { rdkafkaInfo } = await import("./shared/kafka/index.ts"); console.log(JSON.stringify(rdkafkaInfo()));`, { RDKAFKA_LIB: "" });
+    const info = JSON.parse(out.split("\n").find((l) => l.startsWith("{"))!);
+    if (existsSync(cachedRdkafkaPath())) expect(info).toMatchObject({ version: BUILT_RDKAFKA_VERSION, source: "cache", path: cachedRdkafkaPath() });
+    else expect(info.source).toBe("system");
   });
 
   test("RDKAFKA_LIB pointing nowhere gives LIB_NOT_FOUND saying how to install librdkafka", () => {
@@ -43,7 +52,10 @@ describe("loading librdkafka", () => {
 });
 
 describe("struct layouts match rdkafka.h", () => {
-  const header = "/usr/include/librdkafka/rdkafka.h";
+  // The headers of the library in use: the cached build keeps its own beside it; else the system's.
+  const loaded = rdkafkaInfo();
+  const includeDir = loaded.source === "cache" ? join(dirname(loaded.path), "include") : "/usr/include";
+  const header = join(includeDir, "librdkafka/rdkafka.h");
   const cc = Bun.which("cc") ?? Bun.which("gcc");
   const canCompile = !!cc && existsSync(header);
   if (!canCompile) console.warn(`[skip] struct layout check: needs a C compiler and ${header} (librdkafka-dev)`);
@@ -68,7 +80,7 @@ int main(void) {
 }
 `,
     );
-    const build = Bun.spawnSync([cc!, src, "-o", `${dir}/layout`]);
+    const build = Bun.spawnSync([cc!, `-I${includeDir}`, src, "-o", `${dir}/layout`]);
     expect(build.exitCode).toBe(0);
     const lines = Bun.spawnSync([`${dir}/layout`]).stdout.toString().trim().split("\n").map((l) => l.split(" ").map(Number));
     Bun.spawnSync(["rm", "-rf", dir]);
