@@ -1,7 +1,16 @@
-# topofleet worker image: Bun + the distribution's librdkafka (our bun:ffi binding loads it at run time).
+# topofleet worker image: Bun + librdkafka 2.15.1 (our bun:ffi binding loads it at run time).
+
+# librdkafka 2.15.1, built with the same script dev/setup.sh uses (Debian 12's librdkafka1 is 2.0.2).
+FROM node:20-bookworm AS librdkafka
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY dev/librdkafka/build.sh /build/build.sh
+RUN TOPOFLEET_CACHE=/opt/topofleet bash /build/build.sh
+
 FROM oven/bun:1.4.5-debian AS base
 RUN apt-get update \
- && apt-get install -y --no-install-recommends librdkafka1 ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 zlib1g libzstd1 liblz4-1 libsasl2-2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
@@ -10,7 +19,8 @@ COPY package.json bun.lock ./
 RUN bun install --frozen-lockfile --production
 
 FROM base
-ENV NODE_ENV=production TOPOFLEET_DATA_DIR=/var/lib/topofleet
+ENV NODE_ENV=production TOPOFLEET_DATA_DIR=/var/lib/topofleet RDKAFKA_LIB=/opt/topofleet/librdkafka-2.15.1/librdkafka.so.1
+COPY --from=librdkafka /opt/topofleet /opt/topofleet
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 COPY shared ./shared

@@ -72,9 +72,13 @@ describe("docker-compose.yml", () => {
 
 describe("Dockerfile", () => {
   const df = readFileSync(join(REPO, "Dockerfile"), "utf8");
-  test("official Bun image, distro librdkafka, lockfile, non-root, HEALTHCHECK on /healthz", () => {
+  test("official Bun image, librdkafka 2.15.1 built by dev/setup.sh's script, lockfile, non-root, HEALTHCHECK on /healthz", () => {
     expect(df).toMatch(/^FROM oven\/bun:1\.4\.5/m);
-    expect(df).toMatch(/apt-get install .*librdkafka1/);
+    // The same build script as dev/setup.sh, and the runtime loads exactly its output.
+    expect(df).toMatch(/^COPY dev\/librdkafka\/build\.sh /m);
+    expect(df).toMatch(/TOPOFLEET_CACHE=\/opt\/topofleet bash \S*build\.sh/);
+    expect(df).toContain("RDKAFKA_LIB=/opt/topofleet/librdkafka-2.15.1/librdkafka.so.1");
+    expect(df).not.toMatch(/apt-get install .*librdkafka1/);
     expect(df).toContain("bun install --frozen-lockfile");
     expect(df).toMatch(/COPY .*bun\.lock/);
     expect(df).toMatch(/^USER (?!root)\S+/m);
