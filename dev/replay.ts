@@ -9,6 +9,7 @@ import { Flags, parseFlags, runCli, usageError } from "../shared/loadgen/cli-fla
 import { applyLaunchOverrides, sourceBrokers } from "../shared/runtime/engine/kafka-config.ts";
 import { parseTimestamp, runReplay, type ReplayProgress } from "../shared/replay/index.ts";
 import { createLogger } from "../shared/telemetry/logger.ts";
+import { setKafkaLogger } from "../shared/kafka/index.ts";
 import { loadTopology } from "../shared/topology/index.ts";
 
 const USAGE = `Usage: bun run replay --topology FILE [flags]
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
   if (topic.startsWith("^")) throw usageError(`the topology subscribes to a pattern (${topic}): name the topic with --topic`);
   const group = f.string("group") ?? `${topology.source.group}-replay-${Date.now()}`;
   const logger = createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? topology.log.level, component: "replay" });
+  setKafkaLogger(logger);
   const dataDir = mkdtempSync(join(tmpdir(), "tf-replay-"));
 
   const abort = new AbortController();

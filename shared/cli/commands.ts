@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors/index.ts";
+import { setKafkaLogger } from "../kafka/client/log-sink.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import type { PersistStageConfig, ResolvedTopology } from "../topology/types.ts";
 import { sourcePartitions } from "../runtime/supervisor/source-partitions.ts";
@@ -12,9 +13,14 @@ import type { CliArgs } from "./args.ts";
 import { resolveDataDir } from "./environment.ts";
 import type { CliIO } from "./main.ts";
 
-/** The CLI's own logger (pino JSON on stderr, component "cli"); level from $TOPOFLEET_LOG_LEVEL or the topology. */
+/**
+ * The CLI's own logger (pino JSON on stderr, component "cli"); level from $TOPOFLEET_LOG_LEVEL or the
+ * topology. librdkafka's lines in this process go to it too.
+ */
 export function cliLogger(t: ResolvedTopology, io: CliIO, component = "cli") {
-  return createLogger({ level: io.env.TOPOFLEET_LOG_LEVEL || t.log.level, component });
+  const logger = createLogger({ level: io.env.TOPOFLEET_LOG_LEVEL || t.log.level, component });
+  setKafkaLogger(logger);
+  return logger;
 }
 
 /** --validate: the file loaded, so it is valid; print OK and the loader's warnings. */

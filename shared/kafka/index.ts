@@ -9,4 +9,5 @@ export { MockCluster, mockPartitionsFor, MOCK_PARTITION_MAX_BYTES, MOCK_PARTITIO
 export { KafkaError, isRetriableName, type KafkaErrorCode, type KafkaOwnErrorCode, type DeliveryFailure } from "./errors.ts";
 export { rdkafkaInfo } from "./ffi/lib.ts";
 export { connectionProperties } from "./client/connection-properties.ts";
+export { setKafkaLogger, type KafkaLogger } from "./client/log-sink.ts";
 export type * from "./types.ts";

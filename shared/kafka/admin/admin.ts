@@ -8,7 +8,7 @@ import { KafkaError, closedError } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
 import { cstr, readCString, readErrstr } from "../ffi/memory.ts";
 import { BlockingCalls } from "../client/blocking.ts";
-import { RD_KAFKA_PRODUCER, createHandle } from "../client/handle.ts";
+import { RD_KAFKA_PRODUCER, createHandle, destroyHandle } from "../client/handle.ts";
 import { errFromCode } from "../client/rd-errors.ts";
 import { QueueWaker } from "../client/waker.ts";
 import type { AdminOptions, NewTopicSpec, TopicMetadata } from "../types.ts";
@@ -89,7 +89,7 @@ export class Admin {
     const lib = rdkafka();
     lib.rd_kafka_queue_destroy(this.queue);
     // A blocking call that never returned may still be using the handle on its thread: leak it instead.
-    if (!this.blocking.stuck) lib.rd_kafka_destroy(this.rk);
+    if (!this.blocking.stuck) await destroyHandle(this.rk);
   }
 
   /** Issues one admin request with an opaque id and resolves with its result event (caller destroys it). */

@@ -6,6 +6,7 @@ import { KafkaError } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
 import { cstr, readErrstr } from "../ffi/memory.ts";
 import type { KafkaConfig } from "../types.ts";
+import { attachLogQueue, detachLogQueue } from "./log-queue.ts";
 
 export const RD_KAFKA_PRODUCER = 0;
 export const RD_KAFKA_CONSUMER = 1;
@@ -47,10 +48,17 @@ export function buildConf(config: KafkaConfig, events: number): number {
   return conf;
 }
 
+/**
+ * Logging every handle gets: lines as events on a queue JS drains (log-queue.ts), never printed by librdkafka
+ * itself; the thread-name prefix is left out (the facility and broker are fields). The caller's config may
+ * raise or lower `log_level` or ask for `debug` contexts, but not turn the queue off.
+ */
+const LOG_DEFAULTS: KafkaConfig = { "log.thread.name": "false" };
+
 /** Creates an rd_kafka_t of `type` (RD_KAFKA_PRODUCER / RD_KAFKA_CONSUMER) with the event types to enable. */
 export function createHandle(type: number, config: KafkaConfig, events: number): number {
   const lib = rdkafka();
-  const conf = buildConf(config, events);
+  const conf = buildConf({ ...LOG_DEFAULTS, ...config, "log.queue": "true" }, events);
   const errstr = Buffer.alloc(ERRSTR_SIZE);
   const rk = lib.rd_kafka_new(type, conf, errstr, ERRSTR_SIZE) as number | null;
   if (!rk) {
@@ -58,5 +66,13 @@ export function createHandle(type: number, config: KafkaConfig, events: number):
     lib.rd_kafka_conf_destroy(conf);
     throw new KafkaError("CONFIG_INVALID", `librdkafka refused the configuration: ${readErrstr(errstr)}`, { retriable: false });
   }
+  attachLogQueue(rk);
   return rk;
+}
+
+/** Logs what the handle still has queued, then destroys it (rd_kafka_destroy_flags when `flags` is given). */
+export async function destroyHandle(rk: number, flags?: number): Promise<void> {
+  await detachLogQueue(rk);
+  if (flags === undefined) rdkafka().rd_kafka_destroy(rk);
+  else rdkafka().rd_kafka_destroy_flags(rk, flags);
 }

@@ -18,7 +18,7 @@ import { rdkafka } from "../ffi/lib.ts";
 import { MSG } from "../ffi/memory.ts";
 import { BlockingCalls } from "../client/blocking.ts";
 import { handleErrorEvent } from "../client/events.ts";
-import { EV, RD_KAFKA_CONSUMER, createHandle } from "../client/handle.ts";
+import { EV, RD_KAFKA_CONSUMER, createHandle, destroyHandle } from "../client/handle.ts";
 import { check, checkErrorPtr, errFromCode, errFromErrorPtr } from "../client/rd-errors.ts";
 import { readTpList, tpKey, withTpList } from "../client/tplist.ts";
 import { QueueWaker } from "../client/waker.ts";
@@ -278,7 +278,7 @@ export class Consumer {
       return;
     }
     // The group was left above; NO_CONSUMER_CLOSE keeps destroy from doing it again (and blocking).
-    lib.rd_kafka_destroy_flags(this.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    await destroyHandle(this.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 
   /**

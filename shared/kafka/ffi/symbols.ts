@@ -42,6 +42,10 @@ export const RDKAFKA_SYMBOLS = {
   rd_kafka_event_error_is_fatal: { args: [ptr], returns: i32 },
   rd_kafka_event_topic_partition_list: { args: [ptr], returns: ptr },
   rd_kafka_event_opaque: { args: [ptr], returns: ptr },
+  // logs as events (log.queue=true): served from JS, never through a log callback on librdkafka's threads
+  rd_kafka_set_log_queue: { args: [ptr, ptr], returns: i32 },
+  rd_kafka_event_log: { args: [ptr, ptr, ptr, ptr], returns: i32 },
+  rd_kafka_name: { args: [ptr], returns: cstring },
   // rd_kafka_error_t
   rd_kafka_error_code: { args: [ptr], returns: i32 },
   rd_kafka_error_name: { args: [ptr], returns: cstring },

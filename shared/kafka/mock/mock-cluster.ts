@@ -11,7 +11,7 @@ import { KafkaError, closedError } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
 import { cstr } from "../ffi/memory.ts";
 import { BlockingCalls } from "../client/blocking.ts";
-import { RD_KAFKA_PRODUCER, createHandle } from "../client/handle.ts";
+import { RD_KAFKA_PRODUCER, createHandle, destroyHandle } from "../client/handle.ts";
 import { check } from "../client/rd-errors.ts";
 import type { WatermarkOffsets } from "../types.ts";
 
@@ -66,7 +66,7 @@ export class MockCluster {
     const hostRk = createHandle(RD_KAFKA_PRODUCER, { "log_level": "4" }, 0);
     const mcluster = rdkafka().rd_kafka_mock_cluster_new(hostRk, brokers) as number | null;
     if (!mcluster) {
-      rdkafka().rd_kafka_destroy(hostRk);
+      await destroyHandle(hostRk);
       throw new KafkaError("_FAIL", `could not start a mock cluster with ${brokers} broker(s)`, { retriable: false });
     }
     const mc = new MockCluster(hostRk, mcluster, brokers);
@@ -117,9 +117,9 @@ export class MockCluster {
     await this.blocking.drain();
     const lib = rdkafka();
     // A blocking call that never returned may still be using the client on its thread: leak it instead.
-    if (this.client && !this.blocking.stuck) lib.rd_kafka_destroy(this.client);
+    if (this.client && !this.blocking.stuck) await destroyHandle(this.client);
     lib.rd_kafka_mock_cluster_destroy(this.mcluster);
-    lib.rd_kafka_destroy(this.hostRk);
+    await destroyHandle(this.hostRk);
   }
 
   private metadataClient(): number {

@@ -10,7 +10,7 @@ import { read } from "bun:ffi";
 import { KafkaError, closedError, type DeliveryFailure } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
 import { MSG, cstr } from "../ffi/memory.ts";
-import { EV, RD_KAFKA_PRODUCER, createHandle } from "../client/handle.ts";
+import { EV, RD_KAFKA_PRODUCER, createHandle, destroyHandle } from "../client/handle.ts";
 import { errFromCode, errFromErrorPtr } from "../client/rd-errors.ts";
 import { QueueWaker } from "../client/waker.ts";
 import { handleErrorEvent } from "../client/events.ts";
@@ -183,7 +183,7 @@ export class Producer {
     for (const rkt of this.topics.values()) lib.rd_kafka_topic_destroy(rkt);
     this.topics.clear();
     lib.rd_kafka_queue_destroy(this.mainQueue);
-    lib.rd_kafka_destroy(this.rk);
+    await destroyHandle(this.rk);
     this.rk = 0;
   }
 

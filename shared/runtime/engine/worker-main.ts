@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { ConfigError } from "../../errors/index.ts";
 import { createStages } from "../../stages/index.ts";
 import { createLogger } from "../../telemetry/logger.ts";
+import { setKafkaLogger } from "../../kafka/client/log-sink.ts";
 import { Metrics } from "../../telemetry/metrics.ts";
 import { loadTopology } from "../../topology/index.ts";
 import type { SupervisorToWorker, WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
@@ -93,6 +94,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const send = channel();
   let launch: WorkerLaunch | null = null;
   let logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info" });
+  setKafkaLogger(logger);
   // The engine is published only once it runs: a stop that arrives earlier (while the topology loads or
   // the stages start) is remembered and applied right after start, never to a half-started engine.
   let engine: Engine | null = null;
@@ -141,6 +143,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     launch = readLaunch(env, argv);
     const workerId = launch.workerId;
     logger = createLogger({ level: env.TOPOFLEET_LOG_LEVEL ?? "info", workerId });
+    setKafkaLogger(logger);
     const topology = applyLaunchOverrides(await loadTopology(launch.topologyFile, { env }), launch);
     if (!env.TOPOFLEET_LOG_LEVEL) logger.level = topology.log.level;
     const metrics = new Metrics();
