@@ -91,7 +91,7 @@ async function versionCommand(io: CliIO): Promise<number> {
 /** Prints an error for humans and maps it to the exit code: 2 for configuration/usage, 1 otherwise. */
 export function reportError(err: unknown, io: CliIO): number {
   if (err instanceof ConfigError) {
-    io.stderr.write(`error: ${err.message}\n`);
+    io.stderr.write(`error: ${err.code}: ${err.message}\n`);
     return 2;
   }
   const detail = err instanceof TopofleetError ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);

@@ -6,6 +6,7 @@ export type ConfigErrorCode =
   | "CONFIG_NOT_FOUND"
   | "CONFIG_YAML_SYNTAX"
   | "CONFIG_ENV_MISSING"
+  | "CONFIG_LIMIT" // the file exceeds a loader limit (size, alias expansion, nesting depth); see `issues`
   | "CONFIG_MODULE_LOAD" // a custom stage / enrich module could not be loaded
   | "CONFIG_USAGE"; // bad command-line usage: unknown flag, missing or bad flag value
 

@@ -60,9 +60,10 @@ function applyReplicasOverride(t: ResolvedTopology, replicas: number, diag: Diag
 function toConfigError(diag: Diagnostics): ConfigError {
   const issues = [...diag.issues].sort((a, b) => a.line - b.line || a.column - b.column);
   const onlyEnv = issues.every((i) => i.kind === "env");
+  const limit = issues.some((i) => i.kind === "limit");
   const n = issues.length;
   return new ConfigError(
-    onlyEnv ? "CONFIG_ENV_MISSING" : "CONFIG_INVALID",
+    limit ? "CONFIG_LIMIT" : onlyEnv ? "CONFIG_ENV_MISSING" : "CONFIG_INVALID",
     `${diag.file}: ${n} problem${n === 1 ? "" : "s"} in the topology`,
     issues.map(({ kind: _kind, ...issue }) => issue),
   );

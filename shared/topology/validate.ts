@@ -11,7 +11,7 @@ import type { Desc, EitherDesc, NumberDesc, ObjectDesc, StringDesc, TaggedDesc, 
 import { isSecretKey, urlPasswordRange } from "./secrets.ts";
 import { didYouMean } from "./suggest.ts";
 import { durationProblem, sizeProblem, tryParseDuration, tryParseSize } from "./units.ts";
-import { posAt, posOf, type YamlSource } from "./yaml-source.ts";
+import { posAt, posOf, YAML_LIMITS, type YamlSource } from "./yaml-source.ts";
 
 /** Marks a value that failed validation (the issue is already recorded). */
 const INVALID = Symbol("invalid");
@@ -21,6 +21,12 @@ interface Cx {
   src: YamlSource;
   env: Env;
   diag: Diagnostics;
+  /** Nodes walked so far, counting every expansion of an alias (what `*ref` really costs). */
+  nodes: number;
+  /** Set once a limit was hit: the walk then stops, since the rest would only repeat the same cost. */
+  limitHit: boolean;
+  /** The outermost alias being expanded: where a limit hit inside it is reported. */
+  expanding: Node | null;
 }
 
 /** A scalar's value after interpolation, and whether any of it came from `${...}`. */
@@ -31,7 +37,7 @@ interface ScalarValue {
 
 /** Validates the whole document against `root`; returns the validated value (partial when issues were found). */
 export function validateDocument(src: YamlSource, root: ObjectDesc, env: Env, diag: Diagnostics): Record<string, unknown> {
-  const cx: Cx = { src, env, diag };
+  const cx: Cx = { src, env, diag, nodes: 0, limitHit: false, expanding: null };
   const contents = deref(cx, src.doc.contents as Node | null);
   if (isNull(contents)) {
     diag.addAt({ line: 1, column: 1 }, "", "the file is empty: a topology needs at least `name`, `source` and `stages`");
@@ -45,7 +51,16 @@ export function validateDocument(src: YamlSource, root: ObjectDesc, env: Env, di
 }
 
 function walk(cx: Cx, node: Node | null, d: Desc, path: string, secretKey = false): Out {
+  if (isAlias(node) && !cx.expanding) {
+    cx.expanding = node;
+    try {
+      return walk(cx, node, d, path, secretKey);
+    } finally {
+      cx.expanding = null;
+    }
+  }
   node = deref(cx, node);
+  if (overLimit(cx, cx.expanding ?? node, path)) return INVALID;
   if (node) cx.diag.place(path, posOf(cx.src, node));
   switch (d.kind) {
     case "object":
@@ -98,7 +113,7 @@ function walkObject(cx: Cx, node: YAMLMap | null, d: ObjectDesc, path: string, w
     const valueNode = entry ? deref(cx, entry.pair.value as Node | null) : null;
     if (entry && !isNull(valueNode)) {
       cx.diag.place(childPath, posOf(cx.src, valueNode));
-      const v = walk(cx, valueNode, field, childPath);
+      const v = walk(cx, entry.pair.value as Node | null, field, childPath);
       out[key] = v === INVALID ? fallback(cx, field, childPath) : v;
       continue;
     }
@@ -159,7 +174,7 @@ function walkMap(cx: Cx, node: Node | null, values: Desc, path: string): Out {
     const childPath = joinKey(path, key);
     cx.diag.place(childPath, posOf(cx.src, pair.key as Node));
     const valueNode = deref(cx, pair.value as Node | null);
-    const v = isNull(valueNode) && values.kind !== "any" ? typeIssue(cx, valueNode, childPath, "a value") : walk(cx, valueNode, values, childPath, isSecretKey(key));
+    const v = isNull(valueNode) && values.kind !== "any" ? typeIssue(cx, valueNode, childPath, "a value") : walk(cx, pair.value as Node | null, values, childPath, isSecretKey(key));
     if (v !== INVALID) out[key] = v;
   }
   return out;
@@ -331,6 +346,34 @@ function typeIssue(cx: Cx, node: Node | null, path: string, expected: string): t
 function valueIssue(cx: Cx, node: Node, path: string, message: string): typeof INVALID {
   cx.diag.addAt(posOf(cx.src, node), path, message);
   return INVALID;
+}
+
+/**
+ * Bounds what a file can make the loader allocate: aliases expanded over and over (a "billion laughs" of
+ * `&a [*b, *b, …]`) or nesting so deep the walk would exhaust the stack. Reported once, where the limit was
+ * crossed, with the CONFIG_LIMIT code.
+ */
+function overLimit(cx: Cx, at: Node | null, path: string): boolean {
+  if (cx.limitHit) return true;
+  cx.nodes++;
+  const depth = pathDepth(path);
+  const why =
+    cx.nodes > YAML_LIMITS.maxNodes
+      ? `the file expands to more than ${YAML_LIMITS.maxNodes} values (aliases count each time they are used); is an anchor referenced recursively?`
+      : depth > YAML_LIMITS.maxDepth
+        ? `nested deeper than ${YAML_LIMITS.maxDepth} levels`
+        : null;
+  if (!why) return false;
+  cx.limitHit = true;
+  cx.diag.addAt(at ? posOf(cx.src, at) : cx.diag.at(path), path, why, "limit");
+  return true;
+}
+
+/** Nesting depth of a key path: one per `.key` or `[index]`. */
+function pathDepth(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path[i] === "." || path[i] === "[") n++;
+  return n;
 }
 
 function deref(cx: Cx, node: Node | null): Node | null {

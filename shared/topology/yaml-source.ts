@@ -11,8 +11,26 @@ export interface YamlSource {
   lines: LineCounter;
 }
 
-/** Parses `text`; throws ConfigError CONFIG_YAML_SYNTAX listing every syntax error with its position. */
+/**
+ * What one topology file may cost to load. Real topologies are a few kilobytes with a few hundred values;
+ * the limits only stop files built to exhaust memory or the stack (alias bombs, pathological nesting).
+ */
+export const YAML_LIMITS = {
+  /** Bytes of the file itself. */
+  maxBytes: 1024 * 1024,
+  /** Values after expanding aliases (each use of `*ref` counts its whole subtree again). */
+  maxNodes: 100_000,
+  /** Nesting levels of mappings and lists. */
+  maxDepth: 64,
+} as const;
+
+/** Parses `text`; throws ConfigError CONFIG_LIMIT when it is too large, CONFIG_YAML_SYNTAX listing every syntax error with its position. */
 export function parseYaml(text: string, file: string): YamlSource {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > YAML_LIMITS.maxBytes) {
+    const issue = { file, line: 1, column: 1, path: "", message: `the file is ${bytes} bytes; a topology file may be at most ${YAML_LIMITS.maxBytes}` };
+    throw new ConfigError("CONFIG_LIMIT", `${file}: too large`, [issue]);
+  }
   const lines = new LineCounter();
   // prettyErrors: false keeps messages one line; positions come from linePos below.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: false });
@@ -42,12 +60,15 @@ export function posOf(src: YamlSource, node: Node | null | undefined): Pos {
 export function pathAtOffset(doc: Document, offset: number): string {
   let node = doc.contents as Node | null;
   let path = "";
+  let depth = 0;
   const spans = (a: Node | null, b: Node | null) => {
     const start = a?.range?.[0] ?? b?.range?.[0];
     const end = b?.range?.[2] ?? a?.range?.[2];
     return start !== undefined && end !== undefined && start <= offset && offset <= end;
   };
   for (;;) {
+    // A file nested past the limit (it may have overflowed the parser's stack) gets a readable path.
+    if (++depth > YAML_LIMITS.maxDepth) return `${path}…`;
     if (isMap(node)) {
       const pair = (node.items as Pair<Node | null, Node | null>[]).find((p) => spans(p.key, p.value));
       if (!pair || !isScalar(pair.key)) return path;

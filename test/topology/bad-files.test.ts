@@ -54,6 +54,7 @@ const CASES: Record<string, Expected> = {
   "missing-lookup-file.yaml": { path: "stages[0].enrich.lookups[0].file.path", line: 9, column: 24, message: /file not found: .*nowhere\/tenants\.json/ },
   "lookup-into-core-attribute.yaml": { path: "stages[0].enrich.lookups[0].file.into", line: 9, column: 90, message: /`type` is a CloudEvents context attribute/ },
   "stage-two-keys.yaml": { path: "stages[0]", line: 7, column: 5, message: /single-key mapping.*found 2 keys/ },
+  "alias-bomb.yaml": { code: "CONFIG_LIMIT", path: "stages[1].custom.options.f[0][3][3][7][1][1]", line: 15, column: 16, message: /expands to more than 100000 values/ },
   "string-for-number.yaml": { path: "concurrency.replicas", line: 13, column: 13, message: /expected an integer, got "3" \(remove the quotes\)/ },
 };
 
@@ -97,6 +98,26 @@ describe("bad topology files", () => {
     const err = await configError(loadTopology(file));
     expect(err.code).toBe("CONFIG_NOT_FOUND");
     expect(err.message).toContain(file);
+  });
+
+  test("a file over the size limit is CONFIG_LIMIT at 1:1 before it is parsed", async () => {
+    const { parseTopology } = await import("../../shared/topology/index.ts");
+    const big = `name: big\n# ${"x".repeat(1024 * 1024)}\n`;
+    const err = await configError(() => parseTopology(big, "/tmp/big.yaml", {}));
+    expect(err.code).toBe("CONFIG_LIMIT");
+    expect(err.issues[0]).toMatchObject({ line: 1, column: 1, path: "" });
+    expect(err.issues[0]!.message).toContain("may be at most 1048576");
+  });
+
+  test("nesting deeper than the limit is CONFIG_LIMIT naming the key, and the walk stops there", async () => {
+    const { parseTopology } = await import("../../shared/topology/index.ts");
+    const deep = `name: deep\nsource: {mock: {}}\nstages:\n  - enrich:\n  - custom: {name: c, module: ./x.ts, options: {a: ${"[".repeat(80)}${"]".repeat(80)}}}\n`;
+    const err = await configError(() => parseTopology(deep, "/tmp/deep.yaml", {}));
+    expect(err.code).toBe("CONFIG_LIMIT");
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]!.line).toBe(5);
+    expect(err.issues[0]!.path).toStartWith("stages[1].custom.options.a[0][0]");
+    expect(err.issues[0]!.message).toBe("nested deeper than 64 levels");
   });
 
   test("an empty file and a non-mapping file are invalid at 1:1", async () => {
