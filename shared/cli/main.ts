@@ -5,6 +5,7 @@
  * diagnostics go to stderr.
  */
 import { ConfigError, TopofleetError } from "../errors/index.ts";
+import { redactSecretsInText } from "../topology/secrets.ts";
 import type { ResolvedTopology } from "../topology/types.ts";
 import { parseArgs, USAGE, type CliArgs } from "./args.ts";
 import { emitCommand, explainCommand, migrateCommand, validateCommand } from "./commands.ts";
@@ -95,6 +96,6 @@ export function reportError(err: unknown, io: CliIO): number {
     return 2;
   }
   const detail = err instanceof TopofleetError ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
-  io.stderr.write(`fatal: ${detail}\n`);
+  io.stderr.write(`fatal: ${redactSecretsInText(detail)}\n`);
   return 1;
 }

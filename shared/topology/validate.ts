@@ -8,7 +8,7 @@ import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, typ
 import { Diagnostics, joinIndex, joinKey, type Pos } from "./diagnostics.ts";
 import { hasLiteralIn, interpolate, type Env } from "./interpolate.ts";
 import type { Desc, EitherDesc, NumberDesc, ObjectDesc, StringDesc, TaggedDesc, UnitDesc } from "./schema/dsl.ts";
-import { isSecretKey, urlPasswordRange } from "./secrets.ts";
+import { isSecretKey, urlSecretRanges } from "./secrets.ts";
 import { didYouMean } from "./suggest.ts";
 import { durationProblem, sizeProblem, tryParseDuration, tryParseSize } from "./units.ts";
 import { posAt, posOf, YAML_LIMITS, type YamlSource } from "./yaml-source.ts";
@@ -311,8 +311,7 @@ function readScalar(cx: Cx, node: Scalar, path: string, secretKey: boolean): Sca
     }
     return INVALID;
   }
-  const pw = urlPasswordRange(r.value);
-  if (pw && hasLiteralIn(r.segments, pw[0], pw[1])) {
+  if (urlSecretRanges(r.value).some(([start, end]) => hasLiteralIn(r.segments, start, end))) {
     cx.diag.warn(posOf(cx.src, node), path, "a URL here carries a literal password; put it in the environment and write `${ENV_VAR}` instead");
   } else if (secretKey && r.value !== "" && hasLiteralIn(r.segments, 0, r.value.length)) {
     literalSecretWarning(cx, node, path);

@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { explainTopology, loadTopology, parseTopology, redactTopology } from "../../shared/topology/index.ts";
+import { redactSecretsInText } from "../../shared/topology/secrets.ts";
 import { GOOD } from "./support.ts";
 
 const FILE = "/tmp/topofleet-secrets/topology.yaml";
@@ -80,5 +81,74 @@ describe("redaction", () => {
     expect(r.source.kind === "kafka" && r.source.properties["sasl.password"]).toBe("[redacted]");
     expect(t.source.kind === "kafka" && t.source.properties["sasl.password"]).toBe(PLANTED);
     expect(r.stages[2]!.kind === "dedupe" && r.stages[2].redisUrl).toBe("rediss://:***@cache:6380/0");
+  });
+});
+
+/** A kafka topology whose properties and persist URL are given verbatim. */
+function withProperties(properties: Record<string, string>, persistUrl: string): string {
+  return [
+    "name: secrets",
+    "source:",
+    "  kafka:",
+    "    brokers: localhost:9092",
+    "    topics: [events]",
+    "    properties:",
+    ...Object.entries(properties).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`),
+    "stages:",
+    "  - enrich:",
+    "  - persist:",
+    `      url: ${JSON.stringify(persistUrl)}`,
+  ].join("\n");
+}
+
+describe("every secret-bearing key and URL part", () => {
+  const pem = `-----BEGIN PRIVATE KEY-----\\nMIIE${PLANTED}\\n-----END PRIVATE KEY-----`;
+  const jaas = `org.apache.kafka.common.security.plain.PlainLoginModule required username="app" password="${PLANTED}";`;
+  const oauth = `principal=app clientSecret=${PLANTED} scope=events`;
+
+  test("literal ssl.key.pem, sasl.jaas.config, sasl.oauthbearer.config and ?password= warn, naming the key only", () => {
+    const text = withProperties(
+      { "ssl.key.pem": pem, "sasl.jaas.config": jaas, "sasl.oauthbearer.config": oauth },
+      `postgres://app@db:5432/app?sslmode=require&password=${PLANTED}`,
+    );
+    const t = parseTopology(text, FILE, {});
+    const keys = ['properties["ssl.key.pem"]', 'properties["sasl.jaas.config"]', 'properties["sasl.oauthbearer.config"]', "stages[1].persist.url"];
+    for (const k of keys) expect(t.warnings.some((w) => w.includes(k))).toBe(true);
+    for (const w of t.warnings) expect(w).not.toContain(PLANTED);
+  });
+
+  test("explain redacts them, literal or from ${ENV}, and keeps the harmless parts of the URL", () => {
+    const literal = parseTopology(
+      withProperties({ "ssl.key.pem": pem, "sasl.jaas.config": jaas, "sasl.oauthbearer.config": oauth }, `postgres://app@db:5432/app?sslmode=require&password=${PLANTED}`),
+      FILE,
+      {},
+    );
+    const fromEnv = parseTopology(
+      withProperties({ "ssl.key.pem": "${PEM}", "sasl.jaas.config": "${JAAS}", "sasl.oauthbearer.config": "${OAUTH}" }, "${DATABASE_URL}"),
+      FILE,
+      { PEM: pem, JAAS: jaas, OAUTH: oauth, DATABASE_URL: `postgres://app@db:5432/app?sslpassword=${PLANTED}&sslmode=require` },
+    );
+    expect(fromEnv.warnings).toEqual([]);
+    for (const t of [literal, fromEnv]) {
+      const text = explainTopology(t, { partitions: 4, cores: 2 });
+      expect(text).not.toContain(PLANTED);
+      expect(text).toContain('ssl.key.pem: "[redacted]"');
+      expect(text).toContain('sasl.jaas.config: "[redacted]"');
+      expect(text).toContain('sasl.oauthbearer.config: "[redacted]"');
+      expect(text).toMatch(/url: postgres:\/\/app@db:5432\/app\?(sslmode=require&)?(ssl)?password=\*\*\*/);
+    }
+  });
+
+  test("log text is scrubbed of URL secrets, secret assignments and PEM keys wherever they appear", () => {
+    const line = JSON.stringify({
+      msg: `connect postgres://u:${PLANTED}@db/x?password=${PLANTED} failed`,
+      jaas,
+      detail: `${oauth} and ${pem.replaceAll("\\n", "\n")}`,
+    });
+    const scrubbed = redactSecretsInText(line);
+    expect(scrubbed).not.toContain(PLANTED);
+    expect(scrubbed).toContain("postgres://u:***@db/x?password=***");
+    expect(scrubbed).toContain("scope=events");
+    expect(redactSecretsInText("plain line with no secrets")).toBe("plain line with no secrets");
   });
 });
