@@ -76,7 +76,7 @@ const topology: ResolvedTopology = {
   source: { kind: "mock", brokers: 1, partitions: 8, topics: ["events"], group: "bench", start: "earliest", properties: {}, generator: null },
   stages: [
     enrichCfg,
-    { kind: "dedupe", name: "dedupe", backend: "memory", redisUrl: "", prefix: "tf:bench", keyFields: ["source", "id"], expectedPerWindow: 10_000_000, falsePositiveRate: 0.001, windowMs: 3_600_000, perTenant: false, onMaybeSeen: "verify", onRedisDown: "fail", redisMode: "auto" },
+    { kind: "dedupe", name: "dedupe", backend: "memory", redisUrl: "", prefix: "tf:bench", keyFields: ["source", "id"], expectedPerWindow: 10_000_000, falsePositiveRate: 0.001, windowMs: 3_600_000, perTenant: false, tenantFilters: 16, bloom: { expansion: 2, nonScaling: false, maxFilters: 4 }, onMaybeSeen: "verify", onRedisDown: "fail", redisMode: "auto" },
     {
       kind: "persist", name: "persist", url: "embedded", schema: "public", table: "events", connections: 4, manageSchema: true, partitionsAheadDays: 3, retentionDays: 90, maintenanceIntervalMs: 600_000, ginIndexOnData: false, method: "copy",
       columns: (["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const).map((from) => ({ column: from, from })),

@@ -35,6 +35,8 @@ export const TOPOLOGY_DEFAULTS = {
     falsePositiveRate: 0.001,
     windowMs: 3_600_000,
     perTenant: false,
+    tenantFilters: 16,
+    bloom: { expansion: 2, nonScaling: false, maxFilters: 4 },
     onMaybeSeen: "verify" as const,
     onRedisDown: "fail" as const,
   },

@@ -59,6 +59,8 @@ export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics
           falsePositiveRate: v.falsePositiveRate,
           windowMs: v.window,
           perTenant: v.perTenant,
+          tenantFilters: v.tenantFilters,
+          bloom: { ...v.redis.bloom },
           onMaybeSeen: v.onMaybeSeen,
           onRedisDown: v.onRedisDown,
           redisMode: v.redis.mode,

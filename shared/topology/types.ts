@@ -66,7 +66,11 @@ export interface DedupeStageConfig {
   expectedPerWindow: number;
   falsePositiveRate: number;
   windowMs: number; // filter rotation period; current and previous window are checked
-  perTenant: boolean; // one filter per tenant, hash-tagged for Redis Cluster
+  perTenant: boolean; // tenants hashed onto `tenantFilters` filters, hash-tagged for Redis Cluster
+  /** With perTenant: how many filters tenants are hashed onto; they share expectedPerWindow (see dedupe/sizing.ts). */
+  tenantFilters: number;
+  /** BF.* growth past capacity: EXPANSION, NONSCALING, and the cap on sub-filters that bounds memory. */
+  bloom: { expansion: number; nonScaling: boolean; maxFilters: number };
   onMaybeSeen: "verify" | "drop";
   onRedisDown: "fail" | "passthrough";
   /** "auto" probes for BF.* at start; "bitmap" forces the portable BITFIELD filter. */

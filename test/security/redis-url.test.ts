@@ -69,6 +69,18 @@ describe.skipIf(skipWithout(redisAvailable, "Redis password in the URL", "redis-
       expect(leaks(output, { password: PASSWORD, wrong: WRONG })).toEqual([]);
     }
   }, 60_000);
+
+  test("a password for a server that has none is DEDUPE_REDIS_AUTH at start, not a command error at the first batch", async () => {
+    const open = await RedisInstance.start({});
+    try {
+      const { result, output } = await probe(open.url.replace("redis://", `redis://:${WRONG}@`));
+      expect(result).toMatchObject({ started: false, code: "DEDUPE_REDIS_AUTH", retriable: false });
+      expect(String(result.message)).toMatch(/AUTH failed/);
+      expect(leaks(output, { wrong: WRONG })).toEqual([]);
+    } finally {
+      await open.dispose();
+    }
+  }, 60_000);
 });
 
 const tlsSkip = skipWithout(redisAvailable && opensslAvailable, "Redis TLS via rediss://", "needs redis-server and the openssl CLI (to make a test CA)");

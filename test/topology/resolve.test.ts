@@ -40,6 +40,8 @@ describe("defaults", () => {
       falsePositiveRate: 0.001,
       windowMs: 3_600_000,
       perTenant: false,
+      tenantFilters: 16,
+      bloom: { expansion: 2, nonScaling: false, maxFilters: 4 },
       onMaybeSeen: "verify",
       onRedisDown: "fail",
       redisMode: "auto",

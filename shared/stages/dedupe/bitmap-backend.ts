@@ -155,9 +155,12 @@ export class RedisBitmapBackend implements BloomBackend {
     };
   }
 
+  /** Pings both connections: the BITFIELD pipe authenticates on its own, so a refused AUTH shows here at start. */
   async ping(): Promise<void> {
     try {
       await this.redis.ping();
+      const reply = await this.pipe.send(encodeCommand(["PING"]));
+      if (reply instanceof Error) throw reply;
     } catch (err) {
       throw redisError(err, "PING", this.redis);
     }

@@ -1,37 +1,94 @@
 /**
  * RedisBloom (`BF.*`, built into Redis 8 and Redis Stack): the server hashes the keys itself.
- * `BF.INSERT key CAPACITY n ERROR p ITEMS …` creates the window's filter on first use with the configured size
- * (BF.RESERVE + BF.MADD in one atomic command, so concurrent workers never race to create it) and answers
- * 1 per newly added item; `BF.MEXISTS` asks the previous window (a missing key answers 0s).
+ *
+ * One Lua script per chunk of keys (atomic, one round trip): it checks how many items the window's filter
+ * already holds (`BF.CARD`), and while that stays within the growth bound it runs `BF.INSERT key CAPACITY n
+ * ERROR p [EXPANSION e | NONSCALING] ITEMS …` (which creates the filter on first use, so concurrent workers
+ * never race to create it, and answers 1 per newly added item); past the bound it only asks (`BF.MEXISTS`)
+ * and adds nothing, so memory stays bounded however many keys arrive. It also asks the previous window.
+ *
+ * Growth bound: RedisBloom scales a full filter by adding a sub-filter `expansion` times larger (with a
+ * tighter error rate), without limit. `maxFilters` caps that at capacity x (1 + e + … + e^(maxFilters-1))
+ * items; `nonScaling` keeps one sub-filter (the server then answers "non scaling filter is full" per item).
+ * A key the filter can no longer record is answered "maybe seen" when the stage verifies in PostgreSQL
+ * (exact, slower), and "new" when it drops maybe-seen events (so no real event is lost; a duplicate past
+ * the bound then reaches PostgreSQL's unique key). Either way `onFull` is told.
+ *
+ * Every element of every reply is checked: an error inside a reply (a per-item error) is never read as an answer.
  * Keys end in ":bf" instead of a shard number so they never collide with bitmap keys of the same prefix.
  */
 import type Redis from "ioredis";
+import { ReplyError } from "ioredis";
 import { DedupeError } from "../../errors/index.ts";
 import { bloomLayout, estimatedFpRate } from "./bloom-math.ts";
 import { groupByFilter, type BloomBackend, type FilterGroup, type FilterRequest, type FilterStats } from "./backend.ts";
 import type { Limiter } from "./limiter.ts";
-import { redisError } from "./redis-connection.ts";
+import { hasBloomCommands, isTransientReply, redisError } from "./redis-connection.ts";
 import { filterKey, windowTtlMs } from "./windows.ts";
+
+/** How a BF.* filter may grow past its capacity. */
+export interface BloomGrowth {
+  expansion: number;
+  nonScaling: boolean;
+  maxFilters: number;
+}
 
 /** What the BF.* backend needs besides the connection. */
 export interface BloomBackendOptions {
   prefix: string;
   capacity: number;
   errorRate: number;
+  growth: BloomGrowth;
+  /** What a key the full filter cannot record is answered: "maybe" seen (verified downstream) or "new". */
+  whenFull: "maybe" | "new";
+  /** Told how many keys of a request could not be recorded because the filter is full. */
+  onFull?: (keys: number) => void;
   windowMs: number;
   ttlMarginMs: number;
   chunkKeys: number;
   limiter: Limiter;
 }
 
+// KEYS: current, previous window. ARGV: max items, ttl ms (0: none), then the BF.INSERT options, "ITEMS", items.
+// Returns {1 | 0 (bound reached: nothing added), per-item answers of BF.INSERT or BF.MEXISTS current, BF.MEXISTS previous}.
+const SCRIPT = `
+local maxItems = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local at = 3
+while ARGV[at] ~= 'ITEMS' do at = at + 1 end
+local items = {unpack(ARGV, at + 1)}
+local prev = redis.call('BF.MEXISTS', KEYS[2], unpack(items))
+if redis.call('BF.CARD', KEYS[1]) + #items > maxItems then
+  return {0, redis.call('BF.MEXISTS', KEYS[1], unpack(items)), prev}
+end
+local added = redis.call('BF.INSERT', KEYS[1], unpack(ARGV, 3))
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return {1, added, prev}
+`;
+
+/** Items a filter may hold before it stops growing: capacity x (1 + e + … + e^(maxFilters-1)), or capacity when non-scaling. */
+export function maxItemsOf(capacity: number, growth: BloomGrowth): number {
+  if (growth.nonScaling) return capacity;
+  let total = 0;
+  for (let i = 0, c = capacity; i < growth.maxFilters; i++, c *= growth.expansion) total += c;
+  return total;
+}
+
 /** RedisBloom filter per window and scope. Does not own the connection. */
 export class RedisBloomBackend implements BloomBackend {
   readonly kind = "bloom" as const;
+  private readonly insertOptions: string[];
+  private readonly maxItems: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly o: BloomBackendOptions,
-  ) {}
+  ) {
+    const g = o.growth;
+    this.insertOptions = ["CAPACITY", String(o.capacity), "ERROR", String(o.errorRate), ...(g.nonScaling ? ["NONSCALING"] : ["EXPANSION", String(g.expansion)])];
+    this.maxItems = maxItemsOf(o.capacity, g);
+    redis.defineCommand("tfBloomChunk", { numberOfKeys: 2, lua: SCRIPT });
+  }
 
   async testAndSet(req: FilterRequest): Promise<Uint8Array> {
     const out = new Uint8Array(req.keys.length);
@@ -48,27 +105,41 @@ export class RedisBloomBackend implements BloomBackend {
   private group(req: FilterRequest, g: FilterGroup, ttlMs: number, out: Uint8Array): Array<Promise<void>> {
     const cur = filterKey(this.o.prefix, g.scope, req.window, "bf");
     const prev = filterKey(this.o.prefix, g.scope, req.window - 1, "bf");
-    const { capacity, errorRate, chunkKeys, limiter } = this.o;
+    const { chunkKeys, limiter } = this.o;
     const sent: Array<Promise<void>> = [];
     for (let from = 0; from < g.positions.length; from += chunkKeys) {
-      const items = g.positions.slice(from, from + chunkKeys).map((j) => req.keys[j]);
       const positions = g.positions.slice(from, from + chunkKeys);
-      const first = from === 0;
+      const items = positions.map((j) => req.keys[j]!);
+      const ttl = from === 0 ? ttlMs : 0;
       sent.push(
         limiter.run(async () => {
-          const [added, existed] = await Promise.all([
-            this.redis.call("BF.INSERT", cur, "CAPACITY", String(capacity), "ERROR", String(errorRate), "ITEMS", ...items),
-            this.redis.call("BF.MEXISTS", prev, ...items),
-            first ? this.redis.pexpire(cur, ttlMs) : null,
-          ]);
-          const a = intArray(added, items.length, "BF.INSERT");
-          const e = intArray(existed, items.length, "BF.MEXISTS");
-          // BF.INSERT answers 0 for an item that may have been there already.
-          for (let i = 0; i < positions.length; i++) if (a[i] === 0 || e[i] === 1) out[positions[i]] = 1;
+          const chunk = (this.redis as unknown as ChunkCommand).tfBloomChunk(cur, prev, String(this.maxItems), String(ttl), ...this.insertOptions, "ITEMS", ...items);
+          this.answer(await chunk, positions, out);
         }),
       );
     }
     return sent;
+  }
+
+  /** Reads one chunk's reply into `out`, checking every element. */
+  private answer(reply: unknown, positions: number[], out: Uint8Array): void {
+    if (!Array.isArray(reply) || reply.length !== 3) throw badReply("the BF.* script", reply, "3 values");
+    const [inserted, current, previous] = reply as [unknown, unknown, unknown];
+    const n = positions.length;
+    const cur = answers(current, n, inserted === 1 ? "BF.INSERT" : "BF.MEXISTS");
+    const prev = answers(previous, n, "BF.MEXISTS");
+    let full = 0;
+    for (let i = 0; i < n; i++) {
+      const c = cur[i];
+      const seenBefore = prev[i] === 1 || (inserted === 1 ? c === 0 : c === 1);
+      if (seenBefore) out[positions[i]!] = 1;
+      else if (inserted !== 1 || c === FULL) {
+        // Not recorded: the filter reached its bound.
+        full++;
+        if (this.o.whenFull === "maybe") out[positions[i]!] = 1;
+      }
+    }
+    if (full > 0) this.o.onFull?.(full);
   }
 
   async stats(window: number, scopes: readonly string[]): Promise<FilterStats> {
@@ -84,52 +155,110 @@ export class RedisBloomBackend implements BloomBackend {
         if (err instanceof Error && /not found|no such key/i.test(err.message)) continue;
         throw redisError(err, "BF.INFO", this.redis);
       }
-      const f = parseInfo(info);
+      const f = chainFalsePositives(parseInfo(info), this.o.capacity, this.o.errorRate);
       filters++;
-      // Fill of the optimally sized bitmap RedisBloom allocated for `capacity` (k and m as bloom-math sizes them).
-      const layout = bloomLayout(f.capacity, this.o.errorRate);
-      const bits = layout.bitsPerShard * layout.shards;
-      const fill = 1 - Math.exp((-layout.k * f.items) / bits);
-      if (fill > maxFill) {
-        maxFill = fill;
-        worstFp = estimatedFpRate(fill * bits, bits, layout.k);
+      if (f.fpRate >= worstFp) {
+        worstFp = f.fpRate;
+        maxFill = f.fill;
       }
     }
     return { filters, maxFillRatio: maxFill, estimatedFpRate: worstFp };
   }
 
+  /** Resolves when Redis answers and still has the BF.* commands (a failover to a server without the module is not healthy). */
   async ping(): Promise<void> {
+    let loaded: boolean;
     try {
       await this.redis.ping();
+      loaded = await hasBloomCommands(this.redis);
     } catch (err) {
       throw redisError(err, "PING", this.redis);
+    }
+    if (!loaded) {
+      throw new DedupeError("DEDUPE_CONFIG", "the Redis server no longer has the BF.* commands (RedisBloom module not loaded)", { retriable: false });
     }
   }
 
   async close(): Promise<void> {}
 }
 
-/** Checks that a reply is an array of `n` integers. */
-function intArray(reply: unknown, n: number, op: string): number[] {
-  if (!Array.isArray(reply) || reply.length !== n) {
-    throw new DedupeError("DEDUPE_REDIS_COMMAND", `${op} replied ${Array.isArray(reply) ? `${reply.length} values` : typeof reply}, expected ${n}`, {
-      retriable: false,
-    });
-  }
-  return reply as number[];
+interface ChunkCommand {
+  tfBloomChunk(...args: string[]): Promise<unknown>;
 }
 
-/** Reads Capacity and "Number of items inserted" from a BF.INFO reply (name/value pairs). */
-function parseInfo(info: unknown): { capacity: number; items: number } {
+/** Marks an item RedisBloom refused because a non-scaling filter is full. */
+const FULL = -1;
+
+function badReply(op: string, reply: unknown, expected: string): DedupeError {
+  const got = Array.isArray(reply) ? `${reply.length} values` : reply instanceof Error ? `an error (${reply.message})` : typeof reply;
+  return new DedupeError("DEDUPE_REDIS_COMMAND", `${op} replied ${got}, expected ${expected}`, { retriable: false });
+}
+
+/**
+ * Checks that a reply holds `n` answers, each 0 or 1; "non scaling filter is full" becomes FULL. Any other error
+ * inside the reply fails the batch (retriable when the server state is transient), never reads as "new".
+ */
+export function answers(reply: unknown, n: number, op: string): number[] {
+  if (!Array.isArray(reply) || reply.length !== n) throw badReply(op, reply, `${n} values`);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const v: unknown = reply[i];
+    if (v === 0 || v === 1) out[i] = v;
+    else if (v instanceof Error && /non scaling filter is full/i.test(v.message)) out[i] = FULL;
+    else if (v instanceof Error) {
+      throw new DedupeError("DEDUPE_REDIS_COMMAND", `${op} failed for item ${i}: ${v.message}`, {
+        retriable: v instanceof ReplyError && isTransientReply(v.message),
+        cause: v,
+        context: { op },
+      });
+    } else throw badReply(op, reply, `0 or 1 for every item, got ${JSON.stringify(v)} at ${i}`);
+  }
+  return out;
+}
+
+/** The fields of a BF.INFO reply the gauges need. */
+export interface BloomInfo {
+  capacity: number;
+  items: number;
+  filters: number;
+  expansion: number;
+}
+
+/** Reads a BF.INFO reply (name/value pairs); a reply without them is DEDUPE_REDIS_COMMAND. */
+export function parseInfo(info: unknown): BloomInfo {
   const pairs = Array.isArray(info) ? info : [];
   const get = (name: string): number => {
-    const i = pairs.findIndex((v) => String(v).toLowerCase() === name);
-    return i >= 0 ? Number(pairs[i + 1]) : NaN;
+    const i = pairs.findIndex((v) => typeof v === "string" && v.toLowerCase() === name);
+    return i >= 0 && pairs[i + 1] !== null ? Number(pairs[i + 1]) : NaN;
   };
   const capacity = get("capacity");
   const items = get("number of items inserted");
-  if (!(capacity > 0) || !(items >= 0)) {
-    throw new DedupeError("DEDUPE_REDIS_COMMAND", "BF.INFO reply lacks Capacity / Number of items inserted", { retriable: false });
+  const filters = get("number of filters");
+  if (!(capacity > 0) || !(items >= 0) || !(filters >= 1)) {
+    throw new DedupeError("DEDUPE_REDIS_COMMAND", "BF.INFO reply lacks Capacity / Number of items inserted / Number of filters", { retriable: false });
   }
-  return { capacity, items };
+  // A non-scaling filter reports no expansion rate; it has one sub-filter anyway.
+  const expansion = get("expansion rate");
+  return { capacity, items, filters, expansion: expansion >= 1 ? expansion : 1 };
+}
+
+/**
+ * False-positive rate of a whole RedisBloom chain, from BF.INFO: sub-filter i holds capacity x e^i items at
+ * error x 0.5^i (RedisBloom tightens each new sub-filter by half); every sub-filter but the last is full. A
+ * lookup is a false positive if any sub-filter answers one, so the rate is 1 - prod(1 - fp_i). `fill` is the
+ * last (active) sub-filter's.
+ */
+export function chainFalsePositives(info: BloomInfo, capacity: number, errorRate: number): { fpRate: number; fill: number } {
+  let left = info.items;
+  let notFalse = 1;
+  let fill = 0;
+  for (let i = 0, c = capacity, p = errorRate; i < info.filters; i++, c *= info.expansion, p /= 2) {
+    const n = i === info.filters - 1 ? left : Math.min(left, c);
+    left -= n;
+    const layout = bloomLayout(Math.max(1, Math.round(c)), p);
+    const bits = layout.bitsPerShard * layout.shards;
+    fill = 1 - Math.exp((-layout.k * n) / bits);
+    notFalse *= 1 - estimatedFpRate(fill * bits, bits, layout.k);
+  }
+  return { fpRate: 1 - notFalse, fill };
 }

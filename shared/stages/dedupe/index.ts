@@ -4,11 +4,13 @@
  * default), and what `onMaybeSeen: "drop"` gives up (real events lost at the false-positive rate).
  *
  * Sizing: one filter holds `expectedPerWindow` keys at `falsePositiveRate` (bloom-math `bloomLayout`), about
- * 1.8 MB per million keys at 0.1% with k = 10 probes. Two windows are alive at a time, and with `perTenant`
- * every tenant gets filters of that size, so Redis (or process) memory is ~2 x filter size x tenants. Each
+ * 1.8 MB per million keys at 0.1% with k = 10 probes. Two windows are alive at a time. With `perTenant`,
+ * tenants are hashed onto `tenantFilters` filters sharing `expectedPerWindow` (sizing.ts), so memory is
+ * about twice the shared filter's whatever the number of tenant ids; BF.* filters stop growing at
+ * `redis.bloom.maxFilters` sub-filters (bloom-backend.ts). Each
  * worker also keeps a copy of the previous window's bitmaps, up to `previousWindowMaxBytes` (256 MiB by
  * default); filters beyond that budget are checked remotely, at ~half the throughput.
- * Redis keys: `<prefix>:{<tenant>|bloom}:<window>:<shard>` (`:bf` instead of the shard for RedisBloom), with a
+ * Redis keys: `<prefix>:{t<n>|-|bloom}:<window>:<shard>` (`:bf` instead of the shard for RedisBloom), with a
  * TTL that ends a margin after the next window.
  */
 import type { Stage } from "../stage.ts";

@@ -9,6 +9,7 @@ import { RedisBloomBackend } from "./bloom-backend.ts";
 import type { Limiter } from "./limiter.ts";
 import type { ResolvedDedupeOptions } from "./options.ts";
 import { connectRedis, hasBloomCommands } from "./redis-connection.ts";
+import { filterCapacity } from "./sizing.ts";
 
 /**
  * Connects and picks the Redis filter: BF.* when `redisMode` is "bloom", or "auto" and the server has it;
@@ -21,6 +22,7 @@ export async function openRedisBackend(
   layout: BloomLayout,
   o: ResolvedDedupeOptions,
   limiter: Limiter,
+  onFull?: (keys: number) => void,
 ): Promise<BloomBackend> {
   await connectRedis(redis);
   const bloom = cfg.redisMode === "bitmap" ? false : await hasBloomCommands(redis);
@@ -31,8 +33,17 @@ export async function openRedisBackend(
     });
   }
   const common = { prefix: cfg.prefix, windowMs: cfg.windowMs, ttlMarginMs: o.ttlMarginMs, chunkKeys: o.chunkKeys, limiter };
-  if (bloom) return new RedisBloomBackend(redis, { ...common, capacity: cfg.expectedPerWindow, errorRate: cfg.falsePositiveRate });
-  return new RedisBitmapBackend(redis, {
+  if (bloom) {
+    return new RedisBloomBackend(redis, {
+      ...common,
+      capacity: filterCapacity(cfg),
+      errorRate: cfg.falsePositiveRate,
+      growth: cfg.bloom,
+      whenFull: cfg.onMaybeSeen === "verify" ? "maybe" : "new",
+      onFull,
+    });
+  }
+  const bitmap = new RedisBitmapBackend(redis, {
     ...common,
     layout,
     previousWindowMaxBytes: o.previousWindowMaxBytes,
@@ -40,4 +51,11 @@ export async function openRedisBackend(
     connectTimeoutMs: o.connectTimeoutMs,
     commandTimeoutMs: o.commandTimeoutMs,
   });
+  try {
+    await bitmap.ping();
+  } catch (err) {
+    await bitmap.close();
+    throw err;
+  }
+  return bitmap;
 }

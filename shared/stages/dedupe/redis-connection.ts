@@ -68,6 +68,11 @@ export async function connectRedis(redis: Redis): Promise<void> {
 // Error replies that mean "this server cannot serve now, but may soon" (loading, failover, OOM, script busy).
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|NOREPLICAS)\b/;
 
+/** True for error replies of a server state that may pass (loading, failover, OOM, busy script). */
+export function isTransientReply(message: string): boolean {
+  return TRANSIENT_REPLY.test(message);
+}
+
 /**
  * Maps anything a Redis call threw to a DedupeError. Error replies are DEDUPE_REDIS_COMMAND (retriable only for
  * transient server states); everything else (refused, reset, timeout, "Connection is closed", offline) is
@@ -91,7 +96,7 @@ export function redisError(err: unknown, op: string, redis?: Redis): DedupeError
   }
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ReplyError) {
-    const retriable = TRANSIENT_REPLY.test(message);
+    const retriable = isTransientReply(message);
     return new DedupeError("DEDUPE_REDIS_COMMAND", `redis ${op} failed: ${message}`, { retriable, cause: err, context: { op } });
   }
   return new DedupeError("DEDUPE_REDIS_UNAVAILABLE", `redis unavailable during ${op}: ${message}`, {

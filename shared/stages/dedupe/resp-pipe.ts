@@ -12,7 +12,7 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
-import type Redis from "ioredis";
+import { ReplyError, type default as Redis } from "ioredis";
 import { encodeCommand } from "./resp-bitfield.ts";
 import { RespReader, type RespReply } from "./resp-reader.ts";
 
@@ -139,10 +139,22 @@ export class RespPipe {
     this.startTimer();
     // Handshake replies come through the same reader and queue as everything else.
     const handshake: Array<Promise<RespReply>> = [];
-    if (t.password) handshake.push(this.write(socket, encodeCommand(t.username ? ["AUTH", t.username, t.password] : ["AUTH", t.password])));
-    if (t.db) handshake.push(this.write(socket, encodeCommand(["SELECT", String(t.db)])));
+    const names: string[] = [];
+    if (t.password) {
+      handshake.push(this.write(socket, encodeCommand(t.username ? ["AUTH", t.username, t.password] : ["AUTH", t.password])));
+      names.push("AUTH");
+    }
+    if (t.db) {
+      handshake.push(this.write(socket, encodeCommand(["SELECT", String(t.db)])));
+      names.push("SELECT");
+    }
     try {
-      for (const reply of await Promise.all(handshake)) if (reply instanceof Error) throw reply;
+      const replies = await Promise.all(handshake);
+      replies.forEach((reply, i) => {
+        // Say which handshake step failed: a refused AUTH must read as a credentials problem (DEDUPE_REDIS_AUTH),
+        // whatever wording the server uses ("WRONGPASS", "ERR AUTH … called without any password configured").
+        if (reply instanceof Error) throw new ReplyError(`${names[i]} failed: ${reply.message}`);
+      });
     } catch (err) {
       this.drop(err as Error);
       throw err;

@@ -28,6 +28,7 @@ import { openRedisBackend } from "./open-backend.ts";
 import { resolveOptions, type DedupeStageOptions, type ResolvedDedupeOptions } from "./options.ts";
 import { packProbes } from "./probes.ts";
 import { closeRedis, createRedis } from "./redis-connection.ts";
+import { filterCapacity } from "./sizing.ts";
 import { scopeOf, windowOf } from "./windows.ts";
 
 // Per-event filter answers remembered across retries of one batch (see `answers`).
@@ -62,6 +63,7 @@ export class DedupeStage implements Stage {
   private lastStatsAt = -Infinity;
   private sampling: Promise<unknown> | null = null;
   private lastWarnAt = -Infinity;
+  private lastFullWarnAt = -Infinity;
   private warnedProbes = false;
 
   constructor(
@@ -193,8 +195,8 @@ export class DedupeStage implements Stage {
     let scopes: string[];
     if (this.cfg.perTenant) {
       const tenant = events.tenant;
-      scopes = ask.map((i) => scopeOf(tenant[i], true));
-    } else scopes = new Array<string>(ask.length).fill(scopeOf(null, false));
+      scopes = ask.map((i) => scopeOf(tenant[i], this.cfg.tenantFilters));
+    } else scopes = new Array<string>(ask.length).fill(scopeOf(null, null));
     for (const s of new Set(scopes)) {
       this.scopes.delete(s);
       this.scopes.set(s, window);
@@ -239,7 +241,7 @@ export class DedupeStage implements Stage {
     if (!this.redis) {
       return Promise.reject(new DedupeError("DEDUPE_CONFIG", `dedupe stage ${this.name} used before start()`, { retriable: false }));
     }
-    this.opening ??= openRedisBackend(this.redis, this.cfg, this.layout, this.o, this.limiter)
+    this.opening ??= openRedisBackend(this.redis, this.cfg, this.layout, this.o, this.limiter, (keys) => this.warnFull(keys))
       .then((backend) => {
         this.backend = backend;
         this.logger?.info({ filter: backend.kind, layout: this.layout }, "dedupe filter ready");
@@ -262,6 +264,15 @@ export class DedupeStage implements Stage {
     this.logger?.warn({ code: err.code, reason: err.message, events }, "redis unavailable: events pass unchecked (onRedisDown: passthrough); PostgreSQL's unique key still drops duplicates");
   }
 
+  /** A BF.* filter reached its growth bound (see bloom-backend.ts); rate-limited like the passthrough warning. */
+  private warnFull(keys: number): void {
+    const now = performance.now();
+    if (now - this.lastFullWarnAt < this.o.warnIntervalMs) return;
+    this.lastFullWarnAt = now;
+    const answered = this.cfg.onMaybeSeen === "verify" ? "maybe seen (verified in PostgreSQL)" : "new (PostgreSQL's unique key drops duplicates)";
+    this.logger?.warn({ keys, maxFilters: this.cfg.bloom.maxFilters, nonScaling: this.cfg.bloom.nonScaling }, `dedupe filter is full (growth bound reached): keys are not added and are answered ${answered}; raise expectedPerWindow`);
+  }
+
   private sampleStatsWhenDue(nowMs: number): void {
     if (this.sampling || nowMs - this.lastStatsAt < this.o.statsIntervalMs) return;
     this.lastStatsAt = nowMs;
@@ -280,7 +291,7 @@ function validLayout(cfg: DedupeStageConfig): BloomLayout {
   if (!cfg.prefix) throw bad("prefix must not be empty");
   if (!cfg.keyFields?.length) throw bad("keyFields must name at least one attribute");
   try {
-    return bloomLayout(cfg.expectedPerWindow, cfg.falsePositiveRate);
+    return bloomLayout(filterCapacity(cfg), cfg.falsePositiveRate);
   } catch (err) {
     throw bad(err instanceof Error ? err.message : String(err));
   }

@@ -4,6 +4,8 @@
  * own window, read during the next, and useless after that.
  */
 
+import { tenantBucket } from "./sizing.ts";
+
 /** Window id of a wall-clock time (epoch ms). */
 export function windowOf(nowMs: number, windowMs: number): number {
   return Math.floor(nowMs / windowMs);
@@ -15,13 +17,14 @@ export const SHARED_SCOPE = "bloom";
 export const NO_TENANT_SCOPE = "-";
 
 /**
- * The filter scope of an event: its tenant (per-tenant filters) or the shared scope. `{`, `}` and `%` are
- * percent-encoded so the whole scope is the Redis Cluster hash tag (the tag ends at the first `}`).
+ * The filter scope of an event: the shared scope, or with per-tenant filters (`tenantFilters` given) `t<n>`,
+ * the tenant filter its tenant hashes onto (sizing.ts says why tenants do not get one filter each). The scope
+ * is the Redis Cluster hash tag, and never holds text from the event.
  */
-export function scopeOf(tenant: string | null | undefined, perTenant: boolean): string {
-  if (!perTenant) return SHARED_SCOPE;
+export function scopeOf(tenant: string | null | undefined, tenantFilters: number | null): string {
+  if (tenantFilters === null) return SHARED_SCOPE;
   if (tenant == null || tenant === "") return NO_TENANT_SCOPE;
-  return /[{}%]/.test(tenant) ? tenant.replace(/[{}%]/g, (c) => encodeURIComponent(c)) : tenant;
+  return `t${tenantBucket(tenant, tenantFilters)}`;
 }
 
 /**

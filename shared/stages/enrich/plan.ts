@@ -5,6 +5,7 @@
  */
 import { ConfigError } from "../../errors/index.ts";
 import { bloomLayout, type BloomLayout } from "../dedupe/bloom-math.ts";
+import { filterCapacity } from "../dedupe/sizing.ts";
 import type { ColumnMapping, DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
 import { isValidAttributeName } from "./cloudevent.ts";
 
@@ -77,7 +78,7 @@ export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopolo
     dedupe: dedupe
       ? {
           keyFields: dedupe.keyFields.length ? [...dedupe.keyFields] : ["source", "id"],
-          layout: bloomLayout(dedupe.expectedPerWindow, dedupe.falsePositiveRate),
+          layout: bloomLayout(filterCapacity(dedupe), dedupe.falsePositiveRate),
         }
       : null,
     columns,

@@ -101,6 +101,28 @@ const dedupe = obj({
           enum: ["auto", "bloom", "bitmap"],
           default: D.dedupe.redisMode,
         }),
+        bloom: obj({
+          description: "Growth policy of BF.* filters past `expectedPerWindow` (RedisBloom scales by adding sub-filters).",
+          default: {},
+          fields: {
+            expansion: int({
+              description: "BF.INSERT EXPANSION: each new sub-filter is this many times larger than the last.",
+              min: 1,
+              max: 32,
+              default: D.dedupe.bloom.expansion,
+            }),
+            nonScaling: bool({
+              description: "BF.INSERT NONSCALING: never add sub-filters; keys past capacity are treated as \"maybe seen\".",
+              default: D.dedupe.bloom.nonScaling,
+            }),
+            maxFilters: int({
+              description: "At most this many sub-filters per filter; past them keys are no longer added (memory stays bounded) and are treated as \"maybe seen\".",
+              min: 1,
+              max: 16,
+              default: D.dedupe.bloom.maxFilters,
+            }),
+          },
+        }),
       },
     }),
     prefix: opt(str({ description: "Key prefix of the filters in Redis.", minLength: 1, dynamicDefault: "`tf:<name>`" })),
@@ -127,7 +149,16 @@ const dedupe = obj({
       exclusiveMin: 0,
       default: D.dedupe.windowMs,
     }),
-    perTenant: bool({ description: "One filter per tenant (hash-tagged keys for Redis Cluster).", default: D.dedupe.perTenant }),
+    perTenant: bool({
+      description: "Filters per tenant (hash-tagged keys for Redis Cluster): tenants are spread over `tenantFilters` filters that share `expectedPerWindow`.",
+      default: D.dedupe.perTenant,
+    }),
+    tenantFilters: int({
+      description: "With `perTenant`: the number of filters tenants are hashed onto (tenant ids are untrusted input: memory must not grow with them).",
+      min: 1,
+      max: 1024,
+      default: D.dedupe.tenantFilters,
+    }),
     onMaybeSeen: str({
       description: "`verify` checks \"maybe seen\" events in PostgreSQL (exact); `drop` trusts the filter and loses real events at the false-positive rate.",
       enum: ["verify", "drop"],

@@ -35,7 +35,7 @@ function request(keys: string[], window: number, tenants: Array<string | null>):
   const stride = probeStride(layout);
   const probes = new Uint32Array(keys.length * stride);
   keys.forEach((k, j) => writeProbes(k, layout, probes, j * stride));
-  return { window, keys, scopes: tenants.map((t) => scopeOf(t, true)), probes, stride, nowMs: window * windowMs + 5_000 };
+  return { window, keys, scopes: tenants.map((t) => scopeOf(t, 16)), probes, stride, nowMs: window * windowMs + 5_000 };
 }
 
 describeWith("redis", "dedupe backends agree", () => {
@@ -88,7 +88,7 @@ describeWith("redis", "dedupe backends agree", () => {
       maybe += answers[0].reduce((s, v) => s + v, 0);
     }
     expect(maybe).toBeGreaterThan(100); // repeats and false positives both occurred
-    const stats = await Promise.all(backends.map((b) => b.stats(w0 + 4, ["acme", "-", "globex"])));
+    const stats = await Promise.all(backends.map((b) => b.stats(w0 + 4, [scopeOf("acme", 16), "-", scopeOf("globex", 16)])));
     expect(stats[1]).toEqual(stats[0]);
     expect(stats[2]).toEqual(stats[0]);
     // Only the copying backend holds copies of the previous window.

@@ -10,6 +10,7 @@ import { Batch, type EnrichedEvents } from "../../../shared/stages/batch.ts";
 import { packRecords } from "../../../shared/stages/records.ts";
 import type { IdentityStore, Stage, StageContext, StageHealth } from "../../../shared/stages/stage.ts";
 import { bloomLayout, probeStride, writeProbes } from "../../../shared/stages/dedupe/bloom-math.ts";
+import { filterCapacity } from "../../../shared/stages/dedupe/sizing.ts";
 import { PersistError } from "../../../shared/errors/index.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
@@ -36,6 +37,8 @@ export function dedupeConfig(overrides: Partial<DedupeStageConfig> = {}): Dedupe
     falsePositiveRate: 0.001,
     windowMs: 3_600_000,
     perTenant: false,
+    tenantFilters: 16,
+    bloom: { expansion: 2, nonScaling: false, maxFilters: 4 },
     onMaybeSeen: "verify",
     onRedisDown: "fail",
     redisMode: "bitmap",
@@ -62,7 +65,7 @@ export function makeBatch(specs: readonly EventSpec[], cfg: DedupeStageConfig): 
     })),
   );
   const batch = new Batch(records);
-  const layout = bloomLayout(cfg.expectedPerWindow, cfg.falsePositiveRate);
+  const layout = bloomLayout(filterCapacity(cfg), cfg.falsePositiveRate);
   const stride = probeStride(layout);
   const n = specs.length;
   const time = Date.UTC(2024, 0, 1);

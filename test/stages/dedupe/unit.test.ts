@@ -14,6 +14,7 @@ import { packProbes } from "../../../shared/stages/dedupe/probes.ts";
 import { redisError } from "../../../shared/stages/dedupe/redis-connection.ts";
 import { encodeBitfield } from "../../../shared/stages/dedupe/resp-bitfield.ts";
 import { filterKey, scopeOf, windowOf, windowTtlMs } from "../../../shared/stages/dedupe/windows.ts";
+import { filterCapacity, maxFiltersPerWindow, tenantBucket } from "../../../shared/stages/dedupe/sizing.ts";
 import { dedupeConfig, events, makeBatch, stageContext } from "./fixture.ts";
 
 describe("bloom-math probes", () => {
@@ -85,12 +86,34 @@ describe("windows and key names", () => {
     expect(windowTtlMs(2, 1000, 2999, 100)).toBe(1101);
   });
 
-  test("scopes: shared, per tenant, missing tenant, and braces kept out of the hash tag", () => {
-    expect(scopeOf("acme", false)).toBe("bloom");
-    expect(scopeOf("acme", true)).toBe("acme");
-    expect(scopeOf(null, true)).toBe("-");
-    expect(scopeOf("", true)).toBe("-");
-    expect(scopeOf("a{b}c%", true)).toBe("a%7Bb%7Dc%25");
+  test("scopes: shared, tenants hashed onto a bounded set of filters, missing tenant; no event text in the hash tag", () => {
+    expect(scopeOf("acme", null)).toBe("bloom");
+    expect(scopeOf(null, 16)).toBe("-");
+    expect(scopeOf("", 16)).toBe("-");
+    expect(scopeOf("acme", 16)).toBe(`t${tenantBucket("acme", 16)}`);
+    expect(scopeOf("a{b}c%", 16)).toMatch(/^t\d+$/);
+    // 10,000 distinct tenant ids (untrusted input) still make at most tenantFilters scopes, spread evenly.
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const s = scopeOf(`tenant-${i}`, 16);
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(16);
+    for (const n of counts.values()) expect(n).toBeGreaterThan(450);
+  });
+
+  test("tenant filters share expectedPerWindow: memory does not grow with the number of tenants", () => {
+    const base = { expectedPerWindow: 10_000_000, perTenant: false, tenantFilters: 16 };
+    expect(filterCapacity(base)).toBe(10_000_000);
+    expect(maxFiltersPerWindow(base)).toBe(1);
+    const perTenant = { ...base, perTenant: true };
+    expect(filterCapacity(perTenant)).toBe(1_250_000); // 2 x its 1/16 share
+    expect(maxFiltersPerWindow(perTenant)).toBe(17);
+    const shared = bloomLayout(filterCapacity(base), 0.001);
+    const tenant = bloomLayout(filterCapacity(perTenant), 0.001);
+    const bytes = (l: { bitsPerShard: number; shards: number }) => (l.bitsPerShard * l.shards) / 8;
+    // All 17 per-tenant filters together: about twice one shared filter, whatever the number of tenants.
+    expect((bytes(tenant) * maxFiltersPerWindow(perTenant)) / bytes(shared)).toBeLessThan(2.2);
   });
 });
 
@@ -117,7 +140,7 @@ describe("in-batch duplicates", () => {
 
 describe("probe packing", () => {
   const cfg = dedupeConfig({ expectedPerWindow: 1000 });
-  const layout = bloomLayout(cfg.expectedPerWindow, cfg.falsePositiveRate);
+  const layout = bloomLayout(filterCapacity(cfg), cfg.falsePositiveRate);
   const stride = probeStride(layout);
 
   test("copies the enrich stage's probes when they match the layout", () => {

@@ -41,6 +41,8 @@ export function dedupeConfig(overrides: Partial<DedupeStageConfig> = {}): Dedupe
     falsePositiveRate: 0.001,
     windowMs: 3_600_000,
     perTenant: false,
+    tenantFilters: 16,
+    bloom: { expansion: 2, nonScaling: false, maxFilters: 4 },
     onMaybeSeen: "verify",
     onRedisDown: "fail",
     redisMode: "bitmap",
