@@ -68,7 +68,7 @@ function makeRecords(n: number, offset0: number): RecordInput[] {
 }
 
 const enrichCfg: EnrichStageConfig = {
-  kind: "enrich", name: "enrich", threads, ingestTimestamp: true, tenantFromSource: true, maxEventBytes: 1 << 20, lookups: [], module: null,
+  kind: "enrich", name: "enrich", threads, ingestTimestamp: true, tenantFromSource: true, maxEventBytes: 1 << 20, maxAttributes: 256, sliceTimeoutMs: 30_000, lookups: [], module: null,
 };
 const topology: ResolvedTopology = {
   file: "/bench/enrich.yaml",

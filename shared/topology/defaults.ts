@@ -24,7 +24,7 @@ export const TOPOLOGY_DEFAULTS = {
       payloadBytes: 256,
     },
   },
-  enrich: { ingestTimestamp: true, tenantFromSource: false, maxEventBytes: 1024 * 1024 },
+  enrich: { ingestTimestamp: true, tenantFromSource: false, maxEventBytes: 1024 * 1024, maxAttributes: 256, sliceTimeoutMs: 30_000 },
   lookup: { refreshMs: 5 * 60_000 },
   dedupe: {
     backend: "redis" as const,

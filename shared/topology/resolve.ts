@@ -34,6 +34,8 @@ export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics
           ingestTimestamp: v.ingestTimestamp,
           tenantFromSource: v.tenantFromSource,
           maxEventBytes: v.maxEventBytes,
+          maxAttributes: v.maxAttributes,
+          sliceTimeoutMs: v.sliceTimeout,
           lookups: v.lookups.map((l, j): LookupConfig => {
             const lp = `${at}.lookups[${j}].${l.kind}`;
             if (l.kind === "file") {

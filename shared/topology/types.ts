@@ -52,6 +52,8 @@ export interface EnrichStageConfig {
   ingestTimestamp: boolean; // add `ingestedat` extension / column
   tenantFromSource: boolean; // derive tenant from the source path's first segment when `tenantid` is absent
   maxEventBytes: number; // larger payloads are rejected (dead-lettered)
+  maxAttributes: number; // events with more attributes are rejected (dead-lettered)
+  sliceTimeoutMs: number; // deadline of one slice in an enrich thread
   lookups: LookupConfig[];
   module: string | null; // absolute path of a user enrich module
 }

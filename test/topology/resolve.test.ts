@@ -26,6 +26,8 @@ describe("defaults", () => {
       ingestTimestamp: true,
       tenantFromSource: false,
       maxEventBytes: 1024 * 1024,
+      maxAttributes: 256,
+      sliceTimeoutMs: 30_000,
       lookups: [],
       module: null,
     });

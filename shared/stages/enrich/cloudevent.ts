@@ -7,6 +7,7 @@ import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import type { TextHeaders } from "./headers.ts";
 import type { CloudEvent } from "./module-api.ts";
 import { parseRfc3339, type EventTime } from "./rfc3339.ts";
+import { stringRuleProblem } from "./sink-limits.ts";
 import { uriProblem, uriReferenceProblem } from "./uri.ts";
 
 /** A valid event, with what validation learned about it. */
@@ -81,13 +82,18 @@ export function isBase64(s: string): boolean {
   return true;
 }
 
-/** Problem with a required String attribute (non-empty, no U+0000, which PostgreSQL text cannot hold and which separates dedupe key fields). */
+/** A String attribute value breaking the CloudEvents String rule (control characters, noncharacters, lone surrogates), or null. */
+function stringValueProblem(name: string, v: string): EventReject | null {
+  const p = stringRuleProblem(v);
+  return p === null ? null : new EventReject(C.BadAttributeValue, `${name} ${p}`);
+}
+
+/** Problem with a required String attribute (non-empty, CloudEvents String rule). */
 function requiredString(name: string, v: unknown): EventReject | null {
   if (v === undefined || v === null) return new EventReject(C.MissingAttribute, `required attribute ${name} is missing`);
   if (typeof v !== "string") return new EventReject(C.BadAttributeType, `${name} must be a string, got ${typeName(v)}`);
   if (v.length === 0) return new EventReject(C.BadAttributeValue, `${name} must be a non-empty string`);
-  if (v.indexOf("\u0000") !== -1) return new EventReject(C.BadAttributeValue, `${name} contains U+0000`);
-  return null;
+  return stringValueProblem(name, v);
 }
 
 /** Problem with an extension attribute (name rule, then the type system: String, Boolean, 32-bit Integer). */
@@ -95,24 +101,10 @@ function extensionProblem(name: string, v: unknown): EventReject | null {
   if (!isValidAttributeName(name)) {
     return new EventReject(C.BadExtensionName, `attribute name ${JSON.stringify(name)} must consist of lower-case letters a-z and digits 0-9`);
   }
-  if (typeof v === "string") {
-    return v.indexOf("\u0000") === -1 ? null : new EventReject(C.BadAttributeValue, `${name} contains U+0000`);
-  }
+  if (typeof v === "string") return stringValueProblem(name, v);
   if (typeof v === "boolean") return null;
   if (typeof v === "number" && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX) return null;
   return new EventReject(C.BadAttributeType, `${name} must be a string, boolean or 32-bit integer, got ${typeof v === "number" ? `number ${v}` : typeName(v)}`);
-}
-
-function insertionSort(a: string[]): void {
-  for (let i = 1; i < a.length; i++) {
-    const x = a[i];
-    let j = i - 1;
-    while (j >= 0 && a[j] > x) {
-      a[j + 1] = a[j];
-      j--;
-    }
-    a[j + 1] = x;
-  }
 }
 
 /**
@@ -120,13 +112,18 @@ function insertionSort(a: string[]): void {
  * format 2.2). Required attributes are checked in a fixed order (specversion, id, source, type) before any
  * other problem, so an event reports the same code whatever its key or header order.
  */
-export function validateEvent(obj: Record<string, unknown>): ValidEvent | EventReject {
+export function validateEvent(obj: Record<string, unknown>, maxAttributes = Infinity): ValidEvent | EventReject {
   let problem: EventReject | null = null;
+  let attributes = 0;
   let time: EventTime | null = null;
   let hasData = false;
   let hasBase64 = false;
   const extNames: string[] = [];
   for (const k in obj) {
+    // Checked first and in the loop: the rest of validation is then bounded by the cap, whatever the input.
+    if (++attributes > maxAttributes) {
+      return new EventReject(C.TooManyAttributes, `more than ${maxAttributes} attributes (maxAttributes); data members do not count`);
+    }
     const v = obj[k];
     switch (k) {
       case "specversion":
@@ -155,14 +152,14 @@ export function validateEvent(obj: Record<string, unknown>): ValidEvent | EventR
         if (v === null || problem) break;
         if (typeof v !== "string") problem = new EventReject(C.BadAttributeType, `subject must be a string, got ${typeName(v)}`);
         else if (v.length === 0) problem = new EventReject(C.BadAttributeValue, "subject must be non-empty when present");
-        else if (v.indexOf("\u0000") !== -1) problem = new EventReject(C.BadAttributeValue, "subject contains U+0000");
+        else problem = stringValueProblem("subject", v);
         break;
       case "datacontenttype":
         if (v === null) break;
         extNames.push(k);
         if (problem) break;
         if (typeof v !== "string") problem = new EventReject(C.BadAttributeType, `datacontenttype must be a string, got ${typeName(v)}`);
-        else if (!isMediaType(v)) problem = new EventReject(C.BadAttributeValue, `datacontenttype ${JSON.stringify(v)} is not a type/subtype media type`);
+        else if (!isMediaType(v) || stringRuleProblem(v) !== null) problem = new EventReject(C.BadAttributeValue, `datacontenttype ${JSON.stringify(v)} is not a type/subtype media type`);
         break;
       case "dataschema":
         if (v === null) break;
@@ -189,7 +186,9 @@ export function validateEvent(obj: Record<string, unknown>): ValidEvent | EventR
   if (sourceProblem) return new EventReject(C.BadAttributeValue, `source ${sourceProblem}`);
   if (problem) return problem;
   if (hasData && hasBase64) return new EventReject(C.BadData, "data and data_base64 are mutually exclusive");
-  if (extNames.length > 1) insertionSort(extNames);
+  // Array sort is O(n log n) (an insertion sort took 11.8 s for 80,000 names in descending order). Names are
+  // a-z0-9, so the default code-unit order is the byte order of the extensions column's keys.
+  if (extNames.length > 1) extNames.sort();
   return { event: obj as CloudEvent, time, extNames };
 }
 
@@ -210,14 +209,123 @@ export function decodeStructured(value: Uint8Array): Record<string, unknown> | E
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     return new EventReject(C.NotObject, `value is a JSON ${typeName(parsed)}, not an object`);
   }
-  return parsed as Record<string, unknown>;
+  const obj = parsed as Record<string, unknown>;
+  for (const k in obj) {
+    if (k !== "data" && typeof obj[k] === "number") return integerTokenProblem(text, obj) ?? obj;
+  }
+  return obj;
 }
 
-/** True when the record is in binary content mode (the engine-wide rule: a `ce_specversion` header is present). */
+/**
+ * CloudEvents Integer rule for the JSON format: an Integer attribute is written without fraction or exponent.
+ * JSON.parse turns `3.0` and `1e3` into integers, so the number tokens are read from the text (only for
+ * events that have a numeric attribute, which are rare).
+ */
+function integerTokenProblem(text: string, obj: Record<string, unknown>): EventReject | null {
+  const tokens = topLevelNumberTokens(text);
+  for (const [name, token] of tokens) {
+    // Non-integral values are reported by the type check, with the value.
+    if (name === "data" || !Number.isInteger(obj[name])) continue;
+    if (!/^-?(0|[1-9][0-9]*)$/.test(token)) {
+      return new EventReject(C.BadAttributeType, `${name} is ${token}: a CloudEvents Integer has no fraction or exponent`);
+    }
+  }
+  return null;
+}
+
+const isJsonSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+
+/** Index just past the JSON string starting at i (text is valid JSON). */
+function jsonStringEnd(text: string, i: number): number {
+  for (i++; ; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i + 1;
+  }
+}
+
+/** Index just past the JSON value starting at i (text is valid JSON). */
+function jsonValueEnd(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === 34) return jsonStringEnd(text, i);
+  if (c === 123 || c === 91) {
+    let depth = 0;
+    for (; ; i++) {
+      const d = text.charCodeAt(i);
+      if (d === 34) i = jsonStringEnd(text, i) - 1;
+      else if (d === 123 || d === 91) depth++;
+      else if ((d === 125 || d === 93) && --depth === 0) return i + 1;
+    }
+  }
+  while (i < text.length) {
+    const d = text.charCodeAt(i);
+    if (d === 44 || d === 125 || d === 93 || isJsonSpace(d)) break;
+    i++;
+  }
+  return i;
+}
+
+/** The text of each top-level member whose value is a number (the last one wins, as in JSON.parse). */
+function topLevelNumberTokens(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const skip = (i: number) => {
+    while (isJsonSpace(text.charCodeAt(i))) i++;
+    return i;
+  };
+  let i = skip(0) + 1; // past "{"
+  for (;;) {
+    i = skip(i);
+    if (text.charCodeAt(i) !== 34) break; // "}"
+    const keyEnd = jsonStringEnd(text, i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skip(skip(keyEnd) + 1); // past ":"
+    const end = jsonValueEnd(text, i);
+    const c = text.charCodeAt(i);
+    if (c === 45 || (c >= 48 && c <= 57)) out.set(key, text.slice(i, end));
+    i = skip(end);
+    if (text.charCodeAt(i) === 44) i++;
+  }
+  return out;
+}
+
+/** True for a media type of the CloudEvents structured mode (`application/cloudevents`, any format). */
+function isCloudEventsMediaType(contentType: string): boolean {
+  return contentType.trimStart().slice(0, 23).toLowerCase() === "application/cloudevents";
+}
+
+/**
+ * True when the record is in binary content mode. The Kafka protocol binding (1.0.2, 3) lets the content-type
+ * decide: `application/cloudevents...` is structured mode, even when `ce_` headers are present too. Otherwise
+ * a `ce_specversion` header means binary mode; a record with neither is read as structured mode, so plain JSON
+ * producers that set no content-type keep working (its JSON must then carry specversion itself).
+ */
 export function isBinaryMode(headers: TextHeaders | null): boolean {
   if (headers === null) return false;
-  for (let i = 0; i < headers.length; i++) if (headers[i][0] === "ce_specversion") return true;
-  return false;
+  let specversion = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (name === "ce_specversion") specversion = true;
+    else if (typeof value === "string" && name.length === 12 && name.toLowerCase() === "content-type" && isCloudEventsMediaType(value)) return false;
+  }
+  return specversion;
+}
+
+/**
+ * Why a structured-mode record's event format is not one this stage reads, or null. Only the JSON format is
+ * supported; batch mode (`application/cloudevents-batch`) is not defined by the Kafka binding.
+ */
+export function structuredFormatProblem(headers: TextHeaders | null): EventReject | null {
+  if (headers === null) return null;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (typeof value !== "string" || name.length !== 12 || name.toLowerCase() !== "content-type" || !isCloudEventsMediaType(value)) continue;
+    const semi = value.indexOf(";");
+    const mediaType = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+    if (mediaType !== "application/cloudevents+json") {
+      return new EventReject(C.UnsupportedFormat, `content-type ${JSON.stringify(value)}: only the JSON event format (application/cloudevents+json) is supported`);
+    }
+  }
+  return null;
 }
 
 /**

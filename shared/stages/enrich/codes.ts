@@ -25,12 +25,22 @@ export const EnrichRejectCode = {
   BadExtensionName: "CE_BAD_EXTENSION_NAME",
   /** The data is unusable: `data` and `data_base64` together, bad base64, binary-mode JSON that does not parse, U+0000 in jsonb. */
   BadData: "CE_BAD_DATA",
+  /** The event has more attributes than the stage's `maxAttributes`. */
+  TooManyAttributes: "CE_TOO_MANY_ATTRIBUTES",
+  /** `data` nests arrays/objects deeper than PostgreSQL's jsonb parser can take (sink-limits.ts MAX_JSON_DEPTH). */
+  DataTooDeep: "CE_DATA_TOO_DEEP",
+  /** `source` + `id` (or the tenant) exceed what the table's btree index can hold (sink-limits.ts). */
+  KeyTooLarge: "CE_KEY_TOO_LARGE",
+  /** A structured-mode record in an event format other than JSON (content-type application/cloudevents+<format>). */
+  UnsupportedFormat: "CE_UNSUPPORTED_FORMAT",
   /** The user enrich module threw (or its batch call failed and the per-event retry threw) for this event. */
   UserModuleThrew: "USER_MODULE_THREW",
   /** The user enrich module returned null or an Error for this event. */
   UserModuleRejected: "USER_MODULE_REJECTED",
   /** An enrich thread died (e.g. process.exit or a native crash in a user module) each time it processed this event alone. */
   ThreadCrashed: "ENRICH_THREAD_CRASHED",
+  /** Processing this event alone took longer than the stage's `sliceTimeout` each time (a spinning user module). */
+  Timeout: "ENRICH_TIMEOUT",
 } as const;
 export type EnrichRejectCode = (typeof EnrichRejectCode)[keyof typeof EnrichRejectCode];
 

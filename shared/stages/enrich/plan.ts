@@ -26,6 +26,7 @@ export interface EnrichPlan {
   stage: string;
   workerId: number;
   maxEventBytes: number;
+  maxAttributes: number;
   /**
    * Keep the ingest time with the event. A mapped `ingested_at` column always holds it (it describes the row,
    * and the managed schema declares it NOT NULL); without such a column, ingestTimestamp adds it to the event as
@@ -48,6 +49,8 @@ export function checkEnrichConfig(cfg: EnrichStageConfig): void {
   const problems: string[] = [];
   if (!Number.isInteger(cfg.threads) || cfg.threads < 1) problems.push(`threads must be an integer >= 1, got ${cfg.threads}`);
   if (!(cfg.maxEventBytes > 0)) problems.push(`maxEventBytes must be > 0, got ${cfg.maxEventBytes}`);
+  if (!(cfg.maxAttributes >= 4)) problems.push(`maxAttributes must be >= 4 (the required attributes), got ${cfg.maxAttributes}`);
+  if (!(cfg.sliceTimeoutMs > 0)) problems.push(`sliceTimeout must be > 0, got ${cfg.sliceTimeoutMs}`);
   if (cfg.module !== null && !cfg.module.startsWith("/")) problems.push(`module must be an absolute path, got ${cfg.module}`);
   const names = new Set<string>();
   cfg.lookups.forEach((l, i) => {
@@ -70,6 +73,7 @@ export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopolo
     stage: cfg.name,
     workerId,
     maxEventBytes: cfg.maxEventBytes,
+    maxAttributes: cfg.maxAttributes,
     ingestTimestamp: cfg.ingestTimestamp,
     ingestedAtExtension: cfg.ingestTimestamp && !columns?.includes("ingested_at"),
     tenantFromSource: cfg.tenantFromSource,

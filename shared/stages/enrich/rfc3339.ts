@@ -22,6 +22,13 @@ const PAD3: string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart
 const MIN_SECONDS = -62135596800; // 0001-01-01T00:00:00Z
 const MAX_SECONDS = 253402300799; // 9999-12-31T23:59:59Z
 
+/**
+ * Most fraction digits accepted (nanoseconds, the finest clock producers have). RFC 3339 sets no bound, but
+ * PostgreSQL refuses a timestamp text longer than 128 characters (MAXDATELEN; "invalid input syntax") and
+ * keeps microseconds only, so unbounded digits would pass here and fail the batch there.
+ */
+export const MAX_FRACTION_DIGITS = 9;
+
 const isLeapYear = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
@@ -97,6 +104,7 @@ export function parseRfc3339(s: string): EventTime | string {
     fracStart = ++p;
     while (p < n && isDigit(s.charCodeAt(p))) p++;
     if (p === fracStart) return "empty fraction of a second";
+    if (p - fracStart > MAX_FRACTION_DIGITS) return `fraction of a second has ${p - fracStart} digits, more than ${MAX_FRACTION_DIGITS}`;
     fracEnd = p;
     // Trailing zeros carry no information: trim them so equal instants get equal text.
     while (fracEnd > fracStart && s.charCodeAt(fracEnd - 1) === 48) fracEnd--;

@@ -30,25 +30,15 @@ export function extensionsJson(ev: CloudEvent, names: readonly string[]): string
   return s + "}";
 }
 
-/**
- * True when JSON text holds an escaped U+0000 ("\u0000" preceded by an even number of backslashes), which
- * PostgreSQL jsonb rejects. Checked here so the event is dead-lettered with a clear reason instead of failing
- * a COPY and costing the persist stage a bisection.
- */
-export function hasEscapedNul(json: string): boolean {
-  let at = json.indexOf("\\u0000");
-  while (at !== -1) {
-    let slashes = 0;
-    for (let j = at - 1; j >= 0 && json.charCodeAt(j) === 92; j--) slashes++;
-    if (slashes % 2 === 0) return true;
-    at = json.indexOf("\\u0000", at + 1);
-  }
-  return false;
-}
-
 /** Inserts `name` into a sorted list of names unless present. */
 export function addSortedName(names: string[], name: string): void {
-  let i = 0;
-  while (i < names.length && names[i] < name) i++;
-  if (names[i] !== name) names.splice(i, 0, name);
+  // Binary search: an event may carry thousands of attributes.
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid] < name) lo = mid + 1;
+    else hi = mid;
+  }
+  if (names[lo] !== name) names.splice(lo, 0, name);
 }

@@ -5,7 +5,7 @@
  */
 import { writeProbes } from "../dedupe/bloom-math.ts";
 import { copyField, copyJsonField } from "../persist/copy-text.ts";
-import { decodeBinary, decodeStructured, isBinaryMode, validateEvent, type ValidEvent } from "./cloudevent.ts";
+import { decodeBinary, decodeStructured, isBinaryMode, structuredFormatProblem, validateEvent, type ValidEvent } from "./cloudevent.ts";
 import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
@@ -14,7 +14,8 @@ import { unpackTextHeaders, type TextHeaders } from "./headers.ts";
 import { CopyLinesBuilder } from "./copy-bytes.ts";
 import { packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
-import { addSortedName, dataJson, extensionsJson, hasEscapedNul } from "./row.ts";
+import { addSortedName, dataJson, extensionsJson } from "./row.ts";
+import { hasEscapedLoneSurrogate, hasEscapedNul, jsonDeeperThan, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES, utf8Length } from "./sink-limits.ts";
 import { tenantFromSource } from "./uri.ts";
 import { loadEnrichModule, runEnrichModule, type EnrichModule } from "./user-module.ts";
 
@@ -29,6 +30,42 @@ function emptySlice(): EnrichSliceOk {
   const strings = {} as EnrichSliceOk["strings"];
   for (const c of STRING_COLUMNS) strings[c] = { text: "", lengths: new Int32Array(0) };
   return { ok: true, strings, time: new Float64Array(0), probes: new Uint32Array(0), copy: null, rejections: [], warnings: [] };
+}
+
+/** Which sink limits (sink-limits.ts) apply: only those of the columns the persist stage writes. */
+function sinkChecks(plan: EnrichPlan): { data: boolean; key: boolean; tenant: boolean } {
+  const cols = plan.columns ?? [];
+  return { data: cols.includes("data"), key: cols.includes("id") || cols.includes("source"), tenant: cols.includes("tenant") };
+}
+
+/** Why `data` (as JSON text) cannot be stored in a jsonb column, or null. */
+function dataProblem(json: string): EventReject | null {
+  if (hasEscapedNul(json)) return new EventReject(C.BadData, "data contains U+0000, which PostgreSQL jsonb cannot store");
+  if (hasEscapedLoneSurrogate(json)) return new EventReject(C.BadData, "data contains a lone surrogate (\\ud800-\\udfff unpaired), which PostgreSQL jsonb cannot store");
+  if (jsonDeeperThan(json, MAX_JSON_DEPTH)) return new EventReject(C.DataTooDeep, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return null;
+}
+
+/** Why source + id cannot be a key of the table's primary-key index, or null (ASCII fast path: no byte count). */
+function keyProblem(source: string, id: string): EventReject | null {
+  if ((source.length + id.length) * 3 <= MAX_KEY_BYTES) return null;
+  const bytes = utf8Length(source) + utf8Length(id);
+  if (bytes <= MAX_KEY_BYTES) return null;
+  return new EventReject(C.KeyTooLarge, `source and id are ${bytes} bytes together; the primary-key index holds at most ${MAX_KEY_BYTES}`);
+}
+
+/** Why a tenant cannot be a key of the (tenant, time) index, or null. */
+function tenantProblem(tenant: string | null): EventReject | null {
+  if (tenant === null || tenant.length * 3 <= MAX_TENANT_BYTES) return null;
+  const bytes = utf8Length(tenant);
+  return bytes <= MAX_TENANT_BYTES ? null : new EventReject(C.KeyTooLarge, `tenant is ${bytes} bytes; the (tenant, time) index holds at most ${MAX_TENANT_BYTES}`);
+}
+
+/** The event's tenant: the `tenantid` extension, else (when configured) the source's first path segment. */
+function tenantOf(ev: CloudEvent, plan: EnrichPlan): string | null {
+  const tid = ev.tenantid;
+  if (tid !== undefined && tid !== null && tid !== "") return String(tid);
+  return plan.tenantFromSource ? tenantFromSource(ev.source) : null;
 }
 
 /** The per-thread enrich engine for one plan. */
@@ -88,9 +125,9 @@ export class EnrichThread {
     let obj: Record<string, unknown> | EventReject;
     if (isBinaryMode(h)) obj = decodeBinary(h!, value);
     else if (value === null) return new EventReject(C.NullValue, "value is null; a structured-mode event needs its JSON in the value");
-    else obj = decodeStructured(value);
+    else obj = structuredFormatProblem(h) ?? decodeStructured(value);
     if (obj instanceof EventReject) return obj;
-    const valid = validateEvent(obj);
+    const valid = validateEvent(obj, this.plan.maxAttributes);
     if (valid instanceof EventReject) return valid;
     const lookups = this.plan.lookups;
     for (let l = 0; l < lookups.length; l++) {
@@ -167,7 +204,7 @@ export class EnrichThread {
       }
       let again: ValidEvent | EventReject;
       try {
-        again = validateEvent(o as Record<string, unknown>);
+        again = validateEvent(o as Record<string, unknown>, this.plan.maxAttributes);
       } catch (e) {
         // A returned object whose properties throw when read (a getter, a revoked proxy) is still that event's fault.
         again = new EventReject(C.UserModuleThrew, `reading the returned event threw: ${errorText(e)}`);
@@ -193,7 +230,7 @@ export class EnrichThread {
     const columns = this.columns;
     const copyText = columns !== null ? new CopyLinesBuilder(n) : null;
     const row: Array<string | number> = new Array(columns?.length ?? 0);
-    const checkNul = plan.columns?.includes("data") ?? false;
+    const sink = sinkChecks(plan);
     const keyFields = plan.dedupe?.keyFields;
     const layout = plan.dedupe?.layout;
 
@@ -201,14 +238,17 @@ export class EnrichThread {
       const v = valid[i];
       let dataText: string | null = null;
       if (v !== null) {
+        let problem: EventReject | null = null;
         try {
           dataText = dataJson(v.event);
+          if (dataText !== null && sink.data) problem = dataProblem(dataText);
         } catch (e) {
-          rejections.push([i, C.BadData, `data cannot be encoded as JSON: ${errorText(e)}`]);
-          valid[i] = null;
+          problem = new EventReject(C.BadData, `data cannot be encoded as JSON: ${errorText(e)}`);
         }
-        if (dataText !== null && checkNul && hasEscapedNul(dataText)) {
-          rejections.push([i, C.BadData, "data contains U+0000, which PostgreSQL jsonb cannot store"]);
+        problem ??= sink.key ? keyProblem(v.event.source, v.event.id) : null;
+        problem ??= sink.tenant ? tenantProblem(tenantOf(v.event, plan)) : null;
+        if (problem !== null) {
+          rejections.push([i, problem.code, problem.reason]);
           valid[i] = null;
         }
       }
@@ -225,8 +265,7 @@ export class EnrichThread {
         const ts = task.timestamps[i];
         t = (ts >= 0 ? timeFromEpochMs(ts) : null) ?? ingest;
       }
-      const tid = ev.tenantid;
-      const ten = tid !== undefined && tid !== null && tid !== "" ? String(tid) : plan.tenantFromSource ? tenantFromSource(ev.source) : null;
+      const ten = tenantOf(ev, plan);
       if (plan.ingestedAtExtension) {
         ev.ingestedat = ingest.text;
         addSortedName(v!.extNames, "ingestedat");

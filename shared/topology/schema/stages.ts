@@ -63,6 +63,17 @@ const enrich = obj({
       exclusiveMin: 0,
       default: D.enrich.maxEventBytes,
     }),
+    maxAttributes: int({
+      description: "Events with more attributes (context attributes and extensions) are dead-lettered (CE_TOO_MANY_ATTRIBUTES).",
+      min: 4,
+      max: 100_000,
+      default: D.enrich.maxAttributes,
+    }),
+    sliceTimeout: duration({
+      description: "Deadline of one slice of a batch in an enrich thread; a thread past it is replaced and its events isolated (ENRICH_TIMEOUT).",
+      exclusiveMin: 0,
+      default: D.enrich.sliceTimeoutMs,
+    }),
     lookups: arr({
       description: "Lookup tables joined into events, in order.",
       default: [],

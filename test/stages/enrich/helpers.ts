@@ -22,6 +22,8 @@ export function enrichConfig(overrides: Partial<EnrichStageConfig> = {}): Enrich
     ingestTimestamp: true,
     tenantFromSource: false,
     maxEventBytes: 64 * 1024,
+    maxAttributes: 256,
+    sliceTimeoutMs: 30_000,
     lookups: [],
     module: null,
     ...overrides,

@@ -1,0 +1,172 @@
+/**
+ * The limits enrich enforces so that what it passes PostgreSQL stores (sink-limits.ts), the CloudEvents 1.0.2
+ * String and Integer rules, the structured/binary mode decision by content-type and the attribute cap: each
+ * through the real stage (one piscina thread), between two valid neighbours that must pass. The same events
+ * are written to the real database in test/stages/persist/sink-limits.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { EventStatus, type Batch } from "../../../shared/stages/batch.ts";
+import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
+import { EnrichRejectCode as C } from "../../../shared/stages/enrich/codes.ts";
+import { MAX_FRACTION_DIGITS } from "../../../shared/stages/enrich/rfc3339.ts";
+import { hasEscapedLoneSurrogate, jsonDeeperThan, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES, stringRuleProblem } from "../../../shared/stages/enrich/sink-limits.ts";
+import type { RecordInput } from "../../../shared/stages/records.ts";
+import { batchOf, binary, ce, startEnrich, structured, testTopology } from "./helpers.ts";
+
+let stage: EnrichStage;
+beforeAll(async () => {
+  ({ stage } = await startEnrich(testTopology({ enrich: { maxEventBytes: 4 << 20, maxAttributes: 300 } })));
+});
+afterAll(() => stage.close());
+
+async function enrich(record: RecordInput): Promise<Batch> {
+  const b = batchOf([structured(ce({ id: "before" })), record, structured(ce({ id: "after" }))]);
+  await stage.process(b);
+  expect(b.status[0]).toBe(EventStatus.Live);
+  expect(b.status[2]).toBe(EventStatus.Live);
+  return b;
+}
+
+async function expectRejected(record: RecordInput, code: string, reasonPart: string): Promise<void> {
+  const b = await enrich(record);
+  expect(b.status[1]).toBe(EventStatus.DeadLettered);
+  expect(b.rejections.get(1)?.code).toBe(code);
+  expect(b.rejections.get(1)?.reason).toContain(reasonPart);
+}
+
+async function expectValid(record: RecordInput): Promise<Batch> {
+  const b = await enrich(record);
+  expect(b.rejections.get(1)).toBeUndefined();
+  expect(b.status[1]).toBe(EventStatus.Live);
+  return b;
+}
+
+describe("String rule (CloudEvents 1.0.2)", () => {
+  test.each([
+    ["id", "x\ud800", "lone surrogate (U+D800)"],
+    ["id", "x\udbff", "lone surrogate (U+DBFF)"],
+    ["id", "\udc00x", "lone surrogate (U+DC00)"],
+    ["source", "/a\u0001b", "control character (U+0001)"],
+    ["type", "t\u007f", "control character (U+007F)"],
+    ["subject", "s\u0085", "control character (U+0085)"],
+    ["subject", "s\ufdd0", "noncharacter (U+FDD0)"],
+    ["id", "x\uffff", "noncharacter (U+FFFF)"],
+    ["region", "r\u{10ffff}", "noncharacter (U+10FFFF)"],
+    ["region", "r\ud800", "lone surrogate"],
+    ["region", "tab\there", "control character (U+0009)"],
+  ])("%s %j -> CE_BAD_ATTRIBUTE_VALUE", (name, value, why) => expectRejected(structured(ce({ [name]: value })), C.BadAttributeValue, why));
+
+  test("U+FFFD, paired surrogates and other non-ASCII text are valid", async () => {
+    for (const id of ["x\ufffd", "x\u{1F600}", "grüße τ", "x\u00a0"]) await expectValid(structured(ce({ id })));
+  });
+
+  test("ids that differ only in lone surrogates never collapse: two rejected, U+FFFD kept", async () => {
+    const b = batchOf(["x\ud800", "x\udbff", "x\ufffd"].map((id) => structured(ce({ id }))));
+    await stage.process(b);
+    expect([...b.status]).toEqual([EventStatus.DeadLettered, EventStatus.DeadLettered, EventStatus.Live]);
+    expect(b.events!.id[2]).toBe("x\ufffd");
+  });
+
+  test("binary mode: control characters in a header value -> CE_BAD_ATTRIBUTE_VALUE", () =>
+    expectRejected(binary({ specversion: "1.0", id: "a\u0007", source: "/s", type: "t" }, null), C.BadAttributeValue, "U+0007"));
+
+  test("the pure check names the first offending character", () => {
+    expect(stringRuleProblem("plain")).toBeNull();
+    expect(stringRuleProblem("ab\u0000")).toBe("contains a control character (U+0000) at index 2");
+  });
+});
+
+describe("Integer rule", () => {
+  test.each([["3.0"], ["1e3"], ["1E3"], ["-2.50e1"]])("extension %s -> CE_BAD_ATTRIBUTE_TYPE", (token) => {
+    const text = JSON.stringify(ce()).replace(/}$/, `,"count":${token}}`);
+    return expectRejected(structured(text), C.BadAttributeType, `count is ${token}`);
+  });
+
+  test("an integer token, also after nested values with numbers inside, is valid", async () => {
+    const text = JSON.stringify(ce({ data: { x: 1.5, y: [2e3] } })).replace(/}$/, `, "count" : -42 }`);
+    const b = await expectValid(structured(text));
+    expect(JSON.parse(b.events!.extensions[1]!).count).toBe(-42);
+  });
+
+  test("data may hold any number", () => expectValid(structured(JSON.stringify(ce()).replace(/"data":\{[^}]*\}/, '"data":1e3'))));
+});
+
+describe("time", () => {
+  test(`more than ${MAX_FRACTION_DIGITS} fraction digits -> CE_BAD_TIME (PostgreSQL refuses long timestamp texts)`, async () => {
+    await expectRejected(structured(ce({ time: `2024-05-01T12:00:00.${"1".repeat(200)}Z` })), C.BadTime, "more than 9");
+    await expectValid(structured(ce({ time: `2024-05-01T12:00:00.${"1".repeat(MAX_FRACTION_DIGITS)}Z` })));
+  });
+});
+
+describe("data the jsonb column cannot take", () => {
+  test(`nesting deeper than ${MAX_JSON_DEPTH} -> CE_DATA_TOO_DEEP; exactly ${MAX_JSON_DEPTH} passes`, async () => {
+    const nest = (d: number) => `{"specversion":"1.0","id":"deep","source":"/s","type":"t","data":${"[".repeat(d)}${"]".repeat(d)}}`;
+    await expectRejected(structured(nest(20_000)), C.DataTooDeep, `${MAX_JSON_DEPTH} levels`);
+    await expectValid(structured(nest(MAX_JSON_DEPTH)));
+  });
+
+  test("a lone surrogate anywhere in data (value or key) -> CE_BAD_DATA", async () => {
+    await expectRejected(structured(ce({ data: { a: ["ok", "x\udc01"] } })), C.BadData, "lone surrogate");
+    await expectRejected(structured(ce({ data: { ["k\ud801"]: 1 } })), C.BadData, "lone surrogate");
+    await expectValid(structured(ce({ data: { a: "\u{1F600}", b: "\\ud800 is text" } })));
+  });
+
+  test("the pure scanners skip strings and escaped backslashes", () => {
+    expect(jsonDeeperThan('["[[[[["]', 2)).toBe(false);
+    expect(jsonDeeperThan("[[[]]]", 2)).toBe(true);
+    expect(hasEscapedLoneSurrogate(JSON.stringify("\\ud800"))).toBe(false);
+    expect(hasEscapedLoneSurrogate(JSON.stringify("\ud800"))).toBe(true);
+  });
+});
+
+describe("keys the btree indexes cannot hold", () => {
+  test(`source + id over ${MAX_KEY_BYTES} bytes -> CE_KEY_TOO_LARGE; exactly ${MAX_KEY_BYTES} passes`, async () => {
+    const source = "/s";
+    await expectRejected(structured(ce({ source, id: "x".repeat(4000) })), C.KeyTooLarge, "primary-key index");
+    await expectRejected(structured(ce({ source, id: "é".repeat(MAX_KEY_BYTES / 2) })), C.KeyTooLarge, `${MAX_KEY_BYTES + 2} bytes`);
+    await expectValid(structured(ce({ source, id: "x".repeat(MAX_KEY_BYTES - source.length) })));
+  });
+
+  test(`a tenant over ${MAX_TENANT_BYTES} bytes -> CE_KEY_TOO_LARGE`, () =>
+    expectRejected(structured(ce({ tenantid: "t".repeat(MAX_TENANT_BYTES + 1) })), C.KeyTooLarge, "(tenant, time) index"));
+});
+
+describe("attributes per event", () => {
+  test("more than maxAttributes -> CE_TOO_MANY_ATTRIBUTES", () => {
+    const ev = ce();
+    for (let k = 0; k < 400; k++) ev[`x${k}`] = "v";
+    return expectRejected(structured(ev), C.TooManyAttributes, "more than 300");
+  });
+
+  test("80,000 extension attributes in descending name order are rejected in well under a second", async () => {
+    const ev = ce();
+    for (let k = 80_000; k > 0; k--) ev[`z${String(k).padStart(6, "0")}`] = 1;
+    const t0 = performance.now();
+    await expectRejected(structured(ev), C.TooManyAttributes, "maxAttributes");
+    // Generous bound for a loaded machine: the quadratic sort took 11.8 s here.
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+});
+
+describe("content mode (Kafka protocol binding 1.0.2)", () => {
+  const attrs = { specversion: "1.0", id: "hdr-id", source: "/hdr", type: "t" };
+  const headersOf = (h: Record<string, string>) => Object.entries(h).map(([k, v]) => [k, new TextEncoder().encode(v)] as [string, Uint8Array]);
+
+  test("content-type application/cloudevents+json is structured mode even with ce_ headers", async () => {
+    const b = await expectValid(
+      structured(ce({ id: "body-id" }), { headers: headersOf({ ce_specversion: "1.0", ce_id: "hdr-id", "Content-Type": "application/cloudevents+json; charset=utf-8" }) }),
+    );
+    expect(b.events!.id[1]).toBe("body-id");
+  });
+
+  test("another event format in structured mode -> CE_UNSUPPORTED_FORMAT", () =>
+    expectRejected(structured(ce(), { headers: headersOf({ "content-type": "application/cloudevents+avro" }) }), C.UnsupportedFormat, "JSON event format"));
+
+  test("batch mode is not part of the Kafka binding -> CE_UNSUPPORTED_FORMAT", () =>
+    expectRejected(structured("[]", { headers: headersOf({ "content-type": "application/cloudevents-batch+json" }) }), C.UnsupportedFormat, "cloudevents-batch"));
+
+  test("ce_specversion with a plain JSON content-type is binary mode", async () => {
+    const b = await expectValid(binary({ ...attrs, datacontenttype: "application/json" }, '{"a":1}'));
+    expect(b.events!.id[1]).toBe("hdr-id");
+  });
+});
