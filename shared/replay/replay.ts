@@ -19,7 +19,7 @@ import { Consumer, Producer } from "../kafka/index.ts";
 import type { ConsumedMessage, KafkaConfig } from "../kafka/types.ts";
 import { runPipeline } from "../runtime/engine/batch-pipeline.ts";
 import { EngineMetrics } from "../runtime/engine/engine-metrics.ts";
-import { consumerConfig, deadLetterProducerConfig } from "../runtime/engine/kafka-config.ts";
+import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "../runtime/engine/kafka-config.ts";
 import { Batch, EventStatus } from "../stages/batch.ts";
 import { createStages } from "../stages/index.ts";
 import { packRecords, type RecordInput } from "../stages/records.ts";
@@ -118,6 +118,7 @@ async function replayRange(o: ReplayOptions, cfg: KafkaConfig, plan: ReplayPlan)
       logger: o.logger,
       workerId: REPLAY_WORKER_ID,
       deadLetterTopic: t.deadLetter.topic,
+      deadLetterMaxBytes: deadLetterLimit(t),
       produce: (records: Parameters<Producer["sendBatch"]>[0]) => producer.sendBatch(records),
       onRetrying: () => {}, // one batch at a time: nothing else to pause
     };

@@ -10,7 +10,7 @@ import type { ProduceRecord } from "../../kafka/types.ts";
 import { EventStatus, type Batch } from "../../stages/batch.ts";
 import type { Stage } from "../../stages/stage.ts";
 import type { BackoffOptions } from "./backoff.ts";
-import { deadLetterRecords } from "./dead-letter.ts";
+import { deadLetterRecords, DLQ_HEADERS, fitDeadLetter } from "./dead-letter.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
 import { errorJson } from "./error-json.ts";
 import type { FaultPoints } from "./fault-points.ts";
@@ -26,14 +26,24 @@ export interface PipelineDeps {
   logger: Logger;
   workerId: number;
   deadLetterTopic: string;
+  /** The dead-letter producer's message.max.bytes (kafka-config.ts deadLetterLimit). */
+  deadLetterMaxBytes: number;
   backoff?: BackoffOptions;
   /** Produces records and resolves when Kafka acknowledged all of them (the binding's Producer.sendBatch). */
   produce(records: ProduceRecord[]): Promise<unknown>;
   /** Called with true when a step of the batch starts retrying, false when it recovered: pause / resume. */
   onRetrying(batch: Batch, retrying: boolean): void;
+  /**
+   * Called with a message when a dead letter cannot be produced even as a reference (the broker refuses it as
+   * too large): the batch's partitions stay paused and readiness reports it; null when it went through.
+   */
+  onDeadLetterStuck?(batch: Batch, problem: string | null): void;
   /** Test hook (fault-points.ts): told when a batch passed a stage; null unless TOPOFLEET_FAULT is set. */
   faults?: FaultPoints | null;
 }
+
+/** librdkafka's name for a message over message.max.bytes (local or broker-side). */
+const MSG_SIZE_TOO_LARGE = "MSG_SIZE_TOO_LARGE";
 
 /** Counts per status, indexed by EventStatus. */
 function statusCounts(batch: Batch): [number, number, number, number] {
@@ -111,21 +121,42 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
       });
     }
 
-    let pending = deadLetterRecords(batch, deps.deadLetterTopic, deps.workerId);
+    let pending = deadLetterRecords(batch, deps.deadLetterTopic, deps.workerId, deps.deadLetterMaxBytes);
     if (pending.length > 0) {
+      let stuck = false;
       await retrying(
         DEAD_LETTER_STEP,
         async () => {
           try {
             await deps.produce(pending);
           } catch (err) {
-            // Resend only what failed: the acknowledged ones are durable already.
-            if (err instanceof KafkaError && err.failures?.length) pending = err.failures.map((f) => pending[f.index]);
+            if (!(err instanceof KafkaError && err.failures?.length)) throw deadLetterError(err, pending.length);
+            // Resend only what failed: the acknowledged ones are durable already. A record the broker (or a
+            // topic's max.message.bytes) refuses as too large is resent as a reference (fitDeadLetter).
+            const next = [];
+            let tooLarge: string | null = null;
+            for (const f of err.failures) {
+              const r = pending[f.index];
+              if (f.error.code !== MSG_SIZE_TOO_LARGE) next.push(r);
+              else if (!r.headers?.some(([name]) => name === DLQ_HEADERS.originalSha256)) next.push(fitDeadLetter(r, deps.deadLetterMaxBytes, true));
+              else {
+                next.push(r);
+                tooLarge = `dead letter for ${String(r.headers.find(([n]) => n === DLQ_HEADERS.topic)?.[1])}/${String(r.headers.find(([n]) => n === DLQ_HEADERS.partition)?.[1])}@${String(r.headers.find(([n]) => n === DLQ_HEADERS.offset)?.[1])} is refused as too large even as a reference (${f.error.message}); check the dead-letter topic's max.message.bytes`;
+              }
+            }
+            pending = next;
+            if (tooLarge !== null) {
+              // Not retried silently: logged with every retry, partitions held, readiness false until it goes through.
+              stuck = true;
+              deps.onDeadLetterStuck?.(batch, tooLarge);
+              logger.error({ batch: batch.id }, tooLarge);
+            }
             throw deadLetterError(err, pending.length);
           }
         },
         hooks(DEAD_LETTER_STEP),
       );
+      if (stuck) deps.onDeadLetterStuck?.(batch, null);
       for (const r of batch.rejections.values()) metrics.deadLettered.inc({ stage: r.stage, code: r.code });
     }
   } finally {

@@ -26,7 +26,7 @@ import { EngineMetrics } from "./engine-metrics.ts";
 import { errorJson } from "./error-json.ts";
 import { faultPointsFromEnv } from "./fault-points.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
-import { consumerConfig, deadLetterProducerConfig } from "./kafka-config.ts";
+import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "./kafka-config.ts";
 import { OffsetTracker, tpKey } from "./offset-tracker.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
 import { within } from "./timing.ts";
@@ -89,6 +89,8 @@ export class Engine {
   private readonly revoking = new Set<string>();
   /** Unowned partitions already reported once (the warning is not repeated per record). */
   private readonly warnedUnowned = new Set<string>();
+  /** Batches whose dead letters the broker refuses even as references, by batch id: their partitions are stopped. */
+  private readonly stuckDeadLetters = new Map<number, string>();
   /** Crash points for the fault-injection suite; null (inert) unless TOPOFLEET_FAULT is set. */
   private readonly faults = faultPointsFromEnv(process.env);
   private consumer: Consumer | null = null;
@@ -190,6 +192,8 @@ export class Engine {
   async readiness(): Promise<Readiness> {
     if (this.state !== "running") return { ready: false, detail: `engine ${this.state}` };
     if (!this.joined) return { ready: false, detail: "joining the consumer group" };
+    const stuck = this.stuckDeadLetters.values().next();
+    if (!stuck.done) return { ready: false, detail: `partition stopped: ${stuck.value}` };
     for (const stage of this.startedStages) {
       const h = await within<StageHealth>(
         stage.health().catch((err) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) })),
@@ -286,9 +290,14 @@ export class Engine {
       logger: this.log,
       workerId: this.opts.workerId,
       deadLetterTopic: this.t.deadLetter.topic,
+      deadLetterMaxBytes: deadLetterLimit(this.t),
       backoff: this.opts.backoff,
       produce: (records) => this.producer!.sendBatch(records),
       faults: this.faults,
+      onDeadLetterStuck: (batch, problem) => {
+        if (problem === null) this.stuckDeadLetters.delete(batch.id);
+        else this.stuckDeadLetters.set(batch.id, problem);
+      },
       onRetrying: (batch, on) => {
         const entry = this.inFlight.all().find((e) => e.batch === batch);
         if (!entry) return;

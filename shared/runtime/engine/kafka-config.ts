@@ -5,7 +5,9 @@
 import { ConfigError } from "../../errors/index.ts";
 import type { KafkaConfig } from "../../kafka/types.ts";
 import { connectionProperties } from "../../kafka/client/connection-properties.ts";
+import { TOPOLOGY_DEFAULTS as D } from "../../topology/defaults.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
+import { deadLetterMaxBytes } from "./dead-letter.ts";
 
 /** The launch-time facts that override parts of the topology file. */
 export interface LaunchOverrides {
@@ -58,6 +60,12 @@ export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: s
   };
 }
 
+/** The largest dead letter a topology's producer sends: from its enrich stage's maxEventBytes (dead-letter.ts). */
+export function deadLetterLimit(t: ResolvedTopology): number {
+  const enrich = t.stages.find((s) => s.kind === "enrich");
+  return deadLetterMaxBytes(enrich?.kind === "enrich" ? enrich.maxEventBytes : D.enrich.maxEventBytes);
+}
+
 /** The dead-letter producer's config: idempotent with acks=all, so an acknowledged dead letter is durable and not duplicated by retries. */
 export function deadLetterProducerConfig(t: ResolvedTopology, workerId: number, brokers: string): KafkaConfig {
   return {
@@ -67,5 +75,6 @@ export function deadLetterProducerConfig(t: ResolvedTopology, workerId: number, 
     "bootstrap.servers": brokers,
     "enable.idempotence": "true",
     acks: "all",
+    "message.max.bytes": String(deadLetterLimit(t)),
   };
 }

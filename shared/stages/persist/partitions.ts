@@ -36,6 +36,16 @@ export function partitionDay(table: string, name: string): number | null {
   return Number.isNaN(ms) ? null : dayOf(ms);
 }
 
+/**
+ * The start of a UTC day as a timestamptz literal PostgreSQL reads for any year: toISOString writes years past
+ * 9999 as "+010000-01-01T…", which PostgreSQL takes for a time zone displacement (SQLSTATE 22009).
+ */
+export function dayBoundText(day: number): string {
+  const d = new Date(day * DAY_MS);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${String(d.getUTCFullYear()).padStart(4, "0")}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} 00:00:00+00`;
+}
+
 /** What one maintenance pass did. */
 export interface MaintenanceResult {
   created: string[];
@@ -62,8 +72,8 @@ export class PartitionKeeper {
       const made: string[] = [];
       for (const day of missing.sort((a, b) => a - b)) {
         const name = partitionName(this.target.table, day);
-        const from = new Date(day * DAY_MS).toISOString();
-        const to = new Date((day + 1) * DAY_MS).toISOString();
+        const from = dayBoundText(day);
+        const to = dayBoundText(day + 1);
         // IF NOT EXISTS: another worker may have made it while we waited for the lock.
         await tx.unsafe(
           `CREATE TABLE IF NOT EXISTS ${quoteIdent(this.target.schema)}.${quoteIdent(name)} ` +

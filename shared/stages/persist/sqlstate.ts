@@ -22,7 +22,7 @@ const BY_SQLSTATE: Readonly<Record<string, FailureKind>> = {
   "57P01": "connection", // admin_shutdown (also pg_terminate_backend)
   "57P02": "connection", // crash_shutdown
   "57P03": "connection", // cannot_connect_now (starting up, recovering)
-  "22P02": "row", // invalid_text_representation (bad JSON, bad integer)
+  "22P02": "row", // invalid_text_representation (bad JSON, bad integer, a lone surrogate escape in jsonb)
   "22P05": "row", // untranslatable_character (\u0000 in jsonb)
   "22021": "row", // character_not_in_repertoire (bad encoding)
   "22001": "row", // string_data_right_truncation (value too long for varchar(n))
@@ -33,10 +33,19 @@ const BY_SQLSTATE: Readonly<Record<string, FailureKind>> = {
   "23502": "row", // not_null_violation
   "23503": "row", // foreign_key_violation (user-owned tables)
   "23514": "row", // check_violation (also "no partition of relation found for row")
+  "22009": "row", // invalid_time_zone_displacement_value (a timestamp text PostgreSQL cannot read)
+  "54000": "row", // program_limit_exceeded (index row size over the btree maximum)
+  "54001": "row", // statement_too_complex (stack depth limit exceeded parsing deeply nested jsonb)
 };
 
-/** Whole SQLSTATE classes, consulted when the exact code is not listed. */
+/**
+ * Whole SQLSTATE classes, consulted when the exact code is not listed. Data exceptions (22) and integrity
+ * violations (23, but 23505, which the writer settles as a conflict) are about the values of a row: the
+ * chunk is bisected and only the rows refused alone are dead-lettered, never a crash loop on one event.
+ */
 const BY_CLASS: Readonly<Record<string, FailureKind>> = {
+  "22": "row", // data_exception
+  "23": "row", // integrity_constraint_violation
   "08": "connection", // connection_exception
   "53": "transient", // insufficient_resources: too many connections, disk full, out of memory
   "42": "schema", // undefined table/column, insufficient privilege, partition overlap

@@ -171,7 +171,7 @@ describe("deadLetterRecords", () => {
     );
     b.reject(1, { stage: "enrich", code: "CE_BAD_JSON", reason: "unexpected token" });
     const at = new Date("2025-01-02T03:04:05.000Z");
-    const [r, ...rest] = deadLetterRecords(b, "src.dlq", 7, at);
+    const [r, ...rest] = deadLetterRecords(b, "src.dlq", 7, 1_000_000, at);
     expect(rest).toEqual([]);
     expect(r.topic).toBe("src.dlq");
     expect([...(r.value as Uint8Array)]).toEqual([...value]);
@@ -191,7 +191,7 @@ describe("deadLetterRecords", () => {
 
   test("no rejections, no records", () => {
     const b = new Batch(packRecords([{ topic: "src", partition: 0, offset: 0, value: "x" }]));
-    expect(deadLetterRecords(b, "dlq", 0)).toEqual([]);
+    expect(deadLetterRecords(b, "dlq", 0, 1_000_000)).toEqual([]);
   });
 });
 
