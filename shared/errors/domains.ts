@@ -39,7 +39,7 @@ export class ConfigError extends TopofleetError {
 }
 
 /** Codes for the enrich stage (thread pool, user module). Per-event problems are EventRejections, not errors. */
-export type EnrichErrorCode = "ENRICH_POOL_FAILED" | "ENRICH_MODULE_FAILED" | "ENRICH_LOOKUP_UNAVAILABLE" | "ENRICH_QUEUE_FULL";
+export type EnrichErrorCode = "ENRICH_POOL_FAILED" | "ENRICH_MODULE_FAILED" | "ENRICH_LOOKUP_UNAVAILABLE" | "ENRICH_QUEUE_FULL" | "ENRICH_SLICE_TIMEOUT";
 
 /** The enrich stage as a whole failed (not one event). */
 export class EnrichError extends TopofleetError {

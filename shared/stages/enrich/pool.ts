@@ -21,8 +21,13 @@ export const ENRICH_THREAD_FILE = fileURLToPath(new URL("../../../workers/enrich
 export class EnrichPool {
   private readonly pool: Piscina<EnrichTask, EnrichSliceResult>;
   private closed = false;
+  /** Tasks queued or running. piscina does not bound abortable tasks (they wait in its unbounded "skip
+   * queue"), and every task here is abortable (the slice deadline), so the bound is kept here. */
+  private pending = 0;
+  private readonly maxPending: number;
 
   constructor(opts: { threads: number; plan: EnrichPlan; maxQueue: number; logger: Logger }) {
+    this.maxPending = opts.maxQueue + opts.threads;
     this.pool = new Piscina({
       filename: ENRICH_THREAD_FILE,
       minThreads: opts.threads,
@@ -46,17 +51,34 @@ export class EnrichPool {
     return !this.closed;
   }
 
-  /** Runs one task; throws EnrichError for pool failures and for `{ok: false}` results. */
-  async run(task: EnrichTask, transfer: ArrayBuffer[]): Promise<EnrichSliceOk> {
+  /**
+   * Runs one task; throws EnrichError for pool failures and for `{ok: false}` results. A task still running
+   * after `timeoutMs` is aborted: piscina terminates its thread (a spinning user module cannot be interrupted
+   * any other way) and starts a replacement; the task fails with a retriable ENRICH_SLICE_TIMEOUT.
+   */
+  async run(task: EnrichTask, transfer: ArrayBuffer[], timeoutMs = Infinity): Promise<EnrichSliceOk> {
+    if (this.pending >= this.maxPending) throw new EnrichError("ENRICH_QUEUE_FULL", "enrich task queue is full", { retriable: true });
     let result: EnrichSliceResult;
+    const deadline = Number.isFinite(timeoutMs) ? new AbortController() : null;
+    const timer = deadline ? setTimeout(() => deadline.abort(), timeoutMs) : undefined;
+    this.pending++;
     try {
-      result = await this.pool.run(task, { transferList: transfer as unknown as TransferList });
+      result = await this.pool.run(task, { transferList: transfer as unknown as TransferList, signal: deadline?.signal });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
+      if (deadline?.signal.aborted) {
+        throw new EnrichError("ENRICH_SLICE_TIMEOUT", `enrich slice of ${task.size} event(s) took longer than ${timeoutMs} ms; its thread was replaced`, {
+          retriable: true,
+          cause: e,
+        });
+      }
       if (message === "Task queue is at limit") {
         throw new EnrichError("ENRICH_QUEUE_FULL", "enrich task queue is full", { retriable: true, cause: e });
       }
       throw new EnrichError("ENRICH_POOL_FAILED", `enrich thread failed: ${message}`, { retriable: true, cause: e });
+    } finally {
+      this.pending--;
+      clearTimeout(timer);
     }
     if (!result.ok) throw new EnrichError(result.code, result.message, { retriable: result.retriable });
     return result;

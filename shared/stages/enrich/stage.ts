@@ -36,6 +36,16 @@ function warmUpTask(): EnrichTask {
   };
 }
 
+/**
+ * The deadline of a slice: the configured one for a full slice; while a batch is bisected (isolate.ts) a part
+ * gets its share of it, but at least a second (or the whole deadline when that is shorter), so finding one
+ * slow event among thousands costs about two deadlines, not one per bisection level.
+ */
+export function sliceDeadline(timeoutMs: number, range: SliceRange, full: SliceRange): number {
+  const share = (timeoutMs * (range.end - range.start)) / Math.max(1, full.end - full.start);
+  return Math.max(Math.min(timeoutMs, 1000), share);
+}
+
 /** CloudEvents validation and enrichment in a piscina pool (see shared/stages/enrich/). */
 export class EnrichStage implements Stage {
   readonly kind = "enrich";
@@ -91,11 +101,11 @@ export class EnrichStage implements Stage {
     if (live === 0) return;
     const ingestedAt = Date.now();
     const share = this.lookups!.share();
+    const ranges = planSlices(batch.size, this.cfg.threads);
     const run = (range: SliceRange) => {
       const { task, transfer } = sliceTask(batch.records, batch.status, range, ingestedAt, share);
-      return pool.run(task, transfer);
+      return pool.run(task, transfer, sliceDeadline(this.cfg.sliceTimeoutMs, range, ranges[0]));
     };
-    const ranges = planSlices(batch.size, this.cfg.threads);
     let results: RangeResult[];
     if (this.crashedOnce.has(batch)) {
       // This batch already killed a thread: find and dead-letter the events that kill one alone.

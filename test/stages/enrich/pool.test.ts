@@ -129,6 +129,32 @@ describe("pool failure", () => {
     }
   });
 
+  test("a slice past its deadline: the thread is replaced, the retry isolates the slow event as ENRICH_TIMEOUT", async () => {
+    const { stage } = await startEnrich(testTopology({ enrich: { threads: 2, sliceTimeoutMs: 1500, module: fixture("spin-module.ts") } }));
+    try {
+      const n = 600;
+      const b = batchOf(Array.from({ length: n }, (_, k) => structured(ce({ id: `e${k}`, type: k === 433 ? "test.spin" : "t" }))));
+      const first = await stage.process(b).catch((e) => e);
+      expect(first).toBeInstanceOf(EnrichError);
+      expect(first.code).toBe("ENRICH_SLICE_TIMEOUT");
+      expect(first.retriable).toBe(true);
+      expect(b.count(EventStatus.Live)).toBe(n);
+      const t0 = performance.now();
+      await stage.process(b); // the engine's retry
+      // The slice again (1.5 s), then halves with their share of the deadline (at least 1 s each) down to the event.
+      expect(performance.now() - t0).toBeLessThan(20_000);
+      expect(b.status[433]).toBe(EventStatus.DeadLettered);
+      expect(b.rejections.get(433)?.code).toBe("ENRICH_TIMEOUT");
+      expect(b.count(EventStatus.Live)).toBe(n - 1);
+      const next = batchOf([structured(ce({ id: "after-spin" }))]);
+      await stage.process(next);
+      expect(next.events!.id[0]).toBe("after-spin");
+      expect((await stage.health()).ok).toBe(true);
+    } finally {
+      await stage.close();
+    }
+  }, 60_000);
+
   test("the task queue is bounded: beyond it, a retriable ENRICH_QUEUE_FULL", async () => {
     const { stage } = await startEnrich(testTopology({ enrich: { threads: 1 } }));
     try {
