@@ -73,7 +73,7 @@ const enrichCfg: EnrichStageConfig = {
 const topology: ResolvedTopology = {
   file: "/bench/enrich.yaml",
   name: "bench",
-  source: { kind: "mock", brokers: 1, partitions: 8, topics: ["events"], group: "bench", start: "earliest", properties: {}, generator: null },
+  source: { kind: "mock", brokers: 1, partitions: 8, topics: ["events"], group: "bench", start: "earliest", membership: { static: false, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 }, properties: {}, generator: null },
   stages: [
     enrichCfg,
     { kind: "dedupe", name: "dedupe", backend: "memory", redisUrl: "", prefix: "tf:bench", keyFields: ["source", "id"], expectedPerWindow: 10_000_000, falsePositiveRate: 0.001, windowMs: 3_600_000, perTenant: false, tenantFilters: 16, bloom: { expansion: 2, nonScaling: false, maxFilters: 4 }, onMaybeSeen: "verify", onRedisDown: "fail", redisMode: "auto" },

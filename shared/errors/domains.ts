@@ -89,6 +89,7 @@ export type RuntimeErrorCode =
   | "RUNTIME_DLQ_FAILED"
   | "RUNTIME_QUEUE_FULL"
   | "RUNTIME_WORKER_LOST"
+  | "RUNTIME_WORKER_FENCED" // another process joined the group with a worker's group.instance.id
   | "RUNTIME_HTTP_BIND"; // the metrics/health endpoint could not listen (port in use, bad host)
 
 /** The fleet runtime itself failed. */

@@ -81,6 +81,11 @@ const RETRIABLE_NAMES: ReadonlySet<string> = new Set([
   "COORDINATOR_NOT_AVAILABLE",
   "NOT_COORDINATOR",
   "REBALANCE_IN_PROGRESS",
+  // A commit refused by a newer group generation: the same offsets commit once this member has rejoined,
+  // if it still owns the partitions (REJOIN_NAMES). FENCED_INSTANCE_ID is not here: another process took this
+  // member's static identity, and retrying would fence that one in turn.
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
   "UNSTABLE_OFFSET_COMMIT",
   "OFFSET_NOT_AVAILABLE",
   "FETCH_SESSION_ID_NOT_FOUND",
@@ -90,6 +95,17 @@ const RETRIABLE_NAMES: ReadonlySet<string> = new Set([
   "ELECTION_NOT_NEEDED",
   "PREFERRED_LEADER_NOT_AVAILABLE",
 ]);
+
+/**
+ * Retriable errors that only a rejoin of the group clears: retrying before the member rejoined (e.g. from a
+ * revocation handler, which the rejoin waits for) cannot succeed, so callers wait for the next assignment.
+ */
+const REJOIN_NAMES: ReadonlySet<string> = new Set(["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "REBALANCE_IN_PROGRESS"]);
+
+/** Whether a retry of a refused group request (a commit) must wait until the member has rejoined the group. */
+export function needsRejoin(name: string): boolean {
+  return REJOIN_NAMES.has(name);
+}
 
 /** Whether a librdkafka error name denotes a condition a later retry may clear (see RETRIABLE_NAMES). */
 export function isRetriableName(name: string): boolean {

@@ -6,7 +6,7 @@ export { Producer } from "./producer/producer.ts";
 export { Consumer, type CommitOptions } from "./consumer/consumer.ts";
 export { Admin } from "./admin/admin.ts";
 export { MockCluster, mockPartitionsFor, MOCK_PARTITION_MAX_BYTES, MOCK_PARTITION_MAX_MESSAGES, type MockClusterOptions } from "./mock/mock-cluster.ts";
-export { KafkaError, isRetriableName, type KafkaErrorCode, type KafkaOwnErrorCode, type DeliveryFailure } from "./errors.ts";
+export { KafkaError, isRetriableName, needsRejoin, type KafkaErrorCode, type KafkaOwnErrorCode, type DeliveryFailure } from "./errors.ts";
 export { rdkafkaInfo } from "./ffi/lib.ts";
 export { connectionProperties } from "./client/connection-properties.ts";
 export { setKafkaLogger, type KafkaLogger } from "./client/log-sink.ts";

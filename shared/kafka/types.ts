@@ -14,6 +14,8 @@ export interface TopicPartition {
 export interface TopicPartitionOffset extends TopicPartition {
   /** An absolute offset, or a logical one: -2 beginning, -1 end, -1001 invalid/stored. */
   offset: number;
+  /** Commit metadata: stored with a committed offset, returned by committed() (absent when empty). */
+  metadata?: string;
 }
 
 /** One message to produce. */

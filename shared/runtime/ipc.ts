@@ -3,6 +3,7 @@
  */
 import type { FamilySnapshot } from "../telemetry/metrics.ts";
 import type { TopicPartition } from "../kafka/types.ts";
+import type { PartitionProgress } from "./engine/partition-ledger.ts";
 
 /** Counts of fully processed (committed) source events, cumulative since the worker started. */
 export interface WorkerProgress {
@@ -11,12 +12,16 @@ export interface WorkerProgress {
   duplicates: number;
   invalid: number; // dead-lettered and acknowledged by Kafka
   lag: number; // total consumer lag over assigned partitions (-1 unknown)
+  /** Every partition this process has owned: committed positions with cumulative tallies (partition-ledger.ts). */
+  partitions?: PartitionProgress[];
 }
 
 export type WorkerToSupervisor =
   | { type: "started"; workerId: number; pid: number }
   | { type: "status"; workerId: number; assignment: TopicPartition[]; ready: boolean; detail?: string; progress: WorkerProgress; metrics: FamilySnapshot[] }
   | { type: "stopped"; workerId: number; progress: WorkerProgress; metrics: FamilySnapshot[] }
+  /** Sent at once after each assignment, before anything of it is processed: the new partitions' committed bases. */
+  | { type: "progress"; workerId: number; progress: WorkerProgress }
   /** Coordinated stop, phase 1 done: in-flight work finished and committed; waiting for `leave`. */
   | { type: "drained"; workerId: number }
   | { type: "fatal"; workerId: number; error: Record<string, unknown> };

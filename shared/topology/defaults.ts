@@ -14,6 +14,10 @@ export const DEFAULT_COLUMNS: readonly ColumnMapping[] = (
 export const TOPOLOGY_DEFAULTS = {
   source: {
     start: "earliest" as const,
+    staticMembership: true,
+    // Several restarts of a crashed worker (250 ms backoff doubling, ~1-3 s start-up) fit in it; a worker that
+    // does not come back (host lost, crash loop) hands its partitions over after it.
+    sessionTimeoutMs: 10_000,
     mock: { brokers: 1, partitions: 8, topics: ["events"] },
     generator: {
       rate: 20_000,

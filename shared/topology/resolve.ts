@@ -10,7 +10,7 @@ import { TOPOLOGY_DEFAULTS as D } from "./defaults.ts";
 import type { Diagnostics } from "./diagnostics.ts";
 import { deadLetterTopic, moduleBaseName } from "./rules.ts";
 import type { TopologyFile } from "./schema/topology.ts";
-import type { LookupConfig, ReplicasConfig, ResolvedTopology, SourceConfig, StageConfig } from "./types.ts";
+import type { GroupMembership, LookupConfig, ReplicasConfig, ResolvedTopology, SourceConfig, StageConfig } from "./types.ts";
 
 /** Facts of the machine the topology is resolved on. */
 export interface ResolveFacts {
@@ -118,11 +118,28 @@ export function resolveReplicas(r: TopologyFile["concurrency"]["replicas"]): Rep
   return { min: r.min, max: r.max, lagPerReplica: r.lagPerReplica };
 }
 
+/** Membership keys of either source kind; the heartbeat defaults to a fifth of the session timeout. */
+function resolveMembership(s: { staticMembership: boolean; sessionTimeout: number; heartbeatInterval?: number }): GroupMembership {
+  return {
+    static: s.staticMembership,
+    sessionTimeoutMs: s.sessionTimeout,
+    heartbeatIntervalMs: s.heartbeatInterval ?? Math.max(100, Math.floor(s.sessionTimeout / 5)),
+  };
+}
+
 function resolveSource(f: TopologyFile): SourceConfig {
   const group = `topofleet-${f.name}`;
   if (f.source.kafka) {
     const k = f.source.kafka;
-    return { kind: "kafka", brokers: k.brokers, topics: k.topics, group: k.group ?? group, start: k.start, properties: k.properties };
+    return {
+      kind: "kafka",
+      brokers: k.brokers,
+      topics: k.topics,
+      group: k.group ?? group,
+      start: k.start,
+      membership: resolveMembership(k),
+      properties: k.properties,
+    };
   }
   const m = f.source.mock!;
   const g = m.generator;
@@ -133,6 +150,7 @@ function resolveSource(f: TopologyFile): SourceConfig {
     topics: m.topics,
     group: m.group ?? group,
     start: m.start,
+    membership: resolveMembership(m),
     properties: m.properties,
     generator: g
       ? {

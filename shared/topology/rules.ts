@@ -3,7 +3,7 @@
  * differs from the sources, replicas bounds...). They run on the possibly partial result of the walk, so
  * every read tolerates a missing or invalid part (those were already reported).
  */
-import { Diagnostics, joinIndex } from "./diagnostics.ts";
+import { Diagnostics, joinIndex, joinKey } from "./diagnostics.ts";
 import { RESERVED_TARGETS } from "../stages/enrich/plan.ts";
 import type { TopologyFile } from "./schema/topology.ts";
 
@@ -18,6 +18,7 @@ export function checkRules(t: PartialTopologyFile, diag: Diagnostics): void {
   checkGenerator(t, diag);
   checkStages(t.stages ?? [], diag);
   checkDeadLetter(t, diag);
+  checkMembership(t, diag);
   checkReplicas(t, diag);
   warnIdleOrUnshared(t, diag);
 }
@@ -170,6 +171,38 @@ function safeTest(pattern: string, value: string): boolean {
     return new RegExp(pattern).test(value);
   } catch {
     return false; // an invalid regex was already reported by the walk
+  }
+}
+
+/** librdkafka properties the membership keys derive; setting them by hand would defeat or contradict those keys. */
+const MEMBERSHIP_PROPERTIES: Record<string, string> = {
+  "group.instance.id": "staticMembership (each worker slot gets its own id; one fixed id would fence the other workers)",
+  "session.timeout.ms": "sessionTimeout",
+  "heartbeat.interval.ms": "heartbeatInterval",
+};
+/** Kafka brokers refuse session timeouts outside these bounds by default (group.min/max.session.timeout.ms). */
+const MIN_SESSION_TIMEOUT_MS = 6_000;
+const MAX_SESSION_TIMEOUT_MS = 30 * 60_000;
+
+/** Session timeout within the broker's default bounds, heartbeat at most a third of it, no hand-set membership properties. */
+function checkMembership(t: PartialTopologyFile, diag: Diagnostics): void {
+  const kind = t.source?.kafka ? "kafka" : t.source?.mock ? "mock" : null;
+  if (!kind) return;
+  const s = t.source![kind]!;
+  const at = `source.${kind}`;
+  const session = s.sessionTimeout;
+  if (session !== undefined && session > MAX_SESSION_TIMEOUT_MS) {
+    diag.add(`${at}.sessionTimeout`, `must be at most 30m (the broker's default group.max.session.timeout.ms), got ${session} ms`);
+  }
+  if (kind === "kafka" && session !== undefined && session < MIN_SESSION_TIMEOUT_MS) {
+    diag.warn(diag.at(`${at}.sessionTimeout`), `${at}.sessionTimeout`, `${session} ms is below 6s, the brokers' default group.min.session.timeout.ms: the group refuses it unless the cluster allows it`);
+  }
+  if (session !== undefined && s.heartbeatInterval !== undefined && s.heartbeatInterval * 3 > session) {
+    diag.add(`${at}.heartbeatInterval`, `must be at most a third of sessionTimeout (${session} ms), got ${s.heartbeatInterval} ms`);
+  }
+  for (const key of Object.keys(s.properties ?? {})) {
+    const use = MEMBERSHIP_PROPERTIES[key];
+    if (use) diag.add(joinKey(`${at}.properties`, key), `set \`${use.split(" ")[0]}\` instead: topofleet derives ${key} from ${use}`);
   }
 }
 

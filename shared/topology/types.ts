@@ -11,8 +11,17 @@ export interface KafkaSourceConfig {
   topics: string[]; // names; an entry starting with "^" is a regex subscription
   group: string;
   start: "earliest" | "latest";
+  membership: GroupMembership;
   /** Passed verbatim to librdkafka (TLS, SASL, tuning). Never logged. */
   properties: Record<string, string>;
+}
+
+/** How workers belong to the consumer group (see kafka-config.ts for the librdkafka properties). */
+export interface GroupMembership {
+  /** Each worker slot joins with a stable group.instance.id (static membership). */
+  static: boolean;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
 }
 
 /** The in-process librdkafka mock cluster with an optional built-in CloudEvents generator (demo, tests). */
@@ -23,6 +32,7 @@ export interface MockSourceConfig {
   topics: string[];
   group: string;
   start: "earliest" | "latest";
+  membership: GroupMembership;
   properties: Record<string, string>;
   generator: GeneratorConfig | null;
 }

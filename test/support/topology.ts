@@ -5,7 +5,7 @@ export function resolvedTopology(stages: StageConfig[], overrides: Partial<Resol
   return {
     file: "/tmp/test-topology.yaml",
     name: "stage-test",
-    source: { kind: "mock", brokers: 1, partitions: 1, topics: ["events"], group: "g", start: "earliest", properties: {}, generator: null },
+    source: { kind: "mock", brokers: 1, partitions: 1, topics: ["events"], group: "g", start: "earliest", membership: { static: false, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 }, properties: {}, generator: null },
     stages,
     deadLetter: { topic: "events.dlq" },
     batch: { maxEvents: 5000, maxBytes: 8 << 20, maxWaitMs: 50 },

@@ -16,6 +16,7 @@ describe("defaults", () => {
       topics: ["events"],
       group: "topofleet-minimal",
       start: "earliest",
+      membership: { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 },
       properties: {},
     });
     const [enrich, dedupe, persist] = t.stages as [EnrichStageConfig, DedupeStageConfig, PersistStageConfig];
@@ -110,6 +111,7 @@ describe("defaults", () => {
       topics: ["events"],
       group: "topofleet-m",
       start: "earliest",
+      membership: { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 },
       properties: {},
       generator: { rate: 20_000, events: 500, tenants: 8, duplicateRatio: 0, invalidRatio: 0, binaryRatio: 0, payloadBytes: 256 },
     });
@@ -167,5 +169,31 @@ describe("replicas", () => {
     const err = await configError(loadTopology(resolve(GOOD, "full.yaml"), { env: SECRETS, overrides: { replicas: 0 } }));
     expect(err.issues[0]!.path).toBe("concurrency.replicas");
     expect(err.issues[0]!.message).toContain("--replicas");
+  });
+});
+
+describe("group membership", () => {
+  const file = (extra: string) => `name: m\nsource:\n  kafka:\n    brokers: b:9092\n    topics: [e]\n${extra}stages:\n  - enrich:\n`;
+
+  test("the heartbeat defaults to a fifth of the session timeout; static membership can be turned off", () => {
+    const t = parseTopology(file("    sessionTimeout: 15s\n    staticMembership: false\n"), "/tmp/m.yaml", {});
+    expect(t.source.membership).toEqual({ static: false, sessionTimeoutMs: 15_000, heartbeatIntervalMs: 3_000 });
+  });
+
+  test("a heartbeat above a third of the session timeout, or hand-set membership properties, are errors naming the key", () => {
+    const bad = () =>
+      parseTopology(
+        file('    sessionTimeout: 6s\n    heartbeatInterval: 3s\n    properties:\n      group.instance.id: "x"\n      session.timeout.ms: "7000"\n'),
+        "/tmp/m.yaml",
+        {},
+      );
+    expect(bad).toThrow(/heartbeatInterval: must be at most a third of sessionTimeout \(6000 ms\), got 3000 ms/);
+    expect(bad).toThrow(/properties\["group.instance.id"\]: set `staticMembership` instead/);
+    expect(bad).toThrow(/properties\["session.timeout.ms"\]: set `sessionTimeout` instead/);
+  });
+
+  test("a session timeout under the brokers' default minimum is a warning, above 30m an error", () => {
+    expect(parseTopology(file("    sessionTimeout: 3s\n"), "/tmp/m.yaml", {}).warnings.join("\n")).toMatch(/sessionTimeout: 3000 ms is below 6s/);
+    expect(() => parseTopology(file("    sessionTimeout: 31m\n"), "/tmp/m.yaml", {})).toThrow(/sessionTimeout: must be at most 30m/);
   });
 });

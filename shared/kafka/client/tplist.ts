@@ -1,5 +1,5 @@
 /** rd_kafka_topic_partition_list_t in and out of JS. Lists we create are destroyed by us (withTpList). */
-import { read, toArrayBuffer } from "bun:ffi";
+import { ptr, read, toArrayBuffer } from "bun:ffi";
 import { rdkafka } from "../ffi/lib.ts";
 import { TP, TPL, cstr, readCString, readI64, writeU64 } from "../ffi/memory.ts";
 import type { TopicPartition } from "../types.ts";
@@ -11,10 +11,18 @@ export interface TpEntry {
   offset: number;
   /** rd_kafka_resp_err_t of this element (0 = none). */
   err: number;
+  /** Commit metadata (committed offsets only); absent when empty. */
+  metadata?: string;
 }
 
+/** An element to put in a list: `offset` and commit `metadata` are written when given. */
+export type TpInput = TopicPartition & { offset?: number; metadata?: string };
+
+/** Metadata buffers lent to the elements of live lists, by list pointer (kept reachable until destroyTpList). */
+const lentMetadata = new Map<number, Buffer[]>();
+
 /** Creates a list holding `tps`; `offset` is written when given (e.g. commits, seeks, timestamps). */
-export function newTpList(tps: ReadonlyArray<TopicPartition & { offset?: number }>): number {
+export function newTpList(tps: ReadonlyArray<TpInput>): number {
   const lib = rdkafka();
   const list = lib.rd_kafka_topic_partition_list_new(Math.max(1, tps.length)) as number;
   const topics = new Map<string, Buffer>();
@@ -24,6 +32,7 @@ export function newTpList(tps: ReadonlyArray<TopicPartition & { offset?: number 
     // librdkafka copies the topic name into the element (rd_strdup), so `name` may be collected after.
     const elem = lib.rd_kafka_topic_partition_list_add(list, name, tp.partition) as number;
     if (tp.offset !== undefined) writeU64(new DataView(toArrayBuffer(elem, TP.offset, 8)), 0, tp.offset);
+    if (tp.metadata) lend(list, elem, Buffer.from(tp.metadata, "utf8"));
   }
   return list;
 }
@@ -42,17 +51,50 @@ export function readTpList(list: number | null): TpEntry[] {
       offset: readI64(e, TP.offset),
       err: read.i32(e as never, TP.err),
     };
+    const md = read.ptr(e as never, TP.metadata);
+    const mdSize = Number(read.u64(e as never, TP.metadataSize));
+    if (md && mdSize > 0) out[i].metadata = Buffer.from(toArrayBuffer(md, 0, mdSize)).toString("utf8");
   }
   return out;
 }
 
+/**
+ * Points an element's metadata at JS memory for the list's lifetime. librdkafka copies lists it keeps
+ * (a commit copies its offsets before returning), and destroying a list frees the metadata it points to,
+ * so destroyTpList detaches the lent buffers first.
+ */
+function lend(list: number, elem: number, buf: Buffer): void {
+  const dv = new DataView(toArrayBuffer(elem, TP.metadata, 16));
+  writeU64(dv, 0, ptr(buf));
+  writeU64(dv, 8, buf.length);
+  const bufs = lentMetadata.get(list);
+  if (bufs) bufs.push(buf);
+  else lentMetadata.set(list, [buf]);
+}
+
+/** Destroys a list made by newTpList, detaching metadata lent from JS first. */
+export function destroyTpList(list: number): void {
+  if (lentMetadata.delete(list)) {
+    const cnt = read.i32(list as never, TPL.cnt);
+    const elems = read.ptr(list as never, TPL.elems);
+    for (let i = 0; i < cnt; i++) {
+      const e = elems + i * TP.size;
+      if (!read.ptr(e as never, TP.metadata)) continue;
+      const dv = new DataView(toArrayBuffer(e, TP.metadata, 16));
+      writeU64(dv, 0, 0);
+      writeU64(dv, 8, 0);
+    }
+  }
+  rdkafka().rd_kafka_topic_partition_list_destroy(list);
+}
+
 /** Runs `fn` with a temporary list built from `tps`, destroying the list afterwards. */
-export function withTpList<T>(tps: ReadonlyArray<TopicPartition & { offset?: number }>, fn: (list: number) => T): T {
+export function withTpList<T>(tps: ReadonlyArray<TpInput>, fn: (list: number) => T): T {
   const list = newTpList(tps);
   try {
     return fn(list);
   } finally {
-    rdkafka().rd_kafka_topic_partition_list_destroy(list);
+    destroyTpList(list);
   }
 }
 

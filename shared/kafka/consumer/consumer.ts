@@ -13,7 +13,7 @@
  * while a rebalance is handled, so no message of a revoked partition can slip in behind it.
  */
 import { read } from "bun:ffi";
-import { KafkaError, closedError } from "../errors.ts";
+import { KafkaError, closedError, needsRejoin } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
 import { MSG } from "../ffi/memory.ts";
 import { BlockingCalls } from "../client/blocking.ts";
@@ -160,7 +160,10 @@ export class Consumer {
       try {
         return await this.commits.commit(offsets);
       } catch (err) {
-        if (!(err instanceof KafkaError) || !err.retriable || Date.now() + backoff > deadline || this.state === "closed") throw err;
+        // A commit refused for a stale generation only goes through after the rejoin, which may be waiting
+        // for this very caller (a revocation handler): the caller decides when to try again.
+        if (!(err instanceof KafkaError) || !err.retriable || needsRejoin(err.code)) throw err;
+        if (Date.now() + backoff > deadline || this.state === "closed") throw err;
         await Bun.sleep(backoff);
       }
     }

@@ -29,7 +29,7 @@ export class OffsetQueries {
     return toOffsets(res, "offsetsForTimes");
   }
 
-  /** The group's committed offsets for `tps` (-1001 where none is committed). */
+  /** The group's committed offsets for `tps` (-1001 where none is committed), with their commit metadata. */
   async committed(tps: readonly TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
     if (tps.length === 0) return [];
     const res = await this.blocking.run({ op: "committed", rk: this.rk, tps: tps.map((t) => ({ topic: t.topic, partition: t.partition })), timeoutMs });
@@ -71,6 +71,6 @@ export class OffsetQueries {
 function toOffsets(res: TpEntry[], what: string): TopicPartitionOffset[] {
   return res.map((e) => {
     if (e.err !== 0) throw errFromCode(e.err, `${what} ${e.topic}[${e.partition}]`);
-    return { topic: e.topic, partition: e.partition, offset: e.offset };
+    return e.metadata === undefined ? { topic: e.topic, partition: e.partition, offset: e.offset } : { topic: e.topic, partition: e.partition, offset: e.offset, metadata: e.metadata };
   });
 }

@@ -8,7 +8,7 @@ import { CString, read, type Pointer } from "bun:ffi";
 /** rd_kafka_message_t field offsets (72 bytes). */
 export const MSG = { err: 0, rkt: 8, partition: 16, payload: 24, len: 32, key: 40, keyLen: 48, offset: 56, opaque: 64 } as const;
 /** rd_kafka_topic_partition_t field offsets (64 bytes per list element). */
-export const TP = { topic: 0, partition: 8, offset: 16, err: 48, size: 64 } as const;
+export const TP = { topic: 0, partition: 8, offset: 16, metadata: 24, metadataSize: 32, err: 48, size: 64 } as const;
 /** rd_kafka_topic_partition_list_t: int cnt, int size, elems pointer. */
 export const TPL = { cnt: 0, elems: 8 } as const;
 /** rd_kafka_vu_t: a 4-byte vtype, padding, then a 64-byte union at 8 (72 bytes). */

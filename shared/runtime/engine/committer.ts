@@ -19,10 +19,12 @@
  */
 import type { Logger } from "pino";
 import { TopofleetError } from "../../errors/index.ts";
+import { needsRejoin } from "../../kafka/errors.ts";
 import { errorJson } from "./error-json.ts";
 import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
 import { addTally, type OffsetTracker, type Tally } from "./offset-tracker.ts";
+import type { PartitionLedger } from "./partition-ledger.ts";
 
 /** The consumer call the committer needs (the binding's Consumer.commit). */
 export interface Committable {
@@ -37,8 +39,11 @@ export interface CommitHooks {
   commitSettled?(offsets: TopicPartitionOffset[], sync: boolean, error: unknown): void;
 }
 
-/** Error codes that mean "the group is rebalancing": stop async commits until the rebalance is over. */
-const REBALANCING_CODES = new Set(["REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"]);
+/**
+ * Error codes that mean "the group is rebalancing": stop async commits until the rebalance is over
+ * (needsRejoin). FENCED_INSTANCE_ID is not one: it is fatal for the consumer, and the engine stops.
+ */
+const rebalancing = (code: string | undefined): code is string => code !== undefined && needsRejoin(code);
 const HOLD_MAX_MS = 30_000;
 /** How long a sync commit keeps retrying while a rebalance refuses it (coordinated fleet drains avoid the case). */
 const REJOIN_RETRY_MAX_MS = 5_000;
@@ -60,6 +65,7 @@ export class Committer {
     private readonly metrics: EngineMetrics,
     private readonly log: Logger,
     private readonly hooks: CommitHooks = {},
+    private readonly ledger: PartitionLedger | null = null,
   ) {}
 
   /** True while async commits are held back because the group is rebalancing. */
@@ -115,7 +121,7 @@ export class Committer {
     for (let backoff = 100; ; backoff = Math.min(backoff * 2, 1_000)) {
       await this.idle();
       const code = await this.commit(true, only, deadline === Infinity ? undefined : deadline - Date.now());
-      if (!code || !REBALANCING_CODES.has(code)) return;
+      if (!rebalancing(code ?? undefined)) return;
       if (Date.now() + backoff >= rejoinDeadline || !this.consumer()) {
         this.log.warn({ code }, "sync commit still refused by a rebalance; the next owner re-processes those events (deduplicated)");
         return;
@@ -155,10 +161,15 @@ export class Committer {
     const commits = this.tracker.takeCommits(only);
     if (commits.length === 0) return null;
     const offsets = commits.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+    // Each commit carries the partition's cumulative tally as metadata (partition-ledger.ts).
+    const withTallies = commits.map((c, i) => ({ ...offsets[i], metadata: this.ledger?.metadataFor(c, c.tally) }));
     try {
       this.hooks.commitIssued?.(offsets, sync);
-      await consumer.commit(offsets, timeoutMs === undefined ? { sync } : { sync, timeoutMs: Math.max(1, timeoutMs) });
-      for (const c of commits) addTally(this.totals, this.tracker.committed(c));
+      await consumer.commit(withTallies, timeoutMs === undefined ? { sync } : { sync, timeoutMs: Math.max(1, timeoutMs) });
+      for (const c of commits) {
+        this.ledger?.acknowledged(c, c.offset, c.tally);
+        addTally(this.totals, this.tracker.committed(c));
+      }
       this.metrics.commits.inc({});
       this.hooks.commitSettled?.(offsets, sync, null);
       return null;
@@ -166,7 +177,7 @@ export class Committer {
       for (const c of commits) this.tracker.commitFailed(c);
       this.hooks.commitSettled?.(offsets, sync, err);
       const code = err instanceof TopofleetError ? err.code : undefined;
-      if (code && REBALANCING_CODES.has(code)) {
+      if (rebalancing(code)) {
         if (!sync) this.hold();
         return code;
       }

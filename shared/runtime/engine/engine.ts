@@ -28,6 +28,7 @@ import { faultPointsFromEnv } from "./fault-points.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
 import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "./kafka-config.ts";
 import { OffsetTracker, tpKey } from "./offset-tracker.ts";
+import { PartitionLedger } from "./partition-ledger.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
 import { within } from "./timing.ts";
 
@@ -83,6 +84,7 @@ export class Engine {
   private readonly log: Logger;
   private readonly m: EngineMetrics;
   private readonly tracker = new OffsetTracker();
+  private readonly ledger = new PartitionLedger();
   private readonly inFlight: InFlightBatches;
   private readonly committer: Committer;
   /** Partitions whose revocation is being handled: their records are dropped, never processed. */
@@ -116,7 +118,7 @@ export class Engine {
     this.log = opts.logger;
     this.m = new EngineMetrics(opts.metrics);
     this.inFlight = new InFlightBatches(Math.max(1, this.t.concurrency.inFlightBatches));
-    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, opts.hooks);
+    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, opts.hooks, this.ledger);
     this.finished = new Promise((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -169,9 +171,9 @@ export class Engine {
     this.log.info({ topics: t.source.topics, group: t.source.group, inFlightBatches: this.inFlight.limit }, "engine started");
   }
 
-  /** Cumulative counts of committed events, and the last known total lag. */
+  /** Cumulative counts of committed events, the last known total lag, and each owned partition's committed tallies. */
   progress(): WorkerProgress {
-    return { ...this.committer.totals, lag: this.lag };
+    return { ...this.committer.totals, lag: this.lag, partitions: this.ledger.report() };
   }
 
   /** Partitions currently owned (assigned and not being revoked). */
@@ -355,6 +357,8 @@ export class Engine {
 
   private async onRebalance(e: RebalanceEvent): Promise<void> {
     if (e.type === "assigned") {
+      // Before anything of them is processed: where each partition stands, with its committed tally.
+      await this.readCommittedTallies(e.partitions);
       // Keep the state of a partition we already track (a duplicate assignment must not forget in-flight work).
       for (const tp of e.partitions) {
         if (!this.tracker.owns(tp)) this.tracker.assign(tp);
@@ -371,6 +375,30 @@ export class Engine {
     await this.revoke(e.partitions);
     this.opts.hooks?.rebalanced?.(e);
     this.committer.rebalanced(e);
+  }
+
+  /**
+   * Reads the group's committed offsets and tallies of newly assigned partitions (partition-ledger.ts).
+   * Retried until it answers or the session timeout passes: commits of a partition whose base is unknown
+   * would carry a wrong cumulative tally. After that the base counts from zero, with a warning.
+   */
+  private async readCommittedTallies(tps: TopicPartition[]): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer || tps.length === 0) return;
+    const deadline = Date.now() + this.t.source.membership.sessionTimeoutMs;
+    for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2_000)) {
+      try {
+        for (const c of await consumer.committed(tps, Math.max(1_000, deadline - Date.now()))) this.ledger.assigned(c);
+        return;
+      } catch (err) {
+        if (Date.now() + backoff >= deadline || this.state === "stopped") {
+          this.log.warn({ err: errorJson(err), partitions: tps }, "could not read the committed tallies of assigned partitions; their progress counts start from zero");
+          for (const tp of tps) if (!this.ledger.knows(tp)) this.ledger.assigned({ ...tp, offset: -1001 });
+          return;
+        }
+        await Bun.sleep(backoff);
+      }
+    }
   }
 
   /**

@@ -2,6 +2,7 @@
  * librdkafka configuration for one worker's consumer and dead-letter producer, derived from the topology
  * and from what the supervisor passed at launch (the mock cluster's bootstraps, the embedded database URL).
  */
+import { hostname } from "node:os";
 import { ConfigError } from "../../errors/index.ts";
 import type { KafkaConfig } from "../../kafka/types.ts";
 import { connectionProperties } from "../../kafka/client/connection-properties.ts";
@@ -44,8 +45,24 @@ export function sourceBrokers(t: ResolvedTopology, launch: LaunchOverrides): str
   );
 }
 
-/** The consumer's config. Offsets are committed only by the engine, so auto commit and auto store are forced off. */
-export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: string): KafkaConfig {
+/**
+ * The group.instance.id of one worker slot: the same for every restart of the slot (so the restarted
+ * process is the same static member and takes its partitions back without a rebalance), and different for
+ * every slot of every host running the group (two live members with one id fence each other). The host part
+ * is `$TOPOFLEET_INSTANCE` (the systemd units set it to host and instance), else the host name (a pod's or a
+ * container's own name). Kafka allows letters, digits, `.`, `_` and `-`, up to 249 characters.
+ */
+export function groupInstanceId(t: ResolvedTopology, workerId: number, instance: string = process.env.TOPOFLEET_INSTANCE || hostname()): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `${safe(t.source.group)}.${safe(instance)}.${workerId}`.slice(-249);
+}
+
+/**
+ * The consumer's config. Offsets are committed only by the engine, so auto commit and auto store are forced
+ * off; the membership keys of the topology set the static identity, session timeout and heartbeat.
+ */
+export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: string, instance?: string): KafkaConfig {
+  const m = t.source.membership;
   return {
     "client.id": `topofleet-${t.name}-${workerId}`,
     // Incremental rebalancing: a member joining or leaving moves only the partitions that must move, so the
@@ -55,6 +72,9 @@ export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: s
     "bootstrap.servers": brokers,
     "group.id": t.source.group,
     "auto.offset.reset": t.source.start,
+    "session.timeout.ms": String(m.sessionTimeoutMs),
+    "heartbeat.interval.ms": String(m.heartbeatIntervalMs),
+    ...(m.static ? { "group.instance.id": groupInstanceId(t, workerId, instance) } : {}),
     "enable.auto.commit": "false",
     "enable.auto.offset.store": "false",
   };

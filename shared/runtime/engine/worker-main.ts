@@ -147,7 +147,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     const topology = applyLaunchOverrides(await loadTopology(launch.topologyFile, { env }), launch);
     if (!env.TOPOFLEET_LOG_LEVEL) logger.level = topology.log.level;
     const metrics = new Metrics();
-    starting = new Engine({
+    let engineRef: Engine | null = null;
+    starting = engineRef = new Engine({
       topology,
       workerId,
       brokers: sourceBrokers(topology, launch),
@@ -155,6 +156,13 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       logger,
       metrics,
       dataDir: launch.dataDir,
+      // The supervisor hears of a partition's committed base before this process commits anything of it, so
+      // a kill right after still leaves it an exact starting point (see partition-ledger.ts).
+      hooks: {
+        rebalanced: (e) => {
+          if (e.type === "assigned" && engineRef) send?.({ type: "progress", workerId, progress: engineRef.progress() });
+        },
+      },
     });
     await starting.start();
     const running = (engine = starting);

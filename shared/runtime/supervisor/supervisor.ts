@@ -252,6 +252,10 @@ export class Supervisor {
         this.metrics.update(slot.id, msg.metrics);
         this.checkMaxEvents();
         break;
+      case "progress":
+        this.progress.update(slot.id, msg.progress);
+        this.checkMaxEvents();
+        break;
       case "stopped":
         slot.ready = false;
         this.progress.update(slot.id, msg.progress);
@@ -290,6 +294,18 @@ export class Supervisor {
 
     const lastError = slot.lastError ?? { message: `exited unexpectedly (code ${exit.code}, signal ${exit.signal})` };
     slot.lastError = null;
+    if (lastError.code === "FENCED_INSTANCE_ID") {
+      // Another live process holds this slot's static identity (same host name and TOPOFLEET_INSTANCE, same
+      // slot): restarting would fence that one in turn, and the two would take turns forever.
+      const error = new RuntimeError(
+        "RUNTIME_WORKER_FENCED",
+        `worker ${slot.id} was fenced: another process joined the group with its group.instance.id; give every host its own TOPOFLEET_INSTANCE`,
+        { retriable: false, context: { worker: slot.id, lastError } },
+      );
+      this.log.fatal({ worker: slot.id, err: error.toJSON() }, "worker fenced by a process with the same static identity: stopping the fleet");
+      void this.stop("worker fenced", 1, error);
+      return;
+    }
     const verdict = slot.policy.onCrash(Date.now(), uptimeMs);
     if (verdict.action === "give-up") {
       this.crashLoop = `crash loop: worker ${slot.id} crashed ${verdict.crashesInWindow} times within ${this.restartOpts.windowMs} ms`;

@@ -1,7 +1,8 @@
 /** Schema of `source:` — exactly one of `kafka:` (a real cluster) or `mock:` (librdkafka's in-process mock). */
 import { TOPOLOGY_DEFAULTS as D } from "../defaults.ts";
-import { arr, int, num, obj, opt, size, str } from "./dsl.ts";
+import { arr, bool, duration, int, num, obj, opt, size, str } from "./dsl.ts";
 import { checkSubscription, kafkaProperties, SUBSCRIPTION_PATTERN } from "./common.ts";
+
 
 const topics = (dflt?: string[]) =>
   arr({
@@ -30,6 +31,37 @@ const start = str({
   default: D.source.start,
 });
 
+/**
+ * Group membership keys, the same for a real cluster and the mock. The session timeout is sized for the
+ * supervisor's restart of a crashed worker (backoff 250 ms, then start-up): a slot restarted within it
+ * takes its partitions back as the same static member, with no rebalance.
+ */
+const membership = {
+  staticMembership: bool({
+    description:
+      "Static group membership: each worker slot joins with a `group.instance.id` derived from the group, the host " +
+      "(`$TOPOFLEET_INSTANCE`, else the host name) and the slot number, so a worker restarted within `sessionTimeout` " +
+      "takes its partitions back without a rebalance. A worker that stops does not leave the group: its partitions " +
+      "move to the others after `sessionTimeout`.",
+    default: D.source.staticMembership,
+  }),
+  sessionTimeout: duration({
+    description:
+      "How long the group waits for a silent member (crashed, killed, host lost) before moving its partitions to the " +
+      "others. Long enough for the supervisor to restart a crashed worker (about 1-3 s); at most 30m, and on a real " +
+      "cluster at least its group.min.session.timeout.ms (6s by default).",
+    min: 1000,
+    default: D.source.sessionTimeoutMs,
+  }),
+  heartbeatInterval: opt(
+    duration({
+      description: "How often a member heartbeats; at most a third of `sessionTimeout`.",
+      min: 100,
+      dynamicDefault: "`sessionTimeout` / 5",
+    }),
+  ),
+};
+
 const ratio = (what: string) =>
   num({ description: `Share of ${what}, 0..1.`, min: 0, max: 1, default: 0 });
 
@@ -55,6 +87,7 @@ export const kafkaSourceSchema = obj({
     topics: topics(),
     group,
     start,
+    ...membership,
     properties: kafkaProperties,
   },
   misplaced: {
@@ -77,6 +110,7 @@ export const mockSourceSchema = obj({
     topics: topics(D.source.mock.topics),
     group,
     start,
+    ...membership,
     properties: kafkaProperties,
     generator: opt(generatorSchema),
   },

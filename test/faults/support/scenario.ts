@@ -97,10 +97,9 @@ export class Scenario {
       `    topics: [${q(this.topic)}]`,
       `    group: ${q(this.group)}`,
       `    start: earliest`,
-      `    properties:`,
-      // A killed member's partitions move after the session timeout: keep it short so recovery is quick.
-      `      session.timeout.ms: "6000"`,
-      `      heartbeat.interval.ms: "500"`,
+      // A killed member's partitions move after the session timeout, or come back with its restart.
+      `    sessionTimeout: 6s`,
+      `    heartbeatInterval: 500ms`,
       `stages:`,
       `  - enrich:`,
       `      threads: 1`,

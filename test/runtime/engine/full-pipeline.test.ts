@@ -71,7 +71,8 @@ source:
     brokers: ${mock.bootstraps}
     topics: [${topic}]
     group: ${group}
-    properties: { session.timeout.ms: "2500", heartbeat.interval.ms: "250" }
+    sessionTimeout: 2500ms
+    heartbeatInterval: 250ms
 stages:
   - enrich: { threads: 1 }
   - dedupe: { backend: memory, expectedPerWindow: 100000 }

@@ -5,7 +5,7 @@ import { Engine, type EngineHooks } from "../../../shared/runtime/engine/engine.
 import { createStages } from "../../../shared/stages/index.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
-import type { ResolvedTopology, StageConfig } from "../../../shared/topology/types.ts";
+import type { GroupMembership, ResolvedTopology, StageConfig } from "../../../shared/topology/types.ts";
 import { uniqueName } from "../../support/services.ts";
 
 export { uniqueName };
@@ -24,6 +24,14 @@ export function testStage(module: string, options: Record<string, unknown>, name
  */
 export const FAST_GROUP = { "session.timeout.ms": "2500", "heartbeat.interval.ms": "250", "max.poll.interval.ms": "60000" };
 
+/**
+ * Group membership of test engines: the FAST_GROUP timings on the mock; a real broker refuses session
+ * timeouts under 6 s. Dynamic by default, because tests run several engines with one worker id in a process.
+ */
+export function testMembership(o: { static?: boolean } = {}): GroupMembership {
+  return { static: o.static ?? false, sessionTimeoutMs: process.env.KAFKA_BROKERS ? 6_000 : 2_500, heartbeatIntervalMs: 250 };
+}
+
 /** A resolved topology around a Kafka source (the mock's bootstraps) and the given stages. */
 export function topologyFor(o: {
   brokers: string;
@@ -37,11 +45,12 @@ export function topologyFor(o: {
   inFlight?: number;
   deadlineMs?: number;
   properties?: Record<string, string>;
+  staticMembership?: boolean;
 }): ResolvedTopology {
   return {
     file: "/test/topology.yaml",
     name: "enginetest",
-    source: { kind: "kafka", brokers: o.brokers, topics: [o.topic], group: o.group, start: "earliest", properties: { ...FAST_GROUP, ...o.properties } },
+    source: { kind: "kafka", brokers: o.brokers, topics: [o.topic], group: o.group, start: "earliest", membership: testMembership({ static: o.staticMembership }), properties: { "max.poll.interval.ms": FAST_GROUP["max.poll.interval.ms"], ...o.properties } },
     stages: o.stages,
     deadLetter: { topic: o.dlq ?? `${o.topic}.dlq` },
     batch: { maxEvents: o.maxEvents ?? 500, maxBytes: o.maxBytes ?? 8 * 1024 * 1024, maxWaitMs: o.maxWaitMs ?? 20 },

@@ -198,7 +198,8 @@ describe("deadLetterRecords", () => {
 describe("kafka-config", () => {
   const topology = (source: Record<string, unknown>, stages: unknown[] = []) =>
     ({ name: "demo", source, stages, shutdown: { deadlineMs: 1000 } }) as unknown as ResolvedTopology;
-  const kafka = { kind: "kafka", brokers: "b1:9092", topics: ["events"], group: "g", start: "earliest", properties: { "sasl.password": "s", "fetch.min.bytes": "1", "enable.auto.commit": "true" } };
+  const membership = { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 };
+  const kafka = { kind: "kafka", brokers: "b1:9092", topics: ["events"], group: "g", start: "earliest", membership, properties: { "sasl.password": "s", "fetch.min.bytes": "1", "enable.auto.commit": "true" } };
 
   test("consumer: forced manual commits, cooperative-sticky by default, properties verbatim", () => {
     const c = consumerConfig(topology(kafka), 2, "b1:9092");
@@ -211,6 +212,19 @@ describe("kafka-config", () => {
     expect(c["client.id"]).toBe("topofleet-demo-2");
     const eager = consumerConfig(topology({ ...kafka, properties: { "partition.assignment.strategy": "range" } }), 0, "x");
     expect(eager["partition.assignment.strategy"]).toBe("range");
+  });
+
+  test("consumer: the membership keys set the session timeout, heartbeat and a per-slot, per-host static identity", () => {
+    const c = consumerConfig(topology(kafka), 3, "b1:9092", "host a/1");
+    expect(c["session.timeout.ms"]).toBe("10000");
+    expect(c["heartbeat.interval.ms"]).toBe("2000");
+    // Kafka's legal characters only; a restart of slot 3 on this host joins as the same member.
+    expect(c["group.instance.id"]).toBe("g.host_a_1.3");
+    expect(consumerConfig(topology(kafka), 3, "b1:9092", "host a/1")["group.instance.id"]).toBe(c["group.instance.id"]);
+    expect(consumerConfig(topology(kafka), 4, "b1:9092", "host a/1")["group.instance.id"]).not.toBe(c["group.instance.id"]);
+    expect(consumerConfig(topology(kafka), 3, "b1:9092", "host-b")["group.instance.id"]).not.toBe(c["group.instance.id"]);
+    const dynamic = consumerConfig(topology({ ...kafka, membership: { ...membership, static: false } }), 3, "b1:9092");
+    expect(dynamic["group.instance.id"]).toBeUndefined();
   });
 
   test("dead-letter producer: idempotent, acks=all, only connection/security properties", () => {

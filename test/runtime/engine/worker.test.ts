@@ -47,9 +47,8 @@ const sinkStage = `  - custom:
       module: ${fixture("recording-sink.ts")}
       options: { id: worker-sink }`;
 
-const groupProps = `    properties:
-      session.timeout.ms: "2500"
-      heartbeat.interval.ms: "250"`;
+const groupProps = `    sessionTimeout: 2500ms
+    heartbeatInterval: 250ms`;
 
 /** A worker spawned the way the supervisor does it, recording its IPC messages. */
 function spawnSupervised(launch: WorkerLaunch) {

@@ -41,7 +41,8 @@ source:
     brokers: "${cluster.bootstraps}"
     topics: [${topic}]
     group: ${group}
-    properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500" }
+    sessionTimeout: 6s
+    heartbeatInterval: 500ms
 stages:
   - custom:
       module: ${RECORD_STAGE}

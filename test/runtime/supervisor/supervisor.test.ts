@@ -40,7 +40,8 @@ source:
     topics: [${topic}]
     group: ${opts.group}
     # A SIGKILLed member is noticed after the session timeout: keep it short so the test is quick.
-    properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500" }
+    sessionTimeout: 6s
+    heartbeatInterval: 500ms
 stages:
   - custom:
       module: ${RECORD_STAGE}
