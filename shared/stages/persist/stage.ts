@@ -160,16 +160,22 @@ export class PersistStage implements Stage, IdentityStore {
     }
   }
 
-  /** Which of `indexes` already have their (source, id, time) in the table: one round trip. */
+  /**
+   * Which of `indexes` already have their (source, id, time) in the table: one round trip. A row written
+   * from the very same Kafka record (a re-delivery after a worker crash) is not reported: that event is not
+   * a duplicate, and its write below settles it as Persisted (the conflict carries its own position).
+   */
   async existing(batch: Batch, indexes: readonly number[]): Promise<Set<number>> {
     const run = this.running();
     if (indexes.length === 0) return new Set();
     const ev = batch.events;
     if (!ev) throw new PersistError("PERSIST_FATAL", `identity lookup for batch ${batch.id} without enriched events`, { retriable: false });
     const params = [indexes.map((i) => ev.source[i]), indexes.map((i) => ev.id[i]), indexes.map((i) => ev.timeText[i])];
+    const own = run.plan.matchesOwnRows;
+    if (own) params.push(indexes.map((i) => String(batch.records.partitions[i])), indexes.map((i) => String(batch.records.offsets[i])));
     try {
-      const rows = await run.sql.unsafe<Array<{ ord: number }>>(run.plan.selectExisting, params);
-      const found = new Set(rows.map((r) => indexes[r.ord - 1]));
+      const rows = await run.sql.unsafe<Array<{ ord: number; own: boolean }>>(own ? run.plan.selectExistingOwn : run.plan.selectExisting, params);
+      const found = new Set(rows.filter((r) => !r.own || !own).map((r) => indexes[r.ord - 1]));
       let contested = this.contested.get(batch);
       for (const i of indexes) {
         if (found.has(i)) continue;

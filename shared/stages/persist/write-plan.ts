@@ -30,6 +30,11 @@ export interface WritePlan {
   selectOwnRows: string;
   /** Ordinals of (source, id, time) tuples that exist in the table. */
   selectExisting: string;
+  /**
+   * Like selectExisting, with (partition, offset) too and an `own` column: true when the stored row was
+   * written from that same Kafka record (a re-delivery after a crash), not from another copy of the event.
+   */
+  selectExistingOwn: string;
 }
 
 /** Builds every per-batch statement for one table and mapping. */
@@ -60,12 +65,14 @@ export function buildWritePlan(target: Target, cols: ResolvedColumns, table: Tab
   // keeps the LATERAL subquery from being flattened into a join: as a semi-join the planner hashes whole
   // partitions once a chunk has a few thousand rows (measured: a full scan of 100k rows for 5000 probes),
   // which grows with the table, while the probes do not.
-  const lookup = (extra: Array<[alias: string, column: string]>) => {
+  const lookup = (extra: Array<[alias: string, column: string]>, select: Array<[alias: string, column: string]> = []) => {
     const keys: Array<[string, string]> = [["s", cols.source], ["i", cols.id], ["t", cols.time], ...extra];
-    const arrays = keys.map((_, k) => `$${k + 1}::text[]`).join(", ");
+    const all = [...keys, ...select];
+    const arrays = all.map((_, k) => `$${k + 1}::text[]`).join(", ");
     const cond = keys.map(([a, c]) => `x.${q(c)} = u.${a}::${typeOf(c)}`).join(" AND ");
-    return `SELECT u.${ORD}::int AS ord FROM unnest(${arrays}) WITH ORDINALITY AS u(${keys.map(([a]) => a).join(", ")}, ${ORD}) ` +
-      `CROSS JOIN LATERAL (SELECT 1 FROM ${target.sql} x WHERE ${cond} LIMIT 1) hit`;
+    const own = select.length ? select.map(([a, c]) => `x.${q(c)} = u.${a}::${typeOf(c)}`).join(" AND ") : "true";
+    return `SELECT u.${ORD}::int AS ord, hit.own FROM unnest(${arrays}) WITH ORDINALITY AS u(${all.map(([a]) => a).join(", ")}, ${ORD}) ` +
+      `CROSS JOIN LATERAL (SELECT (${own}) AS own FROM ${target.sql} x WHERE ${cond} LIMIT 1) hit`;
   };
 
   const matchesOwnRows = cols.kafkaPartition !== null && cols.kafkaOffset !== null;
@@ -81,5 +88,6 @@ export function buildWritePlan(target: Target, cols: ResolvedColumns, table: Tab
     insertFromUnnestReturning: returning(unnestRows),
     selectOwnRows: matchesOwnRows ? lookup([["p", cols.kafkaPartition!], ["o", cols.kafkaOffset!]]) : "",
     selectExisting: lookup([]),
+    selectExistingOwn: matchesOwnRows ? lookup([], [["p", cols.kafkaPartition!], ["o", cols.kafkaOffset!]]) : "",
   };
 }
