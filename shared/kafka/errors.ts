@@ -6,7 +6,8 @@ export type KafkaOwnErrorCode =
   | "LIB_TOO_OLD" // librdkafka is older than 2.0
   | "CONFIG_INVALID" // rd_kafka_conf_set or rd_kafka_new refused the configuration
   | "DELIVERY_FAILED" // some messages of a produced batch were not acknowledged; see `failures`
-  | "CLOSED"; // the client was closed before (or while) the call ran
+  | "CLOSED" // the client was closed before (or while) the call ran
+  | "LAYOUT_MISMATCH"; // librdkafka's private message struct differs from what the binding reads (it falls back)
 
 /** A librdkafka error name such as `_TRANSPORT`, `UNKNOWN_TOPIC_OR_PART`, `_QUEUE_FULL`, or one of ours. */
 export type KafkaErrorCode = KafkaOwnErrorCode | (string & {});

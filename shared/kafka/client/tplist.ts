@@ -102,3 +102,9 @@ export function withTpList<T>(tps: ReadonlyArray<TpInput>, fn: (list: number) =>
 export function tpKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;
 }
+
+/** The topic and partition of a tpKey. */
+export function splitTpKey(key: string): [string, number] {
+  const at = key.lastIndexOf(":");
+  return [key.slice(0, at), Number(key.slice(at + 1))];
+}

@@ -66,7 +66,7 @@ export class Consumer {
   private readonly commits: CommitTracker;
   private readonly blocking = new BlockingCalls();
   private readonly queries: OffsetQueries;
-  private readonly store = new MessageStore();
+  private readonly store = new MessageStore((err) => this.onError?.(err));
   private readonly owned: Assignment;
   private rebalancing: Promise<void> | null = null;
   private dataWaiters: Array<() => void> = [];

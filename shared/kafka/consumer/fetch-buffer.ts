@@ -42,17 +42,28 @@ export class FetchBuffer {
     this.head = 0;
   }
 
-  /** Removes and returns (in order) every pointer whose (rkt, partition) matches `pred`. */
-  extract(pred: (rkt: number, partition: number) => boolean): number[] {
+  /**
+   * Moves (in order) every pointer for which `into(rkt, partition)` names a list into that list; keeps the
+   * others. `into` is asked once per run of messages of the same partition.
+   */
+  extractInto(into: (rkt: number, partition: number) => number[] | undefined): void {
     const keep: number[] = [];
-    const out: number[] = [];
+    let lastRkt = -1;
+    let lastPartition = -1;
+    let target: number[] | undefined;
     for (let i = this.head; i < this.items.length; i++) {
       const m = this.items[i];
-      (pred(read.ptr(m as never, MSG.rkt), read.i32(m as never, MSG.partition)) ? out : keep).push(m);
+      const rkt = read.ptr(m as never, MSG.rkt);
+      const partition = read.i32(m as never, MSG.partition);
+      if (rkt !== lastRkt || partition !== lastPartition) {
+        lastRkt = rkt;
+        lastPartition = partition;
+        target = into(rkt, partition);
+      }
+      (target ?? keep).push(m);
     }
     this.items = keep;
     this.head = 0;
-    return out;
   }
 
   /** Removes and returns everything. */

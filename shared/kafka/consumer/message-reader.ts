@@ -12,6 +12,7 @@ import { ptr, read, toArrayBuffer } from "bun:ffi";
 import { rdkafka } from "../ffi/lib.ts";
 import { MSG, readCString, readI64 } from "../ffi/memory.ts";
 import type { ConsumedMessage } from "../types.ts";
+import type { MessageInternals } from "./message-internals.ts";
 
 const EMPTY = new Uint8Array(0);
 const RD_KAFKA_RESP_ERR__NOENT = -156;
@@ -58,10 +59,11 @@ let kp = new Float64Array(1024);
 let kl = new Float64Array(1024);
 let vp = new Float64Array(1024);
 let vl = new Float64Array(1024);
+let ts = new Float64Array(1024);
+let hasHeaders = new Uint8Array(1024);
 
 /** Converts message pointers into ConsumedMessages (the messages stay alive; see the view lifetime above). */
-export function readMessages(ptrs: readonly number[], topics: TopicNames): ConsumedMessage[] {
-  const lib = rdkafka();
+export function readMessages(ptrs: readonly number[], topics: TopicNames, internals: MessageInternals): ConsumedMessage[] {
   const n = ptrs.length;
   if (kp.length < n) {
     const size = Math.max(n, kp.length * 2);
@@ -69,7 +71,10 @@ export function readMessages(ptrs: readonly number[], topics: TopicNames): Consu
     kl = new Float64Array(size);
     vp = new Float64Array(size);
     vl = new Float64Array(size);
+    ts = new Float64Array(size);
+    hasHeaders = new Uint8Array(size);
   }
+  internals.read(ptrs, ts, hasHeaders);
   // Pass 1: addresses and lengths. Sizes above 4 GiB do not exist in Kafka (message.max.bytes caps at 1 GB).
   for (let i = 0; i < n; i++) {
     const m = ptrs[i];
@@ -96,10 +101,10 @@ export function readMessages(ptrs: readonly number[], topics: TopicNames): Consu
       topic: lastTopic,
       partition: read.i32(m as never, MSG.partition),
       offset: readI64(m, MSG.offset),
-      timestamp: lib.rd_kafka_message_timestamp(m, null) as number,
+      timestamp: ts[i],
       key: kp[i] ? (kl[i] ? new Uint8Array(ab!, kp[i] - base, kl[i]) : EMPTY) : null,
       value: vp[i] ? (vl[i] ? new Uint8Array(ab!, vp[i] - base, vl[i]) : EMPTY) : null,
-      headers: readHeaders(m),
+      headers: hasHeaders[i] ? readHeaders(m) : null,
     };
   }
   return out;

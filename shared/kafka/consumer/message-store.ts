@@ -7,10 +7,12 @@
 import { read } from "bun:ffi";
 import { rdkafka } from "../ffi/lib.ts";
 import { MSG } from "../ffi/memory.ts";
-import { tpKey } from "../client/tplist.ts";
+import { splitTpKey, tpKey } from "../client/tplist.ts";
 import type { ConsumedBatch, ConsumedMessage } from "../types.ts";
 import { FetchBuffer } from "./fetch-buffer.ts";
 import { TopicNames, readMessages } from "./message-reader.ts";
+import { MessageInternals } from "./message-internals.ts";
+import type { KafkaError } from "../errors.ts";
 
 /** A batch whose messages are destroyed exactly once, by release() or by MessageStore.destroyAll(). */
 class Batch implements ConsumedBatch {
@@ -43,12 +45,18 @@ function destroy(ms: readonly number[]): void {
 /** Owner of the consumer's undelivered and delivered-but-unreleased messages. */
 export class MessageStore {
   readonly topics = new TopicNames();
+  private readonly internals: MessageInternals;
   private readonly buffer = new FetchBuffer();
   /** Buffered messages of paused partitions by "topic:partition", in order. */
   private readonly held = new Map<string, number[]>();
   /** Partitions paused by the caller ("topic:partition"). */
   private readonly paused = new Set<string>();
   private readonly live = new Set<Batch>();
+
+  /** `onLayoutMismatch`: told once if librdkafka's private message struct is not what MessageInternals reads. */
+  constructor(onLayoutMismatch?: (err: KafkaError) => void) {
+    this.internals = new MessageInternals(onLayoutMismatch);
+  }
 
   /** Messages waiting for delivery (not counting held ones). */
   get buffered(): number {
@@ -80,13 +88,31 @@ export class MessageStore {
   take(max: number): ConsumedBatch {
     if (this.buffer.size === 0) return new Batch([], null, this.live);
     const ptrs = this.buffer.take(max);
-    return new Batch(readMessages(ptrs, this.topics), ptrs, this.live);
+    return new Batch(readMessages(ptrs, this.topics, this.internals), ptrs, this.live);
   }
 
   /** Pauses `keys`: their buffered messages (and any that still arrive) wait until unhold. */
   hold(keys: ReadonlySet<string>): void {
+    if (keys.size === 0) return;
     for (const k of keys) this.paused.add(k);
-    for (const m of this.extract(keys)) this.holdOne(this.keyOf(m), m);
+    // One lookup per message by (topic handle, partition) into the held lists: no per-message key string.
+    const lists = new Map<number, Map<number, number[]>>();
+    const listOf = (rkt: number, partition: number): number[] | undefined => {
+      let byPartition = lists.get(rkt);
+      if (!byPartition) {
+        lists.set(rkt, (byPartition = new Map()));
+        const topic = this.topics.get(rkt);
+        for (const k of keys) {
+          const [t, p] = splitTpKey(k);
+          if (t !== topic) continue;
+          let list = this.held.get(k);
+          if (!list) this.held.set(k, (list = []));
+          byPartition.set(p, list);
+        }
+      }
+      return byPartition.get(partition);
+    };
+    this.buffer.extractInto(listOf);
   }
 
   private holdOne(k: string, m: number): void {
@@ -144,6 +170,20 @@ export class MessageStore {
   }
 
   private extract(keys: ReadonlySet<string>): number[] {
-    return this.buffer.extract((rkt, partition) => keys.has(tpKey(this.topics.get(rkt), partition)));
+    const out: number[] = [];
+    const match = new Map<number, Set<number>>();
+    this.buffer.extractInto((rkt, partition) => {
+      let ps = match.get(rkt);
+      if (!ps) {
+        const topic = this.topics.get(rkt);
+        match.set(rkt, (ps = new Set()));
+        for (const k of keys) {
+          const [t, p] = splitTpKey(k);
+          if (t === topic) ps.add(p);
+        }
+      }
+      return ps.has(partition) ? out : undefined;
+    });
+    return out;
   }
 }
