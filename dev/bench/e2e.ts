@@ -24,6 +24,9 @@ import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { Consumer } from "../../shared/kafka/index.ts";
 import { watermarksOf } from "../../shared/replay/metadata.ts";
+import { rdkafkaInfo } from "../../shared/kafka/ffi/lib.ts";
+import { cpus, loadavg } from "node:os";
+import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -44,6 +47,8 @@ Pipeline:
   --batch N             batch.maxEvents (default: the topology default)
   --connections N       persist connections per worker (default: the topology default)
   --in-flight N         concurrency.inFlightBatches (default: the topology default)
+  --dedupe MODE         auto|bloom|bitmap: the dedupe stage's redis.mode (default auto: RedisBloom BF.* when
+                        the server at $REDIS_URL has it, else the BITFIELD bitmap)
   --partitions N        source partitions (default 8, on the mock at least what holds the run; a smaller
                         explicit value is honoured, and the retention check then reports an invalid run)
 
@@ -62,7 +67,10 @@ Other:
   --json                last stdout line: {"events","events_per_min","lost","duplicated","duplicates_dropped",
                         "invalid","p50_ms","p95_ms","p99_ms","cpu_s_per_million","max_rss_mb",
                         "cpu_s_per_million_by_thread" (per thread kind: bun = JS main threads, Worker = enrich
-                        threads, JITWorker, HeapHelper = GC, rdk:* = librdkafka, mi-scavenger = allocator)}
+                        threads, JITWorker, HeapHelper = GC, rdk:* = librdkafka, mi-scavenger = allocator),
+                        "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
+                        run: exact on a Redis of your own, others' work included on a shared one), "kafka"
+                        (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end)}
   -h, --help
 
 Exit codes: 0 pass, 1 audit failed or the fleet failed, 2 invalid run (retention) or usage error.
@@ -78,6 +86,7 @@ const SPEC = {
   timeout: { type: "string" },
   keep: { type: "boolean" },
   profile: { type: "string" },
+  dedupe: { type: "string" },
 } as const;
 
 /** Envelope + headers on top of the payload, for partition sizing on the mock. */
@@ -141,6 +150,8 @@ async function main(): Promise<number> {
   // The fleet runs while the generator produces: a sustained run needs its whole duration plus room to drain.
   const timeoutMs = f.duration("timeout", (sustained ? durationMs : 0) + 10 * 60_000)!;
   const seed = f.int("seed", null, 0) ?? undefined;
+  const redisMode = f.oneOf("dedupe", ["auto", "bloom", "bitmap"] as const, "auto");
+  const loadAtStart = loadavg()[0];
 
   const tag = newRunId().toLowerCase();
   const names = {
@@ -197,6 +208,7 @@ async function main(): Promise<number> {
       connections: f.int("connections", null, 1),
       inFlightBatches: f.int("in-flight", null, 1),
       httpPort,
+      redisMode,
     }),
   );
   const fleetEnv: Record<string, string | undefined> = { ...process.env, [BENCH_ENV.databaseUrl]: databaseUrl, [BENCH_ENV.redisUrl]: redisUrl };
@@ -239,6 +251,8 @@ async function main(): Promise<number> {
   let gen: GeneratorResult | null = null;
   const logFile = join(tmp, "fleet.log");
   let latencyColumn: "written_at" | "ingested_at" = "ingested_at";
+  let redisCpu = NaN;
+  let filterUsed: "bloom" | "bitmap" | null = null;
   let keptLog = false;
   try {
     // Create the table now (the persist stage's own migration), then give it an insert-time column so
@@ -261,6 +275,7 @@ async function main(): Promise<number> {
       if (watcher.observed.length) throw new InvalidRun();
     }
 
+    const redisCpuBefore = await redisCpuSeconds(redisUrl).catch(() => NaN);
     const logFd = openSync(logFile, "w");
     fleet = Bun.spawn(fleetCmd, {
       cwd: REPO,
@@ -289,6 +304,8 @@ async function main(): Promise<number> {
     clearTimeout(timer);
     clearInterval(progress);
     await producing;
+    redisCpu = (await redisCpuSeconds(redisUrl).catch(() => NaN)) - redisCpuBefore;
+    filterUsed = await dedupeFilterUsed(redisUrl, names.prefix).catch(() => null);
     const peaks = sampler.stop();
     threadCpu = threadSampler.stop().filter((t) => t.cpuSeconds >= 0.01);
     await watcher.stop();
@@ -352,6 +369,7 @@ async function main(): Promise<number> {
           `${summary ? summary.events_per_min.toLocaleString("en-US") : "?"} events/min wall clock incl. fleet start-up (${summary ? (summary.elapsed_ms / 1000).toFixed(1) : "?"} s)`,
         `latency (event time -> ${timing.column === "written_at" ? "row written" : "ingest"}${sustained ? "" : ", includes the backlog wait of events produced up front"}): p50 ${round(timing.p50Ms)} ms, p95 ${round(timing.p95Ms)} ms, p99 ${round(timing.p99Ms)} ms, max ${round(timing.maxMs)} ms`,
         `cpu by thread kind (fleet, sampled every 0.5 s): ${threadCpu.map((t) => `${t.kind} ${round(t.cpuSeconds, 2)} s`).join(", ")}`,
+        `redis: ${filterUsed ?? "?"} filter, ${round(redisCpu, 2)} s server CPU (${round(redisCpu / (events / 1e6), 2)} s per million events; the whole server's)`,
         `cpu: ${round(cpuSeconds, 2)} s for the fleet (supervisor + workers; PostgreSQL, Redis and the broker not included), ${round(cpuSeconds / (events / 1e6), 2)} s per million events; max worker RSS ${round(maxRssMb)} MB`,
       ].join("\n"),
     );
@@ -377,6 +395,12 @@ async function main(): Promise<number> {
         mode: sustained ? "sustained" : "max",
         events_per_min_wall: summary?.events_per_min ?? null,
         audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
+        dedupe_filter: filterUsed,
+        redis_cpu_s_per_million: round(redisCpu / (events / 1e6), 2),
+        kafka: external ? "broker" : "mock",
+        librdkafka: rdkafkaInfo().version,
+        cores: cpus().length,
+        load_avg: [round(loadAtStart, 2), round(loadavg()[0], 2)],
       }),
     );
   return exitCode;

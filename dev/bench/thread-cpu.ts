@@ -20,6 +20,13 @@ export interface ThreadKindCpu {
 /** Thread kinds by their comm name: numbered siblings (rdk:broker1, rdk:broker-1) fold into one kind. */
 const kindOf = (comm: string): string => (comm === "bun.exe" ? "bun" : comm.replace(/-?\d+$/, ""));
 
+/** CPU seconds (user + sys) one thread has used: the calling process's JS main thread by default (tid = pid). */
+export function threadCpuSeconds(pid: number = process.pid, tid: number = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+  const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(after[11]) + Number(after[12])) / USER_HZ;
+}
+
 /** Samples the threads of chosen processes every `intervalMs` until stopped. */
 export class ThreadCpuSampler {
   private readonly last = new Map<string, { kind: string; ticks: number }>();

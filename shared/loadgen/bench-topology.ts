@@ -29,6 +29,8 @@ export interface BenchTopologyOptions {
   /** Port for /readyz on 127.0.0.1 (the bench waits for readiness before a sustained run); 0 disables. */
   httpPort: number;
   logLevel?: "warn" | "info" | "error";
+  /** dedupe redis.mode: "auto" (the default: BF.* when the server has it), "bloom" or "bitmap". */
+  redisMode?: "auto" | "bloom" | "bitmap";
 }
 
 /** YAML scalars here are generated names and numbers; quote them anyway so YAML never reinterprets one. */
@@ -53,6 +55,7 @@ export function benchTopologyYaml(o: BenchTopologyOptions): string {
     `      backend: redis`,
     `      redis:`,
     `        url: "\${${BENCH_ENV.redisUrl}}"`,
+    ...(o.redisMode && o.redisMode !== "auto" ? [`        mode: ${o.redisMode}`] : []),
     `      prefix: ${q(o.redisPrefix)}`,
     `      expectedPerWindow: ${Math.max(100_000, Math.ceil(o.expectedEvents))}`,
     `  - persist:`,
