@@ -32,12 +32,14 @@ describe("consumed message timestamp and headers", () => {
   test("read from the struct and through the public calls, both give exactly what was produced", async () => {
     const topic = uniqueName("mi");
     mock.createTopic(topic, 2);
-    const recs = Array.from({ length: 400 }, (_, i) => ({
+    // 2,000 messages with headers: past the first 1,000 a consumer checks against librdkafka, so most are
+    // decoded from the wire alone.
+    const recs = Array.from({ length: 4000 }, (_, i) => ({
       topic,
       partition: i % 2,
       value: `v${i}`,
       timestamp: 1_700_000_000_000 + i,
-      headers: i % 3 === 0 ? ([["ce_id", `id-${i}`], ["empty", ""], ["nul", null]] as Array<[string, string | null]>) : undefined,
+      headers: i % 2 === 0 ? ([["ce_id", `id-${i}-ü`], ["empty", ""], ["nul", null]] as Array<[string, string | null]>) : undefined,
     }));
     await producer.sendBatch(recs);
     const expected = new Map(recs.map((r) => [r.value, r]));
@@ -79,6 +81,27 @@ describe("consumed message timestamp and headers", () => {
     expect(Array.from(ts)).toEqual([1_700_000_000_123, -1, 42, 5, 6, 7]);
     expect(Array.from(hh)).toEqual([0, 0, 0, 0, 0, 1]);
     expect(internals.isDirect).toBe(true);
+  });
+
+  test("headers decode from the wire bytes; bytes that do not decode go to the library path", () => {
+    const internals = new MessageInternals();
+    // 2 headers: "a" = "bc", "ü" = null (zigzag varints: 4 = 2 headers, 2 = length 1, 4 = length 2, 1 = -1).
+    const good = fakeMessage(1, { wireHeaders: new Uint8Array([4, 2, 0x61, 4, 0x62, 0x63, 4, 0xc3, 0xbc, 1]) });
+    const viaLibrary = (m: number) => (m === ptr(good) ? ([["a", new Uint8Array([0x62, 0x63])], ["ü", null]] as Array<[string, Uint8Array | null]>) : [["lib", null]] as Array<[string, Uint8Array | null]>);
+    expect(internals.headers(ptr(good), viaLibrary)).toEqual([["a", new Uint8Array([0x62, 0x63])], ["ü", null]]);
+    expect(internals.isDirect).toBe(true); // the check agreed
+    // Past the checked ones, the wire result is used as is; a truncated block falls back to the library.
+    for (let i = 0; i < 1000; i++) internals.headers(ptr(good), viaLibrary);
+    const wireOnly = internals.headers(ptr(good), () => [["never", null]]);
+    expect(wireOnly).toEqual([["a", new Uint8Array([0x62, 0x63])], ["ü", null]]);
+    const truncated = fakeMessage(2, { wireHeaders: new Uint8Array([4, 2, 0x61, 8, 0x62]) });
+    expect(internals.headers(ptr(truncated), viaLibrary)).toEqual([["lib", null]]);
+
+    const reported: KafkaError[] = [];
+    const disagreeing = new MessageInternals((e) => reported.push(e));
+    expect(disagreeing.headers(ptr(good), () => [["a", null]])).toEqual([["a", null]]);
+    expect(disagreeing.isDirect).toBe(false);
+    expect(reported.map((e) => e.code)).toEqual(["LAYOUT_MISMATCH"]);
   });
 
   test("a struct the public calls read differently switches the process to the public calls and is reported once", () => {

@@ -104,7 +104,7 @@ export function readMessages(ptrs: readonly number[], topics: TopicNames, intern
       timestamp: ts[i],
       key: kp[i] ? (kl[i] ? new Uint8Array(ab!, kp[i] - base, kl[i]) : EMPTY) : null,
       value: vp[i] ? (vl[i] ? new Uint8Array(ab!, vp[i] - base, vl[i]) : EMPTY) : null,
-      headers: hasHeaders[i] ? readHeaders(m) : null,
+      headers: hasHeaders[i] ? internals.headers(m, readHeaders) : null,
     };
   }
   return out;
