@@ -27,6 +27,7 @@ import { watermarksOf } from "../../shared/replay/metadata.ts";
 import { rdkafkaInfo } from "../../shared/kafka/ffi/lib.ts";
 import { cpus, loadavg } from "node:os";
 import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";
+import { formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -61,6 +62,9 @@ Events:
 Other:
   --timeout D           give up on the fleet after D (default 10m, plus --duration in sustained mode)
   --keep                keep the table, topics and Redis keys
+  --timeline            run the fleet at log level info and print, per worker, its partition assignments over
+                        time, the rows of its partitions and when its last row was written (run-to-run spread);
+                        --json then carries "workers"
   --profile DIR         write a .cpuprofile per fleet process (supervisor and workers; not the enrich
                         threads) into DIR (bun --cpu-prof via BUN_OPTIONS); summarize them with
                         bun dev/bench/profile-summary.ts DIR --events N
@@ -70,7 +74,8 @@ Other:
                         threads, JITWorker, HeapHelper = GC, rdk:* = librdkafka, mi-scavenger = allocator),
                         "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
-                        (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end)}
+                        (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
+                        "offered_per_s" (the generator's achieved rate)}
   -h, --help
 
 Exit codes: 0 pass, 1 audit failed or the fleet failed, 2 invalid run (retention) or usage error.
@@ -87,6 +92,7 @@ const SPEC = {
   keep: { type: "boolean" },
   profile: { type: "string" },
   dedupe: { type: "string" },
+  timeline: { type: "boolean" },
 } as const;
 
 /** Envelope + headers on top of the payload, for partition sizing on the mock. */
@@ -209,6 +215,7 @@ async function main(): Promise<number> {
       inFlightBatches: f.int("in-flight", null, 1),
       httpPort,
       redisMode,
+      logLevel: f.bool("timeline") ? "info" : undefined,
     }),
   );
   const fleetEnv: Record<string, string | undefined> = { ...process.env, [BENCH_ENV.databaseUrl]: databaseUrl, [BENCH_ENV.redisUrl]: redisUrl };
@@ -253,6 +260,7 @@ async function main(): Promise<number> {
   let latencyColumn: "written_at" | "ingested_at" = "ingested_at";
   let redisCpu = NaN;
   let filterUsed: "bloom" | "bitmap" | null = null;
+  let timeline: { workers: WorkerTimeline[]; lines: string[] } | null = null;
   let keptLog = false;
   try {
     // Create the table now (the persist stage's own migration), then give it an insert-time column so
@@ -333,6 +341,10 @@ async function main(): Promise<number> {
       sourceIsFresh: true,
     });
     timing = await runTiming(sql, names.table, manifest.runId, latencyColumn);
+    if (f.bool("timeline") && timing.column === "written_at") {
+      const workersSeen = parseFleetLog(readFileSync(logFile, "utf8"));
+      timeline = { workers: workersSeen, lines: formatTimeline(workersSeen, await partitionSpans(sql, names.table)) };
+    }
     say(formatAudit(report));
     exitCode = report.invalid_run ? 2 : !report.ok || fleetExit !== 0 || summary === null ? 1 : 0;
   } catch (err) {
@@ -374,6 +386,7 @@ async function main(): Promise<number> {
       ].join("\n"),
     );
   }
+  if (timeline) say(["per worker (times from the first engine start / the first row):", ...timeline.lines].join("\n"));
   say(`command: bun dev/bench/e2e.ts ${argv.join(" ")}`);
   if (profileDir) say(`profiles: ${profileDir} (summary: bun dev/bench/profile-summary.ts ${profileDir} --events ${events})`);
   say(`fleet:   bun ${fleetCmd.slice(1).map((a) => a.replace(REPO + "/", "")).join(" ")}  (log: ${keptLog ? logFile : "removed"})`);
@@ -395,7 +408,9 @@ async function main(): Promise<number> {
         mode: sustained ? "sustained" : "max",
         events_per_min_wall: summary?.events_per_min ?? null,
         audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
+        offered_per_s: gen ? round((gen as GeneratorResult).ratePerSec, 0) : null,
         dedupe_filter: filterUsed,
+        ...(timeline ? { workers: timeline.workers.map((w) => ({ worker: w.worker, partitions: w.partitions, events: w.events, changes: w.changes.length })) } : {}),
         redis_cpu_s_per_million: round(redisCpu / (events / 1e6), 2),
         kafka: external ? "broker" : "mock",
         librdkafka: rdkafkaInfo().version,

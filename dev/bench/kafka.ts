@@ -15,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { threadCpuSeconds } from "./thread-cpu.ts";
+import { loadavg } from "node:os";
 import { Admin, Consumer, MockCluster, Producer, mockPartitionsFor, rdkafkaInfo } from "../../shared/kafka/index.ts";
 
 const { values: args } = parseArgs({
@@ -165,6 +166,9 @@ if (args.json) {
       consume_msgs_per_s: Math.round(consumeRate),
       consume_js_cpu_us_per_msg: Math.round((consumeCpu * 1e6 * 1000) / Math.max(1, consumed)) / 1000,
       with_headers: headerCount,
+      header_ratio: HEADER_RATIO,
+      librdkafka: rdkafkaInfo().version,
+      load_avg: loadavg()[0],
       messages: consumed,
       rss_mb: rssMb,
       size_bytes: SIZE,

@@ -55,3 +55,49 @@ describe("bun run bench usage", () => {
     expect(r.stderr).toContain("--duration needs --rate");
   });
 });
+
+describe("bench tools", () => {
+  const tool = (name: string) => resolve(import.meta.dir, `../../dev/bench/${name}`);
+
+  test("compare.ts prints each recorded metric against the matching baseline, with the direction that is better", () => {
+    const result = JSON.stringify({ mode: "max", kafka: "mock", cpu_s_per_million: 10, events_per_min: 1, load_avg: [1, 2] });
+    const p = Bun.spawnSync([process.execPath, tool("compare.ts"), "-"], { stdin: new TextEncoder().encode(`progress line\n${result}\n`), stdout: "pipe", stderr: "pipe" });
+    const out = p.stdout.toString();
+    expect(p.exitCode).toBe(0);
+    expect(out).toMatch(/vs e2e-max-mock .*LOADED machine/);
+    expect(out).toMatch(/cpu_s_per_million\s+[\d.]+\s+->\s+10\s+-[\d.]+%\s+better/);
+    expect(out).toMatch(/events_per_min\s+[\d.]+\s+->\s+1\s+-[\d.]+%\s+WORSE/);
+    const none = Bun.spawnSync([process.execPath, tool("compare.ts"), "-"], { stdin: new TextEncoder().encode(`{"mode":"nothing"}\n`), stdout: "pipe" });
+    expect(none.exitCode).toBe(1);
+    expect(none.stdout.toString()).toContain("no baseline matches this result");
+  });
+
+  test("sustained-max.ts refuses e2e flags it sets itself, naming the flag", () => {
+    const p = Bun.spawnSync([process.execPath, tool("sustained-max.ts"), "--", "--rate", "5"], { stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).toBe(2);
+    expect(p.stderr.toString()).toContain("--rate is set by sustained-max itself");
+  });
+
+  test("fleet-timeline reads assignments, revocations and the stop count per worker from a fleet log", async () => {
+    const { parseFleetLog } = await import("../../dev/bench/fleet-timeline.ts");
+    const log = [
+      `{"level":30,"time":"2026-01-01T00:00:00.000Z","pid":11,"worker":0,"msg":"engine started"}`,
+      `{"level":30,"time":"2026-01-01T00:00:01.000Z","pid":11,"worker":0,"partitions":[{"topic":"t","partition":0},{"topic":"t","partition":1}],"msg":"partitions assigned"}`,
+      `{"level":30,"time":"2026-01-01T00:00:02.500Z","pid":12,"worker":1,"msg":"engine started"}`,
+      `{"level":30,"time":"2026-01-01T00:00:03.000Z","pid":11,"worker":0,"partitions":[{"topic":"t","partition":1}],"msg":"partitions revoked"}`,
+      `{"level":30,"time":"2026-01-01T00:00:03.100Z","pid":12,"worker":1,"partitions":[{"topic":"t","partition":1}],"msg":"partitions assigned"}`,
+      `%7|librdkafka raw line`,
+      `{"level":30,"time":"2026-01-01T00:00:09.000Z","pid":11,"worker":0,"progress":{"events":70},"msg":"engine stopped"}`,
+      `{"level":30,"time":"2026-01-01T00:00:09.0`,
+    ].join("\n");
+    const ws = parseFleetLog(log);
+    expect(ws.map((w) => [w.worker, w.pid, w.startedAt, w.partitions, w.events])).toEqual([
+      [0, 11, 0, [0], 70],
+      [1, 12, 2500, [1], null],
+    ]);
+    expect(ws[0].changes).toEqual([
+      { atMs: 1000, kind: "+", partitions: [0, 1] },
+      { atMs: 3000, kind: "-", partitions: [1] },
+    ]);
+  });
+});
