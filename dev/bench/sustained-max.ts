@@ -12,7 +12,7 @@ import { Flags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-
 
 const REPO = resolve(import.meta.dir, "../..");
 
-const USAGE = `Usage: bun dev/bench/sustained-max.ts [flags] [-- e2e flags]
+const USAGE = `Usage: bun dev/bench/sustained-max.ts [flags] [e2e flags]
 
 Finds the highest rate (events/s) the fleet sustains for --duration with an exact audit and p99 <= --p99.
 
@@ -27,8 +27,8 @@ Finds the highest rate (events/s) the fleet sustains for --duration with an exac
                     "probes":[{rate,pass,why,p99_ms,offered_per_s,cpu_s_per_million,...}],"command","reproduce"}
   -h, --help
 
-Everything after "--" goes to every e2e run unchanged (e.g. -- --replicas 2 --threads 1 --partitions 24
---dedupe bloom). Kafka, PostgreSQL and Redis come from the same environment as for e2e.ts.
+Every other flag goes to each e2e run unchanged (e.g. --replicas 2 --threads 1 --partitions 24 --dedupe bloom).
+Kafka, PostgreSQL and Redis come from the same environment as for e2e.ts.
 `;
 
 const SPEC = {
@@ -56,6 +56,25 @@ interface Probe {
   load_avg: unknown;
 }
 
+/** Separates this script's flags (SPEC) from the e2e flags passed through; a "--" is skipped. */
+function splitArgs(argv: string[]): { own: string[]; passthrough: string[] } {
+  const own: string[] = [];
+  const passthrough: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") continue;
+    const name = a.startsWith("--") ? a.slice(2).split("=")[0] : a === "-h" ? "help" : null;
+    const spec = name !== null ? (SPEC as Record<string, { type: string }>)[name] : undefined;
+    if (!spec) {
+      passthrough.push(a);
+      continue;
+    }
+    own.push(a);
+    if (spec.type === "string" && !a.includes("=") && i + 1 < argv.length) own.push(argv[++i]);
+  }
+  return { own, passthrough };
+}
+
 /** Runs one sustained e2e probe at `rate` and judges it. */
 async function probe(rate: number, durationMs: number, p99BoundMs: number, passthrough: string[]): Promise<Probe> {
   const args = ["dev/bench/e2e.ts", "--rate", String(rate), "--duration", `${Math.round(durationMs / 1000)}s`, ...passthrough, "--json"];
@@ -80,16 +99,14 @@ async function probe(rate: number, durationMs: number, p99BoundMs: number, passt
 
 async function main(): Promise<number> {
   const argv = Bun.argv.slice(2);
-  const dash = argv.indexOf("--");
-  const own = dash < 0 ? argv : argv.slice(0, dash);
-  const passthrough = dash < 0 ? [] : argv.slice(dash + 1);
+  const { own, passthrough } = splitArgs(argv);
   const f = new Flags(parseFlags(own, SPEC).values);
   if (f.bool("help")) {
     console.log(USAGE);
     return 0;
   }
   for (const banned of ["--rate", "--duration", "--events", "--json"])
-    if (passthrough.includes(banned)) throw usageError(`${banned} is set by sustained-max itself; do not pass it after --`);
+    if (passthrough.includes(banned)) throw usageError(`${banned} is set by sustained-max itself; do not pass it through to e2e.ts`);
   const json = f.bool("json");
   const say = json ? (s: string) => console.error(s) : (s: string) => console.log(s);
   const from = f.number("from", 10_000, 1);

@@ -73,7 +73,7 @@ describe("bench tools", () => {
   });
 
   test("sustained-max.ts refuses e2e flags it sets itself, naming the flag", () => {
-    const p = Bun.spawnSync([process.execPath, tool("sustained-max.ts"), "--", "--rate", "5"], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync([process.execPath, tool("sustained-max.ts"), "--rate", "5"], { stdout: "pipe", stderr: "pipe" });
     expect(p.exitCode).toBe(2);
     expect(p.stderr.toString()).toContain("--rate is set by sustained-max itself");
   });
