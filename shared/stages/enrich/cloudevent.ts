@@ -7,7 +7,7 @@ import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import type { TextHeaders } from "./headers.ts";
 import type { CloudEvent } from "./module-api.ts";
 import { parseRfc3339, type EventTime } from "./rfc3339.ts";
-import { stringRuleProblem } from "./sink-limits.ts";
+import { jsonDeeperThan, MAX_JSON_DEPTH, stringRuleProblem } from "./sink-limits.ts";
 import { uriProblem, uriReferenceProblem } from "./uri.ts";
 
 /** A valid event, with what validation learned about it. */
@@ -192,6 +192,9 @@ export function validateEvent(obj: Record<string, unknown>, maxAttributes = Infi
   return { event: obj as CloudEvent, time, extNames };
 }
 
+/** The rejection of data nested deeper than the sink takes. */
+export const tooDeep = (): EventReject => new EventReject(C.DataTooDeep, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+
 /** Parses a structured-mode value (the JSON event format) into an object, or says why it is not one. */
 export function decodeStructured(value: Uint8Array): Record<string, unknown> | EventReject {
   let text: string;
@@ -200,6 +203,9 @@ export function decodeStructured(value: Uint8Array): Record<string, unknown> | E
   } catch {
     return new EventReject(C.BadJson, "value is not valid UTF-8");
   }
+  // Before parsing: nesting the sink cannot store is refused without building it (and without a
+  // stack overflow in JSON.stringify later). The event object itself is one level.
+  if (jsonDeeperThan(text, MAX_JSON_DEPTH + 1)) return tooDeep();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -356,7 +362,9 @@ export function decodeBinary(headers: TextHeaders, value: Uint8Array | null): Re
   if (value === null) return obj;
   if (contentType !== undefined && isJsonContentType(contentType)) {
     try {
-      obj.data = JSON.parse(utf8.decode(value));
+      const text = utf8.decode(value);
+      if (jsonDeeperThan(text, MAX_JSON_DEPTH)) return tooDeep();
+      obj.data = JSON.parse(text);
     } catch (e) {
       return new EventReject(C.BadData, `value is not valid JSON although content-type is ${contentType}: ${(e as Error).message}`);
     }

@@ -5,7 +5,7 @@
  */
 import { writeProbes } from "../dedupe/bloom-math.ts";
 import { copyField, copyJsonField } from "../persist/copy-text.ts";
-import { decodeBinary, decodeStructured, isBinaryMode, structuredFormatProblem, validateEvent, type ValidEvent } from "./cloudevent.ts";
+import { decodeBinary, decodeStructured, isBinaryMode, structuredFormatProblem, tooDeep, validateEvent, type ValidEvent } from "./cloudevent.ts";
 import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
@@ -42,7 +42,7 @@ function sinkChecks(plan: EnrichPlan): { data: boolean; key: boolean; tenant: bo
 function dataProblem(json: string): EventReject | null {
   if (hasEscapedNul(json)) return new EventReject(C.BadData, "data contains U+0000, which PostgreSQL jsonb cannot store");
   if (hasEscapedLoneSurrogate(json)) return new EventReject(C.BadData, "data contains a lone surrogate (\\ud800-\\udfff unpaired), which PostgreSQL jsonb cannot store");
-  if (jsonDeeperThan(json, MAX_JSON_DEPTH)) return new EventReject(C.DataTooDeep, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDeeperThan(json, MAX_JSON_DEPTH)) return tooDeep();
   return null;
 }
 

@@ -170,3 +170,11 @@ describe("content mode (Kafka protocol binding 1.0.2)", () => {
     expect(b.events!.id[1]).toBe("hdr-id");
   });
 });
+
+describe("nesting refused before parsing", () => {
+  test("100,000 levels in a structured value and in binary-mode data -> CE_DATA_TOO_DEEP", async () => {
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    await expectRejected(structured(`{"specversion":"1.0","id":"d","source":"/s","type":"t","data":${deep}}`), C.DataTooDeep, "deeper than");
+    await expectRejected(binary({ specversion: "1.0", id: "d", source: "/s", type: "t", datacontenttype: "application/json" }, deep), C.DataTooDeep, "deeper than");
+  });
+});
