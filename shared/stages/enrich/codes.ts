@@ -31,6 +31,10 @@ export const EnrichRejectCode = {
   DataTooDeep: "CE_DATA_TOO_DEEP",
   /** `source` + `id` (or the tenant) exceed what the table's btree index can hold (sink-limits.ts). */
   KeyTooLarge: "CE_KEY_TOO_LARGE",
+  /** The event time is older than the persist stage's retention: its day partition would be (or was) dropped. */
+  TimeTooOld: "CE_TIME_TOO_OLD",
+  /** The event time is further ahead than the persist stage makes day partitions (partitionsAheadDays + 1). */
+  TimeTooFarAhead: "CE_TIME_TOO_FAR_AHEAD",
   /** A structured-mode record in an event format other than JSON (content-type application/cloudevents+<format>). */
   UnsupportedFormat: "CE_UNSUPPORTED_FORMAT",
   /** The user enrich module threw (or its batch call failed and the per-event retry threw) for this event. */

@@ -42,6 +42,8 @@ export interface EnrichPlan {
   dedupe: { keyFields: string[]; layout: BloomLayout } | null;
   /** The persist stage's columns in order, or null without a persist stage (then no COPY lines are built). */
   columns: ColumnSource[] | null;
+  /** Days of event time that get a partition, when the persist stage manages a partitioned table (thread.ts windowProblem). */
+  partitionWindow: { retentionDays: number; aheadDays: number } | null;
 }
 
 /** Rejects enrich settings the threads could not honour (the topology loader validates most; this guards direct use). */
@@ -86,5 +88,6 @@ export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopolo
         }
       : null,
     columns,
+    partitionWindow: persist?.manageSchema ? { retentionDays: persist.retentionDays, aheadDays: persist.partitionsAheadDays + 1 } : null,
   };
 }

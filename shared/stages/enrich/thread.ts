@@ -54,6 +54,26 @@ function keyProblem(source: string, id: string): EventReject | null {
   return new EventReject(C.KeyTooLarge, `source and id are ${bytes} bytes together; the primary-key index holds at most ${MAX_KEY_BYTES}`);
 }
 
+/**
+ * Why an event time has no day partition to go to, or null. Only days from the oldest the retention keeps to
+ * the partitions made ahead (plus a day of clock skew) get partitions: untrusted times cannot make the table
+ * grow a partition per distinct date, and an event is never stored into a partition the next maintenance
+ * pass drops.
+ */
+function windowProblem(t: EventTime, now: number, w: NonNullable<EnrichPlan["partitionWindow"]>): EventReject | null {
+  const day = Math.floor(t.ms / DAY_MS);
+  const today = Math.floor(now / DAY_MS);
+  if (day < today - w.retentionDays) {
+    return new EventReject(C.TimeTooOld, `time ${t.text} is older than the table's retention (${w.retentionDays} days): its day partition is dropped`);
+  }
+  if (day > today + w.aheadDays) {
+    return new EventReject(C.TimeTooFarAhead, `time ${t.text} is more than ${w.aheadDays} days ahead: no day partition is made that far ahead`);
+  }
+  return null;
+}
+
+const DAY_MS = 86_400_000;
+
 /** Why a tenant cannot be a key of the (tenant, time) index, or null. */
 function tenantProblem(tenant: string | null): EventReject | null {
   if (tenant === null || tenant.length * 3 <= MAX_TENANT_BYTES) return null;
@@ -227,6 +247,7 @@ export class EnrichThread {
     const stride = this.stride;
     const probes = new Uint32Array(n * stride);
     const ingest = timeFromEpochMs(task.ingestedAt)!;
+    const eventTime: Array<EventTime | null> = new Array(n).fill(null);
     const columns = this.columns;
     const copyText = columns !== null ? new CopyLinesBuilder(n) : null;
     const row: Array<string | number> = new Array(columns?.length ?? 0);
@@ -247,6 +268,14 @@ export class EnrichThread {
         }
         problem ??= sink.key ? keyProblem(v.event.source, v.event.id) : null;
         problem ??= sink.tenant ? tenantProblem(tenantOf(v.event, plan)) : null;
+        let t: EventTime | null = v.time;
+        if (t === null) {
+          // Kafka's timestamp is part of the record, so a replayed event gets the same time (and primary key).
+          const ts = task.timestamps[i];
+          t = (ts >= 0 ? timeFromEpochMs(ts) : null) ?? ingest;
+        }
+        eventTime[i] = t;
+        problem ??= plan.partitionWindow ? windowProblem(t, task.ingestedAt, plan.partitionWindow) : null;
         if (problem !== null) {
           rejections.push([i, problem.code, problem.reason]);
           valid[i] = null;
@@ -259,12 +288,7 @@ export class EnrichThread {
         continue;
       }
       const ev = v!.event;
-      let t: EventTime | null = v!.time;
-      if (t === null) {
-        // Kafka's timestamp is part of the record, so a replayed event gets the same time (and primary key).
-        const ts = task.timestamps[i];
-        t = (ts >= 0 ? timeFromEpochMs(ts) : null) ?? ingest;
-      }
+      const t = eventTime[i]!;
       const ten = tenantOf(ev, plan);
       if (plan.ingestedAtExtension) {
         ev.ingestedat = ingest.text;

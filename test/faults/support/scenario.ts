@@ -22,6 +22,9 @@ import { readDeadLetters } from "./dead-letters.ts";
 import { MOCK_BROKERS, type FaultServices } from "./services.ts";
 import { auditLine, onlyDatabaseRejections, type ScenarioResult } from "./verdict.ts";
 
+/** Largest hand-made record a scenario can produce (produceExtra), e.g. a 4 MB event. */
+export const MAX_EXTRA_RECORD_BYTES = 8 * 1024 * 1024;
+
 /** Bytes per generated record on the wire (payload + envelope + headers), for partition sizing. */
 const RECORD_BYTES = 700;
 
@@ -44,6 +47,12 @@ export interface ScenarioOptions {
   shutdownDeadlineMs?: number;
   /** enrich.maxEventBytes (default 16 KiB). */
   maxEventBytes?: number;
+  /** enrich.module: absolute path of a user enrich module (default none). */
+  enrichModule?: string;
+  /** enrich.sliceTimeout in ms (default: the topology default). */
+  sliceTimeoutMs?: number;
+  /** persist.retentionDays (default: the topology default). */
+  retentionDays?: number;
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -64,6 +73,7 @@ export class Scenario {
   private watcher: RetentionWatcher | null = null;
   private extraRecords = 0;
   private readonly producer: Producer;
+  private readonly topicsCreated: Promise<void>;
 
   constructor(
     readonly env: FaultServices,
@@ -79,11 +89,22 @@ export class Scenario {
     // In the system temp dir, so a failed scenario's logs outlive the suite.
     this.dir = mkdtempSync(join(tmpdir(), `tf-fault-${this.tag}-`));
     this.topologyFile = join(this.dir, "topology.yaml");
-    // Replicated on every broker, so one broker going down leaves a replica (the mock may still stall).
-    env.mock.createTopic(this.topic, this.partitions, MOCK_BROKERS);
-    env.mock.createTopic(this.dlq, 2, MOCK_BROKERS);
+    // On the mock: replicated on every broker, so one broker going down leaves a replica (the mock may still
+    // stall). On a real broker the source takes records up to MAX_EXTRA_RECORD_BYTES (poison of that size).
+    this.topicsCreated = env.real
+      ? Promise.all([env.createTopic(this.topic, this.partitions, { "max.message.bytes": String(MAX_EXTRA_RECORD_BYTES) }), env.createTopic(this.dlq, 2)]).then(() => undefined)
+      : (env.mock.createTopic(this.topic, this.partitions, MOCK_BROKERS), env.mock.createTopic(this.dlq, 2, MOCK_BROKERS), Promise.resolve());
     writeFileSync(this.topologyFile, this.topologyYaml());
-    this.producer = new Producer({ config: { ...env.kafka, "enable.idempotence": "true", "linger.ms": "5" } });
+    this.producer = new Producer({
+      config: { ...env.kafka, "enable.idempotence": "true", "linger.ms": "5", "message.max.bytes": String(MAX_EXTRA_RECORD_BYTES) },
+    });
+  }
+
+  /** A scenario whose topics exist (on a real broker, creating them is asynchronous). */
+  static async create(env: FaultServices, opts: ScenarioOptions): Promise<Scenario> {
+    const s = new Scenario(env, opts);
+    await s.topicsCreated;
+    return s;
   }
 
   /** The scenario's topology: connection URLs from the environment, everything else fixed here. */
@@ -104,6 +125,8 @@ export class Scenario {
       `  - enrich:`,
       `      threads: 1`,
       `      maxEventBytes: ${o.maxEventBytes ?? 16 * 1024}`,
+      ...(o.enrichModule ? [`      module: ${q(o.enrichModule)}`] : []),
+      ...(o.sliceTimeoutMs ? [`      sliceTimeout: ${o.sliceTimeoutMs}`] : []),
       `  - dedupe:`,
       `      backend: redis`,
       `      redis: {url: "\${TF_FAULT_REDIS_URL}", mode: bitmap}`,
@@ -113,6 +136,7 @@ export class Scenario {
       `      url: "\${TF_FAULT_DATABASE_URL}"`,
       `      table: ${q(this.table)}`,
       `      connections: 2`,
+      ...(o.retentionDays ? [`      retentionDays: ${o.retentionDays}`] : []),
       `deadLetter:`,
       `  topic: ${q(this.dlq)}`,
       `batch:`,
@@ -173,7 +197,7 @@ export class Scenario {
   }
 
   /** Produces extra hand-made records (poison the generator does not make); they count as produced. */
-  async produceExtra(records: Array<{ key: string; value: string; headers?: Array<[string, string]> }>): Promise<void> {
+  async produceExtra(records: Array<{ key: string; value: string | Uint8Array | null; headers?: Array<[string, string | Uint8Array]> }>): Promise<void> {
     await this.producer.sendBatch(records.map((r) => ({ topic: this.topic, ...r })));
     this.extraRecords += records.length;
   }

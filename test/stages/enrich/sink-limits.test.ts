@@ -178,3 +178,38 @@ describe("nesting refused before parsing", () => {
     await expectRejected(binary({ specversion: "1.0", id: "d", source: "/s", type: "t", datacontenttype: "application/json" }, deep), C.DataTooDeep, "deeper than");
   });
 });
+
+describe("partition window (untrusted times cannot create partitions)", () => {
+  test("times older than retentionDays or beyond partitionsAheadDays + 1 are dead-lettered; the window's edges pass", async () => {
+    const { stage: windowed } = await startEnrich(testTopology({ persist: { retentionDays: 30, partitionsAheadDays: 3 } }));
+    try {
+      const day = 86_400_000;
+      const today = Math.floor(Date.now() / day) * day;
+      const at = (ms: number) => new Date(ms).toISOString();
+      const times = [at(today - 30 * day), at(today - 31 * day + 1000), at(today + 4 * day + 3600_000), at(today + 5 * day), "9999-12-31T12:00:00Z", "0001-01-01T00:00:00Z"];
+      const b = batchOf(times.map((time, k) => structured(ce({ id: `w${k}`, time }))));
+      await windowed.process(b);
+      expect(b.status[0]).toBe(EventStatus.Live);
+      expect(b.rejections.get(1)?.code).toBe(C.TimeTooOld);
+      expect(b.status[2]).toBe(EventStatus.Live);
+      expect(b.rejections.get(3)?.code).toBe(C.TimeTooFarAhead);
+      expect(b.rejections.get(4)?.code).toBe(C.TimeTooFarAhead);
+      expect(b.rejections.get(5)?.code).toBe(C.TimeTooOld);
+      expect(b.rejections.get(1)?.reason).toContain("retention (30 days)");
+    } finally {
+      await windowed.close();
+    }
+  });
+
+  test("a user-owned table (manageSchema false) has no partition window", async () => {
+    const { stage: unmanaged } = await startEnrich(testTopology({ persist: { manageSchema: false, retentionDays: 30 } }));
+    try {
+      const b = batchOf([structured(ce({ time: "0001-01-01T00:00:00Z" }))]);
+      await unmanaged.process(b);
+      expect(b.status[0]).toBe(EventStatus.Live);
+    } finally {
+      await unmanaged.close();
+    }
+  });
+});
+
