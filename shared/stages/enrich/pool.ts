@@ -25,9 +25,17 @@ export class EnrichPool {
    * queue"), and every task here is abortable (the slice deadline), so the bound is kept here. */
   private pending = 0;
   private readonly maxPending: number;
+  /**
+   * Tasks handed to piscina: at most one per thread, the rest wait here in order. A task's deadline then
+   * starts when a thread is free for it, never while it waits behind another batch's slices.
+   */
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly size: number;
 
   constructor(opts: { threads: number; plan: EnrichPlan; maxQueue: number; logger: Logger }) {
     this.maxPending = opts.maxQueue + opts.threads;
+    this.size = opts.threads;
     this.pool = new Piscina({
       filename: ENRICH_THREAD_FILE,
       minThreads: opts.threads,
@@ -59,9 +67,11 @@ export class EnrichPool {
   async run(task: EnrichTask, transfer: ArrayBuffer[], timeoutMs = Infinity): Promise<EnrichSliceOk> {
     if (this.pending >= this.maxPending) throw new EnrichError("ENRICH_QUEUE_FULL", "enrich task queue is full", { retriable: true });
     let result: EnrichSliceResult;
+    this.pending++;
+    if (this.running < this.size) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the finishing task hands its slot over
     const deadline = Number.isFinite(timeoutMs) ? new AbortController() : null;
     const timer = deadline ? setTimeout(() => deadline.abort(), timeoutMs) : undefined;
-    this.pending++;
     try {
       result = await this.pool.run(task, { transferList: transfer as unknown as TransferList, signal: deadline?.signal });
     } catch (e) {
@@ -79,6 +89,9 @@ export class EnrichPool {
     } finally {
       this.pending--;
       clearTimeout(timer);
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
     if (!result.ok) throw new EnrichError(result.code, result.message, { retriable: result.retriable });
     return result;

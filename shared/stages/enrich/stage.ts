@@ -38,13 +38,16 @@ function warmUpTask(): EnrichTask {
 
 /**
  * The deadline of a slice: the configured one for a full slice; while a batch is bisected (isolate.ts) a part
- * gets its share of it, but at least a second (or the whole deadline when that is shorter), so finding one
- * slow event among thousands costs about two deadlines, not one per bisection level.
+ * gets its share of it, but at least MIN_PART_DEADLINE_MS (or the whole deadline when that is shorter): room
+ * for a replacement thread to start and load the user module after a terminated one. Finding one slow event
+ * among thousands then costs about two deadlines plus that floor per bisection level, not a deadline per level.
  */
 export function sliceDeadline(timeoutMs: number, range: SliceRange, full: SliceRange): number {
   const share = (timeoutMs * (range.end - range.start)) / Math.max(1, full.end - full.start);
-  return Math.max(Math.min(timeoutMs, 1000), share);
+  return Math.max(Math.min(timeoutMs, MIN_PART_DEADLINE_MS), share);
 }
+
+const MIN_PART_DEADLINE_MS = 5000;
 
 /** CloudEvents validation and enrichment in a piscina pool (see shared/stages/enrich/). */
 export class EnrichStage implements Stage {

@@ -316,6 +316,18 @@ export class Scenario {
     return result;
   }
 
+  /** Rows in the scenario's table with exactly this id. */
+  async rowsWithId(id: string): Promise<number> {
+    const [r] = await this.env.sql<Array<{ n: string }>>`SELECT count(*) AS n FROM ${this.env.sql(this.table)} WHERE id = ${id}`;
+    return Number(r.n);
+  }
+
+  /** Day partitions of the scenario's table. */
+  async partitionCount(): Promise<number> {
+    const [r] = await this.env.sql<Array<{ n: string }>>`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = to_regclass(${this.table})`;
+    return Number(r.n);
+  }
+
   /** Rows in the scenario's table whose id starts with `prefix`. */
   async rowsWithIdPrefix(prefix: string): Promise<number> {
     const [r] = await this.env.sql<Array<{ n: string }>>`SELECT count(*) AS n FROM ${this.env.sql(this.table)} WHERE id LIKE ${prefix + "%"}`;
