@@ -43,7 +43,7 @@ async function poisonRun(services: () => FaultServices, label: string): Promise<
     retentionDays: RETENTION_DAYS,
   });
   await runScenario(s, async () => {
-    const cases = poisonCases(s.tag, { maxEventBytes: MAX_EVENT_BYTES, partitions: s.partitions });
+    const cases = poisonCases(s.tag, { maxEventBytes: MAX_EVENT_BYTES, partitions: s.partitions, realBroker: s.env.real });
     const dates = manyDatesCase(s.tag, DISTINCT_DATES, RETENTION_DAYS, AHEAD_DAYS);
     s.startFleet();
     const producing = s.produce();

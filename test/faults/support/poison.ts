@@ -42,6 +42,8 @@ export interface PoisonOptions {
   maxEventBytes: number;
   /** Source partitions: records over ~500 kB get one each (the mock keeps 5 MiB per partition). */
   partitions: number;
+  /** On a real broker (default max.message.bytes 1,000,012 on the dead-letter topic) a ~1 MB dead letter must come back as a reference. */
+  realBroker: boolean;
 }
 
 /**
@@ -90,8 +92,10 @@ export function poisonCases(tag: string, o: PoisonOptions): PoisonCase[] {
     one("record-1010000", `{"specversion":"1.0","id":"${tag}-record-1010000","data":"${"x".repeat(1_010_000 - 60)}`, { code: C.BadJson, id: `${tag}-record-1010000` }, big(1), (m) => {
       if (reasonBounded(m)) return reasonBounded(m);
       const size = m.value?.byteLength ?? 0;
-      // Whole (the mock takes it) or a reference (a real broker's 1,000,012-byte default refuses it).
-      return size >= 1_000_000 || headerText(m, DLQ_HEADERS.originalBytes) !== null ? null : `dead letter of ${size} bytes is neither whole nor a reference`;
+      // Whole on the mock (it takes it); on a real broker its 1,000,012-byte default refuses it: a reference.
+      const reference = headerText(m, DLQ_HEADERS.originalBytes) !== null;
+      if (o.realBroker) return reference && size < 10_000 ? null : `dead letter of ${size} bytes on a real broker is not a reference`;
+      return size >= 1_000_000 || reference ? null : `dead letter of ${size} bytes is neither whole nor a reference`;
     }),
     one("event-4mb", ev("event-4mb", { data: { blob: "x".repeat(4_000_000) } }), { code: C.TooLarge }, big(0), (m) => {
       const bytes = Number(headerText(m, DLQ_HEADERS.originalBytes));
