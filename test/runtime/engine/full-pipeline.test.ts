@@ -17,6 +17,9 @@ const UNIQUE = 1_200; // distinct valid events
 const DUPLICATES = 150; // re-sends of earlier events (same source + id)
 const INVALID = 50; // bad JSON or a missing attribute
 
+/** Yesterday, 12:00 UTC. */
+const DAY0 = (Math.floor(Date.now() / 86_400_000) - 1) * 86_400_000 + 43_200_000;
+
 /** Builds the input: valid events, then re-sends and broken records interleaved deterministically. */
 function records(): Array<{ value: string; key: string; kind: "valid" | "duplicate" | "invalid" }> {
   const event = (i: number) =>
@@ -25,7 +28,8 @@ function records(): Array<{ value: string; key: string; kind: "valid" | "duplica
       id: `evt-${i}`,
       source: `/tenants/t${i % 5}/orders`,
       type: "com.example.order.created",
-      time: new Date(Date.UTC(2025, 0, 1 + (i % 3), 12, 0, i % 60)).toISOString(),
+      // Three days within the table's retention (older times are dead-lettered as CE_TIME_TOO_OLD).
+      time: new Date(DAY0 - (i % 3) * 86_400_000 + (i % 60) * 1000).toISOString(),
       datacontenttype: "application/json",
       data: { order: i, note: i % 7 === 0 ? "tab\there, newline\nthere, backslash \\" : "plain" },
     });
