@@ -23,8 +23,25 @@ export function cliLogger(t: ResolvedTopology, io: CliIO, component = "cli") {
   return logger;
 }
 
-/** --validate: the file loaded, so it is valid; print OK and the loader's warnings. */
-export function validateCommand(t: ResolvedTopology, io: CliIO): number {
+/**
+ * --validate: the file loaded, so it is valid; then every user module (custom stages, enrich modules) is
+ * imported in a probe thread under the start-up deadline, so a module that throws, exits, spins or exports
+ * the wrong thing fails here (CONFIG_MODULE_LOAD naming the path), not in a crash-looping worker. Then OK
+ * and the loader's warnings.
+ */
+export async function validateCommand(t: ResolvedTopology, io: CliIO): Promise<number> {
+  const { probeModule, moduleStartTimeoutMs } = await import("../stages/module-probe.ts");
+  const timeoutMs = moduleStartTimeoutMs(io.env);
+  const probes = t.stages.flatMap((s) =>
+    s.kind === "custom"
+      ? [probeModule(`custom stage "${s.name}"`, s.module, "custom", timeoutMs)]
+      : s.kind === "enrich" && s.module
+        ? [probeModule(`enrich stage "${s.name}"`, s.module, "enrich", timeoutMs)]
+        : [],
+  );
+  const failed = (await Promise.allSettled(probes)).filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason);
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new ConfigError("CONFIG_MODULE_LOAD", failed.map((e) => (e instanceof Error ? e.message : String(e))).join("\n"));
   io.stdout.write(`OK ${t.file}: topology "${t.name}", ${t.stages.length} stage(s): ${t.stages.map((s) => s.name).join(" -> ")}\n`);
   for (const w of t.warnings) io.stdout.write(`warning: ${w}\n`);
   return 0;

@@ -60,7 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
     });
     switch (args.mode) {
       case "validate":
-        return validateCommand(topology, io);
+        return await validateCommand(topology, io);
       case "explain":
         return await explainCommand(topology, io);
       case "migrate":

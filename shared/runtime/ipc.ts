@@ -47,3 +47,10 @@ export interface WorkerLaunch {
   dataDir: string;
   statusIntervalMs: number;
 }
+
+/**
+ * Exit status of a worker (and of the CLI) for a configuration error that no restart can fix: a user module
+ * that cannot be imported or never finishes loading. The supervisor stops the fleet with it instead of
+ * restarting the worker into a crash loop.
+ */
+export const EXIT_CONFIG = 2;

@@ -30,6 +30,7 @@ import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "./kaf
 import { OffsetTracker, tpKey } from "./offset-tracker.ts";
 import { PartitionLedger } from "./partition-ledger.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
+import { startStageWithRetry } from "./stage-start.ts";
 import { within } from "./timing.ts";
 
 /** Everything an engine needs; the topology must already carry the launch overrides (applyLaunchOverrides). */
@@ -107,6 +108,8 @@ export class Engine {
   private lagTimer: ReturnType<typeof setInterval> | null = null;
   private stopping: Promise<WorkerProgress> | null = null;
   private stopDeadline = Infinity;
+  /** Aborted by cancelStart(): a stage waiting for its dependencies gives up (StartCancelled). */
+  private readonly startAbort = new AbortController();
   private lag = -1;
   private resolveFinished!: (p: WorkerProgress) => void;
   private rejectFinished!: (err: unknown) => void;
@@ -142,7 +145,7 @@ export class Engine {
           dataDir: this.opts.dataDir,
           stages: this.opts.stages,
         };
-        await stage.start(ctx);
+        await startStageWithRetry(stage, ctx, { log: this.log, signal: this.startAbort.signal, backoff: this.opts.backoff });
         this.startedStages.push(stage);
       }
       this.producer = new Producer({
@@ -169,6 +172,11 @@ export class Engine {
     const every = this.opts.lagIntervalMs ?? 5_000;
     this.lagTimer = setInterval(() => void this.refreshLag(), every);
     this.log.info({ topics: t.source.topics, group: t.source.group, inFlightBatches: this.inFlight.limit }, "engine started");
+  }
+
+  /** Gives up a start still waiting for a stage's dependencies; start() then rejects with StartCancelled. */
+  cancelStart(): void {
+    this.startAbort.abort();
   }
 
   /** Cumulative counts of committed events, the last known total lag, and each owned partition's committed tallies. */

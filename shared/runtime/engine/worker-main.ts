@@ -3,7 +3,7 @@
  *
  * Under the supervisor it gets its WorkerLaunch in TOPOFLEET_WORKER and speaks shared/runtime/ipc.ts over
  * the IPC channel: `started` once the engine runs, `status` every `statusIntervalMs`, `stopped` with the
- * final progress, `fatal` before exiting 1. It also obeys SIGTERM/SIGINT itself, so a terminal's Ctrl-C
+ * final progress, `fatal` before exiting 1 (2 for a configuration error). It also obeys SIGTERM/SIGINT itself, so a terminal's Ctrl-C
  * (sent to the whole process group) and a bare `bun workers/worker.ts topology.yaml` (no supervisor, no IPC:
  * progress goes to the log) stop it cleanly too.
  */
@@ -15,9 +15,10 @@ import { createLogger } from "../../telemetry/logger.ts";
 import { setKafkaLogger } from "../../kafka/client/log-sink.ts";
 import { Metrics } from "../../telemetry/metrics.ts";
 import { loadTopology } from "../../topology/index.ts";
-import type { SupervisorToWorker, WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
+import { EXIT_CONFIG, type SupervisorToWorker, type WorkerLaunch, type WorkerToSupervisor } from "../ipc.ts";
 import { Engine } from "./engine.ts";
 import { errorJson } from "./error-json.ts";
+import { StartCancelled } from "./stage-start.ts";
 import { applyLaunchOverrides, sourceBrokers } from "./kafka-config.ts";
 
 const DEFAULT_STATUS_INTERVAL_MS = 5_000;
@@ -89,7 +90,7 @@ interface StopRequest {
   coordinated?: boolean;
 }
 
-/** Runs the worker until it is stopped; resolves with the process exit code (0 clean, 1 fatal). */
+/** Runs the worker until it is stopped; resolves with the process exit code (0 clean, 1 fatal, 2 configuration error: EXIT_CONFIG). */
 export async function runWorker(env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv): Promise<number> {
   const send = channel();
   let launch: WorkerLaunch | null = null;
@@ -98,6 +99,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   // The engine is published only once it runs: a stop that arrives earlier (while the topology loads or
   // the stages start) is remembered and applied right after start, never to a half-started engine.
   let engine: Engine | null = null;
+  // The engine while it starts (its stages may be waiting for their dependencies: a stop cancels that).
+  let starting: Engine | null = null;
   let stopRequest: StopRequest | null = null;
   let allowLeave: (() => void) | null = null;
   const leaveAllowed = new Promise<void>((resolve) => (allowLeave = resolve));
@@ -116,6 +119,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     stopRequest = req;
     logger.info({ reason: req.reason, coordinated: !!req.coordinated }, "stop requested");
     if (engine) stopEngine(engine, req);
+    else starting?.cancelStart();
   };
   const onSigterm = () => requestStop({ reason: "SIGTERM" });
   const onSigint = () => requestStop({ reason: "SIGINT" });
@@ -138,7 +142,6 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
 
   let statusTimer: ReturnType<typeof setInterval> | null = null;
-  let starting: Engine | null = null;
   try {
     launch = readLaunch(env, argv);
     const workerId = launch.workerId;
@@ -188,12 +191,18 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     return 0;
   } catch (err) {
     if (statusTimer) clearInterval(statusTimer);
+    if (err instanceof StartCancelled) {
+      // Stopped while a stage was still waiting for its dependencies: nothing was consumed, a clean exit.
+      logger.info({ reason: (stopRequest as StopRequest | null)?.reason }, "worker stopped before it started");
+      await flushLogs(logger);
+      return 0;
+    }
     logger.fatal({ err: errorJson(err, true) }, "worker failed");
     send?.({ type: "fatal", workerId: launch?.workerId ?? -1, error: errorJson(err, true) });
     // Idempotent: the engine already stopped itself after a pipeline failure, or never got to run.
     await starting?.stop().catch(() => undefined);
     await flushLogs(logger);
-    return 1;
+    return err instanceof ConfigError ? EXIT_CONFIG : 1;
   } finally {
     process.off("SIGTERM", onSigterm);
     process.off("SIGINT", onSigint);

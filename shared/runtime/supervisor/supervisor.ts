@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { RuntimeError } from "../../errors/index.ts";
 import { rdkafkaInfo } from "../../kafka/index.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
-import type { WorkerLaunch, WorkerToSupervisor } from "../ipc.ts";
+import { EXIT_CONFIG, type WorkerLaunch, type WorkerToSupervisor } from "../ipc.ts";
 import type { ProbeReport } from "../http/server.ts";
 import { DEFAULT_AUTOSCALE_TIMING, decideScale, initialAutoscaleState, replicaBounds, type AutoscaleState, type AutoscaleTiming } from "./autoscaler.ts";
 import { FleetMetrics } from "./fleet-metrics.ts";
@@ -304,6 +304,17 @@ export class Supervisor {
       );
       this.log.fatal({ worker: slot.id, err: error.toJSON() }, "worker fenced by a process with the same static identity: stopping the fleet");
       void this.stop("worker fenced", 1, error);
+      return;
+    }
+    if (exit.code === EXIT_CONFIG && exit.signal === null) {
+      // The worker found the configuration unusable (a user module that cannot load, ...): every restart
+      // would fail the same way, so stop with the CLI's configuration exit code instead of crash-looping.
+      const error = new RuntimeError("RUNTIME_STAGE_FAILED", `worker ${slot.id} stopped on a configuration error: ${[lastError.code, lastError.message].filter(Boolean).join(": ")}`, {
+        retriable: false,
+        context: { worker: slot.id, lastError },
+      });
+      this.log.fatal({ worker: slot.id, err: error.toJSON(), lastError }, "configuration error in a worker: not restarting, stopping the fleet");
+      void this.stop("configuration error", EXIT_CONFIG, error);
       return;
     }
     const verdict = slot.policy.onCrash(Date.now(), uptimeMs);

@@ -1,6 +1,6 @@
 /**
  * The piscina pool of one enrich stage. Maps every pool-level failure to an EnrichError: a thread that dies
- * (crash, process.exit in a user module, an uncaught async error) fails its task with a retriable
+ * (a native crash, an uncaught async error in a user module) fails its task with a retriable
  * ENRICH_POOL_FAILED while piscina starts a replacement thread, so the engine's retry finds a working pool.
  */
 import { fileURLToPath } from "node:url";
@@ -95,6 +95,13 @@ export class EnrichPool {
     }
     if (!result.ok) throw new EnrichError(result.code, result.message, { retriable: result.retriable });
     return result;
+  }
+
+  /** Terminates the threads now, failing the tasks in flight (for threads stuck in a user module). */
+  async destroy(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
   }
 
   /** Stops the threads after the tasks in flight. */

@@ -12,6 +12,7 @@ import { LookupSources } from "./lookup-sources.ts";
 import { buildEnrichPlan, checkEnrichConfig, type EnrichPlan } from "./plan.ts";
 import { EnrichPool } from "./pool.ts";
 import { isThreadDeath, runIsolating, type RangeResult } from "./isolate.ts";
+import { probeModule, withinModuleDeadline } from "../module-probe.ts";
 import type { EnrichSliceOk, EnrichTask } from "./protocol.ts";
 import { allocateEvents, attachCopyBytes, mergeSlice, planSlices, sliceTask, type SliceRange } from "./slices.ts";
 
@@ -77,16 +78,32 @@ export class EnrichStage implements Stage {
     this.lookups = await LookupSources.start(this.cfg.lookups, { stage: this.name, logger: this.logger, metrics: ctx.metrics });
     // Room for every slice of every in-flight batch, twice over; beyond that a typed error, never unbounded growth.
     const maxQueue = Math.max(64, ctx.topology.concurrency.inFlightBatches * this.cfg.threads * 2);
+    const what = `enrich stage "${this.name}"`;
+    // A module that throws, exits, spins or never finishes at import is a configuration error, found in a
+    // probe thread under the start-up deadline before any pool thread depends on it.
+    if (plan.module) await probeModule(what, plan.module, "enrich");
     this.pool = new EnrichPool({ threads: this.cfg.threads, plan, maxQueue, logger: this.logger });
     if (plan.module) {
+      const warmUps = Promise.all(Array.from({ length: this.cfg.threads }, () => this.pool!.run(warmUpTask(), [])));
       try {
-        await Promise.all(Array.from({ length: this.cfg.threads }, () => this.pool!.run(warmUpTask(), [])));
+        await withinModuleDeadline(warmUps, what, plan.module, "loading the module in the enrich threads");
       } catch (e) {
-        await this.close();
+        // Threads stuck in the module would never finish a graceful close.
+        warmUps.catch(() => undefined);
+        await this.destroy();
         if (e instanceof EnrichError && e.code === "ENRICH_MODULE_FAILED") throw new ConfigError("CONFIG_MODULE_LOAD", e.message, [], e);
         throw e;
       }
     }
+  }
+
+  /** Terminates the threads at once (a thread stuck in a user module never finishes its task) and stops the lookups. */
+  private async destroy(): Promise<void> {
+    const pool = this.pool;
+    const lookups = this.lookups;
+    this.pool = null;
+    this.lookups = null;
+    await Promise.all([pool?.destroy(), lookups?.close()]);
   }
 
   /**

@@ -5,6 +5,20 @@ import { pathToFileURL } from "node:url";
 import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import type { CloudEvent, EnrichBatchFunction, EnrichEventFunction, EnrichModuleContext } from "./module-api.ts";
 
+/**
+ * Makes `process.exit` inside this thread throw instead of ending the thread. A module that calls it for
+ * some events would otherwise kill a thread per event, and each death costs a thread start plus a bisection
+ * step (isolate.ts): thousands of them took minutes. Thrown, it is that event's USER_MODULE_THREW like any
+ * other throw, found in one pass. Only for enrich threads: installed before the module is imported, so a
+ * module that keeps a reference to `process.exit` keeps this one. (A real thread death still isolates.)
+ */
+export function guardProcessExit(): void {
+  const exit = (code?: number | string | null) => {
+    throw new Error(`called process.exit(${code ?? ""}) in an enrich thread; reject the event instead (return null or an Error)`);
+  };
+  process.exit = exit as typeof process.exit;
+}
+
 /** The module's entry points. */
 export interface EnrichModule {
   path: string;

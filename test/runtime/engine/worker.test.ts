@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MockCluster } from "../../../shared/kafka/index.ts";
 import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
+import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 import { committedOffsets, fixture, highWatermarks, produce, uniqueName, waitFor } from "./support.ts";
 
 const WORKER = join(import.meta.dir, "../../../workers/worker.ts");
@@ -126,10 +127,10 @@ describe("worker process", () => {
     }
   }, 120_000);
 
-  test("a topology that cannot load: `fatal` naming the problem, exit 1", async () => {
+  test("a topology that cannot load: `fatal` naming the problem, exit 2 (a configuration error no restart can fix)", async () => {
     const missing = join(dir, "missing.yaml");
     const { proc, messages } = spawnSupervised(launchFor(missing));
-    expect(await proc.exited).toBe(1);
+    expect(await proc.exited).toBe(2);
     const fatal = messages.find((m) => m.type === "fatal");
     expect(fatal?.type).toBe("fatal");
     if (fatal?.type === "fatal") {
@@ -137,6 +138,66 @@ describe("worker process", () => {
       expect(String(fatal.error.message)).toContain("missing.yaml");
     }
   }, 60_000);
+
+  describe.skipIf(!Bun.which("redis-server"))("dependencies down at start", () => {
+    let redis: RedisInstance;
+    beforeAll(async () => {
+      redis = await RedisInstance.start();
+      await redis.down();
+    });
+    afterAll(async () => {
+      await redis?.dispose();
+    });
+
+    const dedupeStages = () => `  - enrich: { threads: 1 }
+  - dedupe:
+      backend: redis
+      redis: { url: "${redis.url}", mode: bitmap }
+      onMaybeSeen: drop
+      prefix: ${uniqueName("tf:wk")}
+${sinkStage}`;
+
+    test("Redis down when the worker starts: it waits with backoff (not started, not exiting), then starts when Redis is back", async () => {
+      const topic = uniqueName("wr");
+      mock.createTopic(topic, 1);
+      const group = uniqueName("wg");
+      await produce(mock.bootstraps, topic, 50, 1);
+      const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, dedupeStages());
+      const { proc, messages } = spawnSupervised(launchFor(file));
+      let exited: number | null = null;
+      void proc.exited.then((c) => (exited = c));
+      try {
+        // The old behaviour exited 1 within a second; now it keeps retrying, and says so.
+        await Bun.sleep(5_000);
+        expect(exited).toBeNull();
+        expect(messages.some((m) => m.type === "started" || m.type === "fatal")).toBe(false);
+        await redis.up();
+        await waitFor(() => messages.some((m) => m.type === "status" && m.ready && m.progress.events === 50), 60_000, "ready and everything committed");
+        proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
+        expect(await proc.exited).toBe(0);
+      } finally {
+        proc.kill();
+        await redis.down();
+      }
+    }, 120_000);
+
+    test("a stop while a stage waits for its dependencies exits 0 at once", async () => {
+      const topic = uniqueName("wr");
+      mock.createTopic(topic, 1);
+      const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${uniqueName("wg")}\n${groupProps}`, dedupeStages());
+      const { proc, messages } = spawnSupervised(launchFor(file));
+      try {
+        await Bun.sleep(3_000);
+        const t0 = Date.now();
+        proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
+        expect(await proc.exited).toBe(0);
+        expect(Date.now() - t0).toBeLessThan(5_000);
+        expect(messages.some((m) => m.type === "fatal")).toBe(false);
+      } finally {
+        proc.kill();
+      }
+    }, 60_000);
+  });
 
   test("standalone (no IPC): runs from a topology file argument and SIGTERM stops it cleanly with everything committed", async () => {
     const topic = uniqueName("ws");

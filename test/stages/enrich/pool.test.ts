@@ -82,7 +82,7 @@ describe("threads > 1", () => {
 
 describe("pool failure", () => {
   test("a dead thread fails the batch with a retriable ENRICH_POOL_FAILED, leaves it untouched, and the pool recovers", async () => {
-    const { stage } = await startEnrich(testTopology({ enrich: { threads: 1, module: fixture("crash-module.ts") } }));
+    const { stage } = await startEnrich(testTopology({ enrich: { threads: 1, module: fixture("thread-killer-module.ts") } }));
     try {
       const poisoned = batchOf([structured(ce({ id: "fine" })), structured(ce({ id: "kill", type: "test.crash" }))]);
       const before = snapshot(poisoned.records);
@@ -105,7 +105,7 @@ describe("pool failure", () => {
   });
 
   test("the retry of a batch that killed a thread dead-letters only the events that kill one alone", async () => {
-    const { stage } = await startEnrich(testTopology({ enrich: { threads: 2, module: fixture("crash-module.ts") } }));
+    const { stage } = await startEnrich(testTopology({ enrich: { threads: 2, module: fixture("thread-killer-module.ts") } }));
     try {
       const n = 600;
       const poison = new Set([17, 401]);
@@ -154,6 +154,28 @@ describe("pool failure", () => {
       await stage.close();
     }
   }, 60_000);
+
+  test("process.exit in the module rejects only that event, in one pass: no thread dies, nothing to bisect", async () => {
+    const { stage } = await startEnrich(testTopology({ enrich: { threads: 2, module: fixture("exit-module.ts") } }));
+    try {
+      const n = 5000;
+      const b = batchOf(Array.from({ length: n }, (_, k) => structured(ce({ id: `x${k}`, type: k % 2 === 0 ? "test.crash" : "t" }))));
+      // The piscina threads by id: a thread that died would have been replaced by one with a new id.
+      const threadIds = () => (stage as unknown as { pool: { pool: { threads: Array<{ threadId: number }> } } }).pool.pool.threads.map((t) => t.threadId).sort();
+      const threadsBefore = threadIds();
+      await stage.process(b); // the first attempt succeeds: no ENRICH_POOL_FAILED, no retry, no bisection
+      for (let k = 0; k < n; k++) {
+        if (k % 2 === 0) {
+          expect(b.status[k]).toBe(EventStatus.DeadLettered);
+          expect(b.rejections.get(k)?.code).toBe("USER_MODULE_THREW");
+          expect(b.rejections.get(k)?.reason).toContain("process.exit(7)");
+        } else expect(b.status[k]).toBe(EventStatus.Live);
+      }
+      expect(threadIds()).toEqual(threadsBefore);
+    } finally {
+      await stage.close();
+    }
+  });
 
   test("the task queue is bounded: beyond it, a retriable ENRICH_QUEUE_FULL", async () => {
     const { stage } = await startEnrich(testTopology({ enrich: { threads: 1 } }));
