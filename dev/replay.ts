@@ -92,6 +92,7 @@ async function main(): Promise<number> {
     say(`${r.dryRun ? "would replay" : "replayed"} ${r.dryRun ? r.plan.messages : r.replayed} of ${r.plan.messages} messages of ${topic} under group ${group}`);
     if (perPartition.length) say(`  ${perPartition.join(", ")}`);
     if (!r.dryRun) say(`  persisted ${r.persisted}, duplicates ${r.duplicates}, invalid ${r.invalid}${abort.signal.aborted ? " (interrupted: running the replay again is safe, events already persisted add no rows)" : ""}`);
+    if (r.deletedBeforeRead > 0) say(`  LOST: ${r.deletedBeforeRead} events of the range were deleted by the broker (retention) before the replay read them`);
     if (json)
       console.log(
         JSON.stringify({
@@ -103,10 +104,12 @@ async function main(): Promise<number> {
           persisted: r.persisted,
           duplicates: r.duplicates,
           invalid: r.invalid,
+          deleted_before_read: r.deletedBeforeRead,
           partitions: r.plan.ranges,
         }),
       );
-    return 0;
+    // Part of the range never reached the table: the replay did not do what was asked.
+    return r.deletedBeforeRead > 0 ? 1 : 0;
   } finally {
     clearInterval(ticker);
     rmSync(dataDir, { recursive: true, force: true });

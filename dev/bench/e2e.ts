@@ -75,7 +75,9 @@ Other:
                         "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
                         (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
-                        "offered_per_s" (the generator's achieved rate)}
+                        "offered_per_s" (the generator's achieved rate),
+
+                        "deleted_before_read","reset_backward","reread" (from the fleet's summary)}
   -h, --help
 
 Exit codes: 0 pass, 1 audit failed or the fleet failed, 2 invalid run (retention) or usage error.
@@ -407,6 +409,10 @@ async function main(): Promise<number> {
         cpu_s_per_million_by_thread: Object.fromEntries(threadCpu.map((t) => [t.kind, round(t.cpuSeconds / (events / 1e6), 2)])),
         mode: sustained ? "sustained" : "max",
         events_per_min_wall: summary?.events_per_min ?? null,
+        // The fleet's own account of offsets skipped on the broker's side (see README "Live line and summary").
+        deleted_before_read: summary?.deleted_before_read ?? null,
+        reset_backward: summary?.reset_backward ?? null,
+        reread: summary?.reread ?? null,
         audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
         offered_per_s: gen ? round((gen as GeneratorResult).ratePerSec, 0) : null,
         dedupe_filter: filterUsed,

@@ -7,6 +7,7 @@
  * SIGKILLs every worker and exits 130 at once, after printing what is known.
  */
 import type { ResolvedTopology } from "../topology/types.ts";
+import { JUMP_CODES } from "../runtime/engine/offset-jumps.ts";
 import { startHttpServer, type HttpServer } from "../runtime/http/server.ts";
 import { startLocalServices, type LocalServices } from "../runtime/supervisor/local-services.ts";
 import { sourcePartitions } from "../runtime/supervisor/source-partitions.ts";
@@ -59,7 +60,7 @@ export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO):
     }
     const startedAt = performance.now();
     supervisor.start();
-    const generator = services.startGenerator(generatorStop.signal);
+    const generator = services.startGenerator(generatorStop.signal, () => supervisor.totals().events);
     generator?.catch((err) => {
       logger.error({ err: (err as Error).message }, "the generator failed; stopping the fleet");
       void supervisor.stop("generator failed", 1);
@@ -67,13 +68,14 @@ export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO):
 
     const live = args.json ? null : new LiveLine(io.stdout, io.isTTY);
     if (live) {
-      const timer = setInterval(() => live.update(supervisor.totals()), 1000);
+      const timer = setInterval(() => live.update(supervisor.totals(), services?.generatorStatus() ?? null), 1000);
       cleanups.push(() => clearInterval(timer), () => live.finish());
     }
     const printSummary = (reason: string) => {
       for (const c of cleanups.splice(0)) c();
       const s = summarize(supervisor.totals(), performance.now() - startedAt);
       io.stdout.write(args.json ? `${JSON.stringify(s)}\n` : `${formatSummary(t.name, reason, s)}\n`);
+      return s;
     };
 
     let signals = 0;
@@ -94,7 +96,15 @@ export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO):
     generatorStop.abort();
     await generator?.catch(() => undefined);
     if (outcome.error) logger.error({ err: outcome.error.toJSON() }, outcome.error.message);
-    printSummary(outcome.reason);
+    const summary = printSummary(outcome.reason);
+    if (summary.deleted_before_read > 0) {
+      // The run "succeeded" as far as the fleet goes, but events never reached it: that is a failed run.
+      logger.error(
+        { code: JUMP_CODES.deleted_before_read, deletedBeforeRead: summary.deleted_before_read },
+        `${summary.deleted_before_read} events were deleted by the broker before they were read; exiting 1`,
+      );
+      return Math.max(outcome.exitCode, 1);
+    }
     return outcome.exitCode;
   } finally {
     for (const c of cleanups) c();

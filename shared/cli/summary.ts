@@ -2,6 +2,7 @@
  * The run summary (printed at exit, and as the `--json` line) and the once-a-second live line.
  */
 import type { WorkerProgress } from "../runtime/ipc.ts";
+import type { GeneratorStatus } from "../runtime/supervisor/local-services.ts";
 
 /** The `--json` summary; field names are part of the CLI contract (benchmarks parse them). */
 export interface RunSummary {
@@ -9,8 +10,17 @@ export interface RunSummary {
   persisted: number;
   duplicates: number;
   invalid: number;
-  /** events - persisted - duplicates - invalid: events counted as consumed but with no recorded outcome. */
+  /**
+   * Events that never landed: committed ones with no recorded outcome (events - persisted - duplicates -
+   * invalid) plus offsets the broker deleted before they were read (`deleted_before_read`).
+   */
   lost: number;
+  /** Offsets skipped because retention (or a delete) removed them from the broker before they were read. */
+  deleted_before_read: number;
+  /** Offsets by which a partition's position moved backwards (truncated log, recreated topic); re-read, not lost. */
+  reset_backward: number;
+  /** Events delivered again after a backward reset (counted in events; the table dropped them as duplicates). */
+  reread: number;
   elapsed_ms: number;
   events_per_min: number;
 }
@@ -23,7 +33,10 @@ export function summarize(t: WorkerProgress, elapsedMs: number): RunSummary {
     persisted: t.persisted,
     duplicates: t.duplicates,
     invalid: t.invalid,
-    lost: t.events - t.persisted - t.duplicates - t.invalid,
+    lost: t.events - t.persisted - t.duplicates - t.invalid + t.deletedBeforeRead,
+    deleted_before_read: t.deletedBeforeRead,
+    reset_backward: t.resetBackward,
+    reread: t.reread,
     elapsed_ms: ms,
     events_per_min: ms > 0 ? Math.round((t.events * 60_000) / ms) : 0,
   };
@@ -39,11 +52,15 @@ export function formatSummary(name: string, reason: string, s: RunSummary): stri
     ["invalid", s.invalid],
     ["lost", s.lost],
   ];
+  // The offset-jump lines appear only when something happened, so a healthy summary stays short.
+  if (s.deleted_before_read > 0) rows.push(["deleted before read", s.deleted_before_read]);
+  if (s.reset_backward > 0) rows.push(["reset backward", s.reset_backward], ["re-read", s.reread]);
   const width = Math.max(...[s.events, ...rows.map((r) => r[1])].map((n) => num(n).length));
+  const label = Math.max(11, ...rows.map((r) => r[0].length));
   return [
     `topofleet ${name}: stopped (${reason})`,
-    `  events      ${num(s.events).padStart(width)} in ${(s.elapsed_ms / 1000).toFixed(1)} s (${num(s.events_per_min)} events/min)`,
-    ...rows.map(([k, v]) => `  ${k.padEnd(11)} ${num(v).padStart(width)}`),
+    `  ${"events".padEnd(label)} ${num(s.events).padStart(width)} in ${(s.elapsed_ms / 1000).toFixed(1)} s (${num(s.events_per_min)} events/min)`,
+    ...rows.map(([k, v]) => `  ${k.padEnd(label)} ${num(v).padStart(width)}`),
   ].join("\n");
 }
 
@@ -52,7 +69,7 @@ export function formatSummary(name: string, reason: string, s: RunSummary): stri
  * journald) each call prints a plain line. The events/s figure is the rate since the previous call.
  */
 export class LiveLine {
-  private last: { events: number; at: number } | null = null;
+  private last: { events: number; produced: number; at: number } | null = null;
   private drawn = false;
 
   constructor(
@@ -60,13 +77,19 @@ export class LiveLine {
     private readonly tty: boolean,
   ) {}
 
-  /** Prints the current totals. */
-  update(t: WorkerProgress, now = performance.now()): string {
-    const rate = this.last && now > this.last.at ? ((t.events - this.last.events) * 1000) / (now - this.last.at) : 0;
-    this.last = { events: t.events, at: now };
-    const line =
+  /** Prints the current totals, and the demo generator's rate when one runs. */
+  update(t: WorkerProgress, generator: GeneratorStatus | null = null, now = performance.now()): string {
+    const produced = generator?.produced ?? 0;
+    const perSec = (n: number, before: number) => (this.last && now > this.last.at ? ((n - before) * 1000) / (now - this.last.at) : 0);
+    const rate = perSec(t.events, this.last?.events ?? 0);
+    const genRate = perSec(produced, this.last?.produced ?? 0);
+    this.last = { events: t.events, produced, at: now };
+    let line =
       `${num(Math.round(rate))} events/s | events ${num(t.events)} | persisted ${num(t.persisted)} | ` +
       `duplicates ${num(t.duplicates)} | invalid ${num(t.invalid)} | lag ${t.lag < 0 ? "?" : num(t.lag)}`;
+    if (t.deletedBeforeRead > 0) line += ` | deleted before read ${num(t.deletedBeforeRead)}`;
+    if (t.resetBackward > 0) line += ` | reset backward ${num(t.resetBackward)} (re-read ${num(t.reread)})`;
+    if (generator) line += ` | generator ${num(Math.round(genRate))}/s${generator.held ? " (held back by the pipeline)" : ""}`;
     if (this.tty) {
       this.out.write(`\r\x1b[2K${line}`);
       this.drawn = true;

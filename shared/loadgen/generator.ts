@@ -9,6 +9,7 @@ import type { GeneratorConfig } from "../topology/types.ts";
 import { LoadgenError } from "./errors.ts";
 import { createEventFactory, type EventFactory, type GeneratedRecord, type KeyMode } from "./events.ts";
 import { manifestOf, writeManifest, type LoadgenManifest } from "./manifest.ts";
+import type { BacklogPacer } from "./backlog-pacer.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 /** The part of the Kafka Producer the generator uses (shared/kafka Producer satisfies it). */
@@ -44,6 +45,8 @@ export interface RunGeneratorOptions {
   batchSize?: number;
   /** sendBatch calls awaiting delivery at once (default 8). */
   maxInFlight?: number;
+  /** Holds production back while the consumers have not caught up (the demo's mock cluster). */
+  pacer?: BacklogPacer;
 }
 
 export interface GeneratorResult {
@@ -108,6 +111,7 @@ export async function runGenerator(opts: RunGeneratorOptions): Promise<Generator
   try {
     while (!stop.signal.aborted && failure === null && generated < limit) {
       const n = Math.min(batchSize, limit - generated);
+      if (opts.pacer && !(await opts.pacer.admit(generated, n, stop.signal))) break;
       if (bucket && !(await bucket.take(n, stop.signal))) break;
       while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
       if (failure !== null) break;

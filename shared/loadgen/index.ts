@@ -19,6 +19,7 @@ export {
   type KeyMode,
   type RecordKind,
 } from "./events.ts";
+export { BacklogPacer, busiestPartitionShare, mockBacklogLimit } from "./backlog-pacer.ts";
 export { runGenerator, type BatchProducer, type GeneratorProgress, type GeneratorResult, type RunGeneratorOptions } from "./generator.ts";
 export { checkManifest, manifestOf, parseUniqueId, readManifest, uniqueId, writeManifest, type LoadgenManifest } from "./manifest.ts";
 export { createRng, newRunId, randomSeed, type Rng } from "./random.ts";

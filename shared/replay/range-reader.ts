@@ -5,6 +5,7 @@
  * from earliest, or offsets committed for the group beforehand); messages outside the ranges are skipped.
  */
 import { LoadgenError } from "../loadgen/errors.ts";
+import { OffsetJumpDetector, type OffsetJump } from "../runtime/engine/offset-jumps.ts";
 import type { Consumer } from "../kafka/index.ts";
 import type { ConsumedMessage } from "../kafka/types.ts";
 
@@ -25,6 +26,12 @@ export interface ReadRangesOptions {
   /** Fail when no in-range message arrives for this long while ranges are still open (default 60 s). */
   stallTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Called for each jump of a partition's offsets that was not a delivery (retention deleted part of a range
+   * before it was read, or the log moved back); see runtime/engine/offset-jumps.ts. Jumps found are
+   * reported before readRanges resolves.
+   */
+  onJump?: (jump: OffsetJump) => void;
 }
 
 /** Messages in [start, end) summed over ranges. */
@@ -40,6 +47,7 @@ export async function readRanges(o: ReadRangesOptions): Promise<number> {
   const open = new Map<number, PartitionRange>();
   for (const r of o.ranges) if (r.end > r.start) open.set(r.partition, r);
   const stallMs = o.stallTimeoutMs ?? 60_000;
+  const jumps = o.onJump ? rangeJumpDetector(o, [...open.values()]) : null;
   let delivered = 0;
   let lastProgress = performance.now();
   while (open.size > 0) {
@@ -56,6 +64,7 @@ export async function readRanges(o: ReadRangesOptions): Promise<number> {
         if (m.offset >= r.end - 1) finished.push(m.partition);
       }
       if (inRange.length) {
+        jumps?.observe(inRange);
         await o.onBatch(inRange);
         delivered += inRange.length;
         lastProgress = performance.now();
@@ -73,5 +82,33 @@ export async function readRanges(o: ReadRangesOptions): Promise<number> {
       });
     }
   }
+  await jumps?.settled();
   return delivered;
+}
+
+/** Watches the in-range offsets of each partition from its range's start (the position the reader begins at). */
+function rangeJumpDetector(o: ReadRangesOptions, ranges: readonly PartitionRange[]) {
+  const detector = new OffsetJumpDetector({
+    lowWatermark: async (tp) => (await o.consumer.watermarks(tp.topic, tp.partition)).low,
+    report: (j) => o.onJump!(j),
+    reread: () => {},
+    queryFailed: () => {},
+  });
+  for (const r of ranges) {
+    const tp = { topic: o.topic, partition: r.partition };
+    detector.assign(tp);
+    detector.committedAt(tp, r.start);
+  }
+  return {
+    observe(messages: readonly ConsumedMessage[]): void {
+      // Messages come in runs per partition: observe each run's offsets at once.
+      for (let i = 0; i < messages.length; ) {
+        const partition = messages[i].partition;
+        const offsets: number[] = [];
+        while (i < messages.length && messages[i].partition === partition) offsets.push(messages[i++].offset);
+        detector.observe({ topic: o.topic, partition }, offsets);
+      }
+    },
+    settled: () => detector.settled(),
+  };
 }

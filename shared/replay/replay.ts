@@ -29,6 +29,7 @@ import type { ResolvedTopology } from "../topology/types.ts";
 import { topicPartitions } from "./metadata.ts";
 import { planReplay, type ReplayPlan, type ReplayWindow } from "./plan.ts";
 import { readRanges } from "./range-reader.ts";
+import { JUMP_CODES } from "../runtime/engine/offset-jumps.ts";
 
 /** Headers the engine adds to dead letters; stripped so a replayed dead letter looks like the original. */
 export const ENGINE_HEADER_PREFIX = "topofleet-";
@@ -56,6 +57,8 @@ export interface ReplayProgress {
   persisted: number;
   duplicates: number;
   invalid: number;
+  /** Offsets of the planned ranges the broker deleted before the replay read them (retention): not replayed. */
+  deletedBeforeRead: number;
 }
 
 export interface ReplayResult extends ReplayProgress {
@@ -81,7 +84,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   let plan: ReplayPlan;
   try {
     plan = await planReplay(setup, connection, o.topic, partitions, o.window);
-    const result: ReplayResult = { plan, group: o.group, dryRun: o.dryRun, replayed: 0, persisted: 0, duplicates: 0, invalid: 0 };
+    const result: ReplayResult = { plan, group: o.group, dryRun: o.dryRun, replayed: 0, persisted: 0, duplicates: 0, invalid: 0, deletedBeforeRead: 0 };
     if (o.dryRun || plan.messages === 0) return result;
     const already = (await setup.committed(partitions.map((partition) => ({ topic: o.topic, partition })))).filter((c) => c.offset >= 0);
     if (already.length)
@@ -103,7 +106,7 @@ async function replayRange(o: ReplayOptions, cfg: KafkaConfig, plan: ReplayPlan)
   const started: Stage[] = [];
   const producer = new Producer({ config: deadLetterProducerConfig(t, REPLAY_WORKER_ID, o.brokers) });
   const consumer = new Consumer({ config: cfg, onError: (err) => o.logger.warn({ err: err.message }, "replay consumer error") });
-  const counts: ReplayProgress = { replayed: 0, persisted: 0, duplicates: 0, invalid: 0 };
+  const counts: ReplayProgress = { replayed: 0, persisted: 0, duplicates: 0, invalid: 0, deletedBeforeRead: 0 };
   const abandon = new AbortController();
   const onAbort = () => abandon.abort();
   o.signal?.addEventListener("abort", onAbort, { once: true });
@@ -129,6 +132,14 @@ async function replayRange(o: ReplayOptions, cfg: KafkaConfig, plan: ReplayPlan)
       ranges: plan.ranges,
       signal: o.signal,
       maxMessages: t.batch.maxEvents,
+      onJump: (j) => {
+        if (j.reason !== "deleted_before_read") return;
+        counts.deletedBeforeRead += j.count;
+        o.logger.warn(
+          { code: JUMP_CODES.deleted_before_read, topic: j.topic, partition: j.partition, from: j.from, to: j.to, count: j.count },
+          `the broker deleted ${j.count} events of ${j.topic}[${j.partition}] (offsets ${j.from}..${j.to - 1}) before the replay read them: not replayed`,
+        );
+      },
       onBatch: async (messages) => {
         const batch = new Batch(packRecords(messages.map(toRecordInput)));
         await runPipeline(batch, deps, abandon.signal);

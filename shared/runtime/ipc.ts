@@ -14,6 +14,12 @@ export interface WorkerProgress {
   lag: number; // total consumer lag over assigned partitions (-1 unknown)
   /** Every partition this process has owned: committed positions with cumulative tallies (partition-ledger.ts). */
   partitions?: PartitionProgress[];
+  /** Offsets skipped because the broker deleted them (retention) before this worker read them: lost events. */
+  deletedBeforeRead: number;
+  /** Offsets by which a partition's position moved backwards (truncated log, recreated topic). */
+  resetBackward: number;
+  /** Events delivered again after a backward reset (the table drops them as duplicates). */
+  reread: number;
 }
 
 export type WorkerToSupervisor =

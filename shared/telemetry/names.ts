@@ -16,6 +16,8 @@ export const M = {
   partitionsPaused: "topofleet_partitions_paused",
   consumerLag: "topofleet_consumer_lag", // gauge {topic, partition}
   assignedPartitions: "topofleet_assigned_partitions",
+  skippedOffsets: "topofleet_skipped_offsets_total", // {topic, partition, reason: deleted_before_read|reset_backward}
+  rereadEvents: "topofleet_reread_events_total", // events delivered again after a backward reset
   // supervisor
   workers: "topofleet_workers",
   workerRestarts: "topofleet_worker_restarts_total",

@@ -21,6 +21,8 @@ export class EngineMetrics {
   readonly partitionsPaused: Gauge;
   readonly consumerLag: Gauge;
   readonly assignedPartitions: Gauge;
+  readonly skippedOffsets: Counter;
+  readonly rereadEvents: Counter;
 
   constructor(readonly registry: Metrics) {
     const m = registry;
@@ -36,6 +38,11 @@ export class EngineMetrics {
     this.partitionsPaused = m.gauge(M.partitionsPaused, "Assigned partitions currently paused (backpressure or a retrying batch).");
     this.consumerLag = m.gauge(M.consumerLag, "Consumer lag (high watermark - committed offset) per assigned partition.");
     this.assignedPartitions = m.gauge(M.assignedPartitions, "Partitions assigned to this worker.");
+    this.skippedOffsets = m.counter(
+      M.skippedOffsets,
+      "Offsets the position jumped over without delivering them, by reason: deleted_before_read (retention deleted unread events: lost) or reset_backward (the log moved back: re-read).",
+    );
+    this.rereadEvents = m.counter(M.rereadEvents, "Events delivered again after a backward reset (the table drops them as duplicates).");
     this.batchesInFlight.set({}, 0);
     this.partitionsPaused.set({}, 0);
     this.assignedPartitions.set({}, 0);

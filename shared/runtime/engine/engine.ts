@@ -27,6 +27,7 @@ import { errorJson } from "./error-json.ts";
 import { faultPointsFromEnv } from "./fault-points.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
 import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "./kafka-config.ts";
+import { JUMP_CODES, OffsetJumpDetector, type OffsetJump } from "./offset-jumps.ts";
 import { OffsetTracker, tpKey } from "./offset-tracker.ts";
 import { PartitionLedger } from "./partition-ledger.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
@@ -69,6 +70,8 @@ type State = "new" | "starting" | "running" | "stopping" | "stopped";
 const BACKPRESSURE = "backpressure";
 const STOPPING = "stopping";
 const HEALTH_TIMEOUT_MS = 2_000;
+/** How long readiness reports a deletion of unread events after the last one was found. */
+const LOSS_NOT_READY_MS = 30_000;
 
 /** Options of Engine.stop. */
 export interface StopOptions {
@@ -86,6 +89,10 @@ export class Engine {
   private readonly m: EngineMetrics;
   private readonly tracker = new OffsetTracker();
   private readonly ledger = new PartitionLedger();
+  private readonly jumps: OffsetJumpDetector;
+  /** Offset jumps found so far (the progress counters) and the last deletion, for readiness. */
+  private readonly jumpTotals = { deletedBeforeRead: 0, resetBackward: 0, reread: 0 };
+  private lastDeletion: { at: number; jump: OffsetJump } | null = null;
   private readonly inFlight: InFlightBatches;
   private readonly committer: Committer;
   /** Partitions whose revocation is being handled: their records are dropped, never processed. */
@@ -122,6 +129,18 @@ export class Engine {
     this.m = new EngineMetrics(opts.metrics);
     this.inFlight = new InFlightBatches(Math.max(1, this.t.concurrency.inFlightBatches));
     this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, opts.hooks, this.ledger);
+    this.jumps = new OffsetJumpDetector({
+      lowWatermark: async (tp) => {
+        if (!this.consumer) throw new Error("consumer closed");
+        return (await this.consumer.watermarks(tp.topic, tp.partition)).low;
+      },
+      report: (j) => this.onJump(j),
+      reread: (_tp, n) => {
+        this.jumpTotals.reread += n;
+        this.m.rereadEvents.inc({}, n);
+      },
+      queryFailed: (tp, err) => this.log.warn({ ...tp, err: errorJson(err) }, "low watermark query failed; retrying to classify an offset gap"),
+    });
     this.finished = new Promise((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -181,7 +200,7 @@ export class Engine {
 
   /** Cumulative counts of committed events, the last known total lag, and each owned partition's committed tallies. */
   progress(): WorkerProgress {
-    return { ...this.committer.totals, lag: this.lag, partitions: this.ledger.report() };
+    return { ...this.committer.totals, lag: this.lag, partitions: this.ledger.report(), ...this.jumpTotals };
   }
 
   /** Partitions currently owned (assigned and not being revoked). */
@@ -211,6 +230,14 @@ export class Engine {
         { ok: false, detail: `no answer within ${HEALTH_TIMEOUT_MS} ms` },
       );
       if (!h.ok) return { ready: false, detail: `stage ${stage.name}: ${h.detail ?? "unhealthy"}` };
+    }
+    const loss = this.lastDeletion;
+    if (loss && Date.now() - loss.at < LOSS_NOT_READY_MS) {
+      const { topic, partition, from, to } = loss.jump;
+      return {
+        ready: false,
+        detail: `${JUMP_CODES.deleted_before_read}: the broker deleted offsets ${from}..${to - 1} of ${topic}[${partition}] before they were read (${this.jumpTotals.deletedBeforeRead} offsets lost so far)`,
+      };
     }
     if (this.assignment().length === 0) return { ready: true, detail: "idle: no partitions assigned (more group members than partitions)" };
     return { ready: true };
@@ -265,7 +292,10 @@ export class Engine {
     const batch = new Batch(records);
     const groups = groupByPartition(records);
     const segments: BatchSegment[] = [];
-    for (const g of groups.values()) segments.push({ handle: this.tracker.track(g.tp, g.offsets)!, indexes: g.indexes });
+    for (const g of groups.values()) {
+      if (this.jumps.observe(g.tp, g.offsets)) this.tracker.rewind(g.tp);
+      segments.push({ handle: this.tracker.track(g.tp, g.offsets)!, indexes: g.indexes });
+    }
     const entry: InFlightBatch = {
       batch,
       segments,
@@ -353,6 +383,26 @@ export class Engine {
     this.log.warn({ batch: entry.batch.id, events: entry.batch.size, why }, "abandoning an in-flight batch; it will not be committed");
   }
 
+  /** Counts and reports a jump of a partition's position that was not a delivery (see offset-jumps.ts). */
+  private onJump(j: OffsetJump): void {
+    const { topic, partition, reason, from, to, count } = j;
+    this.m.skippedOffsets.inc({ topic, partition, reason }, count);
+    if (reason === "deleted_before_read") {
+      this.jumpTotals.deletedBeforeRead += count;
+      this.lastDeletion = { at: Date.now(), jump: j };
+      this.log.warn(
+        { code: JUMP_CODES[reason], topic, partition, from, to, count },
+        `the broker deleted ${count} events of ${topic}[${partition}] (offsets ${from}..${to - 1}) before they were read: they are lost`,
+      );
+    } else {
+      this.jumpTotals.resetBackward += count;
+      this.log.warn(
+        { code: JUMP_CODES[reason], topic, partition, from, to, count },
+        `the position of ${topic}[${partition}] moved back from ${from} to ${to} (log truncated or topic recreated): re-reading; duplicates are dropped`,
+      );
+    }
+  }
+
   /** A non-retriable failure: stop without committing the failed batch; `finished` rejects with the error. */
   private fail(err: unknown): void {
     if (this.fatalError !== null) return;
@@ -365,6 +415,7 @@ export class Engine {
 
   private async onRebalance(e: RebalanceEvent): Promise<void> {
     if (e.type === "assigned") {
+      for (const tp of e.partitions) if (!this.tracker.owns(tp)) this.jumps.assign(tp);
       // Before anything of them is processed: where each partition stands, with its committed tally.
       await this.readCommittedTallies(e.partitions);
       // Keep the state of a partition we already track (a duplicate assignment must not forget in-flight work).
@@ -396,7 +447,11 @@ export class Engine {
     const deadline = Date.now() + this.t.source.membership.sessionTimeoutMs;
     for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2_000)) {
       try {
-        for (const c of await consumer.committed(tps, Math.max(1_000, deadline - Date.now()))) this.ledger.assigned(c);
+        for (const c of await consumer.committed(tps, Math.max(1_000, deadline - Date.now()))) {
+          this.ledger.assigned(c);
+          // The jump detector's starting point: a first delivery above it means the broker deleted what lay between.
+          this.jumps.committedAt(c, c.offset);
+        }
         return;
       } catch (err) {
         if (Date.now() + backoff >= deadline || this.state === "stopped") {
@@ -433,6 +488,7 @@ export class Engine {
     } finally {
       for (const tp of tps) {
         this.tracker.revoke(tp);
+        this.jumps.revoke(tp);
         this.m.consumerLag.set({ topic: tp.topic, partition: tp.partition }, 0);
       }
       this.pauses?.removeRevoked(tps);
@@ -490,6 +546,8 @@ export class Engine {
         if (!drained) for (const e of this.inFlight.all()) this.abandon(e, "shutdown deadline");
       }
       await within(this.committer.commitSync(undefined, this.stopDeadline - Date.now()), this.stopDeadline - Date.now(), undefined);
+      // Gaps found but not yet classified must count in the final progress: a run that lost events says so.
+      await within(this.jumps.settled(), this.stopDeadline - reserve / 2 - Date.now(), undefined);
       // Stay in the group (heartbeating, not fetching) until the rest of the fleet has committed too.
       if (opts.beforeLeave) await within(opts.beforeLeave(), this.stopDeadline - reserve / 2 - Date.now(), undefined);
     }

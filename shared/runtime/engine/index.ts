@@ -5,6 +5,7 @@
 export { Engine, type EngineHooks, type EngineOptions, type Readiness } from "./engine.ts";
 export { runWorker, readLaunch } from "./worker-main.ts";
 export { applyLaunchOverrides, sourceBrokers, consumerConfig, deadLetterProducerConfig, type LaunchOverrides } from "./kafka-config.ts";
+export { JUMP_CODES, OffsetJumpDetector, type JumpReason, type OffsetJump } from "./offset-jumps.ts";
 export { OffsetTracker, tpKey, type PendingCommit, type SegmentHandle, type Tally } from "./offset-tracker.ts";
 export { DLQ_HEADERS, deadLetterRecords } from "./dead-letter.ts";
 export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";

@@ -13,6 +13,11 @@
  * be committed. Outcome tallies ride along with the segments so that progress counts only what is
  * committed.
  *
+ * A backward reset of the partition's log (truncation, recreated topic: the consumer delivers offsets below
+ * what was done) starts a new epoch with `rewind()`: the first done segment of the new epoch replaces the
+ * done position instead of being maxed with it, so the partition commits and counts again at once rather
+ * than waiting until its offsets pass the old position.
+ *
  * Revocation drops a partition's state and bumps its generation: handles held by batches that are still
  * running become stale, so a batch abandoned at revocation can never commit (or count) anything for a
  * partition that was taken away, even if the same partition is assigned back to this worker later.
@@ -60,10 +65,13 @@ export interface PendingCommit extends TopicPartitionOffset {
   /** Outcome counts of the segments this commit covers that no earlier commit has covered. */
   tally: Tally;
   generation: number;
+  /** The rewind epoch of the offset (see rewind()). */
+  epoch: number;
 }
 
 interface Segment {
   id: number;
+  epoch: number;
   lastOffset: number;
   done: boolean;
   tally: Tally;
@@ -83,6 +91,10 @@ interface PartitionState {
   inFlight: number;
   /** Tally of popped segments not yet handed out in a commit. */
   pending: Tally;
+  /** Rewind epoch of segments tracked from now on. */
+  epoch: number;
+  /** Rewind epoch of `doneThrough`. */
+  doneEpoch: number;
 }
 
 /** Stable map key of a topic-partition. */
@@ -113,6 +125,8 @@ export class OffsetTracker {
       committed: committedOffset,
       inFlight: -1,
       pending: emptyTally(),
+      epoch: 0,
+      doneEpoch: 0,
     });
   }
 
@@ -148,7 +162,7 @@ export class OffsetTracker {
     if (!p) return null;
     const lastOffset = offsets[offsets.length - 1];
     const id = this.nextSegmentId++;
-    p.queue.push({ id, lastOffset, done: false, tally: emptyTally() });
+    p.queue.push({ id, epoch: p.epoch, lastOffset, done: false, tally: emptyTally() });
     return { topic: p.topic, partition: p.partition, generation: p.generation, lastOffset, count: offsets.length, id };
   }
 
@@ -167,12 +181,28 @@ export class OffsetTracker {
     let popped = 0;
     while (popped < p.queue.length && p.queue[popped].done) {
       const s = p.queue[popped++];
-      // Max, not assignment: a rewind (re-delivery of lower offsets) must never move the position back.
-      p.doneThrough = Math.max(p.doneThrough, s.lastOffset);
+      if (s.epoch !== p.doneEpoch) {
+        // The first segment after a backward reset: the log's offsets start over, so does the position.
+        p.doneThrough = s.lastOffset;
+        p.doneEpoch = s.epoch;
+        p.committed = -1;
+      } else {
+        // Max, not assignment: within an epoch the position never moves back.
+        p.doneThrough = Math.max(p.doneThrough, s.lastOffset);
+      }
       addTally(p.pending, s.tally);
     }
     if (popped) p.queue.splice(0, popped);
     return true;
+  }
+
+  /**
+   * The partition's log moved backwards (offsets below those delivered before are being delivered):
+   * segments tracked from now on belong to a new epoch whose done position replaces the old one.
+   */
+  rewind(tp: TopicPartition): void {
+    const p = this.parts.get(tpKey(tp.topic, tp.partition));
+    if (p) p.epoch++;
   }
 
   /** Number of segments of a partition that are tracked but not yet done. */
@@ -195,7 +225,7 @@ export class OffsetTracker {
       const next = p.doneThrough + 1;
       // Nothing new: tallies of re-delivered offsets (a rewind) ride along with the next real advance.
       if (next <= p.committed) continue;
-      out.push({ topic: p.topic, partition: p.partition, offset: next, tally: p.pending, generation: p.generation });
+      out.push({ topic: p.topic, partition: p.partition, offset: next, tally: p.pending, generation: p.generation, epoch: p.doneEpoch });
       p.pending = emptyTally();
       p.inFlight = next;
     }
@@ -215,7 +245,8 @@ export class OffsetTracker {
   committed(c: PendingCommit): Tally {
     const p = this.parts.get(tpKey(c.topic, c.partition));
     if (!p || p.generation !== c.generation) return emptyTally();
-    p.committed = Math.max(p.committed, c.offset);
+    // A commit of an epoch that a backward reset has replaced since says nothing about the new position.
+    if (c.epoch === p.doneEpoch) p.committed = Math.max(p.committed, c.offset);
     p.inFlight = -1;
     return c.tally;
   }

@@ -15,11 +15,17 @@ import type { WorkerProgress } from "../ipc.ts";
 /** Totals over the fleet; `lag` is -1 when any live worker could not measure its lag (or none runs). */
 export type FleetTotals = Omit<WorkerProgress, "partitions">;
 
-const zero = (): FleetTotals => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, lag: 0 });
+const zero = (): FleetTotals => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, lag: 0, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
 const COUNTS = ["events", "persisted", "duplicates", "invalid"] as const;
+/** Offset-jump counters: per worker process (they are not in the commit ledger), summed over live and exited ones. */
+const JUMPS = ["deletedBeforeRead", "resetBackward", "reread"] as const;
 
-/** Orders positions by offset, then by how much they have counted (positions never go backwards). */
-const after = (a: LedgerPosition, b: LedgerPosition): boolean => a.offset > b.offset || (a.offset === b.offset && a.tally.events > b.tally.events);
+/**
+ * Orders positions by how much they have counted, then by offset. The cumulative count only grows, while
+ * the offset moves back after a backward reset of the log (truncation, recreated topic): the position
+ * committed after such a reset is the newer one although its offset is lower.
+ */
+const after = (a: LedgerPosition, b: LedgerPosition): boolean => a.tally.events > b.tally.events || (a.tally.events === b.tally.events && a.offset > b.offset);
 
 /** Sums durable progress per partition, and lag over the live workers. */
 export class FleetProgress {
@@ -40,6 +46,8 @@ export class FleetProgress {
     const p = this.live.get(id);
     if (!p) return;
     for (const k of COUNTS) this.retired[k] += p[k];
+    // `?? 0`: a worker of an older build (rolling upgrade) reports no offset-jump counters.
+    for (const k of JUMPS) this.retired[k] += p[k] ?? 0;
     this.live.delete(id);
   }
 
@@ -55,6 +63,8 @@ export class FleetProgress {
       for (const k of COUNTS) t[k] = this.retired[k];
       for (const p of this.live.values()) for (const k of COUNTS) t[k] += p[k];
     }
+    for (const k of JUMPS) t[k] = this.retired[k];
+    for (const p of this.live.values()) for (const k of JUMPS) t[k] += p[k] ?? 0;
     t.lag = this.live.size ? 0 : -1;
     for (const p of this.live.values()) if (t.lag >= 0) t.lag = p.lag < 0 ? -1 : t.lag + p.lag;
     return t;

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import { join } from "node:path";
-import type { GeneratorProgress } from "../../loadgen/index.ts";
+import type { BacklogPacer } from "../../loadgen/index.ts";
 import type { PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
 
 /** Handles to the hosted services. */
@@ -17,11 +17,25 @@ export interface LocalServices {
   databaseUrlOverride: string | null;
   /**
    * Starts the mock source's generator producing into the first source topic; null when there is none.
+   * It produces only while what it produced and the fleet has not committed (`committed()`, cumulative
+   * source events) stays below what the mock's partitions keep, so the mock never deletes unread events.
    * The promise settles when the generator stops (its `events` budget, or `signal`).
    */
-  startGenerator(signal: AbortSignal, onProgress?: (p: GeneratorProgress) => void): Promise<unknown> | null;
+  startGenerator(signal: AbortSignal, committed: () => number): Promise<unknown> | null;
+  /** The running generator's acknowledged count and whether the pipeline holds it back; null when none runs. */
+  generatorStatus(): GeneratorStatus | null;
   /** Stops what was started, in reverse order. */
   stop(): Promise<void>;
+}
+
+/** What the live line shows about the demo's generator. */
+export interface GeneratorStatus {
+  /** Messages the mock acknowledged so far. */
+  produced: number;
+  /** True while the generator waits for the pipeline to commit (the backlog bound is reached). */
+  held: boolean;
+  /** The backlog bound: most events produced and not yet committed. */
+  backlogLimit: number;
 }
 
 const embeddedPersistStages = (t: ResolvedTopology): PersistStageConfig[] =>
@@ -44,6 +58,7 @@ export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: s
   try {
     let brokersOverride: string | null = null;
     let startGenerator: LocalServices["startGenerator"] = () => null;
+    let generatorStatus: LocalServices["generatorStatus"] = () => null;
     if (t.source.kind === "mock") {
       const source = t.source;
       const { MockCluster, Producer } = await import("../../kafka/index.ts");
@@ -54,11 +69,15 @@ export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: s
       logger.info({ brokers: source.brokers, topics: names, partitions: source.partitions }, "mock cluster started");
       const generator = source.generator;
       if (generator) {
-        const { runGenerator } = await import("../../loadgen/index.ts");
-        startGenerator = (signal, onProgress) => {
+        const { runGenerator, BacklogPacer, mockBacklogLimit } = await import("../../loadgen/index.ts");
+        startGenerator = (signal, committed) => {
           const producer = new Producer({ config: { "bootstrap.servers": cluster.bootstraps, "linger.ms": "5" } });
-          logger.info({ topic: source.topics[0], rate: generator.rate, events: generator.events }, "generator started");
-          const run = runGenerator({ producer, topic: source.topics[0], config: generator, signal, onProgress });
+          const pacer: BacklogPacer = new BacklogPacer(mockBacklogLimit(generator, source.partitions), committed);
+          let produced = 0;
+          generatorStatus = () => ({ produced, held: pacer.held, backlogLimit: pacer.limit });
+          logger.info({ topic: source.topics[0], rate: generator.rate, events: generator.events, backlogLimit: pacer.limit }, "generator started");
+          const onProgress = (p: { messages: number }) => void (produced = p.messages);
+          const run = runGenerator({ producer, topic: source.topics[0], config: generator, signal, onProgress, pacer });
           // The producer must outlive every delivery the generator awaits, and close before the cluster stops.
           const closed = run.finally(() => producer.close());
           stops.push(() => closed.then(() => undefined, () => undefined));
@@ -78,7 +97,7 @@ export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: s
       logger.info({ dataDir: join(opts.dataDir, "postgres") }, "embedded PostgreSQL started");
       for (const cfg of embedded) await migrate({ ...cfg, url: pg.url }, logger);
     }
-    return { brokersOverride, databaseUrlOverride, startGenerator, stop: stopAll };
+    return { brokersOverride, databaseUrlOverride, startGenerator, generatorStatus: () => generatorStatus(), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

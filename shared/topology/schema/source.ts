@@ -69,7 +69,12 @@ const ratio = (what: string) =>
 export const generatorSchema = obj({
   description: "Built-in CloudEvents generator producing into the mock cluster (demo, tests).",
   fields: {
-    rate: num({ description: "Events per second.", exclusiveMin: 0, default: D.source.generator.rate }),
+    rate: num({
+      description:
+        "Events per second at most: the generator also waits while what it produced and the fleet has not committed would outgrow what the mock partitions keep, so it runs at the pipeline's pace.",
+      exclusiveMin: 0,
+      default: D.source.generator.rate,
+    }),
     events: opt(int({ description: "Stop after this many events; absent = run until stopped.", min: 1 })),
     tenants: int({ description: "Number of distinct tenants (`tenantid`).", min: 1, default: D.source.generator.tenants }),
     duplicateRatio: ratio("events re-sent as duplicates (same source and id)"),

@@ -133,6 +133,40 @@ describe("OffsetTracker", () => {
     expect(commit.tally).toEqual(tally(11, 5, 6));
   });
 
+  test("after rewind() (a backward reset) the lower position commits and counts at once", () => {
+    const t = new OffsetTracker();
+    t.assign(P0);
+    const a = t.track(P0, range(100, 109))!;
+    t.complete(a, tally(10));
+    expect(commitAll(t).get(0)).toBe(110);
+    t.rewind(P0);
+    const b = t.track(P0, range(0, 4))!;
+    t.complete(b, tally(5, 0, 5));
+    const [c] = t.takeCommits();
+    expect(c.offset).toBe(5);
+    expect(c.tally).toEqual(tally(5, 0, 5));
+    t.committed(c);
+    const d = t.track(P0, range(5, 9))!;
+    t.complete(d, tally(5));
+    expect(commitAll(t).get(0)).toBe(10);
+  });
+
+  test("a rewind with an older segment still open: the old commit goes first, its late ack does not block the new epoch", () => {
+    const t = new OffsetTracker();
+    t.assign(P0);
+    const old = t.track(P0, range(100, 109))!;
+    t.rewind(P0);
+    const fresh = t.track(P0, range(0, 4))!;
+    t.complete(old, tally(10));
+    const [oldCommit] = t.takeCommits();
+    expect(oldCommit.offset).toBe(110);
+    t.complete(fresh, tally(5));
+    t.committed(oldCommit);
+    const [c] = t.takeCommits();
+    expect(c.offset).toBe(5);
+    expect(c.tally).toEqual(tally(5));
+  });
+
   test("one commit in flight per partition; a failed commit's tally rides with the next one", () => {
     const t = new OffsetTracker();
     t.assign(P0);

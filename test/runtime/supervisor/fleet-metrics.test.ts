@@ -54,16 +54,18 @@ describe("FleetMetrics", () => {
 });
 
 describe("FleetProgress", () => {
-  const p = (events: number, lag: number) => ({ events, persisted: events - 2, duplicates: 1, invalid: 1, lag });
+  const p = (events: number, lag: number, deletedBeforeRead = 0) => ({ events, persisted: events - 2, duplicates: 1, invalid: 1, lag, deletedBeforeRead, resetBackward: 0, reread: 0 });
 
   test("sums live workers and keeps the counts of exited ones", () => {
     const f = new FleetProgress();
     f.update(0, p(10, 4));
     f.update(1, p(20, 6));
-    expect(f.totals()).toEqual({ events: 30, persisted: 26, duplicates: 2, invalid: 2, lag: 10 });
+    expect(f.totals()).toEqual({ events: 30, persisted: 26, duplicates: 2, invalid: 2, lag: 10, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
     f.retire(1);
-    f.update(1, p(5, 1));
-    expect(f.totals()).toEqual({ events: 35, persisted: 29, duplicates: 3, invalid: 3, lag: 5 });
+    f.update(1, p(5, 1, 7));
+    expect(f.totals()).toEqual({ events: 35, persisted: 29, duplicates: 3, invalid: 3, lag: 5, deletedBeforeRead: 7, resetBackward: 0, reread: 0 });
+    f.retire(1);
+    expect(f.totals().deletedBeforeRead).toBe(7);
   });
 
   test("lag is unknown (-1) when any live worker cannot measure it, or none runs", () => {
