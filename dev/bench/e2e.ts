@@ -76,7 +76,6 @@ Other:
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
                         (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
                         "offered_per_s" (the generator's achieved rate),
-
                         "deleted_before_read","reset_backward","reread" (from the fleet's summary)}
   -h, --help
 
