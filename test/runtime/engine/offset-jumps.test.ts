@@ -5,25 +5,21 @@
  * `deleted_before_read`, `reset_backward`, `reread`), and the tracker commits again at once after a
  * backward reset. Runs on the mock cluster, or on the real broker when KAFKA_BROKERS is set.
  *
- * Staging "retention deleted unread events": on the mock, appending more than the 5 MiB one mock partition
- * keeps deletes the oldest messages; on the real broker, DeleteRecords (kafka-delete-records.sh) moves the
- * log start offset exactly as retention does, without waiting for the broker's 5-minute retention check.
+ * Staging "retention deleted unread events": test/support/retention.ts (mock: its 5 MiB partition limit;
+ * real broker: DeleteRecords, which moves the log start offset exactly as retention does).
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Consumer } from "../../../shared/kafka/index.ts";
 import type { Readiness } from "../../../shared/runtime/engine/engine.ts";
 import type { WorkerProgress } from "../../../shared/runtime/ipc.ts";
 import { OffsetJumpDetector, type OffsetJump } from "../../../shared/runtime/engine/offset-jumps.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { kafkaSuite, type TestKafka } from "../../support/kafka.ts";
+import { deleteOldest } from "../../support/retention.ts";
 import { FAST_GROUP, committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
 import { observe } from "./fixtures/registry.ts";
 
 const kafka = kafkaSuite();
-const KIT = process.env.KAFKA_KIT ?? join(import.meta.dir, "../../../../shared/kafka-broker");
 
 /** Group settings: FAST_GROUP's short session is below a real broker's group.min.session.timeout.ms (6 s). */
 const groupProps = (k: TestKafka): Record<string, string> => (k.real ? { ...FAST_GROUP, "session.timeout.ms": "6000" } : FAST_GROUP);
@@ -69,22 +65,6 @@ async function commitOffset(k: TestKafka, topic: string, group: string, offset: 
   }
 }
 
-/** Makes the broker drop the partition's oldest events, unread: returns the new log start offset. */
-async function deleteOldest(k: TestKafka, topic: string, before: number): Promise<number> {
-  if (k.mock) {
-    // One mock partition keeps at most 5 MiB: 6 MiB more pushes the oldest message sets out.
-    const big = "x".repeat(100 * 1024);
-    await produce(k.bootstraps, topic, 60, 1, () => ({ value: big, key: null }));
-    return (await k.mock.watermarks(topic, 0)).low;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "tf-jumps-"));
-  const file = join(dir, "delete.json");
-  writeFileSync(file, JSON.stringify({ version: 1, partitions: [{ topic, partition: 0, offset: before }] }));
-  const r = Bun.spawnSync([join(KIT, "bin/kafka-delete-records.sh"), "--bootstrap-server", k.bootstraps, "--offset-json-file", file], { stderr: "pipe", stdout: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`kafka-delete-records failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  return before;
-}
-
 describe("offset jumps on the broker's side", () => {
   test("events retention deleted before they were read are counted, logged and reported by readiness", async () => {
     const k = kafka();
@@ -93,10 +73,9 @@ describe("offset jumps on the broker's side", () => {
     await produce(k.bootstraps, topic, 20, 1);
     await consumeUntil(k, topic, group, 20);
     // Unread: offsets 20.. are produced after the group's last commit, then the oldest of them deleted.
-    await produce(k.bootstraps, topic, 30, 1);
     const low = await deleteOldest(k, topic, 35);
     expect(low).toBeGreaterThan(20);
-    const high = k.mock ? (await k.mock.watermarks(topic, 0)).high : 50;
+    const high = 80;
 
     const run = await consumeUntil(k, topic, group, high, (p) => p.deletedBeforeRead > 0);
     expect(run.progress.deletedBeforeRead).toBe(low - 20);

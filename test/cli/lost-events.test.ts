@@ -1,0 +1,56 @@
+/**
+ * `bun run topology` when the broker deleted events before the fleet read them: the summary says how many
+ * (`deleted_before_read`, counted in `lost`), stderr has the warning with its code and offset range, and the
+ * bounded run exits 1. On the mock cluster, or on the real broker when KAFKA_BROKERS is set.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { kafkaSuite } from "../support/kafka.ts";
+import { deleteOldest } from "../support/retention.ts";
+import { produce, uniqueName } from "../runtime/engine/support.ts";
+import { RECORD_STAGE, runCliToEnd, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
+
+const kafka = kafkaSuite();
+const tmp = tempDir("tf-lost-events");
+afterAll(() => tmp.cleanup());
+
+const topologyYaml = (brokers: string, topic: string, group: string) => `name: lost-events
+source:
+  kafka:
+    brokers: "${brokers}"
+    topics: [${topic}]
+    group: ${group}
+    sessionTimeout: 6s
+    heartbeatInterval: 500ms
+stages:
+  - custom:
+      module: ${RECORD_STAGE}
+http:
+  port: 0
+`;
+
+const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+describe("events deleted before they were read", () => {
+  test("a bounded run reports them in the summary and exits 1", async () => {
+    const k = kafka();
+    const topic = uniqueName("lost");
+    await k.createTopic(topic, 1);
+    await k.createTopic(`${topic}.dlq`, 1);
+    const group = uniqueName("g");
+    const file = writeTopology(tmp.dir, topologyYaml(k.bootstraps, topic, group), `${group}.yaml`);
+    await produce(k.bootstraps, topic, 20, 1);
+
+    const first = await runCliToEnd([file, "--max-events", "20", "--json", "--data-dir", tmp.dir]);
+    expect(first.code, first.stderr.slice(-2000)).toBe(0);
+    expect(summaryOf(first.stdout)).toMatchObject({ events: 20, lost: 0, deleted_before_read: 0 });
+
+    // Offsets 20..79 arrive while the fleet is down, and the oldest of them are deleted unread.
+    const low = await deleteOldest(k, topic, 35);
+    const second = await runCliToEnd([file, "--max-events", String(80 - low), "--json", "--data-dir", tmp.dir]);
+    expect(second.code, second.stderr.slice(-2000)).toBe(1);
+    const s = summaryOf(second.stdout);
+    expect(s).toMatchObject({ events: 80 - low, persisted: 80 - low, deleted_before_read: low - 20, lost: low - 20, reset_backward: 0 });
+    expect(second.stderr).toContain('"code":"KAFKA_OFFSETS_DELETED_BEFORE_READ"');
+    expect(second.stderr).toContain(`(offsets 20..${low - 1})`);
+  }, 180_000);
+});

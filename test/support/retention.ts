@@ -1,0 +1,39 @@
+/**
+ * Staging "retention deleted events before they were read" on either test Kafka: on the mock cluster, an
+ * append beyond the 5 MiB one mock partition keeps deletes the oldest messages; on a real broker,
+ * DeleteRecords (kafka-delete-records.sh from ../shared/kafka-broker, or $KAFKA_KIT) moves the log start
+ * offset exactly as retention does, without waiting for the broker's retention check (5 minutes by default).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Producer } from "../../shared/kafka/index.ts";
+import type { TestKafka } from "./kafka.ts";
+
+const KIT = process.env.KAFKA_KIT ?? join(import.meta.dir, "../../../shared/kafka-broker");
+
+/**
+ * Deletes the oldest events of partition 0 of `topic`: on a real broker those before `before`; on the mock,
+ * as many as 60 appended 100 KiB messages push out (they are appended either way, so the log ends the same
+ * way on both). Returns the new log start offset.
+ */
+export async function deleteOldest(k: TestKafka, topic: string, before: number): Promise<number> {
+  const big = "x".repeat(100 * 1024);
+  const p = new Producer({ config: { "bootstrap.servers": k.bootstraps, "linger.ms": "5" } });
+  try {
+    await p.sendBatch(Array.from({ length: 60 }, () => ({ topic, partition: 0, key: null, value: big })));
+  } finally {
+    await p.close();
+  }
+  if (k.mock) return (await k.mock.watermarks(topic, 0)).low;
+  const dir = mkdtempSync(join(tmpdir(), "tf-delete-records-"));
+  try {
+    const file = join(dir, "delete.json");
+    writeFileSync(file, JSON.stringify({ version: 1, partitions: [{ topic, partition: 0, offset: before }] }));
+    const r = Bun.spawnSync([join(KIT, "bin/kafka-delete-records.sh"), "--bootstrap-server", k.bootstraps, "--offset-json-file", file], { stderr: "pipe", stdout: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`kafka-delete-records failed: ${r.stderr.toString()}${r.stdout.toString()}`);
+    return before;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
