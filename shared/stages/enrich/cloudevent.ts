@@ -195,6 +195,23 @@ export function validateEvent(obj: Record<string, unknown>, maxAttributes = Infi
 /** The rejection of data nested deeper than the sink takes. */
 export const tooDeep = (): EventReject => new EventReject(C.DataTooDeep, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
 
+/**
+ * A JSON number token that may overflow a double (an exponent of 3+ digits, or 309+ digits): JSON.parse
+ * makes it Infinity, which JSON.stringify writes as `null`, silently changing the data stored in jsonb
+ * (which itself would take it as numeric). The cheap text test gates the exact walk of the parsed data.
+ */
+const MAYBE_OVERFLOW = /[0-9][eE][+]?[0-9]{3,}|[0-9]{309,}/;
+
+/** True when a parsed JSON value holds a number that is not finite. */
+function hasNonFinite(v: unknown): boolean {
+  if (typeof v === "number") return !Number.isFinite(v);
+  if (typeof v !== "object" || v === null) return false;
+  for (const k in v as Record<string, unknown>) if (hasNonFinite((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+const numberOverflow = (): EventReject => new EventReject(C.BadData, "data holds a number beyond the range of a double (it would be stored as null)");
+
 /** Parses a structured-mode value (the JSON event format) into an object, or says why it is not one. */
 export function decodeStructured(value: Uint8Array): Record<string, unknown> | EventReject {
   let text: string;
@@ -216,6 +233,7 @@ export function decodeStructured(value: Uint8Array): Record<string, unknown> | E
     return new EventReject(C.NotObject, `value is a JSON ${typeName(parsed)}, not an object`);
   }
   const obj = parsed as Record<string, unknown>;
+  if (MAYBE_OVERFLOW.test(text) && obj.data !== undefined && hasNonFinite(obj.data)) return numberOverflow();
   for (const k in obj) {
     if (k !== "data" && typeof obj[k] === "number") return integerTokenProblem(text, obj) ?? obj;
   }
@@ -365,6 +383,7 @@ export function decodeBinary(headers: TextHeaders, value: Uint8Array | null): Re
       const text = utf8.decode(value);
       if (jsonDeeperThan(text, MAX_JSON_DEPTH)) return tooDeep();
       obj.data = JSON.parse(text);
+      if (MAYBE_OVERFLOW.test(text) && hasNonFinite(obj.data)) return numberOverflow();
     } catch (e) {
       return new EventReject(C.BadData, `value is not valid JSON although content-type is ${contentType}: ${(e as Error).message}`);
     }

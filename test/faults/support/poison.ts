@@ -118,6 +118,7 @@ export function poisonCases(tag: string, o: PoisonOptions): PoisonCase[] {
     one("integer-3.0", withToken("integer-3.0", "3.0"), { code: C.BadAttributeType }),
     one("integer-1e3", withToken("integer-1e3", "1e3"), { code: C.BadAttributeType }),
     one("time-200-digits", ev("time-200-digits", { time: `${now.slice(0, 19)}.${"1".repeat(200)}Z` }), { code: C.BadTime }),
+    one("number-1e400", ev("number-1e400", { data: "@" }).replace('"@"', "[1e400]"), { code: C.BadData }),
     one("data-lone-surrogate", ev("data-lone-surrogate", { data: { s: "x\udc00" } }), { code: C.BadData }),
     // Edges that must land: largest key, deepest data, finest time, largest event.
     one("largest-key", ev("x", { id: largestId }), { lands: largestId }),

@@ -213,3 +213,13 @@ describe("partition window (untrusted times cannot create partitions)", () => {
   });
 });
 
+
+describe("numbers in data", () => {
+  test("a number beyond a double (1e400, 400 digits) -> CE_BAD_DATA instead of a silent null; large finite numbers pass", async () => {
+    const withData = (d: string) => JSON.stringify(ce({ data: "@" })).replace('"@"', d);
+    await expectRejected(structured(withData('{"x":[1e400]}')), C.BadData, "range of a double");
+    await expectRejected(structured(withData("9".repeat(400))), C.BadData, "range of a double");
+    await expectRejected(binary({ specversion: "1.0", id: "n", source: "/s", type: "t", datacontenttype: "application/json" }, "-1E+999"), C.BadData, "range of a double");
+    await expectValid(structured(withData('{"x":1e300,"s":"1e400 in a string"}')));
+  });
+});
