@@ -127,7 +127,7 @@ export function poisonCases(tag: string, o: PoisonOptions): PoisonCase[] {
     one("largest-event", padTo("largest-event", o.maxEventBytes), { lands: `${tag}-largest-event` }, big(3)),
     // Strangest: a module that spins on the event, a module that exits its thread.
     one("module-spins", ev("module-spins", { type: "poison.spin" }), { code: C.Timeout }),
-    one("module-exits", ev("module-exits", { type: "poison.exit" }), { code: C.ThreadCrashed }),
+    one("module-exits", ev("module-exits", { type: "poison.exit" }), { code: C.UserModuleThrew }),
   ];
 }
 
