@@ -22,6 +22,9 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 export CLASSPATH="$metrics_jar${CLASSPATH:+:$CLASSPATH}"
+# The kit's snappy-java has no native library for this platform; its pure-Java fallback needs reflective
+# access to java.nio buffers, which Java 17 denies by default (every snappy batch would fail UNKNOWN).
+export KAFKA_OPTS="${KAFKA_OPTS:+$KAFKA_OPTS }--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED"
 case "$cmd" in
   start) exec bash "$kit/start.sh" "$dir" ;;
   stop) exec bash "$kit/stop.sh" "$dir" ;;

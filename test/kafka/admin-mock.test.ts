@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Admin, KafkaError, MOCK_PARTITION_MAX_BYTES, MockCluster, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
 import { uniqueName } from "./helpers.ts";
+import { REAL_BROKERS } from "../support/kafka.ts";
 
 let mock: MockCluster;
 beforeAll(async () => {
@@ -10,11 +11,10 @@ afterAll(async () => {
   await mock.stop();
 });
 
-/** A real cluster for the parts of Admin the 2.0.2 mock broker does not implement (CreateTopics, DeleteTopics). */
-const REAL_BROKERS = process.env.KAFKA_BROKERS;
+// A real cluster for the parts of Admin the mock broker does not implement (CreateTopics, DeleteTopics).
 if (!REAL_BROKERS) {
   console.warn(
-    "[skip] Admin createTopics/deleteTopics round trip: librdkafka 2.0.2's mock broker has no CreateTopics/DeleteTopics " +
+    "[skip] Admin createTopics/deleteTopics round trip: librdkafka's mock broker has no CreateTopics/DeleteTopics " +
       "handlers (and reports ControllerId 0, a broker that does not exist); set KAFKA_BROKERS to run it against a real cluster",
   );
 }

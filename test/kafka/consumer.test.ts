@@ -1,22 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Consumer, KafkaError, MockCluster, Producer } from "../../shared/kafka/index.ts";
+import { Consumer, KafkaError, Producer } from "../../shared/kafka/index.ts";
 import { consumeN, consumerConfig, uniqueName, waitFor } from "./helpers.ts";
+import { kafkaSuite } from "../support/kafka.ts";
 
-let mock: MockCluster;
+const kafka = kafkaSuite();
+
 let producer: Producer;
 beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-  producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps } });
+  producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps } });
 });
 afterAll(async () => {
   await producer.close();
-  await mock.stop();
 });
 
 /** A fresh topic with `perPartition` messages "p:i" in each partition. */
 async function topicWith(partitions: number, perPartition: number, timestamp?: (p: number, i: number) => number): Promise<string> {
   const topic = uniqueName("c");
-  mock.createTopic(topic, partitions);
+  await kafka().createTopic(topic, partitions);
   const recs = [];
   for (let p = 0; p < partitions; p++)
     for (let i = 0; i < perPartition; i++) recs.push({ topic, partition: p, value: `${p}:${i}`, timestamp: timestamp?.(p, i) });
@@ -28,7 +28,7 @@ describe("Consumer", () => {
   test("commit, then a new member of the same group resumes from the committed offsets", async () => {
     const topic = await topicWith(2, 50);
     const group = uniqueName("g");
-    const first = new Consumer({ config: consumerConfig(mock.bootstraps, group) });
+    const first = new Consumer({ config: consumerConfig(kafka().bootstraps, group) });
     first.subscribe([topic]);
     const got = await consumeN(first, 100);
     expect(got.length).toBe(100);
@@ -46,7 +46,7 @@ describe("Consumer", () => {
     ]);
     await first.close();
 
-    const second = new Consumer({ config: consumerConfig(mock.bootstraps, group) });
+    const second = new Consumer({ config: consumerConfig(kafka().bootstraps, group) });
     second.subscribe([topic]);
     const again = await consumeN(second, 60);
     await second.close();
@@ -61,7 +61,7 @@ describe("Consumer", () => {
   test("an async commit resolves from its OFFSET_COMMIT event; a commit after close fails with CLOSED", async () => {
     const topic = await topicWith(1, 10);
     const group = uniqueName("g");
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, group) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, group) });
     c.subscribe([topic]);
     await consumeN(c, 10);
     await c.commit([{ topic, partition: 0, offset: 10 }]);
@@ -73,10 +73,10 @@ describe("Consumer", () => {
   test("offsetsForTimes resolves per-partition offsets through the ListOffsets API", async () => {
     // librdkafka's mock broker answers only the logical timestamps (-2 earliest, -1 latest) and returns -1
     // for a real timestamp ("FIXME: by timestamp" in rdkafka_mock_handlers.c); a real broker returns the
-    // first offset whose timestamp is >= the one asked. The plumbing (request, per-partition results) is
-    // what this test can check here.
+    // first offset whose timestamp is >= the one asked. On the mock only the plumbing (request,
+    // per-partition results) is checked; on a real broker (KAFKA_BROKERS) the answer too.
     const topic = await topicWith(2, 10, (_p, i) => 1_700_000_000_000 + i * 1000);
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     const res = await c.offsetsForTimes([
       { topic, partition: 0, timestamp: -2 },
       { topic, partition: 1, timestamp: -1 },
@@ -85,13 +85,14 @@ describe("Consumer", () => {
       { topic, partition: 0, offset: 0 },
       { topic, partition: 1, offset: 10 },
     ]);
-    expect(await c.offsetsForTimes([{ topic, partition: 0, timestamp: 1_700_000_003_500 }])).toEqual([{ topic, partition: 0, offset: -1 }]);
+    const byTime = kafka().real ? 4 : -1; // records 0..9 are 1 s apart: 3.5 s in, the first at or after it is #4
+    expect(await c.offsetsForTimes([{ topic, partition: 0, timestamp: 1_700_000_003_500 }])).toEqual([{ topic, partition: 0, offset: byTime }]);
     await c.close();
   }, 60_000);
 
   test("lag is the high watermark minus the committed offset, per assigned partition", async () => {
     const topic = await topicWith(2, 40);
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     c.subscribe([topic]);
     await consumeN(c, 80);
     expect(await c.watermarks(topic, 0)).toEqual({ low: 0, high: 40 });
@@ -107,7 +108,7 @@ describe("Consumer", () => {
 
   test("pause holds a partition back (buffered messages included) and resume delivers them in order", async () => {
     const topic = await topicWith(2, 200);
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     c.subscribe([topic]);
     // Wait for the assignment and for some of both partitions to be fetched.
     const firstBatch = await consumeN(c, 10);
@@ -128,7 +129,7 @@ describe("Consumer", () => {
 
   test("seek moves the position and discards what was buffered for the old one", async () => {
     const topic = await topicWith(1, 100);
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     c.subscribe([topic]);
     const head = await consumeN(c, 5);
     expect(head.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4]);
@@ -140,7 +141,7 @@ describe("Consumer", () => {
 
   test("a batch is destroyed exactly once: release is idempotent, and close releases what was left", async () => {
     const topic = await topicWith(1, 30);
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     c.subscribe([topic]);
     await waitFor(() => c.assignment().length === 1, 30_000, "assignment");
     const first = await c.consume(10, 10_000);
@@ -160,7 +161,7 @@ describe("Consumer", () => {
   }, 30_000);
 
   test("consume on a closed consumer, and a subscription to an invalid regex, fail with KafkaErrors", async () => {
-    const c = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     expect(() => c.subscribe(["^(unclosed"])).toThrow(KafkaError);
     await c.close();
     await expect(c.consume(10, 10)).rejects.toMatchObject({ code: "CLOSED", domain: "kafka", retriable: false });

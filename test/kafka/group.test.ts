@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Consumer, MockCluster, Producer, type RebalanceEvent } from "../../shared/kafka/index.ts";
+import { describe, expect, test } from "bun:test";
+import { Consumer, Producer, type RebalanceEvent } from "../../shared/kafka/index.ts";
 import { consumerConfig, uniqueName, waitFor } from "./helpers.ts";
+import { kafkaSuite } from "../support/kafka.ts";
 
-let mock: MockCluster;
-beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-});
-afterAll(async () => {
-  await mock.stop();
-});
+const kafka = kafkaSuite();
 
 async function fill(topic: string, partitions: number, perPartition: number): Promise<void> {
-  const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps, "linger.ms": "5" } });
+  const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps, "linger.ms": "5" } });
   const recs = [];
   for (let p = 0; p < partitions; p++) for (let i = 0; i < perPartition; i++) recs.push({ topic, partition: p, value: `${p}:${i}` });
   await producer.sendBatch(recs);
@@ -118,7 +113,7 @@ for (const strategy of ["range", "cooperative-sticky"] as const) {
       const topic = uniqueName("grp");
       const partitions = 6;
       const perPartition = 4000;
-      mock.createTopic(topic, partitions);
+      await kafka().createTopic(topic, partitions);
       await fill(topic, partitions, perPartition);
 
       const seen = new Map<string, number>();
@@ -130,7 +125,7 @@ for (const strategy of ["range", "cooperative-sticky"] as const) {
         byMember.get(member)!.add(partition);
       };
       const group = uniqueName("g");
-      const config = consumerConfig(mock.bootstraps, group, { "partition.assignment.strategy": strategy });
+      const config = consumerConfig(kafka().bootstraps, group, { "partition.assignment.strategy": strategy });
       const a = new Member("a", config, sink);
       a.start(topic);
       await waitFor(() => seen.size > 2000, 30_000, "member a to start consuming");
@@ -158,10 +153,10 @@ for (const strategy of ["range", "cooperative-sticky"] as const) {
 describe("cooperative-sticky incremental rebalance", () => {
   test("a member gives up only the partitions the newcomer takes and keeps consuming the others", async () => {
     const topic = uniqueName("coop");
-    mock.createTopic(topic, 6);
+    await kafka().createTopic(topic, 6);
     await fill(topic, 6, 4000);
     const group = uniqueName("g");
-    const config = consumerConfig(mock.bootstraps, group, { "partition.assignment.strategy": "cooperative-sticky" });
+    const config = consumerConfig(kafka().bootstraps, group, { "partition.assignment.strategy": "cooperative-sticky" });
     const mk = () => {
       const events: Array<RebalanceEvent & { at: number }> = [];
       const seen: Array<{ partition: number; at: number }> = [];

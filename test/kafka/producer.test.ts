@@ -1,26 +1,21 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Consumer, KafkaError, MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { consumeN, consumerConfig, uniqueName } from "./helpers.ts";
+import { kafkaSuite, testMockOnly } from "../support/kafka.ts";
 
-let mock: MockCluster;
-beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-});
-afterAll(async () => {
-  await mock.stop();
-});
+const kafka = kafkaSuite();
 
 async function highWatermarks(topic: string, partitions: number): Promise<number> {
   let total = 0;
-  for (let p = 0; p < partitions; p++) total += (await mock.watermarks(topic, p)).high;
+  for (let p = 0; p < partitions; p++) total += (await kafka().watermarks(topic, p)).high;
   return total;
 }
 
 describe("Producer", () => {
   test("a batch failing for some records rejects with DELIVERY_FAILED listing each failed index", async () => {
     const topic = uniqueName("p");
-    mock.createTopic(topic, 2);
-    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps } });
+    await kafka().createTopic(topic, 2);
+    const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps } });
     const err = await producer
       .sendBatch([
         { topic, value: "ok-0", partition: 0 },
@@ -42,9 +37,9 @@ describe("Producer", () => {
 
   test("a full local queue (_QUEUE_FULL) is waited out, not reported", async () => {
     const topic = uniqueName("qf");
-    mock.createTopic(topic, 4);
+    await kafka().createTopic(topic, 4);
     // A 1,000-message local queue for a 20,000-message batch.
-    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps, "queue.buffering.max.messages": "1000", "linger.ms": "1" } });
+    const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps, "queue.buffering.max.messages": "1000", "linger.ms": "1" } });
     const recs = Array.from({ length: 20_000 }, (_, i) => ({ topic, value: `v${i}` }));
     await producer.sendBatch(recs);
     expect(await highWatermarks(topic, 4)).toBe(20_000);
@@ -53,20 +48,23 @@ describe("Producer", () => {
 
   test("concurrent batches keep their call order in a partition even while waiting for queue space", async () => {
     const topic = uniqueName("ord");
-    mock.createTopic(topic, 1);
-    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps, "queue.buffering.max.messages": "500", "linger.ms": "1" } });
+    await kafka().createTopic(topic, 1);
+    const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps, "queue.buffering.max.messages": "500", "linger.ms": "1" } });
     const a = producer.sendBatch(Array.from({ length: 3000 }, (_, i) => ({ topic, partition: 0, value: `a${i}` })));
     const b = producer.sendBatch(Array.from({ length: 3000 }, (_, i) => ({ topic, partition: 0, value: `b${i}` })));
     await Promise.all([a, b]);
     await producer.close();
-    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const consumer = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     consumer.subscribe([topic]);
     const got = (await consumeN(consumer, 6000)).map((m) => Buffer.from(m.value!).toString());
     await consumer.close();
     expect(got).toEqual([...Array.from({ length: 3000 }, (_, i) => `a${i}`), ...Array.from({ length: 3000 }, (_, i) => `b${i}`)]);
   }, 60_000);
 
-  test("broker down then up: the batch promise resolves with everything delivered once the broker is back", async () => {
+  testMockOnly(
+    "broker down then up: the batch promise resolves with everything delivered once the broker is back",
+    "takes its broker down through the mock's API (the fault suite restarts a real broker instead)",
+    async () => {
     const cluster = await MockCluster.start({ brokers: 1, topics: [{ name: "down", partitions: 3 }] });
     const errors: Error[] = [];
     const producer = new Producer({
@@ -86,23 +84,25 @@ describe("Producer", () => {
     expect(total).toBe(501); // idempotence: retries after the outage added no duplicates
     await producer.close();
     await cluster.stop();
-  }, 90_000);
+    },
+    90_000,
+  );
 
   test("compression codecs and idempotence pass through as configuration", async () => {
     for (const codec of ["gzip", "snappy", "lz4", "zstd"]) {
       const topic = uniqueName(`z_${codec}`);
-      mock.createTopic(topic, 1);
-      const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps, "compression.type": codec, "enable.idempotence": "true" } });
+      await kafka().createTopic(topic, 1);
+      const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps, "compression.type": codec, "enable.idempotence": "true" } });
       await producer.sendBatch(Array.from({ length: 100 }, (_, i) => ({ topic, value: "x".repeat(100) + i })));
-      expect((await mock.watermarks(topic, 0)).high).toBe(100);
+      expect((await kafka().watermarks(topic, 0)).high).toBe(100);
       await producer.close();
     }
   }, 60_000);
 
   test("flush waits for in-flight messages; a closed producer refuses work", async () => {
     const topic = uniqueName("fl");
-    mock.createTopic(topic, 1);
-    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps, "linger.ms": "200" } });
+    await kafka().createTopic(topic, 1);
+    const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps, "linger.ms": "200" } });
     const pending = producer.sendBatch([{ topic, value: "a" }, { topic, value: "b" }]);
     expect(producer.inFlight).toBe(2);
     await producer.flush(10_000);
@@ -115,7 +115,7 @@ describe("Producer", () => {
   test("an invalid property is a CONFIG_INVALID error naming it", () => {
     let err: unknown;
     try {
-      new Producer({ config: { "bootstrap.servers": mock.bootstraps, "compression.type": "brotli" } });
+      new Producer({ config: { "bootstrap.servers": kafka().bootstraps, "compression.type": "brotli" } });
     } catch (e) {
       err = e;
     }

@@ -1,21 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Consumer, MockCluster, Producer } from "../../shared/kafka/index.ts";
+import { describe, expect, test } from "bun:test";
+import { Consumer, Producer } from "../../shared/kafka/index.ts";
 import { consumeN, consumerConfig, uniqueName } from "./helpers.ts";
+import { kafkaSuite } from "../support/kafka.ts";
 
-let mock: MockCluster;
-beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-});
-afterAll(async () => {
-  await mock.stop();
-});
+const kafka = kafkaSuite();
 
 describe("producer -> consumer round trip", () => {
   test("keys, headers, binary and null values, explicit partition and timestamp survive the trip", async () => {
     const topic = uniqueName("rt");
-    mock.createTopic(topic, 4);
+    await kafka().createTopic(topic, 4);
     const binary = new Uint8Array(256).map((_, i) => i);
-    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps } });
+    const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps } });
     await producer.sendBatch([
       { topic, key: "k-bin", value: binary, headers: [["ce_id", "1"], ["empty", ""], ["nul", null], ["bin", new Uint8Array([0, 255])]] },
       { topic, key: null, value: "héllo wörld", partition: 2, timestamp: 1_700_000_000_000 },
@@ -24,7 +19,7 @@ describe("producer -> consumer round trip", () => {
     ]);
     await producer.close();
 
-    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const consumer = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     consumer.subscribe([topic]);
     const got = await consumeN(consumer, 4);
     await consumer.close();
@@ -47,11 +42,11 @@ describe("producer -> consumer round trip", () => {
 
   test("a single send resolves after the broker acknowledged it", async () => {
     const topic = uniqueName("one");
-    mock.createTopic(topic, 1);
-    const producer = new Producer({ config: { "bootstrap.servers": mock.bootstraps } });
+    await kafka().createTopic(topic, 1);
+    const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps } });
     await producer.send({ topic, value: "x" });
     expect(producer.inFlight).toBe(0);
     await producer.close();
-    expect((await mock.watermarks(topic, 0)).high).toBe(1);
+    expect((await kafka().watermarks(topic, 0)).high).toBe(1);
   });
 });

@@ -3,21 +3,16 @@
  * messages, no memory growth over 2M, and near-zero CPU while idle. Bounds here are resource limits, not
  * throughput targets (those live in dev/bench/kafka.ts).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Consumer, MockCluster, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
+import { describe, expect, test } from "bun:test";
+import { Consumer, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
 import { consumerConfig, uniqueName, waitFor } from "./helpers.ts";
+import { kafkaSuite } from "../support/kafka.ts";
 
-let mock: MockCluster;
-beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-});
-afterAll(async () => {
-  await mock.stop();
-});
+const kafka = kafkaSuite();
 
 const fastProducer = () =>
   new Producer({
-    config: { "bootstrap.servers": mock.bootstraps, "linger.ms": "20", "batch.num.messages": "10000", "queue.buffering.max.messages": "500000" },
+    config: { "bootstrap.servers": kafka().bootstraps, "linger.ms": "20", "batch.num.messages": "10000", "queue.buffering.max.messages": "500000" },
   });
 
 /** Produces `n` records from `make` in chunks, keeping a few batches in flight. */
@@ -37,7 +32,7 @@ describe("scale", () => {
     const N = 1_000_000;
     const topic = uniqueName("million");
     const partitions = mockPartitionsFor(N, 8);
-    mock.createTopic(topic, partitions);
+    await kafka().createTopic(topic, partitions);
     const producer = fastProducer();
     // Each value carries its record number, so the zero-copy views are checked too, not only offsets.
     await produce(producer, N, (i) => {
@@ -49,13 +44,13 @@ describe("scale", () => {
 
     const highs: number[] = [];
     for (let p = 0; p < partitions; p++) {
-      const wm = await mock.watermarks(topic, p);
+      const wm = await kafka().watermarks(topic, p);
       expect(wm.low).toBe(0); // retention deleted nothing: the run is valid
       highs.push(wm.high);
     }
     expect(highs.reduce((a, b) => a + b, 0)).toBe(N);
 
-    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g"), { "queued.max.messages.kbytes": "131072" }) });
+    const consumer = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g"), { "queued.max.messages.kbytes": "131072" }) });
     consumer.subscribe([topic]);
     const seen = highs.map((h) => new Uint8Array(h));
     const values = new Uint8Array(N);
@@ -91,9 +86,9 @@ describe("scale", () => {
     const topic = uniqueName("rss");
     // Few partitions on purpose: the mock's retention caps its in-process log at 4 x 5 MiB, reached during
     // warm-up, so what remains of RSS growth is ours. The consumer keeps up, so nothing is lost to retention.
-    mock.createTopic(topic, 4);
+    await kafka().createTopic(topic, 4);
     const producer = fastProducer();
-    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    const consumer = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     consumer.subscribe([topic]);
     const value = new Uint8Array(100).fill(7);
     const headers: Array<[string, string]> = [["h", "v"]];
@@ -130,8 +125,8 @@ describe("scale", () => {
 
   test("an idle subscribed consumer (with a pending consume) uses under 2% of a core", async () => {
     const topic = uniqueName("idle");
-    mock.createTopic(topic, 4);
-    const consumer = new Consumer({ config: consumerConfig(mock.bootstraps, uniqueName("g")) });
+    await kafka().createTopic(topic, 4);
+    const consumer = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     consumer.subscribe([topic]);
     let running = true;
     let polls = 0;

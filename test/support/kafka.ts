@@ -3,11 +3,21 @@
  * ../shared/kafka-broker with dev/kafka/broker.sh), else librdkafka's in-process mock cluster. Tests create
  * their own uniquely named topics through `createTopic`, so they run in any order and in parallel.
  */
-import { afterAll, beforeAll, describe } from "bun:test";
-import { Admin, MockCluster } from "../../shared/kafka/index.ts";
+import { afterAll, beforeAll, describe, test } from "bun:test";
+import { Admin, Consumer, MockCluster, type WatermarkOffsets } from "../../shared/kafka/index.ts";
+import { uniqueName } from "./services.ts";
 
 /** Bootstrap servers of a real broker, when the run has one. */
 export const REAL_BROKERS = process.env.KAFKA_BROKERS || null;
+
+/**
+ * Group timeouts that keep joins and rebalances quick: the mock's join phase waits session.timeout.ms - 1 s
+ * for members to rejoin, so it gets a short one; a real broker refuses sessions under its
+ * group.min.session.timeout.ms (6 s by default) with INVALID_SESSION_TIMEOUT.
+ */
+export const GROUP_TIMEOUTS = REAL_BROKERS
+  ? { "session.timeout.ms": "6000", "heartbeat.interval.ms": "500" }
+  : { "session.timeout.ms": "2500", "heartbeat.interval.ms": "250" };
 
 /** One Kafka for a test file. */
 export interface TestKafka {
@@ -18,6 +28,8 @@ export interface TestKafka {
   readonly mock: MockCluster | null;
   /** Creates a topic and waits until its partitions are known to the cluster. */
   createTopic(name: string, partitions: number, configs?: Record<string, string>): Promise<void>;
+  /** Low and high watermark of a partition. */
+  watermarks(topic: string, partition: number): Promise<WatermarkOffsets>;
   /** Deletes topics this file created (best effort on the mock, which cannot delete). */
   stop(): Promise<void>;
 }
@@ -33,11 +45,14 @@ export async function startTestKafka(opts: { mockBrokers?: number } = {}): Promi
       async createTopic(name, partitions) {
         mock.createTopic(name, partitions);
       },
+      watermarks: (topic, partition) => mock.watermarks(topic, partition),
       stop: () => mock.stop(),
     };
   }
   const admin = new Admin({ config: { "bootstrap.servers": REAL_BROKERS } });
   const created: string[] = [];
+  // Watermark queries need a consumer handle; it never subscribes.
+  let querier: Consumer | null = null;
   return {
     bootstraps: REAL_BROKERS,
     real: true,
@@ -55,8 +70,14 @@ export async function startTestKafka(opts: { mockBrokers?: number } = {}): Promi
         await Bun.sleep(100);
       }
     },
+    watermarks(topic, partition) {
+      querier ??= new Consumer({ config: { "bootstrap.servers": REAL_BROKERS, "group.id": uniqueName("wm") } });
+      return querier.watermarks(topic, partition);
+    },
     async stop() {
-      if (created.length) await admin.deleteTopics(created).catch(() => undefined);
+      await querier?.close();
+      // A topic left behind costs only disk on a throw-away broker: say so, do not fail the file for it.
+      if (created.length) await admin.deleteTopics(created).catch((e: Error) => console.warn(`[test kafka] could not delete topics ${created.join(",")}: ${e.message}`));
       await admin.close();
     },
   };
@@ -85,4 +106,11 @@ export function describeMockOnly(name: string, reason: string, fn: () => void): 
   if (!REAL_BROKERS) return describe(name, fn);
   console.warn(`[mock-only] ${name}: ${reason}; covered by the mock-cluster run`);
   describe.skip(name, fn);
+}
+
+/** `test` for one case only the mock cluster can stage; see describeMockOnly. */
+export function testMockOnly(name: string, reason: string, fn: () => Promise<void> | void, timeoutMs?: number): void {
+  if (!REAL_BROKERS) return void test(name, fn, timeoutMs);
+  console.warn(`[mock-only] ${name}: ${reason}; covered by the mock-cluster run`);
+  test.skip(name, fn, timeoutMs);
 }

@@ -1,9 +1,8 @@
 /**
- * The engine against librdkafka's in-process mock cluster, with real test-stage modules (fixtures/) loaded
+ * The engine against the test Kafka (librdkafka's mock cluster, or the real broker named by KAFKA_BROKERS), with real test-stage modules (fixtures/) loaded
  * the way user stages are.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { MockCluster } from "../../../shared/kafka/index.ts";
+import { describe, expect, test } from "bun:test";
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
@@ -19,23 +18,16 @@ import {
   uniqueName,
   waitFor,
 } from "./support.ts";
+import { kafkaSuite } from "../../support/kafka.ts";
 
-let mock: MockCluster;
+const kafka = kafkaSuite();
 
-beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-});
-
-afterAll(async () => {
-  await mock?.stop();
-});
-
-/** A fresh topic (and its DLQ) on the mock. */
-function freshTopic(partitions: number): { topic: string; dlq: string; group: string } {
+/** A fresh topic (and its DLQ). */
+async function freshTopic(partitions: number): Promise<{ topic: string; dlq: string; group: string }> {
   const topic = uniqueName("src");
   const dlq = `${topic}.dlq`;
-  mock.createTopic(topic, partitions);
-  mock.createTopic(dlq, 1);
+  await kafka().createTopic(topic, partitions);
+  await kafka().createTopic(dlq, 1);
   return { topic, dlq, group: uniqueName("grp") };
 }
 
@@ -46,13 +38,13 @@ const seenKeys = (id: string) => observe(id).events.map((e) => `${e.partition}:$
 
 describe("engine", () => {
   test("processes every event once and commits everything processed; shutdown commits and reports progress", async () => {
-    const { topic, group } = freshTopic(4);
+    const { topic, group } = await freshTopic(4);
     const n = 2_000;
-    await produce(mock.bootstraps, topic, n, 4);
+    await produce(kafka().bootstraps, topic, n, 4);
     const sink = uniqueName("sink");
     const audit = new OwnershipAudit();
     const { engine, metrics } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 300 }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 300 }),
       { hooks: audit.hooks },
     );
     await engine.start();
@@ -68,9 +60,9 @@ describe("engine", () => {
     expect(seen.length).toBe(n);
     expect(new Set(seen).size).toBe(n);
     expect(progress).toMatchObject({ events: n, persisted: n, duplicates: 0, invalid: 0 });
-    const high = await highWatermarks(mock, topic, 4);
+    const high = await highWatermarks(kafka(), topic, 4);
     expect(high.reduce((a, b) => a + b, 0)).toBe(n);
-    expect(await committedOffsets(mock.bootstraps, group, topic, 4)).toEqual(high);
+    expect(await committedOffsets(kafka().bootstraps, group, topic, 4)).toEqual(high);
     expect(audit.violations).toEqual([]);
     expect(observe(sink).closed).toBe(true);
     expect(metrics.value(M.sourceEvents)).toBe(n);
@@ -81,15 +73,15 @@ describe("engine", () => {
   }, 90_000);
 
   test("a retriable stage failure is retried with the partitions paused, nothing is committed meanwhile, then exact", async () => {
-    const { topic, group } = freshTopic(2);
+    const { topic, group } = await freshTopic(2);
     const n = 300;
-    await produce(mock.bootstraps, topic, n, 2);
+    await produce(kafka().bootstraps, topic, n, 2);
     const flaky = uniqueName("flaky");
     const sink = uniqueName("sink");
     const failures = 4;
     const { engine, metrics } = await makeEngine(
       topologyFor({
-        brokers: mock.bootstraps,
+        brokers: kafka().bootstraps,
         topic,
         group,
         stages: [testStage("flaky-stage.ts", { id: flaky, failures }, "flaky"), testStage("recording-sink.ts", { id: sink })],
@@ -105,9 +97,9 @@ describe("engine", () => {
       expect(observe(sink).events.length).toBe(0);
       await Bun.sleep(30);
     }
-    expect(await committedOffsets(mock.bootstraps, group, topic, 2)).toEqual([-1001, -1001]);
+    expect(await committedOffsets(kafka().bootstraps, group, topic, 2)).toEqual([-1001, -1001]);
     await waitFor(() => observe(sink).events.length >= n, 60_000, "all events processed after recovery");
-    await waitFor(async () => (await committedOffsets(mock.bootstraps, group, topic, 2)).join() === "150,150", 20_000, "commit after recovery");
+    await waitFor(async () => (await committedOffsets(kafka().bootstraps, group, topic, 2)).join() === "150,150", 20_000, "commit after recovery");
     const progress = await engine.stop(10_000);
 
     expect(pausedSeen).toBeGreaterThan(0);
@@ -119,11 +111,11 @@ describe("engine", () => {
   }, 90_000);
 
   test("rejected events go to the DLQ with the original bytes and every topofleet-* header, before the commit", async () => {
-    const { topic, dlq, group } = freshTopic(2);
+    const { topic, dlq, group } = await freshTopic(2);
     const n = 200;
     const every = 10;
     // Binary values with a 0xff byte and original headers, to prove the copy is byte for byte.
-    await produce(mock.bootstraps, topic, n, 2, (i) => ({
+    await produce(kafka().bootstraps, topic, n, 2, (i) => ({
       value: new Uint8Array([0xff, i & 0xff, (i >> 8) & 0xff, 0x00]),
       key: `key-${i}`,
       headers: [["origin", `o${i}`]],
@@ -132,7 +124,7 @@ describe("engine", () => {
     const sink = uniqueName("sink");
     const { engine, metrics } = await makeEngine(
       topologyFor({
-        brokers: mock.bootstraps,
+        brokers: kafka().bootstraps,
         topic,
         group,
         dlq,
@@ -148,7 +140,7 @@ describe("engine", () => {
     // Offsets 0, 10, 20, ... of each partition (100 records per partition).
     const expected = 2 * Math.ceil(n / 2 / every);
     expect(progress).toMatchObject({ events: n, invalid: expected, persisted: n - expected });
-    const letters = await readTopic(mock.bootstraps, dlq, expected);
+    const letters = await readTopic(kafka().bootstraps, dlq, expected);
     expect(letters.length).toBe(expected);
     for (const l of letters) {
       const h = (k: string) => decode(l.headers.get(k));
@@ -176,12 +168,12 @@ describe("engine", () => {
   }, 90_000);
 
   test("backpressure: with one batch in flight the partitions are paused, then resumed, and everything is processed", async () => {
-    const { topic, group } = freshTopic(2);
+    const { topic, group } = await freshTopic(2);
     const n = 400;
-    await produce(mock.bootstraps, topic, n, 2);
+    await produce(kafka().bootstraps, topic, n, 2);
     const sink = uniqueName("slow");
     const { engine, metrics } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 60 })], inFlight: 1, maxEvents: 50 }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 60 })], inFlight: 1, maxEvents: 50 }),
     );
     await engine.start();
     let maxPaused = 0;
@@ -199,12 +191,12 @@ describe("engine", () => {
   }, 90_000);
 
   test("pipelining: with several batches in flight a slow stage works on more than one batch at once", async () => {
-    const { topic, group } = freshTopic(4);
+    const { topic, group } = await freshTopic(4);
     const n = 800;
-    await produce(mock.bootstraps, topic, n, 4);
+    await produce(kafka().bootstraps, topic, n, 4);
     const sink = uniqueName("pipe");
     const { engine } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 80 })], inFlight: 4, maxEvents: 50 }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 80 })], inFlight: 4, maxEvents: 50 }),
     );
     await engine.start();
     await waitFor(() => engine.progress().events >= n, 60_000, "all committed");
@@ -212,16 +204,16 @@ describe("engine", () => {
     expect(observe(sink).maxConcurrent).toBeGreaterThan(1);
     expect(observe(sink).maxConcurrent).toBeLessThanOrEqual(4);
     expect(new Set(seenKeys(sink)).size).toBe(n);
-    expect(await committedOffsets(mock.bootstraps, group, topic, 4)).toEqual(await highWatermarks(mock, topic, 4));
+    expect(await committedOffsets(kafka().bootstraps, group, topic, 4)).toEqual(await highWatermarks(kafka(), topic, 4));
   }, 90_000);
 
   test("batch limits: no batch exceeds maxEvents or maxBytes", async () => {
-    const { topic, group } = freshTopic(1);
+    const { topic, group } = await freshTopic(1);
     const n = 300;
-    await produce(mock.bootstraps, topic, n, 1, (i) => ({ value: "x".repeat(100), key: null }));
+    await produce(kafka().bootstraps, topic, n, 1, (i) => ({ value: "x".repeat(100), key: null }));
     const sink = uniqueName("sizes");
     const { engine, metrics } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 40, maxBytes: 1_000 }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 40, maxBytes: 1_000 }),
     );
     await engine.start();
     await waitFor(() => engine.progress().events >= n, 60_000, "all committed");
@@ -234,13 +226,13 @@ describe("engine", () => {
   }, 90_000);
 
   test("a non-retriable stage error stops the engine without committing; `finished` rejects with it", async () => {
-    const { topic, group } = freshTopic(1);
-    await produce(mock.bootstraps, topic, 50, 1);
+    const { topic, group } = await freshTopic(1);
+    await produce(kafka().bootstraps, topic, 50, 1);
     const flaky = uniqueName("fatal");
     const sink = uniqueName("sink");
     const { engine } = await makeEngine(
       topologyFor({
-        brokers: mock.bootstraps,
+        brokers: kafka().bootstraps,
         topic,
         group,
         stages: [testStage("flaky-stage.ts", { id: flaky, fatal: true }), testStage("recording-sink.ts", { id: sink })],
@@ -255,14 +247,14 @@ describe("engine", () => {
     expect(observe(sink).events.length).toBe(0);
     expect(observe(flaky).calls).toBe(1);
     expect(observe(sink).closed).toBe(true);
-    expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+    expect(await committedOffsets(kafka().bootstraps, group, topic, 1)).toEqual([-1001]);
   }, 90_000);
 
   test("events still Live after the last stage are a fatal RUNTIME_STAGE_FAILED, never committed", async () => {
-    const { topic, group } = freshTopic(1);
-    await produce(mock.bootstraps, topic, 20, 1);
+    const { topic, group } = await freshTopic(1);
+    await produce(kafka().bootstraps, topic, 20, 1);
     const { engine } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("flaky-stage.ts", { id: uniqueName("pass"), failures: 0 })] }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("flaky-stage.ts", { id: uniqueName("pass"), failures: 0 })] }),
     );
     await engine.start();
     const err = await engine.finished.then(
@@ -271,13 +263,13 @@ describe("engine", () => {
     );
     expect(err?.code).toBe("RUNTIME_STAGE_FAILED");
     expect(String(err?.message)).toContain("still Live");
-    expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+    expect(await committedOffsets(kafka().bootstraps, group, topic, 1)).toEqual([-1001]);
   }, 90_000);
 
   test("readiness: ready after joining with healthy stages; not ready once stopped", async () => {
-    const { topic, group } = freshTopic(1);
+    const { topic, group } = await freshTopic(1);
     const { engine } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd") })] }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd") })] }),
     );
     expect((await engine.readiness()).ready).toBe(false);
     await engine.start();
@@ -286,7 +278,7 @@ describe("engine", () => {
     expect(engine.assignment()).toEqual([{ topic, partition: 0 }]);
     // A second member of a one-partition group gets nothing: ready, but idle (a hot standby).
     const second = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd2") })] }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd2") })] }),
       { workerId: 1 },
     );
     await second.engine.start();
@@ -301,12 +293,12 @@ describe("engine", () => {
   }, 90_000);
 
   test("shutdown lets in-flight batches finish and commits them synchronously", async () => {
-    const { topic, group } = freshTopic(2);
+    const { topic, group } = await freshTopic(2);
     const n = 400;
-    await produce(mock.bootstraps, topic, n, 2);
+    await produce(kafka().bootstraps, topic, n, 2);
     const sink = uniqueName("drain");
     const { engine } = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 400 })], inFlight: 2, maxEvents: 50 }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 400 })], inFlight: 2, maxEvents: 50 }),
     );
     await engine.start();
     // Stop while the first batches are still inside the (slow) stage: nothing is committed yet.
@@ -321,17 +313,17 @@ describe("engine", () => {
     // What was processed is exactly what is committed: per partition, the end of the processed prefix.
     const end = [0, 1].map((p) => Math.max(-1, ...seen.filter((e) => e.partition === p).map((e) => e.offset)) + 1);
     for (const p of [0, 1]) expect(seen.filter((e) => e.partition === p).length).toBe(end[p]);
-    const committed = await committedOffsets(mock.bootstraps, group, topic, 2);
+    const committed = await committedOffsets(kafka().bootstraps, group, topic, 2);
     expect(committed.map((c) => Math.max(0, c))).toEqual(end);
   }, 90_000);
 
   test("a batch that cannot finish by the shutdown deadline is abandoned uncommitted and stop() still returns in time", async () => {
-    const { topic, group } = freshTopic(1);
-    await produce(mock.bootstraps, topic, 30, 1);
+    const { topic, group } = await freshTopic(1);
+    await produce(kafka().bootstraps, topic, 30, 1);
     const stuck = uniqueName("stuck");
     const { engine, metrics } = await makeEngine(
       topologyFor({
-        brokers: mock.bootstraps,
+        brokers: kafka().bootstraps,
         topic,
         group,
         stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
@@ -347,6 +339,6 @@ describe("engine", () => {
     expect(progress.events).toBe(0);
     expect(metrics.value(M.batchesAbandoned)).toBe(1);
     await expect(engine.finished).resolves.toEqual(progress);
-    expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+    expect(await committedOffsets(kafka().bootstraps, group, topic, 1)).toEqual([-1001]);
   }, 90_000);
 });

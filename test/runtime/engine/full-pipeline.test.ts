@@ -1,16 +1,18 @@
 /**
  * The engine with the real stages: enrich (thread pool) → dedupe (memory) → persist (real PostgreSQL),
- * CloudEvents from the mock cluster, with duplicates and invalid events mixed in. Exact end to end: one row
+ * CloudEvents from the test Kafka (mock cluster, or KAFKA_BROKERS), with duplicates and invalid events mixed in. Exact end to end: one row
  * per distinct event, duplicates counted, invalid events dead-lettered, offsets committed to the end.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
-import { MockCluster } from "../../../shared/kafka/index.ts";
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { parseTopology } from "../../../shared/topology/index.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { PG_URL, describeWith } from "../../support/services.ts";
 import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, uniqueName, waitFor } from "./support.ts";
+import { GROUP_TIMEOUTS, kafkaSuite } from "../../support/kafka.ts";
+
+const kafka = kafkaSuite();
 
 const PARTITIONS = 4;
 const UNIQUE = 1_200; // distinct valid events
@@ -44,39 +46,36 @@ function records(): Array<{ value: string; key: string; kind: "valid" | "duplica
 }
 
 describeWith("postgres", "engine full pipeline (enrich + dedupe memory + persist on PostgreSQL)", () => {
-  let mock: MockCluster;
   let sql: postgres.Sql;
   const table = uniqueName("engine_events");
 
   beforeAll(async () => {
-    mock = await MockCluster.start({ brokers: 1 });
     sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
   });
 
   afterAll(async () => {
     await sql?.unsafe(`DROP TABLE IF EXISTS public.${table} CASCADE`);
     await sql?.end();
-    await mock?.stop();
   });
 
   test("every distinct event stored once, duplicates counted, invalid ones dead-lettered, offsets committed", async () => {
     const topic = uniqueName("ce");
     const dlq = `${topic}.dlq`;
-    mock.createTopic(topic, PARTITIONS);
-    mock.createTopic(dlq, 1);
+    await kafka().createTopic(topic, PARTITIONS);
+    await kafka().createTopic(dlq, 1);
     const group = uniqueName("grp");
     const input = records();
-    await produce(mock.bootstraps, topic, input.length, PARTITIONS, (i) => ({ value: input[i].value, key: input[i].key }));
+    await produce(kafka().bootstraps, topic, input.length, PARTITIONS, (i) => ({ value: input[i].value, key: input[i].key }));
 
     const topology = parseTopology(
       `name: enginefull
 source:
   kafka:
-    brokers: ${mock.bootstraps}
+    brokers: ${kafka().bootstraps}
     topics: [${topic}]
     group: ${group}
-    sessionTimeout: 2500ms
-    heartbeatInterval: 250ms
+    sessionTimeout: ${GROUP_TIMEOUTS["session.timeout.ms"]}ms
+    heartbeatInterval: ${GROUP_TIMEOUTS["heartbeat.interval.ms"]}ms
 stages:
   - enrich: { threads: 1 }
   - dedupe: { backend: memory, expectedPerWindow: 100000 }
@@ -99,7 +98,7 @@ shutdown: { deadline: 20s }
 
     const progress = engine.progress();
     expect(progress).toMatchObject({ events: input.length, persisted: UNIQUE, duplicates: DUPLICATES, invalid: INVALID });
-    expect(await committedOffsets(mock.bootstraps, group, topic, PARTITIONS)).toEqual(await highWatermarks(mock, topic, PARTITIONS));
+    expect(await committedOffsets(kafka().bootstraps, group, topic, PARTITIONS)).toEqual(await highWatermarks(kafka(), topic, PARTITIONS));
 
     const [{ rows, ids }] = await sql.unsafe(`SELECT count(*)::int AS rows, count(DISTINCT (source, id))::int AS ids FROM public.${table}`);
     expect(rows).toBe(UNIQUE);
@@ -107,7 +106,7 @@ shutdown: { deadline: 20s }
     const [tabbed] = await sql.unsafe(`SELECT data->>'note' AS note FROM public.${table} WHERE id = 'evt-7'`);
     expect(tabbed.note).toBe("tab\there, newline\nthere, backslash \\");
 
-    const letters = await readTopic(mock.bootstraps, dlq, INVALID);
+    const letters = await readTopic(kafka().bootstraps, dlq, INVALID);
     expect(letters.length).toBe(INVALID);
     const codes = new Set(letters.map((l) => new TextDecoder().decode(l.headers.get(DLQ_HEADERS.code) ?? new Uint8Array())));
     expect([...codes].every((c) => c.startsWith("CE_"))).toBe(true);

@@ -4,21 +4,13 @@
  * batches abandoned at a revocation (which must not be committed), and no engine may ever commit a partition
  * it does not own at that moment.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { MockCluster } from "../../../shared/kafka/index.ts";
+import { describe, expect, test } from "bun:test";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
 import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
+import { kafkaSuite } from "../../support/kafka.ts";
 
-let mock: MockCluster;
-
-beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
-});
-
-afterAll(async () => {
-  await mock?.stop();
-});
+const kafka = kafkaSuite();
 
 const PARTITIONS = 8;
 const N = 12_000;
@@ -27,17 +19,17 @@ describe("engine rebalance", () => {
   for (const strategy of ["cooperative-sticky", "range"]) {
     test(`a member joining then leaving mid-stream loses and duplicates nothing (${strategy})`, async () => {
       const topic = uniqueName("reb");
-      mock.createTopic(topic, PARTITIONS);
-      mock.createTopic(`${topic}.dlq`, 1);
+      await kafka().createTopic(topic, PARTITIONS);
+      await kafka().createTopic(`${topic}.dlq`, 1);
       const group = uniqueName("grp");
-      await produce(mock.bootstraps, topic, N, PARTITIONS);
+      await produce(kafka().bootstraps, topic, N, PARTITIONS);
 
       const topo = (sink: string) =>
         topologyFor({
-          brokers: mock.bootstraps,
+          brokers: kafka().bootstraps,
           topic,
           group,
-          // Slow enough that the stream lasts well beyond a group join (~3 s on the mock).
+          // Slow enough that the stream lasts well beyond a group join (~3 s on the mock, longer on a real broker).
           stages: [testStage("recording-sink.ts", { id: sink, delayMs: 40 })],
           maxEvents: 50,
           inFlight: 2,
@@ -62,9 +54,9 @@ describe("engine rebalance", () => {
       const progressA = await a.engine.stop(20_000);
 
       // Lost nothing: every offset processed at least once, and the committed end is the high watermark.
-      const high = await highWatermarks(mock, topic, PARTITIONS);
+      const high = await highWatermarks(kafka(), topic, PARTITIONS);
       expect(high.reduce((x, y) => x + y, 0)).toBe(N);
-      expect(await committedOffsets(mock.bootstraps, group, topic, PARTITIONS)).toEqual(high);
+      expect(await committedOffsets(kafka().bootstraps, group, topic, PARTITIONS)).toEqual(high);
       const all = [...observe(sinkA).events.map((e) => ({ ...e, by: auditA })), ...observe(sinkB).events.map((e) => ({ ...e, by: auditB }))];
       const byOffset = new Map<string, typeof all>();
       for (const e of all) {
@@ -110,11 +102,11 @@ describe("engine rebalance", () => {
 
   test("a batch that cannot finish by the revocation deadline is abandoned, never committed, and re-processed by the new owner", async () => {
     const topic = uniqueName("stuck");
-    mock.createTopic(topic, 4);
-    mock.createTopic(`${topic}.dlq`, 1);
+    await kafka().createTopic(topic, 4);
+    await kafka().createTopic(`${topic}.dlq`, 1);
     const group = uniqueName("grp");
     const n = 400;
-    await produce(mock.bootstraps, topic, n, 4);
+    await produce(kafka().bootstraps, topic, n, 4);
     const stuck = uniqueName("stuck");
     const sinkB = uniqueName("b");
     const auditA = new OwnershipAudit();
@@ -123,7 +115,7 @@ describe("engine rebalance", () => {
     const props = { "partition.assignment.strategy": "range" };
     const a = await makeEngine(
       topologyFor({
-        brokers: mock.bootstraps,
+        brokers: kafka().bootstraps,
         topic,
         group,
         stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
@@ -135,7 +127,7 @@ describe("engine rebalance", () => {
       { workerId: 0, hooks: auditA.hooks, backoff: { baseMs: 50, capMs: 100 } },
     );
     const b = await makeEngine(
-      topologyFor({ brokers: mock.bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sinkB })], properties: props }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sinkB })], properties: props }),
       { workerId: 1, hooks: auditB.hooks },
     );
     await a.engine.start();

@@ -1,6 +1,7 @@
 /** Shared fixtures for the engine tests: topologies, producing test data, reading committed offsets. */
 import { join } from "node:path";
-import { Consumer, MockCluster, Producer, type ConsumedMessage, type TopicPartitionOffset } from "../../../shared/kafka/index.ts";
+import { Consumer, Producer, type ConsumedMessage, type TopicPartitionOffset } from "../../../shared/kafka/index.ts";
+import { GROUP_TIMEOUTS, type TestKafka } from "../../support/kafka.ts";
 import { Engine, type EngineHooks } from "../../../shared/runtime/engine/engine.ts";
 import { createStages } from "../../../shared/stages/index.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
@@ -18,18 +19,20 @@ export function testStage(module: string, options: Record<string, unknown>, name
   return { kind: "custom", name, module: fixture(module), options };
 }
 
-/**
- * Consumer settings that make group joins and rebalances quick against the mock cluster, whose join phase
- * waits session.timeout.ms - 1 s for members to rejoin.
- */
-export const FAST_GROUP = { "session.timeout.ms": "2500", "heartbeat.interval.ms": "250", "max.poll.interval.ms": "60000" };
+/** Consumer settings that make group joins and rebalances quick on the test Kafka (see GROUP_TIMEOUTS). */
+export const FAST_GROUP = { ...GROUP_TIMEOUTS, "max.poll.interval.ms": "60000" };
 
 /**
- * Group membership of test engines: the FAST_GROUP timings on the mock; a real broker refuses session
- * timeouts under 6 s. Dynamic by default, because tests run several engines with one worker id in a process.
+ * Group membership of test engines: the FAST_GROUP timings (GROUP_TIMEOUTS: short on the mock, the 6 s a
+ * real broker accepts at least). Dynamic by default, because tests run several engines with one worker id in
+ * a process.
  */
 export function testMembership(o: { static?: boolean } = {}): GroupMembership {
-  return { static: o.static ?? false, sessionTimeoutMs: process.env.KAFKA_BROKERS ? 6_000 : 2_500, heartbeatIntervalMs: 250 };
+  return {
+    static: o.static ?? false,
+    sessionTimeoutMs: Number(GROUP_TIMEOUTS["session.timeout.ms"]),
+    heartbeatIntervalMs: Number(GROUP_TIMEOUTS["heartbeat.interval.ms"]),
+  };
 }
 
 /** A resolved topology around a Kafka source (the mock's bootstraps) and the given stages. */
@@ -116,11 +119,11 @@ export async function committedOffsets(brokers: string, group: string, topic: st
 }
 
 /** High watermarks of partitions 0..n-1 (and a check that retention deleted nothing). */
-export async function highWatermarks(mock: MockCluster, topic: string, partitions: number): Promise<number[]> {
+export async function highWatermarks(kafka: Pick<TestKafka, "watermarks">, topic: string, partitions: number): Promise<number[]> {
   const out: number[] = [];
   for (let p = 0; p < partitions; p++) {
-    const wm = await mock.watermarks(topic, p);
-    if (wm.low > 0) throw new Error(`mock retention deleted records of ${topic}[${p}] (low=${wm.low}): the test is invalid, not the engine`);
+    const wm = await kafka.watermarks(topic, p);
+    if (wm.low > 0) throw new Error(`retention deleted records of ${topic}[${p}] (low=${wm.low}): the test is invalid, not the engine`);
     out.push(wm.high);
   }
   return out;

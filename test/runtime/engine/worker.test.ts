@@ -1,27 +1,26 @@
 /**
  * The worker process (workers/worker.ts) as the supervisor runs it (IPC + TOPOFLEET_WORKER) and standalone
- * (a topology file argument, SIGTERM), against the mock cluster hosted by this test process.
+ * (a topology file argument, SIGTERM), against the test Kafka (a mock cluster hosted by this test process, or KAFKA_BROKERS).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MockCluster } from "../../../shared/kafka/index.ts";
 import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
 import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 import { committedOffsets, fixture, highWatermarks, produce, uniqueName, waitFor } from "./support.ts";
+import { GROUP_TIMEOUTS, kafkaSuite } from "../../support/kafka.ts";
+
+const kafka = kafkaSuite();
 
 const WORKER = join(import.meta.dir, "../../../workers/worker.ts");
-let mock: MockCluster;
 let dir: string;
 
 beforeAll(async () => {
-  mock = await MockCluster.start({ brokers: 1 });
   dir = mkdtempSync(join(tmpdir(), "tf-worker-"));
 });
 
 afterAll(async () => {
-  await mock?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -48,8 +47,8 @@ const sinkStage = `  - custom:
       module: ${fixture("recording-sink.ts")}
       options: { id: worker-sink }`;
 
-const groupProps = `    sessionTimeout: 2500ms
-    heartbeatInterval: 250ms`;
+const groupProps = `    sessionTimeout: ${GROUP_TIMEOUTS["session.timeout.ms"]}ms
+    heartbeatInterval: ${GROUP_TIMEOUTS["heartbeat.interval.ms"]}ms`;
 
 /** A worker spawned the way the supervisor does it, recording its IPC messages. */
 function spawnSupervised(launch: WorkerLaunch) {
@@ -67,7 +66,7 @@ function spawnSupervised(launch: WorkerLaunch) {
 const launchFor = (topologyFile: string, extra: Partial<WorkerLaunch> = {}): WorkerLaunch => ({
   workerId: 4,
   topologyFile,
-  brokersOverride: mock.bootstraps,
+  brokersOverride: kafka().bootstraps,
   databaseUrlOverride: null,
   dataDir: dir,
   statusIntervalMs: 200,
@@ -77,10 +76,10 @@ const launchFor = (topologyFile: string, extra: Partial<WorkerLaunch> = {}): Wor
 describe("worker process", () => {
   test("supervised: started, status with progress, stop over IPC, stopped with the final progress, exit 0", async () => {
     const topic = uniqueName("wk");
-    mock.createTopic(topic, 2);
+    await kafka().createTopic(topic, 2);
     const group = uniqueName("wg");
     const n = 500;
-    await produce(mock.bootstraps, topic, n, 2);
+    await produce(kafka().bootstraps, topic, n, 2);
     // A mock source: the brokers come from the supervisor (brokersOverride), as with `bun run topology`.
     const file = topologyFile(`  mock:\n    partitions: 2\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
     const { proc, messages } = spawnSupervised(launchFor(file));
@@ -100,7 +99,7 @@ describe("worker process", () => {
       expect(await proc.exited).toBe(0);
       const stopped = messages.find((m) => m.type === "stopped");
       expect(stopped).toMatchObject({ workerId: 4, progress: { events: n, persisted: n, duplicates: 0, invalid: 0 } });
-      expect(await committedOffsets(mock.bootstraps, group, topic, 2)).toEqual(await highWatermarks(mock, topic, 2));
+      expect(await committedOffsets(kafka().bootstraps, group, topic, 2)).toEqual(await highWatermarks(kafka(), topic, 2));
     } finally {
       proc.kill();
     }
@@ -108,9 +107,9 @@ describe("worker process", () => {
 
   test("a non-retriable stage error: `fatal` with the error, exit 1, nothing committed", async () => {
     const topic = uniqueName("wf");
-    mock.createTopic(topic, 1);
+    await kafka().createTopic(topic, 1);
     const group = uniqueName("wg");
-    await produce(mock.bootstraps, topic, 20, 1);
+    await produce(kafka().bootstraps, topic, 20, 1);
     const file = topologyFile(
       `  mock:\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`,
       `  - custom:\n      name: broken\n      module: ${fixture("flaky-stage.ts")}\n      options: { id: broken, fatal: true }\n${sinkStage}`,
@@ -121,7 +120,7 @@ describe("worker process", () => {
       const fatal = messages.find((m) => m.type === "fatal");
       expect(fatal).toMatchObject({ workerId: 4, error: { code: "PERSIST_FATAL", retriable: false } });
       expect(messages.some((m) => m.type === "stopped")).toBe(false);
-      expect(await committedOffsets(mock.bootstraps, group, topic, 1)).toEqual([-1001]);
+      expect(await committedOffsets(kafka().bootstraps, group, topic, 1)).toEqual([-1001]);
     } finally {
       proc.kill();
     }
@@ -201,11 +200,11 @@ ${sinkStage}`;
 
   test("standalone (no IPC): runs from a topology file argument and SIGTERM stops it cleanly with everything committed", async () => {
     const topic = uniqueName("ws");
-    mock.createTopic(topic, 2);
+    await kafka().createTopic(topic, 2);
     const group = uniqueName("wg");
     const n = 300;
-    await produce(mock.bootstraps, topic, n, 2);
-    const file = topologyFile(`  kafka:\n    brokers: ${mock.bootstraps}\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
+    await produce(kafka().bootstraps, topic, n, 2);
+    const file = topologyFile(`  kafka:\n    brokers: ${kafka().bootstraps}\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
     const proc = Bun.spawn([process.execPath, WORKER, file], {
       env: { ...process.env, TOPOFLEET_WORKER: "", TOPOFLEET_LOG_LEVEL: "info" },
       stdin: "ignore",
@@ -213,8 +212,8 @@ ${sinkStage}`;
       stderr: "pipe",
     });
     try {
-      const high = await highWatermarks(mock, topic, 2);
-      await waitFor(async () => (await committedOffsets(mock.bootstraps, group, topic, 2)).join() === high.join(), 60_000, "everything committed", 200);
+      const high = await highWatermarks(kafka(), topic, 2);
+      await waitFor(async () => (await committedOffsets(kafka().bootstraps, group, topic, 2)).join() === high.join(), 60_000, "everything committed", 200);
       proc.kill("SIGTERM");
       const t0 = Date.now();
       expect(await proc.exited).toBe(0);
