@@ -33,6 +33,11 @@ class Member {
   violations = 0;
   private running = true;
   private loop: Promise<void> = Promise.resolve();
+  /**
+   * Read slowly (small batches, long pauses) so a rebalance happens while there is still data to read: a
+   * real broker delivers the whole topic in well under the time a second member needs to join.
+   */
+  slow = false;
 
   constructor(
     readonly name: string,
@@ -83,7 +88,7 @@ class Member {
     this.consumer.subscribe([topic]);
     this.loop = (async () => {
       while (this.running) {
-        const b = await this.consumer.consume(500, 100);
+        const b = await this.consumer.consume(this.slow ? 50 : 500, 100);
         for (const m of b.messages) {
           const k = `${m.topic}:${m.partition}`;
           if (!this.owned.has(k)) this.violations++;
@@ -94,8 +99,7 @@ class Member {
         // A failed commit (rebalance in progress, generation moved on) leaves the messages pending for the
         // next round.
         await this.commitPending([...this.pending.keys()]).catch(() => undefined);
-        // Slow down a little so that the rebalance happens while there is still data to read.
-        await Bun.sleep(5);
+        await Bun.sleep(this.slow ? 100 : 5);
       }
     })();
   }
@@ -129,8 +133,11 @@ for (const strategy of ["range", "cooperative-sticky"] as const) {
       const a = new Member("a", config, sink);
       a.start(topic);
       await waitFor(() => seen.size > 2000, 30_000, "member a to start consuming");
+      a.slow = true;
       const b = new Member("b", config, sink);
       b.start(topic);
+      await waitFor(() => b.events.some((e) => e.type === "assigned" && e.partitions.length > 0), 60_000, "b to be assigned partitions");
+      a.slow = false;
       await waitFor(() => seen.size === partitions * perPartition, 60_000, "all messages");
       await Bun.sleep(300); // let any duplicate that would follow show up
       await a.stop();

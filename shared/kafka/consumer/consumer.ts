@@ -69,6 +69,8 @@ export class Consumer {
   private readonly store = new MessageStore((err) => this.onError?.(err));
   private readonly owned: Assignment;
   private rebalancing: Promise<void> | null = null;
+  /** A REBALANCE event polled by a refill after a batch was taken, applied once that batch reached the caller. */
+  private deferredRebalance: number | null = null;
   private dataWaiters: Array<() => void> = [];
   private consumeChain: Promise<unknown> = Promise.resolve();
   private state: "open" | "closing" | "closed" = "open";
@@ -139,7 +141,10 @@ export class Consumer {
       this.pump();
       if (this.store.buffered > 0 || deadline <= Date.now()) {
         const batch = this.store.take(max);
-        this.pump(); // refill: the buffer may have been full, holding further events back
+        // Refill (the buffer may have been full, holding further events back), but a revocation found now
+        // waits until this batch is in the caller's hands: its handler must see the batch as in flight,
+        // never learn of it only after it ran.
+        this.pump(true);
         return batch;
       }
       const left = deadline - Date.now();
@@ -269,6 +274,8 @@ export class Consumer {
       else await this.waitForData(20);
     }
     this.state = "closed";
+    if (this.deferredRebalance !== null) lib.rd_kafka_event_destroy(this.deferredRebalance);
+    this.deferredRebalance = null;
     this.wakeData();
     await this.blocking.drain();
     this.store.destroyAll();
@@ -299,9 +306,15 @@ export class Consumer {
    * Takes events off the consumer queue without blocking: messages into the buffer (until it is full),
    * rebalances handed to handleRebalance (polling stops until that completes), errors to onError.
    */
-  private pump(): void {
+  private pump(deferRebalance = false): void {
     if (this.state === "closed" || this.rebalancing) return;
     const lib = rdkafka();
+    if (this.deferredRebalance !== null) {
+      if (deferRebalance) return;
+      const ev = this.deferredRebalance;
+      this.deferredRebalance = null;
+      return this.startRebalance(ev);
+    }
     let added = false;
     while (this.store.buffered < this.maxBuffered) {
       const ev = lib.rd_kafka_queue_poll(this.queue, 0) as number | null;
@@ -322,21 +335,28 @@ export class Consumer {
       }
       const type = lib.rd_kafka_event_type(ev);
       if (type === EV.REBALANCE) {
-        this.store.topics.clear(); // topic handles can change with the subscription
-        const done = this.owned.apply(ev)
-          .catch((err) => this.onError?.(err))
-          .finally(() => {
-            lib.rd_kafka_event_destroy(ev);
-            this.rebalancing = null;
-            this.pump();
-          });
-        this.rebalancing = done;
+        if (deferRebalance) {
+          this.deferredRebalance = ev;
+          setImmediate(() => this.pump());
+        } else this.startRebalance(ev);
         break;
       }
       if (type === EV.ERROR) this.handleError(ev);
       lib.rd_kafka_event_destroy(ev);
     }
     if (added) this.wakeData();
+  }
+
+  /** Applies a REBALANCE event; polling stops until it completes (and the caller's handler settled). */
+  private startRebalance(ev: number): void {
+    this.store.topics.clear(); // topic handles can change with the subscription
+    this.rebalancing = this.owned.apply(ev)
+      .catch((err) => this.onError?.(err))
+      .finally(() => {
+        rdkafka().rd_kafka_event_destroy(ev);
+        this.rebalancing = null;
+        this.pump();
+      });
   }
 
   private handleError(ev: number): void {
