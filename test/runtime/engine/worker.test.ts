@@ -158,9 +158,9 @@ ${sinkStage}`;
 
     test("Redis down when the worker starts: it waits with backoff (not started, not exiting), then starts when Redis is back", async () => {
       const topic = uniqueName("wr");
-      mock.createTopic(topic, 1);
+      await kafka().createTopic(topic, 1);
       const group = uniqueName("wg");
-      await produce(mock.bootstraps, topic, 50, 1);
+      await produce(kafka().bootstraps, topic, 50, 1);
       const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, dedupeStages());
       const { proc, messages } = spawnSupervised(launchFor(file));
       let exited: number | null = null;
@@ -182,7 +182,7 @@ ${sinkStage}`;
 
     test("a stop while a stage waits for its dependencies exits 0 at once", async () => {
       const topic = uniqueName("wr");
-      mock.createTopic(topic, 1);
+      await kafka().createTopic(topic, 1);
       const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${uniqueName("wg")}\n${groupProps}`, dedupeStages());
       const { proc, messages } = spawnSupervised(launchFor(file));
       try {
