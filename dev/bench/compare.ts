@@ -13,7 +13,7 @@ import { Flags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-
 /** One recorded baseline (see dev/bench/BASELINES.md for how they were measured). */
 export interface Baseline {
   command: string;
-  /** Result fields that must be equal for the baseline to apply (e.g. {"mode": "max", "kafka": "mock"}). */
+  /** Result fields that must be equal for the baseline to apply (e.g. {"mode": "max", "kafka": "mock"}); "*": present. */
   match: Record<string, unknown>;
   /** Metric path (dots into nested objects) -> recorded value and which direction is better. */
   metrics: Record<string, { value: number; better: "lower" | "higher" }>;
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   const all = JSON.parse(readFileSync(BASELINES, "utf8")) as Record<string, Baseline>;
   const wanted = f.has("baseline") ? f.string("baseline", "") : null;
   const chosen = Object.entries(all).filter(([name, b]) =>
-    wanted ? name === wanted : Object.entries(b.match).every(([k, v]) => JSON.stringify(result[k]) === JSON.stringify(v)),
+    wanted ? name === wanted : Object.entries(b.match).every(([k, v]) => (v === "*" ? k in result : JSON.stringify(result[k]) === JSON.stringify(v))),
   );
   if (chosen.length === 0) {
     console.log(`no baseline ${wanted ? `named ${wanted}` : "matches this result"}; recorded: ${Object.keys(all).join(", ")}`);

@@ -27,7 +27,9 @@ import { watermarksOf } from "../../shared/replay/metadata.ts";
 import { rdkafkaInfo } from "../../shared/kafka/ffi/lib.ts";
 import { cpus, loadavg } from "node:os";
 import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";
-import { formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
+import { ServiceCpuSampler, parseServicePids } from "./service-cpu.ts";
+import { MetricsScraper, type FleetCounters } from "./fleet-metrics.ts";
+import { allAssignedRate, formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -65,6 +67,9 @@ Other:
   --timeline            run the fleet at log level info and print, per worker, its partition assignments over
                         time, the rows of its partitions and when its last row was written (run-to-run spread);
                         --json then carries "workers"
+  --service-pids LIST   name=pid,... of other co-resident processes whose CPU per million events to report
+                        (e.g. kafka=$(cat /tmp/x-kafka/kafka.pid)); PostgreSQL backends of the bench's database
+                        are always counted ("service_cpu_s_per_million" in --json)
   --profile DIR         write a .cpuprofile per fleet process (supervisor and workers; not the enrich
                         threads) into DIR (bun --cpu-prof via BUN_OPTIONS); summarize them with
                         bun dev/bench/profile-summary.ts DIR --events N
@@ -94,6 +99,7 @@ const SPEC = {
   profile: { type: "string" },
   dedupe: { type: "string" },
   timeline: { type: "boolean" },
+  "service-pids": { type: "string" },
 } as const;
 
 /** Envelope + headers on top of the payload, for partition sizing on the mock. */
@@ -260,8 +266,17 @@ async function main(): Promise<number> {
   const logFile = join(tmp, "fleet.log");
   let latencyColumn: "written_at" | "ingested_at" = "ingested_at";
   let redisCpu = NaN;
+  let serviceCpu: Record<string, number> = {};
+  let counters: FleetCounters | null = null;
+  const servicePids = (() => {
+    try {
+      return parseServicePids(f.string("service-pids", ""));
+    } catch (e) {
+      throw usageError((e as Error).message);
+    }
+  })();
   let filterUsed: "bloom" | "bitmap" | null = null;
-  let timeline: { workers: WorkerTimeline[]; lines: string[] } | null = null;
+  let timeline: { workers: WorkerTimeline[]; lines: string[]; steady: Awaited<ReturnType<typeof allAssignedRate>> } | null = null;
   let keptLog = false;
   try {
     // Create the table now (the persist stage's own migration), then give it an insert-time column so
@@ -285,6 +300,7 @@ async function main(): Promise<number> {
     }
 
     const redisCpuBefore = await redisCpuSeconds(redisUrl).catch(() => NaN);
+    const services = await new ServiceCpuSampler(servicePids, sql).start();
     const logFd = openSync(logFile, "w");
     fleet = Bun.spawn(fleetCmd, {
       cwd: REPO,
@@ -294,6 +310,7 @@ async function main(): Promise<number> {
     });
     closeSync(logFd);
     const sampler = new PeakRssSampler(fleet.pid).start(500);
+    const scraper = new MetricsScraper(httpPort).start(1000);
     const fleetPid = fleet.pid;
     const threadSampler = new ThreadCpuSampler(() => processTree(fleetPid).map((p) => p.pid)).start(500);
     const stdout = new Response(fleet.stdout as ReadableStream).text();
@@ -314,6 +331,8 @@ async function main(): Promise<number> {
     clearInterval(progress);
     await producing;
     redisCpu = (await redisCpuSeconds(redisUrl).catch(() => NaN)) - redisCpuBefore;
+    serviceCpu = await services.stop();
+    counters = scraper.stop();
     filterUsed = await dedupeFilterUsed(redisUrl, names.prefix).catch(() => null);
     const peaks = sampler.stop();
     threadCpu = threadSampler.stop().filter((t) => t.cpuSeconds >= 0.01);
@@ -344,7 +363,10 @@ async function main(): Promise<number> {
     timing = await runTiming(sql, names.table, manifest.runId, latencyColumn);
     if (f.bool("timeline") && timing.column === "written_at") {
       const workersSeen = parseFleetLog(readFileSync(logFile, "utf8"));
-      timeline = { workers: workersSeen, lines: formatTimeline(workersSeen, await partitionSpans(sql, names.table)) };
+      const steady = await allAssignedRate(sql, names.table, workersSeen);
+      const lines = formatTimeline(workersSeen, await partitionSpans(sql, names.table));
+      if (steady) lines.push(`  one worker consumed alone for ${(steady.soloMs / 1000).toFixed(1)} s; from when every worker had partitions to the last row: ${steady.eventsPerMin.toLocaleString("en-US")} events/min`);
+      timeline = { workers: workersSeen, lines, steady };
     }
     say(formatAudit(report));
     exitCode = report.invalid_run ? 2 : !report.ok || fleetExit !== 0 || summary === null ? 1 : 0;
@@ -382,6 +404,8 @@ async function main(): Promise<number> {
           `${summary ? summary.events_per_min.toLocaleString("en-US") : "?"} events/min wall clock incl. fleet start-up (${summary ? (summary.elapsed_ms / 1000).toFixed(1) : "?"} s)`,
         `latency (event time -> ${timing.column === "written_at" ? "row written" : "ingest"}${sustained ? "" : ", includes the backlog wait of events produced up front"}): p50 ${round(timing.p50Ms)} ms, p95 ${round(timing.p95Ms)} ms, p99 ${round(timing.p99Ms)} ms, max ${round(timing.maxMs)} ms`,
         `cpu by thread kind (fleet, sampled every 0.5 s): ${threadCpu.map((t) => `${t.kind} ${round(t.cpuSeconds, 2)} s`).join(", ")}`,
+        `services (CPU over the run): ${Object.entries(serviceCpu).map(([k, v]) => `${k} ${round(v, 2)} s = ${round(v / (events / 1e6), 2)} s per million`).join(", ")}`,
+        `fleet counters (last /metrics scrape, up to 1 s before the end): ${counters ? `${counters.batches} batches, ${counters.mean_batch_events} events and ${counters.mean_batch_ms} ms per batch, ${counters.commits} commits, ${counters.persist_conflicts} persist conflicts` : "none scraped"}`,
         `redis: ${filterUsed ?? "?"} filter, ${round(redisCpu, 2)} s server CPU (${round(redisCpu / (events / 1e6), 2)} s per million events; the whole server's)`,
         `cpu: ${round(cpuSeconds, 2)} s for the fleet (supervisor + workers; PostgreSQL, Redis and the broker not included), ${round(cpuSeconds / (events / 1e6), 2)} s per million events; max worker RSS ${round(maxRssMb)} MB`,
       ].join("\n"),
@@ -415,8 +439,16 @@ async function main(): Promise<number> {
         audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
         offered_per_s: gen ? round((gen as GeneratorResult).ratePerSec, 0) : null,
         dedupe_filter: filterUsed,
-        ...(timeline ? { workers: timeline.workers.map((w) => ({ worker: w.worker, partitions: w.partitions, events: w.events, changes: w.changes.length })) } : {}),
+        ...(timeline
+          ? {
+              workers: timeline.workers.map((w) => ({ worker: w.worker, partitions: w.partitions, events: w.events, changes: w.changes.length })),
+              solo_ms: timeline.steady?.soloMs ?? null,
+              events_per_min_all_assigned: timeline.steady?.eventsPerMin ?? null,
+            }
+          : {}),
         redis_cpu_s_per_million: round(redisCpu / (events / 1e6), 2),
+        fleet_counters: counters,
+        service_cpu_s_per_million: Object.fromEntries(Object.entries(serviceCpu).map(([k, v]) => [k, round(v / (events / 1e6), 2)])),
         kafka: external ? "broker" : "mock",
         librdkafka: rdkafkaInfo().version,
         cores: cpus().length,

@@ -16,8 +16,10 @@ export interface WorkerTimeline {
   startedAt: number | null;
   /** Assignment changes in order: ms since the first engine start, "+" assigned / "-" revoked, partitions. */
   changes: Array<{ atMs: number; kind: "+" | "-"; partitions: number[] }>;
-  /** Partitions held at the end. */
+  /** Partitions held at the end of processing (before the shutdown's final revocation). */
   partitions: number[];
+  /** Epoch ms of the first assignment with partitions (null: never got any). */
+  firstPartitionsAt: number | null;
   /** Events the worker reported at stop ("engine stopped"). */
   events: number | null;
 }
@@ -45,23 +47,30 @@ export function parseFleetLog(text: string): WorkerTimeline[] {
   }
   const starts = lines.filter((l) => l.msg === "engine started" && l.time).map((l) => Date.parse(l.time!));
   const t0 = starts.length ? Math.min(...starts) : 0;
-  const by = new Map<number, WorkerTimeline & { held: Set<number> }>();
+  const by = new Map<number, WorkerTimeline & { held: Set<number>; before: number[] }>();
   for (const l of lines) {
     if (typeof l.worker !== "number") continue;
     let w = by.get(l.worker);
-    if (!w) by.set(l.worker, (w = { worker: l.worker, pid: l.pid ?? null, startedAt: null, changes: [], partitions: [], events: null, held: new Set() }));
+    if (!w) by.set(l.worker, (w = { worker: l.worker, pid: l.pid ?? null, startedAt: null, changes: [], partitions: [], firstPartitionsAt: null, events: null, held: new Set(), before: [] }));
     const at = l.time ? Date.parse(l.time) - t0 : 0;
     if (l.msg === "engine started") w.startedAt = at;
     else if (l.msg === "partitions assigned" || l.msg === "partitions revoked") {
       const kind = l.msg === "partitions assigned" ? "+" : "-";
       const ps = (l.partitions ?? []).map((p) => p.partition).sort((a, b) => a - b);
+      if (kind === "+" && ps.length && w.firstPartitionsAt === null && l.time) w.firstPartitionsAt = Date.parse(l.time);
+      w.before = [...w.held];
       for (const p of ps) kind === "+" ? w.held.add(p) : w.held.delete(p);
       w.changes.push({ atMs: at, kind, partitions: ps });
     } else if (l.msg === "engine stopped") w.events = l.progress?.events ?? null;
   }
   return [...by.values()]
     .sort((a, b) => a.worker - b.worker)
-    .map(({ held, ...w }) => ({ ...w, partitions: [...held].sort((a, b) => a - b) }));
+    .map(({ held, before, ...w }) => {
+      // A last change that revoked everything is the shutdown: report what was held before it.
+      const last = w.changes.at(-1);
+      const end = held.size === 0 && last?.kind === "-" ? before : [...held];
+      return { ...w, partitions: end.sort((a, b) => a - b) };
+    });
 }
 
 /** Rows and first/last write time per source partition of a bench table (it has written_at, see e2e.ts). */
@@ -71,6 +80,21 @@ export async function partitionSpans(sql: Sql, table: string): Promise<Partition
            extract(epoch FROM min(written_at)) * 1000 AS first, extract(epoch FROM max(written_at)) * 1000 AS last
     FROM ${sql(table)} GROUP BY 1 ORDER BY 1`;
   return rows.map((r) => ({ partition: r.p, rows: Number(r.n), firstMs: Number(r.first), lastMs: Number(r.last) }));
+}
+
+/**
+ * Throughput once every worker had partitions: rows written from then on over the time to the last row.
+ * Start-up (one worker consuming alone until the other joins) is the part of a short max-mode run that
+ * varies most between runs; this figure leaves it out.
+ */
+export async function allAssignedRate(sql: Sql, table: string, workers: WorkerTimeline[]): Promise<{ atMs: number; soloMs: number; eventsPerMin: number } | null> {
+  const firsts = workers.map((w) => w.firstPartitionsAt);
+  if (firsts.length < 2 || firsts.some((t) => t === null)) return null;
+  const at = Math.max(...(firsts as number[]));
+  const [r] = await sql<Array<{ n: string; last: number }>>`
+    SELECT count(*) AS n, extract(epoch FROM max(written_at)) * 1000 AS last FROM ${sql(table)} WHERE written_at >= to_timestamp(${at / 1000})`;
+  const ms = Number(r.last) - at;
+  return { atMs: at, soloMs: at - Math.min(...(firsts as number[])), eventsPerMin: ms > 0 ? Math.round((Number(r.n) * 60_000) / ms) : NaN };
 }
 
 /** Human lines: per worker its assignment history, rows, and first/last write relative to the first row. */

@@ -60,7 +60,7 @@ describe("bench tools", () => {
   const tool = (name: string) => resolve(import.meta.dir, `../../dev/bench/${name}`);
 
   test("compare.ts prints each recorded metric against the matching baseline, with the direction that is better", () => {
-    const result = JSON.stringify({ mode: "max", kafka: "mock", cpu_s_per_million: 10, events_per_min: 1, load_avg: [1, 2] });
+    const result = JSON.stringify({ mode: "max", kafka: "mock", dedupe_filter: "bitmap", cpu_s_per_million: 10, events_per_min: 1, load_avg: [1, 2] });
     const p = Bun.spawnSync([process.execPath, tool("compare.ts"), "-"], { stdin: new TextEncoder().encode(`progress line\n${result}\n`), stdout: "pipe", stderr: "pipe" });
     const out = p.stdout.toString();
     expect(p.exitCode).toBe(0);
@@ -88,6 +88,7 @@ describe("bench tools", () => {
       `{"level":30,"time":"2026-01-01T00:00:03.100Z","pid":12,"worker":1,"partitions":[{"topic":"t","partition":1}],"msg":"partitions assigned"}`,
       `%7|librdkafka raw line`,
       `{"level":30,"time":"2026-01-01T00:00:09.000Z","pid":11,"worker":0,"progress":{"events":70},"msg":"engine stopped"}`,
+      `{"level":30,"time":"2026-01-01T00:00:09.500Z","pid":12,"worker":1,"partitions":[{"topic":"t","partition":1}],"msg":"partitions revoked"}`,
       `{"level":30,"time":"2026-01-01T00:00:09.0`,
     ].join("\n");
     const ws = parseFleetLog(log);
@@ -95,6 +96,8 @@ describe("bench tools", () => {
       [0, 11, 0, [0], 70],
       [1, 12, 2500, [1], null],
     ]);
+    // Worker 1's final revocation of everything is the shutdown: it still "ends with" partition 1.
+    expect(ws.map((w) => w.firstPartitionsAt)).toEqual([Date.parse("2026-01-01T00:00:01.000Z"), Date.parse("2026-01-01T00:00:03.100Z")]);
     expect(ws[0].changes).toEqual([
       { atMs: 1000, kind: "+", partitions: [0, 1] },
       { atMs: 3000, kind: "-", partitions: [1] },
