@@ -1,12 +1,14 @@
 /**
- * `bun run topology` when the broker deleted events before the fleet read them: the summary says how many
- * (`deleted_before_read`, counted in `lost`), stderr has the warning with its code and offset range, and the
- * bounded run exits 1. On the mock cluster, or on the real broker when KAFKA_BROKERS is set.
+ * `bun run topology` when a partition's offsets jump on the broker's side. Events deleted before the fleet read
+ * them: the summary says how many (`deleted_before_read`, counted in `lost`), stderr has the warning with its
+ * code and offset range, and the bounded run exits 1. A log that moved back below the committed offset: the
+ * run re-reads, commits and counts at once (`reset_backward`, `reread`) and exits 0. On the mock cluster, or
+ * on the real broker when KAFKA_BROKERS is set.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { kafkaSuite } from "../support/kafka.ts";
-import { deleteOldest } from "../support/retention.ts";
-import { produce, uniqueName } from "../runtime/engine/support.ts";
+import { commitOffset, deleteOldest } from "../support/retention.ts";
+import { FAST_GROUP, produce, uniqueName } from "../runtime/engine/support.ts";
 import { RECORD_STAGE, runCliToEnd, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
 
 const kafka = kafkaSuite();
@@ -30,8 +32,8 @@ http:
 
 const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
 
-describe("events deleted before they were read", () => {
-  test("a bounded run reports them in the summary and exits 1", async () => {
+describe("offset jumps in a topology run", () => {
+  test("events deleted before they were read: a bounded run reports them in the summary and exits 1", async () => {
     const k = kafka();
     const topic = uniqueName("lost");
     await k.createTopic(topic, 1);
@@ -52,5 +54,20 @@ describe("events deleted before they were read", () => {
     expect(s).toMatchObject({ events: 80 - low, persisted: 80 - low, deleted_before_read: low - 20, lost: low - 20, reset_backward: 0 });
     expect(second.stderr).toContain('"code":"KAFKA_OFFSETS_DELETED_BEFORE_READ"');
     expect(second.stderr).toContain(`(offsets 20..${low - 1})`);
+  }, 180_000);
+
+  test("a log moved back below the committed offset: re-read, committed and counted at once, exit 0", async () => {
+    const k = kafka();
+    const topic = uniqueName("back");
+    await k.createTopic(topic, 1);
+    await k.createTopic(`${topic}.dlq`, 1);
+    const group = uniqueName("g");
+    await produce(k.bootstraps, topic, 10, 1);
+    await commitOffset(k, topic, group, 40, { ...FAST_GROUP, "session.timeout.ms": "6000" });
+    const file = writeTopology(tmp.dir, topologyYaml(k.bootstraps, topic, group), `${group}.yaml`);
+    const r = await runCliToEnd([file, "--max-events", "10", "--json", "--data-dir", tmp.dir]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    expect(summaryOf(r.stdout)).toMatchObject({ events: 10, persisted: 10, lost: 0, deleted_before_read: 0, reset_backward: 40, reread: 10 });
+    expect(r.stderr).toContain('"code":"KAFKA_OFFSET_RESET_BACKWARD"');
   }, 180_000);
 });

@@ -1,5 +1,5 @@
 /**
- * Staging "retention deleted events before they were read" on either test Kafka: on the mock cluster, an
+ * Staging broker-side offset jumps on either test Kafka. "Retention deleted events before they were read": on the mock cluster, an
  * append beyond the 5 MiB one mock partition keeps deletes the oldest messages; on a real broker,
  * DeleteRecords (kafka-delete-records.sh from ../shared/kafka-broker, or $KAFKA_KIT) moves the log start
  * offset exactly as retention does, without waiting for the broker's retention check (5 minutes by default).
@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Producer } from "../../shared/kafka/index.ts";
+import { Consumer, Producer } from "../../shared/kafka/index.ts";
 import type { TestKafka } from "./kafka.ts";
 
 const KIT = process.env.KAFKA_KIT ?? join(import.meta.dir, "../../../shared/kafka-broker");
@@ -35,5 +35,24 @@ export async function deleteOldest(k: TestKafka, topic: string, before: number):
     return before;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Commits `offset` for `group` on partition 0 of `topic` through a member of its own. Beyond the log's end it
+ * stages what a truncated log or a recreated topic looks like to the group: a position the log no longer has.
+ */
+export async function commitOffset(k: TestKafka, topic: string, group: string, offset: number, groupProps: Record<string, string>): Promise<void> {
+  const c = new Consumer({ config: { "bootstrap.servers": k.bootstraps, "group.id": group, ...groupProps } });
+  try {
+    c.subscribe([topic]);
+    const deadline = Date.now() + 30_000;
+    while (c.assignment().length === 0) {
+      if (Date.now() > deadline) throw new Error(`no assignment of ${topic} within 30 s`);
+      (await c.consume(100, 100)).release();
+    }
+    await c.commit([{ topic, partition: 0, offset }], { sync: true, timeoutMs: 10_000 });
+  } finally {
+    await c.close();
   }
 }

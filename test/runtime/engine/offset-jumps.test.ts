@@ -9,13 +9,12 @@
  * real broker: DeleteRecords, which moves the log start offset exactly as retention does).
  */
 import { describe, expect, test } from "bun:test";
-import { Consumer } from "../../../shared/kafka/index.ts";
 import type { Readiness } from "../../../shared/runtime/engine/engine.ts";
 import type { WorkerProgress } from "../../../shared/runtime/ipc.ts";
 import { OffsetJumpDetector, type OffsetJump } from "../../../shared/runtime/engine/offset-jumps.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { kafkaSuite, type TestKafka } from "../../support/kafka.ts";
-import { deleteOldest } from "../../support/retention.ts";
+import { commitOffset, deleteOldest } from "../../support/retention.ts";
 import { FAST_GROUP, committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
 import { observe } from "./fixtures/registry.ts";
 
@@ -50,21 +49,6 @@ async function consumeUntil(k: TestKafka, topic: string, group: string, offset: 
   return { metrics, sink: observe(sink), progress, readiness };
 }
 
-/** Commits `offset` for the group on partition 0 through a member of its own. */
-async function commitOffset(k: TestKafka, topic: string, group: string, offset: number): Promise<void> {
-  const c = new Consumer({ config: { "bootstrap.servers": k.bootstraps, "group.id": group, ...groupProps(k) } });
-  try {
-    c.subscribe([topic]);
-    await waitFor(async () => {
-      (await c.consume(100, 100)).release();
-      return c.assignment().length > 0;
-    }, 30_000, "assignment");
-    await c.commit([{ topic, partition: 0, offset }], { sync: true, timeoutMs: 10_000 });
-  } finally {
-    await c.close();
-  }
-}
-
 describe("offset jumps on the broker's side", () => {
   test("events retention deleted before they were read are counted, logged and reported by readiness", async () => {
     const k = kafka();
@@ -95,7 +79,7 @@ describe("offset jumps on the broker's side", () => {
     const group = uniqueName("g");
     await produce(k.bootstraps, topic, 10, 1);
     // The group's position lies beyond the log's end: what a truncated log or a recreated topic looks like.
-    await commitOffset(k, topic, group, 40);
+    await commitOffset(k, topic, group, 40, groupProps(k));
 
     const run = await consumeUntil(k, topic, group, 10);
     expect(run.progress.resetBackward).toBe(40);
