@@ -9,6 +9,7 @@ import { isRetriable } from "../../errors/index.ts";
 import type { Stage, StageContext } from "../../stages/stage.ts";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { errorJson } from "./error-json.ts";
+import { sleep } from "./timing.ts";
 
 /** Thrown when the start is cancelled (a stop request arrived while a stage was waiting for its dependencies). */
 export class StartCancelled extends Error {
@@ -34,16 +35,4 @@ export async function startStageWithRetry(stage: Stage, ctx: StageContext, opts:
       await sleep(delayMs, opts.signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -123,11 +123,11 @@ const dedupe = obj({
               default: D.dedupe.bloom.expansion,
             }),
             nonScaling: bool({
-              description: "BF.INSERT NONSCALING: never add sub-filters; keys past capacity are treated as \"maybe seen\".",
+              description: "BF.INSERT NONSCALING: never add sub-filters; keys past capacity are not added (see `maxFilters` for how they are answered).",
               default: D.dedupe.bloom.nonScaling,
             }),
             maxFilters: int({
-              description: "At most this many sub-filters per filter; past them keys are no longer added (memory stays bounded) and are treated as \"maybe seen\".",
+              description: "At most this many sub-filters per filter; past them keys are not added (memory stays bounded) and answer \"maybe seen\" (verified in PostgreSQL) with `onMaybeSeen: verify`, \"new\" with `drop`.",
               min: 1,
               max: 16,
               default: D.dedupe.bloom.maxFilters,

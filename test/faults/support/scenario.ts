@@ -53,6 +53,10 @@ export interface ScenarioOptions {
   sliceTimeoutMs?: number;
   /** persist.retentionDays (default: the topology default). */
   retentionDays?: number;
+  /** Distinct tenant ids the generator uses (default 8). */
+  tenants?: number;
+  /** dedupe.perTenant and dedupe.tenantFilters (default: shared filters). */
+  perTenant?: { tenantFilters: number };
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -132,6 +136,7 @@ export class Scenario {
       `      redis: {url: "\${TF_FAULT_REDIS_URL}", mode: bitmap}`,
       `      prefix: ${q(this.prefix)}`,
       `      expectedPerWindow: 200000`,
+      ...(o.perTenant ? [`      perTenant: true`, `      tenantFilters: ${o.perTenant.tenantFilters}`] : []),
       `  - persist:`,
       `      url: "\${TF_FAULT_DATABASE_URL}"`,
       `      table: ${q(this.table)}`,
@@ -158,7 +163,7 @@ export class Scenario {
     return {
       rate: this.opts.rate,
       events: this.opts.events,
-      tenants: 8,
+      tenants: this.opts.tenants ?? 8,
       duplicateRatio: this.opts.duplicateRatio ?? 0.03,
       invalidRatio: this.opts.invalidRatio ?? 0.01,
       binaryRatio: 0.2,
