@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
+import { freePort } from "../../../dev/faults/ports.ts";
 import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 import { committedOffsets, fixture, highWatermarks, produce, uniqueName, waitFor } from "./support.ts";
 import { GROUP_TIMEOUTS, kafkaSuite } from "../../support/kafka.ts";
@@ -192,6 +193,30 @@ ${sinkStage}`;
         expect(await proc.exited).toBe(0);
         expect(Date.now() - t0).toBeLessThan(5_000);
         expect(messages.some((m) => m.type === "fatal")).toBe(false);
+      } finally {
+        proc.kill();
+      }
+    }, 60_000);
+
+    test("a PostgreSQL lookup unreachable at start: the worker waits (no fatal, no exit) instead of crash-looping", async () => {
+      const topic = uniqueName("wl");
+      await kafka().createTopic(topic, 1);
+      const nobody = await freePort();
+      const stages = `  - enrich:
+      threads: 1
+      lookups:
+        - postgres: { name: regions, url: "postgres://postgres@127.0.0.1:${nobody}/none", query: "SELECT 1, 2", key: tenantid, into: region }
+${sinkStage}`;
+      const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${uniqueName("wg")}\n${groupProps}`, stages);
+      const { proc, messages } = spawnSupervised(launchFor(file));
+      let exited: number | null = null;
+      void proc.exited.then((c) => (exited = c));
+      try {
+        await Bun.sleep(5_000);
+        expect(exited).toBeNull();
+        expect(messages.some((m) => m.type === "started" || m.type === "fatal")).toBe(false);
+        proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
+        expect(await proc.exited).toBe(0);
       } finally {
         proc.kill();
       }
