@@ -1,4 +1,5 @@
 /** Human explanation of a resolved topology: redacted configuration, parallelism checks, and what bounds throughput. */
+import { filterCapacity, filterMemoryBytes } from "../stages/dedupe/sizing.ts";
 import { availableParallelism } from "node:os";
 import { stringify } from "yaml";
 import { activeReplicas, bottleneck, k, stageCeilings } from "./capacity.ts";
@@ -58,6 +59,12 @@ function parallelism(t: ResolvedTopology, partitions: number | undefined, cores:
         `Dedupe: ${s.backend}${s.backend === "redis" ? ` (${s.redisMode})` : ""}, ${s.expectedPerWindow} keys per ${formatDuration(s.windowMs)} window at ` +
           `${s.falsePositiveRate} false positives, maybe-seen -> ${s.onMaybeSeen}, Redis down -> ${s.onRedisDown}.`,
       );
+      const filters = s.perTenant ? `tenants hashed onto ${s.tenantFilters} filters (+1 without a tenant), each for ${filterCapacity(s)} keys` : "one shared filter";
+      const bf = s.backend === "redis" && s.redisMode !== "bitmap";
+      out.push(
+        `Dedupe filters: ${filters}; at most ~${mib(filterMemoryBytes(s, false))} for two windows` +
+          (bf ? ` (~${mib(filterMemoryBytes(s, true))} with BF.* growing to ${s.bloom.nonScaling ? "1 sub-filter (non-scaling)" : `${s.bloom.maxFilters} sub-filters`}).` : "."),
+      );
     }
     if (s.kind === "persist") {
       const conns = s.url === "embedded" ? "embedded PGlite" : `${s.connections} connection(s) per worker, up to ${s.connections * r.max} in total`;
@@ -67,6 +74,9 @@ function parallelism(t: ResolvedTopology, partitions: number | undefined, cores:
   out.push(`Dead letters: ${t.deadLetter.topic}. Shutdown deadline ${formatDuration(t.shutdown.deadlineMs)}. HTTP ${t.http.port === 0 ? "disabled" : `${t.http.host}:${t.http.port}`}.`);
   return out;
 }
+
+/** Bytes as MiB with one decimal, for memory estimates. */
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 function throughput(t: ResolvedTopology, partitions: number | undefined, cores: number): string[] {
   const ceilings = stageCeilings(t, { partitions, cores });

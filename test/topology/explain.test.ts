@@ -50,4 +50,20 @@ describe("explainTopology", () => {
     expect(t.warnings.join("\n")).toContain("4 replicas for 2 mock partitions: 2 would sit idle");
     expect(text).toContain("Warnings:");
   });
+
+  test("dedupe memory: per-tenant filters stay about twice one shared filter; the BF.* growth bound is shown", async () => {
+    const { explainTopology } = await import("../../shared/topology/index.ts");
+    const mibOf = (text: string, re: RegExp) => Number(re.exec(text)![1]);
+    const shared = explainTopology(parseTopology(kafkaTopology("  replicas: 1\n", "  - dedupe:\n      expectedPerWindow: 1000000\n"), FILE, {}), { partitions: 1, cores: 2 });
+    const tenants = explainTopology(
+      parseTopology(kafkaTopology("  replicas: 1\n", "  - dedupe:\n      expectedPerWindow: 1000000\n      perTenant: true\n      tenantFilters: 16\n"), FILE, {}),
+      { partitions: 1, cores: 2 },
+    );
+    expect(shared).toContain("Dedupe filters: one shared filter; at most ~");
+    expect(tenants).toContain("tenants hashed onto 16 filters (+1 without a tenant), each for 125000 keys");
+    const one = mibOf(shared, /one shared filter; at most ~([\d.]+) MiB/);
+    const many = mibOf(tenants, /each for 125000 keys; at most ~([\d.]+) MiB/);
+    expect(many / one).toBeLessThan(2.3);
+    expect(shared).toMatch(/with BF\.\* growing to 4 sub-filters/);
+  });
 });

@@ -7,7 +7,7 @@
  * the number of tenants. Events without a tenant get one more filter.
  */
 import type { DedupeStageConfig } from "../../topology/types.ts";
-import { murmur32 } from "./bloom-math.ts";
+import { bloomLayout, murmur32 } from "./bloom-math.ts";
 
 /** Headroom of a tenant filter over its even share of `expectedPerWindow`, for skewed tenants. */
 export const TENANT_FILTER_HEADROOM = 2;
@@ -16,6 +16,25 @@ export const TENANT_FILTER_HEADROOM = 2;
 export function filterCapacity(cfg: Pick<DedupeStageConfig, "expectedPerWindow" | "perTenant" | "tenantFilters">): number {
   if (!cfg.perTenant) return cfg.expectedPerWindow;
   return Math.max(1, Math.ceil((cfg.expectedPerWindow * TENANT_FILTER_HEADROOM) / cfg.tenantFilters));
+}
+
+/**
+ * Bytes Redis (or the process) holds for the filters of this stage at most: two windows of
+ * maxFiltersPerWindow filters of filterCapacity keys; `bfGrowth` multiplies by the sub-filters a BF.*
+ * filter may add (each `expansion` times larger, at most `maxFilters`; ~the same bits per key).
+ */
+export function filterMemoryBytes(
+  cfg: Pick<DedupeStageConfig, "expectedPerWindow" | "falsePositiveRate" | "perTenant" | "tenantFilters" | "bloom">,
+  bfGrowth: boolean,
+): number {
+  const layout = bloomLayout(filterCapacity(cfg), cfg.falsePositiveRate);
+  const one = (layout.bitsPerShard * layout.shards) / 8;
+  let growth = 1;
+  if (bfGrowth && !cfg.bloom.nonScaling) {
+    growth = 0;
+    for (let i = 0; i < cfg.bloom.maxFilters; i++) growth += cfg.bloom.expansion ** i;
+  }
+  return 2 * maxFiltersPerWindow(cfg) * one * growth;
 }
 
 /** The most filters one window can have: 1 shared, or `tenantFilters` plus the one for events without a tenant. */
