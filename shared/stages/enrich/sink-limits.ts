@@ -109,3 +109,19 @@ export function jsonDeeperThan(json: string, max: number): boolean {
   }
   return false;
 }
+
+/**
+ * True when JSON text from JSON.stringify of `data` lost a number: JSON.parse turns a number beyond a double's
+ * range (`1e400`) into Infinity, which JSON.stringify writes as `null`, silently changing what jsonb (which
+ * would take the number) stores. The text test is a native scan; the walk runs only for data with a null.
+ */
+export function lostNonFiniteNumber(json: string, data: unknown): boolean {
+  return json.indexOf("null") !== -1 && hasNonFinite(data);
+}
+
+function hasNonFinite(v: unknown): boolean {
+  if (typeof v === "number") return !Number.isFinite(v);
+  if (typeof v !== "object" || v === null) return false;
+  for (const k in v as Record<string, unknown>) if (hasNonFinite((v as Record<string, unknown>)[k])) return true;
+  return false;
+}

@@ -15,7 +15,7 @@ import { CopyLinesBuilder } from "./copy-bytes.ts";
 import { packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson } from "./row.ts";
-import { hasEscapedLoneSurrogate, hasEscapedNul, jsonDeeperThan, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES, utf8Length } from "./sink-limits.ts";
+import { hasEscapedLoneSurrogate, hasEscapedNul, jsonDeeperThan, lostNonFiniteNumber, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES, utf8Length } from "./sink-limits.ts";
 import { tenantFromSource } from "./uri.ts";
 import { loadEnrichModule, runEnrichModule, type EnrichModule } from "./user-module.ts";
 
@@ -263,6 +263,9 @@ export class EnrichThread {
         try {
           dataText = dataJson(v.event);
           if (dataText !== null && sink.data) problem = dataProblem(dataText);
+          if (problem === null && dataText !== null && lostNonFiniteNumber(dataText, v.event.data)) {
+            problem = new EventReject(C.BadData, "data holds a number beyond the range of a double (it would be stored as null)");
+          }
         } catch (e) {
           problem = new EventReject(C.BadData, `data cannot be encoded as JSON: ${errorText(e)}`);
         }
