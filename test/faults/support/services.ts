@@ -2,7 +2,7 @@
  * The services a fault suite file owns for its whole run: a redis-server and a PostgreSQL cluster on free
  * ports (dev/faults, never the shared 6379/5432) and a 3-broker librdkafka mock cluster in the test process,
  * so the test can stop, restart and take down each of them. A suite that injects nothing into Kafka may run
- * on the real broker instead (`faultSuite({ kafka: "real" })`, KAFKA_BROKERS): then `mock` is unavailable.
+ * on the real broker instead (`faultSuite("real")`, KAFKA_BROKERS): then `mock` is unavailable.
  */
 import { afterAll, beforeAll } from "bun:test";
 import postgres, { type Sql } from "postgres";
