@@ -10,6 +10,7 @@
 import { availableParallelism } from "node:os";
 import { pack, unpack } from "msgpackr";
 import { Batch, type RecordBatch } from "../../shared/stages/batch.ts";
+import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import { createEnrichStage } from "../../shared/stages/enrich/index.ts";
 import { buildEnrichPlan } from "../../shared/stages/enrich/plan.ts";
 import type { EnrichSliceOk } from "../../shared/stages/enrich/protocol.ts";
@@ -90,6 +91,7 @@ const topology: ResolvedTopology = {
   http: { port: 0, host: "127.0.0.1" },
   log: { level: "warn" },
   shutdown: { deadlineMs: 5_000 },
+  tracing: TRACING_OFF,
   warnings: [],
 };
 

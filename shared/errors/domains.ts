@@ -65,6 +65,21 @@ export class DedupeError extends TopofleetError {
   }
 }
 
+/** Codes for the tenant limit stage (per-event over-limit outcomes are rejections with TENANT_* codes, not errors). */
+export type LimitErrorCode =
+  | "LIMIT_REDIS_UNAVAILABLE" // refused, reset, timed out: retriable
+  | "LIMIT_REDIS_AUTH" // wrong password / untrusted TLS certificate: fatal
+  | "LIMIT_REDIS_COMMAND"
+  | "LIMIT_CONFIG";
+
+/** The limit stage failed for a whole batch. */
+export class LimitError extends TopofleetError {
+  readonly domain = "limit";
+  constructor(code: LimitErrorCode, message: string, opts: { retriable: boolean; cause?: unknown; context?: Record<string, unknown> }) {
+    super(code, message, opts);
+  }
+}
+
 /** Codes for the persist stage. SQLSTATE is kept in `context.sqlstate`. */
 export type PersistErrorCode =
   | "PERSIST_CONNECTION" // connection lost / refused / admin shutdown

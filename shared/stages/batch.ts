@@ -19,6 +19,12 @@ export const EventStatus = {
   Duplicate: 2,
   /** Rejected; the engine sends the original record to the dead-letter topic with the reason in headers. */
   DeadLettered: 3,
+  /**
+   * Not terminal: held back by a stage that holds events (the limit stage's `delay` policy, see HoldingStage).
+   * Later stages skip it; the engine waits for the holder to set it Live again and runs the stages after the
+   * holder for it, so the batch (and its offsets) completes only when every held event has gone through.
+   */
+  Held: 4,
 } as const;
 export type EventStatus = (typeof EventStatus)[keyof typeof EventStatus];
 
@@ -144,6 +150,16 @@ export class Batch {
     this.status[i] = EventStatus.Duplicate;
   }
 
+  /** Holds a live event back (see EventStatus.Held). */
+  hold(i: number): void {
+    this.status[i] = EventStatus.Held;
+  }
+
+  /** Lets a held event flow again. */
+  unhold(i: number): void {
+    if (this.status[i] === EventStatus.Held) this.status[i] = EventStatus.Live;
+  }
+
   /** Marks a live event as durably stored. */
   markPersisted(i: number): void {
     this.status[i] = EventStatus.Persisted;
@@ -151,7 +167,7 @@ export class Batch {
 
   /** True when every event reached a terminal status. */
   isSettled(): boolean {
-    return !this.status.includes(EventStatus.Live);
+    return !this.status.includes(EventStatus.Live) && !this.status.includes(EventStatus.Held);
   }
 
   /** The raw value bytes of record i (a view into the batch's packed buffer), or null. */

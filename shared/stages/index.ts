@@ -16,6 +16,8 @@ export async function createStage(cfg: StageConfig): Promise<Stage> {
       return (await import("./enrich/index.ts")).createEnrichStage(cfg);
     case "dedupe":
       return (await import("./dedupe/index.ts")).createDedupeStage(cfg);
+    case "limit":
+      return (await import("./limit/index.ts")).createLimitStage(cfg);
     case "persist":
       return (await import("./persist/index.ts")).createPersistStage(cfg);
     case "custom":

@@ -70,3 +70,24 @@ export function isIdentityStore(s: unknown): s is IdentityStore {
 
 /** The default export of a custom stage module: a factory given the `options` from the topology file. */
 export type StageFactory = (options: Record<string, unknown>) => Stage | Promise<Stage>;
+
+/**
+ * A stage that may leave events Held (EventStatus.Held) instead of Live: the limit stage's `delay` policy.
+ * The engine runs the later stages for the batch's Live events at once, then awaits `released` and runs the
+ * stages after the holder for the events set Live again, until none is held. The batch's offsets commit only
+ * after that (the offset tracker never commits past a batch still in flight).
+ */
+export interface HoldingStage extends Stage {
+  /** Past these many held events or batches waiting for held events, the worker stops consuming until some are released. */
+  readonly holdBounds: { events: number; batches: number };
+  /**
+   * Resolves once at least one held event of `batch` was set Live again (or none is held); rejects when
+   * `signal` aborts (the batch was abandoned on revocation or shutdown: its offsets are not committed).
+   */
+  released(batch: Batch, signal: AbortSignal): Promise<void>;
+}
+
+/** Type guard for stages that can hold events. */
+export function isHoldingStage(s: Stage): s is HoldingStage {
+  return typeof (s as HoldingStage).released === "function";
+}

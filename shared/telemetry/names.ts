@@ -29,6 +29,13 @@ export const M = {
   dedupeVerifiedNew: "topofleet_dedupe_verified_new_total",
   dedupeDropped: "topofleet_dedupe_duplicates_dropped_total", // {stage, reason: in_batch|verified|filter}
   dedupePassthrough: "topofleet_dedupe_passthrough_total", // events passed unchecked while Redis was down
+  // limit (tenant label: top-N tenants by volume, the rest "other"; see stages/limit/tenant-labels.ts)
+  limitEvents: "topofleet_limit_events_total", // {stage, tenant, outcome: admitted|delayed|rate_limited|quota_exceeded|delay_too_long|passed_over|passthrough}
+  limitHeld: "topofleet_limit_held_events", // gauge {stage}: events held by the delay policy in this worker
+  limitRedisCalls: "topofleet_limit_redis_calls_total", // {stage, outcome: ok|failed}
+  // tracing
+  tracingSpansDropped: "topofleet_tracing_spans_dropped_total", // {reason: queue_full|export_failed|shutdown}
+  tracingSpansExported: "topofleet_tracing_spans_exported_total",
   // enrich
   enrichLookupRefreshes: "topofleet_enrich_lookup_refreshes_total", // {stage, lookup, outcome: ok|failed}
   // persist

@@ -44,6 +44,17 @@ export const TOPOLOGY_DEFAULTS = {
     onMaybeSeen: "verify" as const,
     onRedisDown: "fail" as const,
   },
+  limit: {
+    redisUrl: "redis://127.0.0.1:6379",
+    per: 1_000,
+    quotaWindowMs: 86_400_000,
+    onLimit: "delay" as const,
+    maxDelayMs: 10_000,
+    maxHeldEvents: 100_000,
+    maxHeldBatches: 64,
+    onRedisDown: "fail" as const,
+    metricsTopTenants: 20,
+  },
   persist: {
     schema: "public",
     table: "events",
@@ -60,4 +71,16 @@ export const TOPOLOGY_DEFAULTS = {
   http: { port: 9464, host: "0.0.0.0" },
   log: { level: "info" as const },
   shutdown: { deadlineMs: 30_000 },
+  tracing: { sampling: 1, maxQueueSpans: 2_048, exportTimeoutMs: 10_000, maxLinksPerBatch: 128 },
 };
+
+/** The resolved tracing of a topology without a `tracing:` endpoint. */
+export const TRACING_OFF = {
+  endpoint: null,
+  sampling: TOPOLOGY_DEFAULTS.tracing.sampling,
+  serviceName: "topofleet",
+  headers: {},
+  maxQueueSpans: TOPOLOGY_DEFAULTS.tracing.maxQueueSpans,
+  exportTimeoutMs: TOPOLOGY_DEFAULTS.tracing.exportTimeoutMs,
+  maxLinksPerBatch: TOPOLOGY_DEFAULTS.tracing.maxLinksPerBatch,
+} as const;

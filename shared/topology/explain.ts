@@ -4,7 +4,8 @@ import { availableParallelism } from "node:os";
 import { stringify } from "yaml";
 import { activeReplicas, bottleneck, k, stageCeilings } from "./capacity.ts";
 import { redactTopology } from "./redact.ts";
-import type { ResolvedTopology } from "./types.ts";
+import { redactUrl } from "./secrets.ts";
+import type { LimitStageConfig, ResolvedTopology } from "./types.ts";
 import { formatDuration, formatSize } from "./units.ts";
 
 /** Facts explain cannot know from the file: the topic's partition count and this machine's cores. */
@@ -66,11 +67,20 @@ function parallelism(t: ResolvedTopology, partitions: number | undefined, cores:
           (bf ? ` (~${mib(filterMemoryBytes(s, true))} with BF.* growing to ${s.bloom.nonScaling ? "1 sub-filter (non-scaling)" : `${s.bloom.maxFilters} sub-filters`}).` : "."),
       );
     }
+    if (s.kind === "limit") out.push(...explainLimit(s));
     if (s.kind === "persist") {
       const conns = s.url === "embedded" ? "embedded PGlite" : `${s.connections} connection(s) per worker, up to ${s.connections * r.max} in total`;
       out.push(`Persist: ${s.schema}.${s.table} via ${s.method}, ${conns}.`);
     }
   }
+  const tr = t.tracing;
+  out.push(
+    tr.endpoint === null
+      ? "Tracing: off (set `tracing.endpoint` to an OTLP/HTTP URL; the OpenTelemetry SDK is not loaded while off)."
+      : `Tracing: OTLP/HTTP to ${redactUrl(tr.endpoint)} as ${tr.serviceName}, ${tr.sampling * 100}% of batches sampled; a span per batch with a child per step ` +
+          `(consume, each stage, dead-letter) and a span per offset commit; up to ${tr.maxLinksPerBatch} links per batch to producers' traceparent; ` +
+          `at most ${tr.maxQueueSpans} spans queued, the rest dropped (topofleet_tracing_spans_dropped_total), export timeout ${formatDuration(tr.exportTimeoutMs)}.`,
+  );
   out.push(`Dead letters: ${t.deadLetter.topic}. Shutdown deadline ${formatDuration(t.shutdown.deadlineMs)}. HTTP ${t.http.port === 0 ? "disabled" : `${t.http.host}:${t.http.port}`}.`);
   return out;
 }
@@ -104,4 +114,22 @@ function indent(text: string): string {
     .split("\n")
     .map((l) => `  ${l}`)
     .join("\n");
+}
+
+/** What a limit stage enforces and what it costs. */
+function explainLimit(s: LimitStageConfig): string[] {
+  const d = s.defaultLimit;
+  const quota = d.quota === null ? "no quota" : `quota ${d.quota} per ${formatDuration(d.quotaWindowMs)}`;
+  const overrides = Object.keys(s.tenants).length;
+  const policy =
+    s.onLimit === "delay"
+      ? `delay (held up to ${formatDuration(s.maxDelayMs)}, then TENANT_DELAY_TOO_LONG; over quota -> TENANT_QUOTA_EXCEEDED; a worker stops consuming past ${s.maxHeldEvents} held events or ${s.maxHeldBatches} waiting batches)`
+      : s.onLimit === "dead-letter"
+        ? "dead-letter (TENANT_RATE_LIMITED / TENANT_QUOTA_EXCEEDED)"
+        : "pass (counted in topofleet_limit_events_total{outcome=passed_over})";
+  return [
+    `Limit: ${d.events} events per ${formatDuration(d.perMs)} per tenant (burst ${d.burst}), ${quota}; ${overrides} override(s) in the file` +
+      `${s.tenantsFile ? ` + ${s.tenantsFile}` : ""}; over limit -> ${policy}; Redis down -> ${s.onRedisDown}.`,
+    `  Cost: 1 Redis call (EVALSHA of one script) per batch, whatever its size, plus 2 keys per tenant touched (rate state, quota counter); metrics name the top ${s.metricsTopTenants} tenants, the rest are "other".`,
+  ];
 }

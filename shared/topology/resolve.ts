@@ -10,7 +10,7 @@ import { TOPOLOGY_DEFAULTS as D } from "./defaults.ts";
 import type { Diagnostics } from "./diagnostics.ts";
 import { deadLetterTopic, moduleBaseName } from "./rules.ts";
 import type { TopologyFile } from "./schema/topology.ts";
-import type { GroupMembership, LookupConfig, ReplicasConfig, ResolvedTopology, SourceConfig, StageConfig } from "./types.ts";
+import type { GroupMembership, LookupConfig, ReplicasConfig, ResolvedTopology, SourceConfig, StageConfig, TenantLimit } from "./types.ts";
 
 /** Facts of the machine the topology is resolved on. */
 export interface ResolveFacts {
@@ -68,6 +68,31 @@ export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics
           redisMode: v.redis.mode,
         };
       }
+      case "limit": {
+        const v = s.value;
+        const limitOf = (l: (typeof v)["default"]): TenantLimit => ({
+          events: l.rate,
+          perMs: l.per,
+          burst: l.burst ?? l.rate,
+          quota: l.quota ?? null,
+          quotaWindowMs: l.quotaWindow,
+        });
+        return {
+          kind: "limit",
+          name: v.name,
+          redisUrl: v.redis.url,
+          prefix: v.prefix ?? `tf:${f.name}:limit`,
+          defaultLimit: limitOf(v.default),
+          tenants: Object.fromEntries(Object.entries(v.tenants).map(([tenant, l]) => [tenant, limitOf(l)])),
+          tenantsFile: v.tenantsFile === undefined ? null : ref(`${at}.tenantsFile`, v.tenantsFile),
+          onLimit: v.onLimit,
+          maxDelayMs: v.maxDelay,
+          maxHeldEvents: v.maxHeldEvents,
+          maxHeldBatches: v.maxHeldBatches,
+          onRedisDown: v.onRedisDown,
+          metricsTopTenants: v.metricsTopTenants,
+        };
+      }
       case "persist": {
         const v = s.value;
         return {
@@ -108,6 +133,15 @@ export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics
     http: { port: f.http.port, host: f.http.host },
     log: { level: f.log.level },
     shutdown: { deadlineMs: f.shutdown.deadline },
+    tracing: {
+      endpoint: f.tracing.endpoint ?? null,
+      sampling: f.tracing.sampling,
+      serviceName: f.tracing.serviceName ?? `topofleet-${f.name}`,
+      headers: f.tracing.headers,
+      maxQueueSpans: f.tracing.maxQueueSpans,
+      exportTimeoutMs: f.tracing.exportTimeout,
+      maxLinksPerBatch: f.tracing.maxLinksPerBatch,
+    },
     warnings: diag.warnings,
   };
 }

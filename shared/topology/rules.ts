@@ -53,7 +53,7 @@ function checkStages(stages: Stage[], diag: Diagnostics): void {
   if (stages.every((s) => s?.kind)) checkOrder(stages, diag);
 }
 
-/** At most one enrich/dedupe/persist; unique stage names. */
+/** At most one enrich/dedupe/limit/persist; unique stage names. */
 function checkKindsAndNames(stages: Stage[], diag: Diagnostics): void {
   const first = new Map<string, number>();
   const names = new Map<string, number>();
@@ -88,6 +88,13 @@ function checkOrder(stages: Stage[], diag: Diagnostics): void {
   const persist = first("persist");
   if (dedupe !== undefined && (enrich === undefined || enrich > dedupe)) {
     diag.add(`stages[${dedupe}].dedupe`, "dedupe needs the keys the enrich stage computes: put an `enrich` stage before it");
+  }
+  const limit = first("limit");
+  if (limit !== undefined && (enrich === undefined || enrich > limit)) {
+    diag.add(`stages[${limit}].limit`, "limit reads the tenant the enrich stage extracts: put an `enrich` stage before it");
+  }
+  if (limit !== undefined && persist !== undefined && persist < limit) {
+    diag.add(`stages[${limit}].limit`, "limit must come before persist: events are stored by persist, so a limit after it limits nothing");
   }
   if (persist !== undefined && (enrich === undefined || enrich > persist)) {
     diag.add(`stages[${persist}].persist`, "persist writes the rows the enrich stage builds: put an `enrich` stage before it");

@@ -119,7 +119,59 @@ export interface CustomStageConfig {
   options: Record<string, unknown>;
 }
 
-export type StageConfig = EnrichStageConfig | DedupeStageConfig | PersistStageConfig | CustomStageConfig;
+/** A tenant's limits: a rate (GCRA over `perMs`) and an optional quota per window. */
+export interface TenantLimit {
+  /** Events admitted per `perMs` on average. */
+  events: number;
+  perMs: number;
+  /** Events a tenant may send at once above its average (the bucket size). */
+  burst: number;
+  /** At most this many events per `quotaWindowMs` (aligned to the epoch, e.g. UTC days); null: no quota. */
+  quota: number | null;
+  quotaWindowMs: number;
+}
+
+/** Per-tenant rate limits and quotas, enforced fleet-wide in Redis (one script call per batch). */
+export interface LimitStageConfig {
+  kind: "limit";
+  name: string;
+  redisUrl: string; // may carry a password / rediss:// TLS; never logged
+  prefix: string; // key prefix of the per-tenant state
+  /** The limit of every tenant without an override (events without a tenant count as tenant "-"). */
+  defaultLimit: TenantLimit;
+  /** Per-tenant overrides from the topology file. */
+  tenants: Record<string, TenantLimit>;
+  /** Overrides from a JSON file (tenant -> events per `defaultLimit.perMs`), read at start; null: none. */
+  tenantsFile: string | null;
+  /** What happens to events over their tenant's limit. */
+  onLimit: "delay" | "dead-letter" | "pass";
+  /** `delay`: events that would wait longer are dead-lettered (TENANT_DELAY_TOO_LONG). */
+  maxDelayMs: number;
+  /** `delay`: past these many held events / batches waiting for held events, the worker stops consuming. */
+  maxHeldEvents: number;
+  maxHeldBatches: number;
+  onRedisDown: "fail" | "passthrough";
+  /** Tenants named in the metrics (the busiest ones); the others are "other". */
+  metricsTopTenants: number;
+}
+
+export type StageConfig = EnrichStageConfig | DedupeStageConfig | LimitStageConfig | PersistStageConfig | CustomStageConfig;
+
+/** OpenTelemetry tracing of batches (off when `endpoint` is null: the SDK is then never loaded). */
+export interface TracingConfig {
+  /** OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; null: tracing off. */
+  endpoint: string | null;
+  /** Share of batches traced, 0..1 (TraceIdRatioBased on the batch span). */
+  sampling: number;
+  serviceName: string;
+  /** Extra HTTP headers of the export requests (auth). Never logged. */
+  headers: Record<string, string>;
+  /** Spans waiting for export; past it new spans are dropped and counted. */
+  maxQueueSpans: number;
+  exportTimeoutMs: number;
+  /** Links from events' `traceparent` per batch span; the rest are counted in an attribute. */
+  maxLinksPerBatch: number;
+}
 
 export interface ReplicasConfig {
   min: number;
@@ -140,6 +192,7 @@ export interface ResolvedTopology {
   http: { port: number; host: string };
   log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" };
   shutdown: { deadlineMs: number };
+  tracing: TracingConfig;
   /** Warnings found while loading (e.g. an inline secret); printed, not fatal. */
   warnings: string[];
 }

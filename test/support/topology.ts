@@ -1,3 +1,4 @@
+import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import type { ResolvedTopology, StageConfig } from "../../shared/topology/types.ts";
 
 /** A minimal resolved topology around `stages` (mock source, small limits) for stage-level tests. */
@@ -13,6 +14,7 @@ export function resolvedTopology(stages: StageConfig[], overrides: Partial<Resol
     http: { port: 0, host: "127.0.0.1" },
     log: { level: "warn" },
     shutdown: { deadlineMs: 5_000 },
+    tracing: TRACING_OFF,
     warnings: [],
     ...overrides,
   };

@@ -35,6 +35,12 @@ const CASES: Record<string, Expected> = {
   "dedupe-verify-without-persist.yaml": { path: "stages[1].dedupe.onMaybeSeen", line: 10, column: 20, message: /add a `persist` stage after dedupe/ },
   "dlq-equals-source.yaml": { path: "deadLetter.topic", line: 13, column: 10, message: /dead-letter topic `events` is also a source topic/ },
   "dlq-matches-regex.yaml": { path: "deadLetter.topic", line: 13, column: 10, message: /matches the source subscription `\^orders\.\*`/ },
+  "limit-bad-policy.yaml": { path: "stages[1].limit.onLimit", line: 10, column: 16, message: /must be one of delay, dead-letter, pass, got "throttle"/ },
+  "limit-before-enrich.yaml": { path: "stages[0].limit", line: 7, column: 5, message: /put an `enrich` stage before it/ },
+  "limit-after-persist.yaml": { path: "stages[2].limit", line: 10, column: 5, message: /limit must come before persist/ },
+  "limit-tenant-zero-rate.yaml": { path: "stages[1].limit.tenants.acme.rate", line: 10, column: 23, message: /must be >= 1, got 0/ },
+  "tracing-bad-sampling.yaml": { path: "tracing.sampling", line: 12, column: 13, message: /must be >= 0 and <= 1, got 1.5/ },
+  "tracing-bad-endpoint.yaml": { path: "tracing.endpoint", line: 11, column: 13, message: /must be an http:\/\/ or https:\/\/ URL/ },
   "bad-log-level.yaml": { path: "log.level", line: 13, column: 10, message: /must be one of trace, debug, info, warn, error, fatal, got "verbose"/ },
   "port-out-of-range.yaml": { path: "http.port", line: 13, column: 9, message: /must be >= 0 and <= 65535, got 70000/ },
   "missing-env.yaml": {

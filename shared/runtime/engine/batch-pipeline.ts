@@ -8,7 +8,8 @@ import { RuntimeError, TopofleetError } from "../../errors/index.ts";
 import { KafkaError } from "../../kafka/errors.ts";
 import type { ProduceRecord } from "../../kafka/types.ts";
 import { EventStatus, type Batch } from "../../stages/batch.ts";
-import type { Stage } from "../../stages/stage.ts";
+import { isHoldingStage, type HoldingStage, type Stage } from "../../stages/stage.ts";
+import type { PipelineTracing } from "../../telemetry/tracing/api.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { deadLetterRecords, DLQ_HEADERS, fitDeadLetter } from "./dead-letter.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
@@ -38,6 +39,12 @@ export interface PipelineDeps {
    * too large): the batch's partitions stay paused and readiness reports it; null when it went through.
    */
   onDeadLetterStuck?(batch: Batch, problem: string | null): void;
+  /** Batch spans (shared/telemetry/tracing); absent when tracing is off. */
+  tracing?: PipelineTracing | null;
+  /** When the consume call that produced the batch started (epoch ms), for the consume span. */
+  fetchStartedAt?(batch: Batch): number | undefined;
+  /** Told how many events of the batch are held while it waits for their release (0 when it resumes). */
+  onHeld?(batch: Batch, held: number): void;
   /** Test hook (fault-points.ts): told when a batch passed a stage; null unless TOPOFLEET_FAULT is set. */
   faults?: FaultPoints | null;
 }
@@ -46,8 +53,11 @@ export interface PipelineDeps {
 const MSG_SIZE_TOO_LARGE = "MSG_SIZE_TOO_LARGE";
 
 /** Counts per status, indexed by EventStatus. */
-function statusCounts(batch: Batch): [number, number, number, number] {
-  const c: [number, number, number, number] = [0, 0, 0, 0];
+export type StatusCounts = [number, number, number, number, number];
+
+/** Counts per status, indexed by EventStatus. */
+function statusCounts(batch: Batch): StatusCounts {
+  const c: StatusCounts = [0, 0, 0, 0, 0];
   const s = batch.status;
   for (let i = 0; i < s.length; i++) c[s[i]]++;
   return c;
@@ -94,21 +104,48 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
     },
   });
 
-  try {
-    for (const stage of deps.stages) {
+  const trace = deps.tracing?.startBatch(batch, deps.fetchStartedAt?.(batch)) ?? null;
+  const runStages = async (from: number) => {
+    for (let k = from; k < deps.stages.length; k++) {
+      const stage = deps.stages[k];
       const before = statusCounts(batch);
       if (before[EventStatus.Live] === 0) break;
       metrics.eventsIn.inc({ stage: stage.name }, before[EventStatus.Live]);
       const t0 = performance.now();
-      await retrying(`stage ${stage.name}`, () => stage.process(batch), hooks(stage.name));
+      const span = trace?.stage(stage.name, before[EventStatus.Live]) ?? null;
+      try {
+        await retrying(`stage ${stage.name}`, () => stage.process(batch), hooks(stage.name));
+      } catch (err) {
+        span?.fail(err);
+        throw err;
+      }
       deps.faults?.afterStage(stage.kind);
       metrics.batchSeconds.observe({ stage: stage.name }, (performance.now() - t0) / 1000);
       const after = statusCounts(batch);
+      span?.end(after);
       const out = (outcome: string, n: number) => n > 0 && metrics.eventsOut.inc({ stage: stage.name, outcome }, n);
       out("passed", after[EventStatus.Live]);
       out("persisted", after[EventStatus.Persisted] - before[EventStatus.Persisted]);
       out("duplicate", after[EventStatus.Duplicate] - before[EventStatus.Duplicate]);
       out("dead_lettered", after[EventStatus.DeadLettered] - before[EventStatus.DeadLettered]);
+      out("held", after[EventStatus.Held] - before[EventStatus.Held]);
+    }
+  };
+
+  try {
+    await runStages(0);
+    // Held events (limit stage, `delay`): the rest of the batch went on above; each release runs the stages
+    // after the holder for the events set Live again. The batch (and so its offsets) completes only after.
+    for (let held = batch.count(EventStatus.Held); held > 0; held = batch.count(EventStatus.Held)) {
+      const at = deps.stages.findIndex((s) => isHoldingStage(s));
+      if (at < 0) throw new RuntimeError("RUNTIME_STAGE_FAILED", `${held} event(s) Held but no stage of the pipeline holds events`, { retriable: false, context: { batch: batch.id } });
+      deps.onHeld?.(batch, held);
+      try {
+        await (deps.stages[at] as HoldingStage).released(batch, signal);
+      } finally {
+        deps.onHeld?.(batch, 0);
+      }
+      await runStages(at + 1);
     }
 
     const live = batch.count(EventStatus.Live);
@@ -123,6 +160,7 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
 
     let pending = deadLetterRecords(batch, deps.deadLetterTopic, deps.workerId, deps.deadLetterMaxBytes);
     if (pending.length > 0) {
+      const span = trace?.stage(DEAD_LETTER_STEP, pending.length) ?? null;
       let stuck = false;
       await retrying(
         DEAD_LETTER_STEP,
@@ -158,7 +196,12 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
       );
       if (stuck) deps.onDeadLetterStuck?.(batch, null);
       for (const r of batch.rejections.values()) metrics.deadLettered.inc({ stage: r.stage, code: r.code });
+      span?.end(statusCounts(batch));
     }
+    trace?.end(statusCounts(batch), null);
+  } catch (err) {
+    trace?.end(statusCounts(batch), err);
+    throw err;
   } finally {
     if (retryingNow) deps.onRetrying(batch, false);
   }

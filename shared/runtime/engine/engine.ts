@@ -13,7 +13,8 @@ import type { Logger } from "pino";
 import { Consumer, Producer } from "../../kafka/index.ts";
 import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
 import { Batch, type RecordBatch } from "../../stages/batch.ts";
-import type { Stage, StageContext, StageHealth } from "../../stages/stage.ts";
+import { isHoldingStage, type Stage, type StageContext, type StageHealth } from "../../stages/stage.ts";
+import { loadTracing, type PipelineTracing } from "../../telemetry/tracing/api.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerProgress } from "../ipc.ts";
@@ -118,6 +119,10 @@ export class Engine {
   /** Aborted by cancelStart(): a stage waiting for its dependencies gives up (StartCancelled). */
   private readonly startAbort = new AbortController();
   private lag = -1;
+  /** Batch spans; null when the topology does not enable tracing (the SDK is then never loaded). */
+  private tracing: PipelineTracing | null = null;
+  /** Bounds of held events and parked batches (limit stage, `delay`); null without a holding stage. */
+  private readonly holdBounds: { events: number; batches: number } | null;
   private resolveFinished!: (p: WorkerProgress) => void;
   private rejectFinished!: (err: unknown) => void;
   /** Settles when the engine stopped: resolves with the final progress, or rejects with the fatal error. */
@@ -128,7 +133,18 @@ export class Engine {
     this.log = opts.logger;
     this.m = new EngineMetrics(opts.metrics);
     this.inFlight = new InFlightBatches(Math.max(1, this.t.concurrency.inFlightBatches));
-    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, opts.hooks, this.ledger);
+    this.holdBounds = opts.stages.find(isHoldingStage)?.holdBounds ?? null;
+    const commitHooks: CommitHooks = {
+      commitIssued: (offsets, sync) => {
+        opts.hooks?.commitIssued?.(offsets, sync);
+        this.tracing?.commitIssued(offsets, sync);
+      },
+      commitSettled: (offsets, sync, error) => {
+        opts.hooks?.commitSettled?.(offsets, sync, error);
+        this.tracing?.commitSettled(offsets, sync, error);
+      },
+    };
+    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, commitHooks, this.ledger);
     this.jumps = new OffsetJumpDetector({
       lowWatermark: async (tp) => {
         if (!this.consumer) throw new Error("consumer closed");
@@ -155,6 +171,7 @@ export class Engine {
     this.state = "starting";
     const { topology: t, workerId, brokers } = this.opts;
     try {
+      this.tracing = await loadTracing(t, workerId, this.opts.metrics, this.log);
       for (const stage of this.opts.stages) {
         const ctx: StageContext = {
           topology: t,
@@ -259,14 +276,15 @@ export class Engine {
     const fetcher = this.fetcher!;
     try {
       while (this.state === "running") {
-        if (this.inFlight.full) {
+        if (this.blocked) {
           await this.inFlight.changed();
           continue;
         }
+        const fetchStartedAt = Date.now();
         const records = await fetcher.next(() => this.state !== "running");
         // A batch fetched while stopping is dropped: it is after everything launched, never tracked, never committed.
         if (!records || this.state !== "running") continue;
-        this.launch(records);
+        this.launch(records, fetchStartedAt);
       }
     } catch (err) {
       this.fail(err);
@@ -285,7 +303,13 @@ export class Engine {
     return false;
   }
 
-  private launch(fetched: RecordBatch): void {
+  /** No batch may start: the in-flight limit is reached, or held events / parked batches are at their bounds. */
+  private get blocked(): boolean {
+    const b = this.holdBounds;
+    return this.inFlight.full || (b !== null && (this.inFlight.heldEvents >= b.events || this.inFlight.parkedBatches >= b.batches));
+  }
+
+  private launch(fetched: RecordBatch, fetchStartedAt: number): void {
     // Ownership can change while a consume call is awaited: keep only records of partitions still owned.
     const records = this.ownedOnly(fetched);
     if (!records) return;
@@ -307,8 +331,9 @@ export class Engine {
     this.inFlight.add(entry);
     this.m.sourceEvents.inc({}, records.size);
     this.m.batchesInFlight.set({}, this.inFlight.size);
-    if (this.inFlight.full) this.pauses!.hold(BACKPRESSURE, ALL_PARTITIONS);
-    entry.settled = runPipeline(batch, this.pipelineDeps, entry.abort.signal).then(
+    if (this.blocked) this.pauses!.hold(BACKPRESSURE, ALL_PARTITIONS);
+    const deps: PipelineDeps = { ...this.pipelineDeps, fetchStartedAt: () => fetchStartedAt, onHeld: (_b, held) => this.held(entry, held) };
+    entry.settled = runPipeline(batch, deps, entry.abort.signal).then(
       () => this.finishBatch(entry),
       (err) => this.batchFailed(entry, err),
     );
@@ -325,6 +350,7 @@ export class Engine {
 
   private get pipelineDeps(): PipelineDeps {
     return {
+      tracing: this.tracing,
       stages: this.opts.stages,
       metrics: this.m,
       logger: this.log,
@@ -346,6 +372,13 @@ export class Engine {
         else this.pauses!.release(reason);
       },
     };
+  }
+
+  /** A batch waits for its held events (held > 0) or resumes (0): parked batches do not count as in flight. */
+  private held(entry: InFlightBatch, held: number): void {
+    this.inFlight.setHeld(entry, held);
+    if (this.blocked) this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
+    else this.pauses?.release(BACKPRESSURE);
   }
 
   private finishBatch(entry: InFlightBatch): void {
@@ -371,7 +404,7 @@ export class Engine {
     this.pauses?.release(`retry:${entry.batch.id}`);
     this.inFlight.delete(entry);
     this.m.batchesInFlight.set({}, this.inFlight.size);
-    if (!this.inFlight.full) this.pauses?.release(BACKPRESSURE);
+    if (!this.blocked) this.pauses?.release(BACKPRESSURE);
   }
 
   /** Abandons a batch: its retries stop, and nothing of it will be committed (its offsets are re-delivered). */
@@ -580,6 +613,10 @@ export class Engine {
     if (consumer) await step("consumer close", () => consumer.close());
     // close() flushes what is still queued (bounded by the time left), then purges the rest.
     if (producer) await step("producer close", () => producer.close(left()));
+    const tracing = this.tracing;
+    this.tracing = null;
+    // Spans still queued get what is left of the deadline to export; then they are dropped (counted).
+    if (tracing) await step("tracing flush", () => tracing.shutdown(left()));
     for (const stage of [...this.startedStages].reverse()) await step(`stage ${stage.name} close`, () => stage.close());
     this.startedStages = [];
   }

@@ -25,9 +25,17 @@ export interface InFlightBatch {
   settled: Promise<void>;
 }
 
-/** Batches in flight, at most `limit` of them. */
+/**
+ * Batches in flight, at most `limit` of them working. A batch whose only remaining events are held by a stage
+ * (the limit stage's `delay`) is parked: it stays in flight (tracked, revoked, abandoned like any other) but
+ * does not count against `limit`, so held events of one tenant never stop the others; parked batches and their
+ * held events are bounded by the engine separately (it pauses consumption past the holder's bounds).
+ */
 export class InFlightBatches {
   private readonly entries = new Set<InFlightBatch>();
+  /** Parked batches and how many events each holds. */
+  private readonly parked = new Map<InFlightBatch, number>();
+  private heldTotal = 0;
   private waiters: Array<() => void> = [];
 
   constructor(readonly limit: number) {}
@@ -36,14 +44,33 @@ export class InFlightBatches {
     return this.entries.size;
   }
 
+  /** Batches parked with held events. */
+  get parkedBatches(): number {
+    return this.parked.size;
+  }
+
+  /** Events held by parked batches. */
+  get heldEvents(): number {
+    return this.heldTotal;
+  }
+
   /** True when no further batch may start. */
   get full(): boolean {
-    return this.entries.size >= this.limit;
+    return this.entries.size - this.parked.size >= this.limit;
+  }
+
+  /** Parks a batch holding `held` events (0 unparks it); wakes the waiters. */
+  setHeld(e: InFlightBatch, held: number): void {
+    if (!this.entries.has(e)) return;
+    this.heldTotal += held - (this.parked.get(e) ?? 0);
+    if (held > 0) this.parked.set(e, held);
+    else this.parked.delete(e);
+    this.notify();
   }
 
   /** Adds a batch; throws RUNTIME_QUEUE_FULL when the limit is already reached. */
   add(e: InFlightBatch): void {
-    if (this.entries.size >= this.limit) {
+    if (this.full) {
       throw new RuntimeError("RUNTIME_QUEUE_FULL", `in-flight batch limit ${this.limit} exceeded (engine bug: it consumed while full)`, {
         retriable: false,
         context: { limit: this.limit },
@@ -54,6 +81,8 @@ export class InFlightBatches {
 
   /** Removes a batch and wakes whoever waits for a change. */
   delete(e: InFlightBatch): void {
+    this.heldTotal -= this.parked.get(e) ?? 0;
+    this.parked.delete(e);
     if (this.entries.delete(e)) this.notify();
   }
 

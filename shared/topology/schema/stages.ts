@@ -1,4 +1,4 @@
-/** Schema of the `stages:` list: each item is a single-key map `enrich:`, `dedupe:`, `persist:` or `custom:`. */
+/** Schema of the `stages:` list: each item is a single-key map `enrich:`, `dedupe:`, `limit:`, `persist:` or `custom:`. */
 import { TOPOLOGY_DEFAULTS as D, DEFAULT_COLUMNS } from "../defaults.ts";
 import { any, arr, bool, duration, int, map, num, obj, opt, size, str, tagged } from "./dsl.ts";
 import { ATTRIBUTE_PATTERN, IDENTIFIER_PATTERN, POSTGRES_URL_PATTERN, STAGE_NAME_PATTERN, stageName } from "./common.ts";
@@ -183,6 +183,68 @@ const dedupe = obj({
   },
 });
 
+/** One tenant's limit: `rate` events per `per`, a `burst`, an optional `quota` per `quotaWindow`. */
+const tenantLimit = (description: string, withDefaults: boolean) =>
+  obj({
+    description,
+    ...(withDefaults ? { default: {} } : {}),
+    fields: {
+      rate: int({ description: "Events admitted per `per` on average (GCRA, shared by every worker of the fleet).", min: 1, ...(withDefaults ? { default: 1000 } : {}) }),
+      per: duration({ description: "Period of `rate`.", exclusiveMin: 0, default: D.limit.per }),
+      burst: opt(int({ description: "Events a tenant may send at once above its average rate.", min: 1, dynamicDefault: "`rate`" })),
+      quota: opt(int({ description: "At most this many events per `quotaWindow` (windows aligned to the epoch: UTC days by default).", min: 1 })),
+      quotaWindow: duration({ description: "Window of `quota`.", exclusiveMin: 0, default: D.limit.quotaWindowMs }),
+    },
+  });
+
+const limit = obj({
+  description:
+    "Per-tenant rate limits and quotas, enforced across the fleet in Redis with one script call per batch. Needs an `enrich` stage before it (the tenant comes from `tenantid`).",
+  default: {},
+  fields: {
+    name: stageName("limit"),
+    redis: obj({
+      description: "Redis connection holding the per-tenant state.",
+      default: {},
+      fields: {
+        url: str({
+          description: "Redis URL (`rediss://` for TLS). Put a password in the environment: `${REDIS_URL}`.",
+          pattern: "^rediss?://.+",
+          patternHint: "a redis:// or rediss:// URL",
+          default: D.limit.redisUrl,
+        }),
+      },
+    }),
+    prefix: opt(str({ description: "Key prefix of the per-tenant state in Redis.", minLength: 1, dynamicDefault: "`tf:<name>:limit`" })),
+    default: tenantLimit("The limit of every tenant without an override; events without a tenant share the limit of tenant `-`.", true),
+    tenants: map({
+      description: "Per-tenant overrides: tenant id -> limit.",
+      default: {},
+      values: tenantLimit("One tenant's limit.", false),
+    }),
+    tenantsFile: opt(str({ description: "JSON file of overrides, tenant id -> events per `default.per` (read at start; path relative to the topology file).", minLength: 1 })),
+    onLimit: str({
+      description:
+        "`delay` holds a tenant's events over its rate until their turn (the others keep moving; offsets commit in order), `dead-letter` rejects them (TENANT_RATE_LIMITED / TENANT_QUOTA_EXCEEDED), `pass` lets them through and counts them.",
+      enum: ["delay", "dead-letter", "pass"],
+      default: D.limit.onLimit,
+    }),
+    maxDelay: duration({
+      description: "`delay`: an event that would wait longer is dead-lettered (TENANT_DELAY_TOO_LONG); over-quota events are always dead-lettered under `delay`.",
+      exclusiveMin: 0,
+      default: D.limit.maxDelayMs,
+    }),
+    maxHeldEvents: int({ description: "`delay`: past this many held events a worker stops consuming until some are released.", min: 1, default: D.limit.maxHeldEvents }),
+    maxHeldBatches: int({ description: "`delay`: past this many batches waiting for held events a worker stops consuming.", min: 1, max: 4096, default: D.limit.maxHeldBatches }),
+    onRedisDown: str({
+      description: "`fail` pauses and retries; `passthrough` admits every event unlimited while Redis is unreachable (counted).",
+      enum: ["fail", "passthrough"],
+      default: D.limit.onRedisDown,
+    }),
+    metricsTopTenants: int({ description: "Tenants named in the metrics (the busiest seen); the others are counted as `other`.", min: 0, max: 1000, default: D.limit.metricsTopTenants }),
+  },
+});
+
 const column = obj({
   description: "One column of the target table and the event attribute written into it.",
   fields: {
@@ -258,8 +320,8 @@ export const stagesSchema = arr({
   description: "Pipeline stages in processing order; each item is a single-key map.",
   minItems: 1,
   items: tagged({
-    description: "One stage: `enrich:`, `dedupe:`, `persist:` or `custom:`.",
+    description: "One stage: `enrich:`, `dedupe:`, `limit:`, `persist:` or `custom:`.",
     noun: "stage kind",
-    variants: { enrich, dedupe, persist, custom },
+    variants: { enrich, dedupe, limit, persist, custom },
   }),
 });

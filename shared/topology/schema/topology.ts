@@ -1,6 +1,6 @@
 /** Schema of a whole topology file: the root descriptor everything else is generated from. */
 import { TOPOLOGY_DEFAULTS as D } from "../defaults.ts";
-import { duration, either, int, obj, opt, size, str, type Infer } from "./dsl.ts";
+import { duration, either, int, map, num, obj, opt, size, str, type Infer } from "./dsl.ts";
 import { TOPIC_PATTERN } from "./common.ts";
 import { sourceSchema } from "./source.ts";
 import { stagesSchema } from "./stages.ts";
@@ -87,6 +87,29 @@ export const topologySchema = obj({
           enum: ["trace", "debug", "info", "warn", "error", "fatal"],
           default: D.log.level,
         }),
+      },
+    }),
+    tracing: obj({
+      description: "OpenTelemetry traces of batches (a span per batch and stage, linked to producers' `traceparent`), sent over OTLP/HTTP. Off unless `endpoint` is set.",
+      default: {},
+      fields: {
+        endpoint: opt(
+          str({
+            description: "OTLP/HTTP traces URL, e.g. `http://otel-collector:4318/v1/traces`. Unset: tracing off (the SDK is not loaded).",
+            pattern: "^https?://.+",
+            patternHint: "an http:// or https:// URL",
+          }),
+        ),
+        sampling: num({ description: "Share of batches traced, from 0 to 1 (e.g. 0.01).", min: 0, max: 1, default: D.tracing.sampling }),
+        serviceName: opt(str({ description: "`service.name` of the spans.", minLength: 1, dynamicDefault: "`topofleet-<name>`" })),
+        headers: map({
+          description: "Extra HTTP headers of the export requests (e.g. an API key: `${OTLP_TOKEN}`).",
+          default: {},
+          values: str({ description: "A header value.", coerce: true }),
+        }),
+        maxQueueSpans: int({ description: "Spans waiting for export; past it new spans are dropped and counted (the pipeline never waits).", min: 1, default: D.tracing.maxQueueSpans }),
+        exportTimeout: duration({ description: "Timeout of one export request.", exclusiveMin: 0, default: D.tracing.exportTimeoutMs }),
+        maxLinksPerBatch: int({ description: "Links to producers' traces per batch span; the rest are counted in `topofleet.links.dropped`.", min: 0, max: 10_000, default: D.tracing.maxLinksPerBatch }),
       },
     }),
     shutdown: obj({

@@ -6,7 +6,8 @@ import { Engine, type EngineHooks } from "../../../shared/runtime/engine/engine.
 import { createStages } from "../../../shared/stages/index.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
-import type { GroupMembership, ResolvedTopology, StageConfig } from "../../../shared/topology/types.ts";
+import { TRACING_OFF } from "../../../shared/topology/defaults.ts";
+import type { GroupMembership, ResolvedTopology, StageConfig, TracingConfig } from "../../../shared/topology/types.ts";
 import { uniqueName } from "../../support/services.ts";
 
 export { uniqueName };
@@ -49,6 +50,7 @@ export function topologyFor(o: {
   deadlineMs?: number;
   properties?: Record<string, string>;
   staticMembership?: boolean;
+  tracing?: TracingConfig;
 }): ResolvedTopology {
   return {
     file: "/test/topology.yaml",
@@ -61,6 +63,7 @@ export function topologyFor(o: {
     http: { port: 0, host: "127.0.0.1" },
     log: { level: "warn" },
     shutdown: { deadlineMs: o.deadlineMs ?? 20_000 },
+    tracing: o.tracing ?? TRACING_OFF,
     warnings: [],
   };
 }
