@@ -121,7 +121,7 @@ export class Engine {
   private lag = -1;
   /** Batch spans; null when the topology does not enable tracing (the SDK is then never loaded). */
   private tracing: PipelineTracing | null = null;
-  /** Bounds of held events and parked batches (limit stage, `delay`); null without a holding stage. */
+  /** Bounds of held events and held batches (limit stage, `delay`); null without a holding stage. */
   private readonly holdBounds: { events: number; batches: number } | null;
   private resolveFinished!: (p: WorkerProgress) => void;
   private rejectFinished!: (err: unknown) => void;
@@ -303,10 +303,10 @@ export class Engine {
     return false;
   }
 
-  /** No batch may start: the in-flight limit is reached, or held events / parked batches are at their bounds. */
+  /** No batch may start: the in-flight limit is reached, or held events / held batches are at their bounds. */
   private get blocked(): boolean {
     const b = this.holdBounds;
-    return this.inFlight.full || (b !== null && (this.inFlight.heldEvents >= b.events || this.inFlight.parkedBatches >= b.batches));
+    return this.inFlight.full || (b !== null && (this.inFlight.heldEvents >= b.events || this.inFlight.heldBatches >= b.batches));
   }
 
   private launch(fetched: RecordBatch, fetchStartedAt: number): void {
@@ -374,7 +374,7 @@ export class Engine {
     };
   }
 
-  /** A batch waits for its held events (held > 0) or resumes (0): parked batches do not count as in flight. */
+  /** A batch waits for its held events (held > 0) or runs released ones (0); held batches do not count against the in-flight limit. */
   private held(entry: InFlightBatch, held: number): void {
     this.inFlight.setHeld(entry, held);
     if (this.blocked) this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);

@@ -26,15 +26,16 @@ export interface InFlightBatch {
 }
 
 /**
- * Batches in flight, at most `limit` of them working. A batch whose only remaining events are held by a stage
- * (the limit stage's `delay`) is parked: it stays in flight (tracked, revoked, abandoned like any other) but
- * does not count against `limit`, so held events of one tenant never stop the others; parked batches and their
- * held events are bounded by the engine separately (it pauses consumption past the holder's bounds).
+ * Batches in flight, at most `limit` of them fresh from consumption. A batch that once waited for events held by
+ * a stage (the limit stage's `delay`) is a held batch from then on: it stays in flight (tracked, revoked,
+ * abandoned like any other) but no longer counts against `limit`, also while it runs its released events, so
+ * held events of one tenant never stop the others and a release can never overflow the limit. Held batches and
+ * their held events are bounded by the engine separately (it pauses consumption past the holder's bounds).
  */
 export class InFlightBatches {
   private readonly entries = new Set<InFlightBatch>();
-  /** Parked batches and how many events each holds. */
-  private readonly parked = new Map<InFlightBatch, number>();
+  /** Held batches and how many events each holds now (0 while it runs its released events). */
+  private readonly held = new Map<InFlightBatch, number>();
   private heldTotal = 0;
   private waiters: Array<() => void> = [];
 
@@ -44,27 +45,26 @@ export class InFlightBatches {
     return this.entries.size;
   }
 
-  /** Batches parked with held events. */
-  get parkedBatches(): number {
-    return this.parked.size;
+  /** Held batches (see the class comment). */
+  get heldBatches(): number {
+    return this.held.size;
   }
 
-  /** Events held by parked batches. */
+  /** Events held by held batches. */
   get heldEvents(): number {
     return this.heldTotal;
   }
 
   /** True when no further batch may start. */
   get full(): boolean {
-    return this.entries.size - this.parked.size >= this.limit;
+    return this.entries.size - this.held.size >= this.limit;
   }
 
-  /** Parks a batch holding `held` events (0 unparks it); wakes the waiters. */
+  /** Records that a batch holds `held` events (0: it runs its released ones); wakes the waiters. */
   setHeld(e: InFlightBatch, held: number): void {
     if (!this.entries.has(e)) return;
-    this.heldTotal += held - (this.parked.get(e) ?? 0);
-    if (held > 0) this.parked.set(e, held);
-    else this.parked.delete(e);
+    this.heldTotal += held - (this.held.get(e) ?? 0);
+    this.held.set(e, held);
     this.notify();
   }
 
@@ -81,8 +81,8 @@ export class InFlightBatches {
 
   /** Removes a batch and wakes whoever waits for a change. */
   delete(e: InFlightBatch): void {
-    this.heldTotal -= this.parked.get(e) ?? 0;
-    this.parked.delete(e);
+    this.heldTotal -= this.held.get(e) ?? 0;
+    this.held.delete(e);
     if (this.entries.delete(e)) this.notify();
   }
 

@@ -153,7 +153,9 @@ const copy = (m: ConsumedMessage): Copied => ({
 
 /** Reads `count` records of a topic with a throw-away group (the DLQ, in these tests). */
 export async function readTopic(brokers: string, topic: string, count: number, timeoutMs = 30_000): Promise<Copied[]> {
-  const c = new Consumer({ config: { "bootstrap.servers": brokers, "group.id": uniqueName("reader"), "auto.offset.reset": "earliest", ...FAST_GROUP } });
+  // A real broker refuses session timeouts under its group.min.session.timeout.ms (6 s by default).
+  const session = process.env.KAFKA_BROKERS ? { "session.timeout.ms": "6000" } : {};
+  const c = new Consumer({ config: { "bootstrap.servers": brokers, "group.id": uniqueName("reader"), "auto.offset.reset": "earliest", ...FAST_GROUP, ...session } });
   const out: Copied[] = [];
   try {
     c.subscribe([topic]);
