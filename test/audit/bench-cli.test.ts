@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { describeWith } from "../support/services.ts";
+import { describeWith, IN_CI } from "../support/services.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 
@@ -54,6 +54,37 @@ describe("bun run bench usage", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--duration needs --rate");
   });
+});
+
+// The bench against a module-enabled Redis: "auto" must pick BF.* there, and --dedupe bitmap must still force
+// BITFIELD on the same server; both exact, each reporting the filter it used and the server's CPU.
+const bloomUrl = process.env.REDIS_BLOOM_URL;
+describeWith("postgres", "bun run bench on RedisBloom", () => {
+  if (!bloomUrl) {
+    const reason = "REDIS_BLOOM_URL is not set (a module-enabled Redis: see ../shared/redis/)";
+    if (IN_CI) test("RedisBloom is required under CI", () => {
+      throw new Error(`${reason}; CI must start it`);
+    });
+    else {
+      console.warn(`[skip] bench on RedisBloom: ${reason}`);
+      test.skip(`bench on RedisBloom — ${reason}`, () => {});
+    }
+    return;
+  }
+  for (const [mode, filter] of [["auto", "bloom"], ["bitmap", "bitmap"]] as const) {
+    test(`--dedupe ${mode} uses the ${filter} filter and passes the audit`, () => {
+      const p = Bun.spawnSync([process.execPath, BENCH, "--events", "3000", "--dedupe", mode, "--json"], {
+        stdout: "pipe",
+        stderr: "pipe",
+        timeout: 180_000,
+        env: { ...process.env, REDIS_URL: bloomUrl },
+      });
+      const j = JSON.parse(p.stdout.toString().trim().split("\n").at(-1) ?? "{}");
+      expect(p.exitCode).toBe(0);
+      expect(j).toMatchObject({ audit: "pass", lost: 0, duplicated: 0, dedupe_filter: filter });
+      expect(typeof j.redis_cpu_s_per_million).toBe("number");
+    }, 180_000);
+  }
 });
 
 describe("bench tools", () => {
