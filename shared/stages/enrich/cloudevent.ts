@@ -249,14 +249,17 @@ export function decodeStructured(value: Uint8Array): Record<string, unknown> | E
 function integerTokenProblem(text: string, obj: Record<string, unknown>): EventReject | null {
   const tokens = topLevelNumberTokens(text);
   for (const [name, token] of tokens) {
-    // Non-integral values are reported by the type check, with the value.
-    if (name === "data" || !Number.isInteger(obj[name])) continue;
+    // Non-integral values, and numbers where a string belongs, are reported by the type check, with the value.
+    if (STRING_ONLY.has(name) || !Number.isInteger(obj[name])) continue;
     if (!/^-?(0|[1-9][0-9]*)$/.test(token)) {
       return new EventReject(C.BadAttributeType, `${name} is ${token}: a CloudEvents Integer has no fraction or exponent`);
     }
   }
   return null;
 }
+
+/** Members that are never Integers (context attributes of type String, and the data). */
+const STRING_ONLY: ReadonlySet<string> = new Set(["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]);
 
 const isJsonSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 

@@ -223,3 +223,8 @@ describe("numbers in data", () => {
     await expectValid(structured(withData('{"x":1e300,"s":"1e400 in a string"}')));
   });
 });
+
+describe("Integer rule only for extensions", () => {
+  test("a numeric id is a type error about strings, not about Integer syntax", () =>
+    expectRejected(structured(JSON.stringify(ce()).replace(/"id":"[^"]*"/, '"id":1.0')), C.BadAttributeType, "id must be a string"));
+});
