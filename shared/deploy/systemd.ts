@@ -56,6 +56,8 @@ EnvironmentFile=-${envFile}
 Environment=NODE_ENV=production
 # Each instance serves metrics on http.port + instance number, so instances on one VM don't collide.
 Environment=TOPOFLEET_HTTP_PORT_OFFSET=%i
+# The instance's static consumer-group identity: a restarted unit takes its partitions back without a rebalance.
+Environment=TOPOFLEET_INSTANCE=%H-%i
 Environment=TOPOFLEET_DATA_DIR=/var/lib/${name}/%i
 ExecStart=${bun} ${appDir}/workers/topology.ts ${topologyPath} --replicas 1
 # Restart on crashes with growing delays: 2 s, then up to 60 s (RestartSteps/RestartMaxDelaySec need

@@ -23,6 +23,7 @@ describe("--emit systemd", async () => {
     expect(one("ExecStart")).toContain("workers/topology.ts");
     expect(one("EnvironmentFile")).toMatch(/^-\/etc\/topofleet\/.+\.env$/);
     expect(svc.get("Environment")).toContain("TOPOFLEET_HTTP_PORT_OFFSET=%i");
+    expect(svc.get("Environment")).toContain("TOPOFLEET_INSTANCE=%H-%i");
   });
 
   test("restarts on failure with backoff and a start limit", () => {

@@ -6,6 +6,7 @@
  * Workers are numbered slots 0..n-1. A slot keeps its id across restarts (the id is in every worker log
  * line and in the `worker` label of gauges). Scale-down drains the highest-numbered slot, so ids stay dense.
  */
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { RuntimeError } from "../../errors/index.ts";
 import { rdkafkaInfo } from "../../kafka/index.ts";
@@ -186,6 +187,18 @@ export class Supervisor {
     return { ok: true, workers };
   }
 
+  /**
+   * The workers' environment. TOPOFLEET_INSTANCE names this fleet in the workers' static group identity
+   * (kafka-config.ts groupInstanceId): unless the platform set it (the systemd units use host and instance),
+   * it is the host name and this supervisor's pid, so two fleets on one host never fence each other, every
+   * restart of a worker by this supervisor rejoins as the same member, and in a container (pid 1) a
+   * restarted container does too.
+   */
+  private get workerEnv(): Record<string, string | undefined> {
+    const env = this.opts.workerEnv ?? process.env;
+    return env.TOPOFLEET_INSTANCE ? env : { ...env, TOPOFLEET_INSTANCE: `${hostname()}-${process.pid}` };
+  }
+
   private get deadlineMs(): number {
     return this.opts.shutdownDeadlineMs ?? this.opts.topology.shutdown.deadlineMs;
   }
@@ -222,7 +235,7 @@ export class Supervisor {
     try {
       proc = new WorkerProcess(launch, {
         entry: this.opts.workerEntry ?? DEFAULT_WORKER_ENTRY,
-        env: this.opts.workerEnv ?? process.env,
+        env: this.workerEnv,
         logger: this.log,
         onMessage: (msg) => this.onMessage(slot, proc, msg),
         onExit: (exit) => this.onExit(slot, proc, exit),
