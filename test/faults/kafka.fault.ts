@@ -1,16 +1,21 @@
 /**
- * Kafka faults under load: one broker of the 3-broker mock cluster down for 10 s (topics replicated on all
- * three; the mock does not move partition leadership, so partitions led by that broker, and the group
- * coordinator if it lives there, stall until it returns: the stall is accepted and exactness checked), and
- * consumer-group membership going 1 -> 3 -> 1 (cooperative rebalances) by starting and draining two more
- * `topology --replicas 1` processes in the same group.
+ * Kafka faults under load. On the mock: one broker of the 3-broker cluster down for 10 s (topics replicated on
+ * all three; the mock does not move partition leadership, so partitions led by that broker, and the group
+ * coordinator if it lives there, stall until it returns: the stall is accepted and exactness checked). On a
+ * real broker (KAFKA_BROKERS): the same outage as a process fault on a broker the test starts itself, which
+ * leads every partition and is the group coordinator: stopped with SIGTERM (controlled shutdown) or SIGKILL
+ * (a crash; the restart recovers its logs), then started again. Both: consumer-group membership going
+ * 1 -> 3 -> 1 (cooperative rebalances) by starting and draining two more `topology --replicas 1` processes.
  */
-import { describe, expect, test } from "bun:test";
-import { expectExact, faultSuite, MOCK_BROKERS, runScenario, Scenario } from "./harness.ts";
+import { afterAll, describe, expect, test } from "bun:test";
+import { KafkaBrokerInstance } from "../../dev/faults/kafka-broker.ts";
+import { Admin } from "../../shared/kafka/index.ts";
+import { describeMockOnly, REAL_BROKERS } from "../support/kafka.ts";
+import { expectExact, faultSuite, MOCK_BROKERS, runScenario, Scenario, type ScenarioKafka } from "./harness.ts";
 
 const services = faultSuite();
 
-describe("broker outage", () => {
+describeMockOnly("broker outage (mock cluster API)", "it takes a mock broker down through the mock's API; the real run stops a real broker process instead", () => {
   test("a broker down for 10 s, then up: the stall resolves and the result is exact", async () => {
     // The mock (librdkafka 2.0) picks each partition's leader at random among its replicas: with 24
     // partitions the downed broker leads some of them except with probability (2/3)^24 ~ 6e-5.
@@ -33,6 +38,55 @@ describe("broker outage", () => {
       expectExact(r);
     });
   }, 300_000);
+});
+
+/** A broker of the test's own, as a ScenarioKafka (its topics are created through its admin API). */
+function ownBroker(b: KafkaBrokerInstance): ScenarioKafka {
+  return {
+    bootstraps: b.bootstraps,
+    async createTopic(name, partitions) {
+      const admin = new Admin({ config: { "bootstrap.servers": b.bootstraps } });
+      try {
+        await admin.createTopics([{ name, partitions, replicationFactor: 1 }]);
+        for (let i = 0; i < 300; i++) {
+          const t = (await admin.listTopics()).find((m) => m.name === name);
+          if (t?.partitions.length === partitions) return;
+          await Bun.sleep(100);
+        }
+        throw new Error(`topic ${name} has not all ${partitions} partitions after 30 s`);
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
+(REAL_BROKERS ? describe : describe.skip)("real broker process down, then restarted", () => {
+  if (!REAL_BROKERS) console.warn("[real-broker-only] real broker process down: needs KAFKA_BROKERS (a run with a real broker); the mock run covers the outage through its API");
+  let broker: KafkaBrokerInstance | null = null;
+  afterAll(async () => {
+    await broker?.dispose();
+  }, 60_000);
+
+  for (const signal of ["TERM", "KILL"] as const) {
+    test(`SIG${signal} of the broker for 10 s under load, then a restart${signal === "KILL" ? " with log recovery" : ""}: the stall resolves and the result is exact`, async () => {
+      broker ??= await KafkaBrokerInstance.start();
+      const s = new Scenario(services(), { label: `broker-sig${signal.toLowerCase()}`, events: 24_000, rate: 3000, kafka: ownBroker(broker) });
+      await runScenario(s, async () => {
+        const fleet = s.startFleet();
+        const producing = s.produce();
+        await s.waitCommitted(4000, 90_000);
+        await broker!.stop(signal);
+        await Bun.sleep(10_000);
+        await broker!.start();
+        const { manifest } = await producing;
+        const r = await s.finish(manifest, { exactDuplicates: false, timeoutMs: 180_000 });
+        // The outage was real: the worker's librdkafka lost the broker (logged through pino, never raw).
+        expect(fleet.stderr).toMatch(new RegExp(`${broker!.bootstraps.replace(/\./g, "\\.")}[^\n]*(refused|Disconnected|failed|down)`, "i"));
+        expectExact(r);
+      });
+    }, 360_000);
+  }
 });
 
 describe("scaling the consumer group", () => {

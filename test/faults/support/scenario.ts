@@ -14,12 +14,12 @@ import { join } from "node:path";
 import { CliProcess, type CliSummary } from "../../../dev/faults/cli-process.ts";
 import { waitUntil } from "../../../dev/faults/ports.ts";
 import { audit, formatAudit, RetentionWatcher } from "../../../shared/audit/index.ts";
-import { Consumer, Producer, mockPartitionsFor } from "../../../shared/kafka/index.ts";
+import { Consumer, Producer, mockPartitionsFor, type KafkaConfig } from "../../../shared/kafka/index.ts";
 import { newRunId, runGenerator, type GeneratorResult, type LoadgenManifest } from "../../../shared/loadgen/index.ts";
 import { watermarksOf } from "../../../shared/replay/metadata.ts";
 import type { GeneratorConfig } from "../../../shared/topology/types.ts";
 import { readDeadLetters } from "./dead-letters.ts";
-import { MOCK_BROKERS, type FaultServices } from "./services.ts";
+import { MOCK_BROKERS, type FaultServices, type ScenarioKafka } from "./services.ts";
 import { auditLine, onlyDatabaseRejections, type ScenarioResult } from "./verdict.ts";
 
 /** Largest hand-made record a scenario can produce (produceExtra), e.g. a 4 MB event. */
@@ -47,6 +47,8 @@ export interface ScenarioOptions {
   shutdownDeadlineMs?: number;
   /** enrich.maxEventBytes (default 16 KiB). */
   maxEventBytes?: number;
+  /** Kafka to run on instead of the suite's (a broker the test stops and starts). */
+  kafka?: ScenarioKafka;
   /** enrich.module: absolute path of a user enrich module (default none). */
   enrichModule?: string;
   /** enrich.sliceTimeout in ms (default: the topology default). */
@@ -78,6 +80,8 @@ export class Scenario {
   private extraRecords = 0;
   private readonly producer: Producer;
   private readonly topicsCreated: Promise<void>;
+  /** Client config of the Kafka this scenario runs on. */
+  readonly kafkaConfig: KafkaConfig;
 
   constructor(
     readonly env: FaultServices,
@@ -95,13 +99,24 @@ export class Scenario {
     this.topologyFile = join(this.dir, "topology.yaml");
     // On the mock: replicated on every broker, so one broker going down leaves a replica (the mock may still
     // stall). On a real broker the source takes records up to MAX_EXTRA_RECORD_BYTES (poison of that size).
-    this.topicsCreated = env.real
-      ? Promise.all([env.createTopic(this.topic, this.partitions, { "max.message.bytes": String(MAX_EXTRA_RECORD_BYTES) }), env.createTopic(this.dlq, 2)]).then(() => undefined)
-      : (env.mock.createTopic(this.topic, this.partitions, MOCK_BROKERS), env.mock.createTopic(this.dlq, 2, MOCK_BROKERS), Promise.resolve());
+    const own = opts.kafka;
+    this.kafkaConfig = { "bootstrap.servers": own?.bootstraps ?? env.bootstraps };
+    const sourceConfigs = { "max.message.bytes": String(MAX_EXTRA_RECORD_BYTES) };
+    this.topicsCreated = own
+      ? Promise.all([own.createTopic(this.topic, this.partitions, sourceConfigs), own.createTopic(this.dlq, 2)]).then(() => undefined)
+      : env.real
+        ? Promise.all([env.createTopic(this.topic, this.partitions, sourceConfigs), env.createTopic(this.dlq, 2)]).then(() => undefined)
+        : (env.mock.createTopic(this.topic, this.partitions, MOCK_BROKERS), env.mock.createTopic(this.dlq, 2, MOCK_BROKERS), Promise.resolve());
+    this.topicsCreated.catch(() => undefined);
     writeFileSync(this.topologyFile, this.topologyYaml());
     this.producer = new Producer({
-      config: { ...env.kafka, "enable.idempotence": "true", "linger.ms": "5", "message.max.bytes": String(MAX_EXTRA_RECORD_BYTES) },
+      config: { ...this.kafkaConfig, "enable.idempotence": "true", "linger.ms": "5", "message.max.bytes": String(MAX_EXTRA_RECORD_BYTES) },
     });
+  }
+
+  /** Settles once the topics exist (runScenario awaits it). */
+  get ready(): Promise<void> {
+    return this.topicsCreated;
   }
 
   /** A scenario whose topics exist (on a real broker, creating them is asynchronous). */
@@ -173,7 +188,7 @@ export class Scenario {
 
   /** Runs `bun workers/topology.ts <file> --migrate` (creates the table before the fleet, e.g. to add a CHECK). */
   async migrate(): Promise<void> {
-    const p = new CliProcess([this.topologyFile, "--migrate"], this.env.fleetEnv(), join(this.dir, "migrate.log"));
+    const p = new CliProcess([this.topologyFile, "--migrate"], this.fleetEnv(), join(this.dir, "migrate.log"));
     const code = await p.exited;
     if (code !== 0) throw new Error(`--migrate exited ${code}:\n${p.tail()}`);
   }
@@ -182,11 +197,11 @@ export class Scenario {
   startFleet(extraEnv: Record<string, string> = {}): CliProcess {
     const n = this.fleets.length;
     const args = [this.topologyFile, "--replicas", "1", "--json", "--data-dir", join(this.dir, `data-${n}`)];
-    const fleet = new CliProcess(args, this.env.fleetEnv(extraEnv), join(this.dir, `fleet-${n}.log`));
+    const fleet = new CliProcess(args, this.fleetEnv(extraEnv), join(this.dir, `fleet-${n}.log`));
     this.fleets.push(fleet);
     if (!this.watcher) {
       this.watcher = new RetentionWatcher({
-        config: this.env.kafka,
+        config: this.kafkaConfig,
         topic: this.topic,
         group: this.group,
         partitions: Array.from({ length: this.partitions }, (_, i) => i),
@@ -194,6 +209,11 @@ export class Scenario {
       }).start();
     }
     return fleet;
+  }
+
+  /** The fleet's environment: the suite's services, this scenario's Kafka. */
+  fleetEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
+    return this.env.fleetEnv({ TF_FAULT_BROKERS: this.kafkaConfig["bootstrap.servers"]!, ...extra });
   }
 
   /** Produces the scenario's generated events at its rate; resolves with the manifest once all are acknowledged. */
@@ -209,7 +229,7 @@ export class Scenario {
 
   /** The group's committed offset per partition right now (-1 when none), read without joining the group. */
   async committedOffsets(): Promise<Map<number, number>> {
-    const c = new Consumer({ config: { ...this.env.kafka, "group.id": this.group } });
+    const c = new Consumer({ config: { ...this.kafkaConfig, "group.id": this.group } });
     try {
       const tps = Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.topic, partition }));
       const out = new Map<number, number>();
@@ -291,8 +311,8 @@ export class Scenario {
     const summaries = this.fleets.map((f) => f.summary());
     const duplicatesDropped = summaries.every((s): s is CliSummary => s !== null) ? summaries.reduce((n, s) => n + s.duplicates, 0) : null;
 
-    const dl = await readDeadLetters(this.env.kafka, this.dlq, manifest.runId);
-    const wm = new Consumer({ config: { ...this.env.kafka, "group.id": `${this.group}-audit` } });
+    const dl = await readDeadLetters(this.kafkaConfig, this.dlq, manifest.runId);
+    const wm = new Consumer({ config: { ...this.kafkaConfig, "group.id": `${this.group}-audit` } });
     const source = await watermarksOf(wm, this.topic, Array.from({ length: this.partitions }, (_, i) => i)).finally(() => wm.close());
     const report = await audit({
       sql: this.env.sql,
@@ -358,6 +378,7 @@ export class Scenario {
 export async function runScenario(s: Scenario, body: () => Promise<void>): Promise<void> {
   let ok = false;
   try {
+    await s.ready;
     await body();
     ok = true;
   } finally {

@@ -1,8 +1,9 @@
 /**
  * The services a fault suite file owns for its whole run: a redis-server and a PostgreSQL cluster on free
  * ports (dev/faults, never the shared 6379/5432) and a 3-broker librdkafka mock cluster in the test process,
- * so the test can stop, restart and take down each of them. A suite that injects nothing into Kafka may run
- * on the real broker instead (`faultSuite("real")`, KAFKA_BROKERS): then `mock` is unavailable.
+ * so the test can stop, restart and take down each of them. A suite may run on the real broker instead
+ * (`faultSuite("real")`, KAFKA_BROKERS; the default when KAFKA_BROKERS is set): then `mock` is unavailable, and
+ * a fault that stops a broker starts one of its own (dev/faults/kafka-broker.ts) as the scenario's Kafka.
  */
 import { afterAll, beforeAll } from "bun:test";
 import postgres, { type Sql } from "postgres";
@@ -13,6 +14,13 @@ import { REAL_BROKERS } from "../../support/kafka.ts";
 
 /** Brokers of the suite's mock cluster: three, so topics can be replicated and one broker can go down. */
 export const MOCK_BROKERS = 3;
+
+/** A Kafka a scenario runs on instead of the suite's: a broker the test stops and starts itself. */
+export interface ScenarioKafka {
+  readonly bootstraps: string;
+  /** Creates a topic and waits until its partitions are known. */
+  createTopic(name: string, partitions: number, configs?: Record<string, string>): Promise<void>;
+}
 
 /** The services one suite file owns for its whole run. */
 export class FaultServices {
@@ -111,7 +119,7 @@ export class FaultServices {
  * Registers the suite file's services: started once in beforeAll, stopped in afterAll. Returns an accessor
  * for the tests (the services exist only once beforeAll ran).
  */
-export function faultSuite(kafka: "mock" | "real" = "mock"): () => FaultServices {
+export function faultSuite(kafka: "mock" | "real" = REAL_BROKERS ? "real" : "mock"): () => FaultServices {
   let services: FaultServices | null = null;
   beforeAll(async () => {
     services = await FaultServices.start(kafka);
