@@ -44,10 +44,10 @@ describeMockOnly("broker outage (mock cluster API)", "it takes a mock broker dow
 function ownBroker(b: KafkaBrokerInstance): ScenarioKafka {
   return {
     bootstraps: b.bootstraps,
-    async createTopic(name, partitions) {
+    async createTopic(name, partitions, configs) {
       const admin = new Admin({ config: { "bootstrap.servers": b.bootstraps } });
       try {
-        await admin.createTopics([{ name, partitions, replicationFactor: 1 }]);
+        await admin.createTopics([{ name, partitions, replicationFactor: 1, configs }]);
         for (let i = 0; i < 300; i++) {
           const t = (await admin.listTopics()).find((m) => m.name === name);
           if (t?.partitions.length === partitions) return;
@@ -80,7 +80,9 @@ function ownBroker(b: KafkaBrokerInstance): ScenarioKafka {
         await Bun.sleep(10_000);
         await broker!.start();
         const { manifest } = await producing;
-        const r = await s.finish(manifest, { exactDuplicates: false, timeoutMs: 180_000 });
+        // After an outage longer than the session timeout the worker's own rejoin fences its old membership
+        // (FENCED_INSTANCE_ID): the supervisor restarts it. Those restarts are expected, no other crash is.
+        const r = await s.finish(manifest, { exactDuplicates: false, timeoutMs: 180_000, fencingRestartsExpected: true });
         // The outage was real: the worker's librdkafka lost the broker (logged through pino, never raw).
         expect(fleet.stderr).toMatch(new RegExp(`${broker!.bootstraps.replace(/\./g, "\\.")}[^\n]*(refused|Disconnected|failed|down)`, "i"));
         expectExact(r);

@@ -10,7 +10,7 @@
  * revoked partitions synchronously and only then lets the binding complete the revocation.
  */
 import type { Logger } from "pino";
-import { Consumer, Producer } from "../../kafka/index.ts";
+import { Consumer, KafkaError, Producer } from "../../kafka/index.ts";
 import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
 import { Batch, type RecordBatch } from "../../stages/batch.ts";
 import { isHoldingStage, type Stage, type StageContext, type StageHealth } from "../../stages/stage.ts";
@@ -73,6 +73,8 @@ const STOPPING = "stopping";
 const HEALTH_TIMEOUT_MS = 2_000;
 /** How long readiness reports a deletion of unread events after the last one was found. */
 const LOSS_NOT_READY_MS = 30_000;
+/** Stop budget after the consumer itself failed fatally (see fail()). */
+const FATAL_CONSUMER_STOP_MS = 3_000;
 
 /** Options of Engine.stop. */
 export interface StopOptions {
@@ -441,7 +443,10 @@ export class Engine {
     if (this.fatalError !== null) return;
     this.fatalError = err ?? new Error("unknown failure");
     this.log.error({ err: errorJson(err) }, "fatal pipeline error; stopping the worker without committing the failed batch");
-    void this.stop();
+    // A consumer in a fatal state (e.g. fenced) can commit nothing more: waiting out the whole shutdown
+    // deadline for in-flight batches would only delay the restart that re-delivers them.
+    const consumerDead = err instanceof KafkaError && err.fatal;
+    void this.stop(consumerDead ? Math.min(FATAL_CONSUMER_STOP_MS, this.t.shutdown.deadlineMs) : undefined);
   }
 
   // ---- rebalance ----------------------------------------------------------------------------------

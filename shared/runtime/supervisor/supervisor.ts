@@ -307,18 +307,6 @@ export class Supervisor {
 
     const lastError = slot.lastError ?? { message: `exited unexpectedly (code ${exit.code}, signal ${exit.signal})` };
     slot.lastError = null;
-    if (lastError.code === "FENCED_INSTANCE_ID") {
-      // Another live process holds this slot's static identity (same host name and TOPOFLEET_INSTANCE, same
-      // slot): restarting would fence that one in turn, and the two would take turns forever.
-      const error = new RuntimeError(
-        "RUNTIME_WORKER_FENCED",
-        `worker ${slot.id} was fenced: another process joined the group with its group.instance.id; give every host its own TOPOFLEET_INSTANCE`,
-        { retriable: false, context: { worker: slot.id, lastError } },
-      );
-      this.log.fatal({ worker: slot.id, err: error.toJSON() }, "worker fenced by a process with the same static identity: stopping the fleet");
-      void this.stop("worker fenced", 1, error);
-      return;
-    }
     if (exit.code === EXIT_CONFIG && exit.signal === null) {
       // The worker found the configuration unusable (a user module that cannot load, ...): every restart
       // would fail the same way, so stop with the CLI's configuration exit code instead of crash-looping.
@@ -331,9 +319,17 @@ export class Supervisor {
       return;
     }
     const verdict = slot.policy.onCrash(Date.now(), uptimeMs);
+    // FENCED_INSTANCE_ID: the broker gave this slot's static identity to a newer join. After a coordinator
+    // outage longer than the session timeout that join is the worker's own (librdkafka rejoins under a new
+    // member id and then treats its old one being fenced as fatal), and a restart is the cure. A second live
+    // process with the same identity (two fleets with one TOPOFLEET_INSTANCE) fences it again at once: that
+    // ends as a crash loop, reported as RUNTIME_WORKER_FENCED.
+    const fenced = lastError.code === "FENCED_INSTANCE_ID";
     if (verdict.action === "give-up") {
-      this.crashLoop = `crash loop: worker ${slot.id} crashed ${verdict.crashesInWindow} times within ${this.restartOpts.windowMs} ms`;
-      const error = new RuntimeError("RUNTIME_CRASH_LOOP", this.crashLoop, {
+      this.crashLoop = fenced
+        ? `worker ${slot.id} was fenced ${verdict.crashesInWindow} times within ${this.restartOpts.windowMs} ms: another process uses its group.instance.id; give every fleet its own TOPOFLEET_INSTANCE`
+        : `crash loop: worker ${slot.id} crashed ${verdict.crashesInWindow} times within ${this.restartOpts.windowMs} ms`;
+      const error = new RuntimeError(fenced ? "RUNTIME_WORKER_FENCED" : "RUNTIME_CRASH_LOOP", this.crashLoop, {
         retriable: false,
         context: { worker: slot.id, crashes: verdict.crashesInWindow, lastError },
       });

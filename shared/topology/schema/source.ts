@@ -39,10 +39,10 @@ const start = str({
 const membership = {
   staticMembership: bool({
     description:
-      "Static group membership: each worker slot joins with a `group.instance.id` derived from the group, the host " +
-      "(`$TOPOFLEET_INSTANCE`, else the host name) and the slot number, so a worker restarted within `sessionTimeout` " +
-      "takes its partitions back without a rebalance. A worker that stops does not leave the group: its partitions " +
-      "move to the others after `sessionTimeout`.",
+      "Static group membership: each worker slot joins with a `group.instance.id` made of the group, the fleet " +
+      "(`$TOPOFLEET_INSTANCE`; by default the host name and the supervisor's pid) and the slot number, so a worker the " +
+      "supervisor restarts within `sessionTimeout` takes its partitions back without a rebalance. A worker that stops " +
+      "does not leave the group: its partitions move to the others after `sessionTimeout`.",
     default: D.source.staticMembership,
   }),
   sessionTimeout: duration({

@@ -292,11 +292,13 @@ export class Scenario {
    * Waits until every produced message is committed, stops the running fleets, and audits the table and the
    * DLQ against the manifest. `exactDuplicates`: whether the fleet's duplicate counter must equal the injected
    * duplicates (false after crash-replay or rebalances, where it may legitimately be higher);
-   * `expectedCrashes`: worker crashes the scenario causes on purpose (any other crash fails it).
+   * `expectedCrashes`: worker crashes the scenario causes on purpose (any other crash fails it);
+   * `fencingRestartsExpected`: restarts of workers fenced by the broker (FENCED_INSTANCE_ID, after a broker
+   * outage longer than the session timeout) count as expected too.
    */
   async finish(
     manifest: LoadgenManifest,
-    o: { exactDuplicates: boolean; timeoutMs?: number; rejectedByDatabase?: number; expectedCrashes?: number },
+    o: { exactDuplicates: boolean; timeoutMs?: number; rejectedByDatabase?: number; expectedCrashes?: number; fencingRestartsExpected?: boolean },
   ): Promise<ScenarioResult> {
     const produced = manifest.messages + this.extraRecords;
     await this.waitCommitted(produced, o.timeoutMs ?? 120_000);
@@ -333,7 +335,7 @@ export class Scenario {
       exactDuplicates: o.exactDuplicates,
       rejectedByDatabase: o.rejectedByDatabase ?? 0,
       workerCrashes: this.fleets.reduce((n, f) => n + (f.stderr.match(/worker crashed; restarting/g)?.length ?? 0), 0),
-      expectedCrashes: o.expectedCrashes ?? 0,
+      expectedCrashes: (o.expectedCrashes ?? 0) + (o.fencingRestartsExpected ? this.fencingRestarts() : 0),
       elapsedMs: Date.now() - this.startedAt,
     };
     console.log(auditLine(this.opts.label, result));
@@ -351,6 +353,12 @@ export class Scenario {
   async partitionCount(): Promise<number> {
     const [r] = await this.env.sql<Array<{ n: string }>>`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = to_regclass(${this.table})`;
     return Number(r.n);
+  }
+
+  /** Worker restarts of every fleet whose cause was FENCED_INSTANCE_ID. */
+  private fencingRestarts(): number {
+    const fenced = (l: string) => l.includes('"msg":"worker crashed; restarting') && l.includes('"code":"FENCED_INSTANCE_ID"');
+    return this.fleets.reduce((n, f) => n + f.stderr.split("\n").filter(fenced).length, 0);
   }
 
   /** Rows in the scenario's table whose id starts with `prefix`. */

@@ -3,6 +3,8 @@
  * the way user stages are.
  */
 import { describe, expect, test } from "bun:test";
+import { Consumer } from "../../../shared/kafka/index.ts";
+import { decodeTally } from "../../../shared/runtime/engine/partition-ledger.ts";
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
@@ -37,6 +39,30 @@ const decode = (b: Uint8Array | null | undefined) => (b ? new TextDecoder().deco
 const seenKeys = (id: string) => observe(id).events.map((e) => `${e.partition}:${e.offset}`);
 
 describe("engine", () => {
+  test("every commit stores the partition's cumulative tally; the next owner starts from it", async () => {
+    const { topic, group } = await freshTopic(2);
+    await produce(kafka().bootstraps, topic, 600, 2);
+    const stages = (id: string) => [testStage("recording-sink.ts", { id })];
+    const first = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages: stages(uniqueName("sink")), maxEvents: 100 }));
+    await first.engine.start();
+    await waitFor(() => first.engine.progress().events === 600, 60_000, "600 committed");
+    await first.engine.stop(10_000);
+    const reader = new Consumer({ config: { "bootstrap.servers": kafka().bootstraps, "group.id": group } });
+    const committed = await reader.committed([0, 1].map((partition) => ({ topic, partition }))).finally(() => reader.close());
+    for (const c of committed) expect(decodeTally(c.metadata)).toEqual({ events: c.offset, persisted: c.offset, duplicates: 0, invalid: 0 });
+
+    // A second member of the group (a restart, or the next owner) reports those positions as its base.
+    await produce(kafka().bootstraps, topic, 200, 2);
+    const second = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages: stages(uniqueName("sink")), maxEvents: 100 }));
+    await second.engine.start();
+    await waitFor(() => second.engine.progress().events === 200, 60_000, "200 more committed");
+    const parts = second.engine.progress().partitions!;
+    await second.engine.stop(10_000);
+    expect(parts.map((p) => p.base.tally.events).reduce((a, b) => a + b, 0)).toBe(600);
+    expect(parts.map((p) => p.committed.tally.events).reduce((a, b) => a + b, 0)).toBe(800);
+    for (const p of parts) expect(p.committed.offset).toBe(p.committed.tally.events);
+  });
+
   test("processes every event once and commits everything processed; shutdown commits and reports progress", async () => {
     const { topic, group } = await freshTopic(4);
     const n = 2_000;

@@ -75,4 +75,38 @@ describe("FleetProgress", () => {
     f.update(1, p(1, -1));
     expect(f.totals().lag).toBe(-1);
   });
+
+  /** A partition's report: committed base at assignment and newest commit, each with a cumulative tally. */
+  const part = (partition: number, base: [number, number], committed: [number, number]) => {
+    const pos = ([offset, events]: [number, number]) => ({ offset, tally: { events, persisted: events - Math.floor(events / 10), duplicates: Math.floor(events / 10), invalid: 0 } });
+    return { topic: "t", partition, base: pos(base), committed: pos(committed) };
+  };
+  const jumps = { deletedBeforeRead: 0, resetBackward: 0, reread: 0 };
+  const withParts = (partitions: ReturnType<typeof part>[]) => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, lag: 0, ...jumps, partitions });
+
+  test("with partition positions, counts are the newest committed tally minus the oldest base, per partition", () => {
+    const f = new FleetProgress();
+    // A fleet joining a group that had committed 100 events of partition 0 before: those do not count.
+    f.update(0, withParts([part(0, [100, 100], [300, 300]), part(1, [-1001, 0], [50, 50])]));
+    expect(f.totals()).toEqual({ events: 250, persisted: 225, duplicates: 25, invalid: 0, lag: 0, ...jumps });
+  });
+
+  test("a worker killed after its last report loses nothing: the next owner reports the dead one's last commit as its base", () => {
+    const f = new FleetProgress();
+    f.update(0, withParts([part(0, [-1001, 0], [400, 400])]));
+    // Worker 0 committed up to 700 after that report, then was SIGKILLed: its last 300 events were never reported.
+    f.retire(0);
+    // Its restart (or another worker) reads the committed offset and tally at assignment and reports them first.
+    f.update(0, withParts([part(0, [700, 700], [700, 700])]));
+    expect(f.totals().events).toBe(700);
+    f.update(0, withParts([part(0, [700, 700], [1000, 1000])]));
+    expect(f.totals()).toEqual({ events: 1000, persisted: 900, duplicates: 100, invalid: 0, lag: 0, ...jumps });
+  });
+
+  test("a stale report never moves a partition backwards, and an older base found later still counts from there", () => {
+    const f = new FleetProgress();
+    f.update(1, withParts([part(0, [500, 500], [800, 800])]));
+    f.update(0, withParts([part(0, [200, 200], [500, 500])]));
+    expect(f.totals().events).toBe(600);
+  });
 });

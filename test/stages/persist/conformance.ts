@@ -308,6 +308,20 @@ export function persistConformance(backend: PersistBackend): void {
     expect((await stage.existing(probe, [])).size).toBe(0);
   });
 
+  test("a re-delivered record (same Kafka position as its stored row) is not reported as stored, and settles as Persisted", async () => {
+    const { stage } = await startStage();
+    const t = "2025-06-01T10:00:00.000Z";
+    const first = makeBatch([{ id: "r-0", time: t, partition: 3, offset: 70 }, { id: "r-1", time: t, partition: 3, offset: 71 }]);
+    await stage.process(first);
+    // After a crash between the row commit and the offset commit, the same records come again; a third
+    // record is a real duplicate of r-0 (same identity, another position).
+    const again = makeBatch([{ id: "r-0", time: t, partition: 3, offset: 70 }, { id: "r-1", time: t, partition: 3, offset: 71 }, { id: "r-0", time: t, partition: 3, offset: 90 }]);
+    expect([...(await stage.existing(again, [0, 1, 2]))]).toEqual([2]);
+    again.markDuplicate(2);
+    await stage.process(again);
+    expect(statusCounts(again)).toEqual({ live: 0, persisted: 2, duplicate: 1, rejected: 0 });
+  });
+
   test("a user-owned table with a custom column mapping (manageSchema: false)", async () => {
     const table = uniqueName("custom");
     await admin.unsafe(
