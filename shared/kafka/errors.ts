@@ -98,10 +98,11 @@ const RETRIABLE_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Retriable errors that only a rejoin of the group clears: retrying before the member rejoined (e.g. from a
- * revocation handler, which the rejoin waits for) cannot succeed, so callers wait for the next assignment.
+ * Retriable errors that only a rejoin of the group clears (a stale generation or member id): retrying
+ * before the member rejoined (e.g. from a revocation handler, which the rejoin waits for) cannot succeed, so
+ * callers wait for the next assignment. REBALANCE_IN_PROGRESS is not one: it clears by itself.
  */
-const REJOIN_NAMES: ReadonlySet<string> = new Set(["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "REBALANCE_IN_PROGRESS"]);
+const REJOIN_NAMES: ReadonlySet<string> = new Set(["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID"]);
 
 /** Whether a retry of a refused group request (a commit) must wait until the member has rejoined the group. */
 export function needsRejoin(name: string): boolean {

@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { KafkaBrokerInstance } from "../../dev/faults/kafka-broker.ts";
-import { Admin } from "../../shared/kafka/index.ts";
+import { Admin, type KafkaError } from "../../shared/kafka/index.ts";
 import { describeMockOnly, REAL_BROKERS } from "../support/kafka.ts";
 import { expectExact, faultSuite, MOCK_BROKERS, runScenario, Scenario, type ScenarioKafka } from "./harness.ts";
 
@@ -47,7 +47,13 @@ function ownBroker(b: KafkaBrokerInstance): ScenarioKafka {
     async createTopic(name, partitions, configs) {
       const admin = new Admin({ config: { "bootstrap.servers": b.bootstraps } });
       try {
-        await admin.createTopics([{ name, partitions, replicationFactor: 1, configs }]);
+        // A broker that has just started may still be electing its controller: retry what is retriable.
+        for (let attempt = 1; ; attempt++) {
+          const err = await admin.createTopics([{ name, partitions, replicationFactor: 1, configs }]).then(() => null, (e: KafkaError) => e);
+          if (!err || err.code === "TOPIC_ALREADY_EXISTS") break;
+          if (!err.retriable || attempt >= 6) throw err;
+          await Bun.sleep(1000);
+        }
         for (let i = 0; i < 300; i++) {
           const t = (await admin.listTopics()).find((m) => m.name === name);
           if (t?.partitions.length === partitions) return;

@@ -43,7 +43,7 @@ export interface CommitHooks {
  * Error codes that mean "the group is rebalancing": stop async commits until the rebalance is over
  * (needsRejoin). FENCED_INSTANCE_ID is not one: it is fatal for the consumer, and the engine stops.
  */
-const rebalancing = (code: string | undefined): code is string => code !== undefined && needsRejoin(code);
+const rebalancing = (code: string | undefined): code is string => code !== undefined && (code === "REBALANCE_IN_PROGRESS" || needsRejoin(code));
 const HOLD_MAX_MS = 30_000;
 /** How long a sync commit keeps retrying while a rebalance refuses it (coordinated fleet drains avoid the case). */
 const REJOIN_RETRY_MAX_MS = 5_000;
@@ -158,7 +158,9 @@ export class Committer {
   private async commit(sync: boolean, only?: TopicPartition[], timeoutMs?: number): Promise<string | null> {
     const consumer = this.consumer();
     if (!consumer) return null;
-    const commits = this.tracker.takeCommits(only);
+    // A partition whose committed base is still being read waits: its commit would carry a wrong tally.
+    const known = this.ledger ? (only ?? this.tracker.partitions()).filter((tp) => this.ledger!.knows(tp)) : only;
+    const commits = this.tracker.takeCommits(known);
     if (commits.length === 0) return null;
     const offsets = commits.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
     // Each commit carries the partition's cumulative tally as metadata (partition-ledger.ts).

@@ -58,6 +58,8 @@ export interface EngineOptions {
 export interface EngineHooks extends CommitHooks {
   /** An assignment was applied, or a revocation finished (after its final commit). */
   rebalanced?(e: RebalanceEvent): void;
+  /** The committed positions and tallies of newly assigned partitions are known (progress() has them). */
+  positionsRead?(partitions: TopicPartition[]): void;
 }
 
 /** Readiness of a worker, as /readyz and the supervisor see it. */
@@ -115,6 +117,8 @@ export class Engine {
   private joined = false;
   private fatalError: unknown = null;
   private pumpDone: Promise<void> = Promise.resolve();
+  /** Committed-position reads of assigned partitions still under way (readCommittedTallies). */
+  private basesPending: Promise<void> = Promise.resolve();
   private lagTimer: ReturnType<typeof setInterval> | null = null;
   private stopping: Promise<WorkerProgress> | null = null;
   private stopDeadline = Infinity;
@@ -454,8 +458,14 @@ export class Engine {
   private async onRebalance(e: RebalanceEvent): Promise<void> {
     if (e.type === "assigned") {
       for (const tp of e.partitions) if (!this.tracker.owns(tp)) this.jumps.assign(tp);
-      // Before anything of them is processed: where each partition stands, with its committed tally.
-      await this.readCommittedTallies(e.partitions);
+      // Where each partition stands, with its committed tally; read beside the rebalance (never blocking it),
+      // and commits of a partition wait until its base is known (see Committer).
+      this.ledger.startReading(e.partitions);
+      const reading = this.readCommittedTallies(e.partitions).then(() => {
+        this.opts.hooks?.positionsRead?.(e.partitions);
+        this.committer.schedule();
+      });
+      this.basesPending = this.basesPending.then(() => reading);
       // Keep the state of a partition we already track (a duplicate assignment must not forget in-flight work).
       for (const tp of e.partitions) {
         if (!this.tracker.owns(tp)) this.tracker.assign(tp);
@@ -481,10 +491,11 @@ export class Engine {
    */
   private async readCommittedTallies(tps: TopicPartition[]): Promise<void> {
     const consumer = this.consumer;
-    if (!consumer || tps.length === 0) return;
-    const deadline = Date.now() + this.t.source.membership.sessionTimeoutMs;
+    if (tps.length === 0) return;
+    const deadline = consumer ? Date.now() + this.t.source.membership.sessionTimeoutMs : 0;
     for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2_000)) {
       try {
+        if (!consumer) throw new Error("the consumer is closed");
         for (const c of await consumer.committed(tps, Math.max(1_000, deadline - Date.now()))) {
           this.ledger.assigned(c);
           // The jump detector's starting point: a first delivery above it means the broker deleted what lay between.
@@ -492,9 +503,9 @@ export class Engine {
         }
         return;
       } catch (err) {
-        if (Date.now() + backoff >= deadline || this.state === "stopped") {
+        if (Date.now() + backoff >= deadline || this.state === "stopped" || !this.consumer) {
           this.log.warn({ err: errorJson(err), partitions: tps }, "could not read the committed tallies of assigned partitions; their progress counts start from zero");
-          for (const tp of tps) if (!this.ledger.knows(tp)) this.ledger.assigned({ ...tp, offset: -1001 });
+          for (const tp of tps) this.ledger.readFailed(tp);
           return;
         }
         await Bun.sleep(backoff);
@@ -522,6 +533,8 @@ export class Engine {
           }
         }
       }
+      // Their final commit carries their tallies: the bases must be known first.
+      await within(this.basesPending, this.revocationBudget(), undefined);
       await this.committer.commitSync(tps, Math.max(1_000, this.revocationBudget()));
     } finally {
       for (const tp of tps) {
@@ -583,6 +596,7 @@ export class Engine {
         const drained = await within(Promise.all(open.map((e) => e.settled)).then(() => true), drainUntil - Date.now(), false);
         if (!drained) for (const e of this.inFlight.all()) this.abandon(e, "shutdown deadline");
       }
+      await within(this.basesPending, this.stopDeadline - Date.now(), undefined);
       await within(this.committer.commitSync(undefined, this.stopDeadline - Date.now()), this.stopDeadline - Date.now(), undefined);
       // Gaps found but not yet classified must count in the final progress: a run that lost events says so.
       await within(this.jumps.settled(), this.stopDeadline - reserve / 2 - Date.now(), undefined);

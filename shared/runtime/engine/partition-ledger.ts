@@ -42,20 +42,36 @@ export function decodeTally(metadata: string | undefined): Tally | null {
 /** Per-partition cumulative tallies of one worker process. */
 export class PartitionLedger {
   private readonly parts = new Map<string, PartitionProgress>();
+  /** Assigned partitions whose committed position is being read. */
+  private readonly reading = new Set<string>();
+
+  /** Partitions were assigned: their commits wait until assigned() (or readFailed()) gives their position. */
+  startReading(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.reading.add(tpKey(tp.topic, tp.partition));
+  }
+
+  /** The committed position could not be read: keep what this process knew, else count from zero. */
+  readFailed(tp: TopicPartition): void {
+    const key = tpKey(tp.topic, tp.partition);
+    if (this.parts.has(key)) this.reading.delete(key);
+    else this.assigned({ ...tp, offset: -1001 });
+  }
 
   /** A partition was assigned; `c` is the group's committed offset with its metadata. */
   assigned(c: TopicPartitionOffset): void {
     const position = { offset: c.offset, tally: decodeTally(c.metadata) ?? emptyTally() };
     const key = tpKey(c.topic, c.partition);
+    this.reading.delete(key);
     const known = this.parts.get(key);
     // Another owner may have committed since this process last held it: the committed position is fresh.
     if (known) known.committed = position;
     else this.parts.set(key, { topic: c.topic, partition: c.partition, base: position, committed: { ...position, tally: { ...position.tally } } });
   }
 
-  /** True once the partition's base is known (commits of it may carry metadata). */
+  /** True once the partition's committed position is known (commits of it may carry metadata). */
   knows(tp: TopicPartition): boolean {
-    return this.parts.has(tpKey(tp.topic, tp.partition));
+    const key = tpKey(tp.topic, tp.partition);
+    return this.parts.has(key) && !this.reading.has(key);
   }
 
   /** The metadata of a commit that adds `tally` to the partition's committed count. */

@@ -162,8 +162,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       // The supervisor hears of a partition's committed base before this process commits anything of it, so
       // a kill right after still leaves it an exact starting point (see partition-ledger.ts).
       hooks: {
-        rebalanced: (e) => {
-          if (e.type === "assigned" && engineRef) send?.({ type: "progress", workerId, progress: engineRef.progress() });
+        positionsRead: () => {
+          if (engineRef) send?.({ type: "progress", workerId, progress: engineRef.progress() });
         },
       },
     });
