@@ -169,7 +169,7 @@ export interface TracingConfig {
   /** Spans waiting for export; past it new spans are dropped and counted. */
   maxQueueSpans: number;
   exportTimeoutMs: number;
-  /** Links from events' `traceparent` per batch span; the rest are counted in an attribute. */
+  /** Links from events' `traceparent` per batch span (the first ones; then `topofleet.links.truncated`). */
   maxLinksPerBatch: number;
 }
 

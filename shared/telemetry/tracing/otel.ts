@@ -150,16 +150,17 @@ export class OtelTracing implements PipelineTracing {
 
   startBatch(batch: Batch, fetchStartedAt: number | undefined): BatchTrace | null {
     const start = fetchStartedAt ?? Date.now();
-    const root = this.tracer.startSpan("batch", { root: true, startTime: start, attributes: batchAttributes(batch) });
-    // Not sampled: a non-recording span, and no scan of the batch for trace contexts.
+    const root = this.tracer.startSpan("batch", { root: true, startTime: start });
+    // Not sampled: a non-recording span; nothing of the batch is read (no attributes, no scan for trace contexts).
     if (!root.isRecording()) return null;
-    const { contexts, dropped } = eventTraceContexts(batch, this.cfg.maxLinksPerBatch);
+    root.setAttributes(batchAttributes(batch));
+    const { contexts, truncated } = eventTraceContexts(batch, this.cfg.maxLinksPerBatch);
     root.addLinks(
       contexts.map((c) => ({
         context: { traceId: c.traceId, spanId: c.spanId, traceFlags: c.traceFlags, isRemote: true, ...(c.traceState ? { traceState: traceStateOf(c.traceState) } : {}) },
       })),
     );
-    root.setAttributes({ "topofleet.links": contexts.length, "topofleet.links.dropped": dropped });
+    root.setAttributes({ "topofleet.links": contexts.length, "topofleet.links.truncated": truncated });
     return new OtelBatchTrace(this.tracer, root, start, batch);
   }
 

@@ -38,12 +38,12 @@ function jsonMember(text: string, name: string): string | undefined {
   return m?.[1];
 }
 
-/** The trace contexts of up to `max` events of the batch, in record order, and how many more there were. */
-export function eventTraceContexts(batch: Batch, max: number): { contexts: EventTraceContext[]; dropped: number } {
+/** The trace contexts of the first `max` events of the batch that have one, in record order; `truncated` when the scan stopped there. */
+export function eventTraceContexts(batch: Batch, max: number): { contexts: EventTraceContext[]; truncated: boolean } {
   const contexts: EventTraceContext[] = [];
-  let dropped = 0;
   const r = batch.records;
   for (let i = 0; i < r.size; i++) {
+    if (contexts.length === max) return { contexts, truncated: true };
     let ctx: EventTraceContext | null = null;
     const h = r.headers[i];
     const fromHeader = h ? header(h, ["ce_traceparent", "traceparent"]) : undefined;
@@ -57,9 +57,7 @@ export function eventTraceContexts(batch: Batch, max: number): { contexts: Event
         if (tp !== undefined) ctx = parseTraceparent(tp, jsonMember(text, "tracestate"));
       }
     }
-    if (!ctx) continue;
-    if (contexts.length < max) contexts.push(ctx);
-    else dropped++;
+    if (ctx) contexts.push(ctx);
   }
-  return { contexts, dropped };
+  return { contexts, truncated: false };
 }

@@ -109,7 +109,7 @@ export const topologySchema = obj({
         }),
         maxQueueSpans: int({ description: "Spans waiting for export; past it new spans are dropped and counted (the pipeline never waits).", min: 1, default: D.tracing.maxQueueSpans }),
         exportTimeout: duration({ description: "Timeout of one export request.", exclusiveMin: 0, default: D.tracing.exportTimeoutMs }),
-        maxLinksPerBatch: int({ description: "Links to producers' traces per batch span; the rest are counted in `topofleet.links.dropped`.", min: 0, max: 10_000, default: D.tracing.maxLinksPerBatch }),
+        maxLinksPerBatch: int({ description: "Links to producers' traces per batch span (the first ones); past it `topofleet.links.truncated` is true.", min: 0, max: 10_000, default: D.tracing.maxLinksPerBatch }),
       },
     }),
     shutdown: obj({
