@@ -122,6 +122,15 @@ test("the span queue is bounded: past maxQueueSpans spans are dropped and counte
   expect(metrics.total(M.tracingSpansDropped, { reason: "queue_full" })).toBeGreaterThan(0);
 }, 90_000);
 
+test("tracing off loads nothing of OpenTelemetry (zero cost: no SDK, no exporter)", async () => {
+  const proc = Bun.spawn(["bun", `${import.meta.dir}/fixtures/tracing-off.ts`], { stdout: "pipe", stderr: "inherit" });
+  const out = JSON.parse((await new Response(proc.stdout).text()).trim());
+  expect(await proc.exited).toBe(0);
+  expect(out.tracing).toBeNull();
+  expect(out.off).toBe(0);
+  expect(out.control).toBeGreaterThan(0);
+}, 60_000);
+
 test("traceparent parsing follows W3C: invalid ids and version ff are refused", () => {
   expect(parseTraceparent(`00-${"a".repeat(32)}-${"b".repeat(16)}-01`)).toMatchObject({ traceFlags: 1 });
   expect(parseTraceparent(`00-${"0".repeat(32)}-${"b".repeat(16)}-01`)).toBeNull();
