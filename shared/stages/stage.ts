@@ -5,6 +5,7 @@
  * Contract with the engine (shared/runtime/engine):
  * - `process(batch)` works only on events whose status is Live, and moves each of them to a terminal status
  *   (`batch.reject`, `batch.markDuplicate`, `batch.markPersisted`) or leaves it Live for the next stage.
+ *   A HoldingStage may also hold it (`batch.hold`, see HoldingStage below).
  *   Events still Live after the last stage are a bug and fail the worker.
  * - A whole-batch failure is thrown as a TopofleetError. `retriable: true` makes the engine pause the
  *   partitions, back off and call `process` again with the same batch, so `process` must be safe to repeat

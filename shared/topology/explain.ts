@@ -130,6 +130,6 @@ function explainLimit(s: LimitStageConfig): string[] {
   return [
     `Limit: ${d.events} events per ${formatDuration(d.perMs)} per tenant (burst ${d.burst}), ${quota}; ${overrides} override(s) in the file` +
       `${s.tenantsFile ? ` + ${s.tenantsFile}` : ""}; over limit -> ${policy}; Redis down -> ${s.onRedisDown}.`,
-    `  Cost: 1 Redis call (EVALSHA of one script) per batch, whatever its size, plus 2 keys per tenant touched (rate state, quota counter); metrics name the top ${s.metricsTopTenants} tenants, the rest are "other".`,
+    `Limit cost: 1 Redis call (EVALSHA of one script) per batch, whatever its size, plus 2 keys per tenant touched (rate state, quota counter); metrics name the top ${s.metricsTopTenants} tenants, the rest are "other".`,
   ];
 }
