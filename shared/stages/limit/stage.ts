@@ -16,7 +16,7 @@ import type Redis from "ioredis";
 import type { Logger } from "pino";
 import { DedupeError, LimitError, type LimitErrorCode } from "../../errors/index.ts";
 import type { LimitStageConfig } from "../../topology/types.ts";
-import type { Batch } from "../batch.ts";
+import { EventStatus, type Batch } from "../batch.ts";
 import { closeRedis, connectRedis, createRedis, redisError } from "../dedupe/redis-connection.ts";
 import type { HoldingStage, StageContext, StageHealth } from "../stage.ts";
 import { HeldEvents } from "./held-events.ts";
@@ -48,7 +48,7 @@ export interface LimitStageOptions {
 function limitRedisError(err: unknown, op: string, redis: Redis): LimitError {
   const e: DedupeError = redisError(err, op, redis);
   const code = e.code.replace(/^DEDUPE_/, "LIMIT_") as LimitErrorCode;
-  return new LimitError(code, e.message, { retriable: e.retriable, cause: err, context: e.context });
+  return new LimitError(code, e.message.replace("dedupe redis url", "limit redis url"), { retriable: e.retriable, cause: err, context: e.context });
 }
 
 /** The limit stage (see the module comment). */
@@ -163,7 +163,13 @@ export class LimitStage implements HoldingStage {
   /** Resolves when some held events of `batch` are Live again (see HoldingStage). */
   async released(batch: Batch, signal: AbortSignal): Promise<void> {
     const h = this.held.get(batch);
-    if (!h) return;
+    if (!h) {
+      // Held events this stage does not know of would never be released: fail loudly rather than spin.
+      if (batch.count(EventStatus.Held) > 0) {
+        throw new LimitError("LIMIT_CONFIG", `limit stage ${this.name}: batch ${batch.id} has held events this stage did not hold`, { retriable: false });
+      }
+      return;
+    }
     let n = 0;
     try {
       n = await h.release(batch, signal, this.o.now ?? Date.now);

@@ -86,6 +86,10 @@ describeWith("redis", "limit stage (real Redis)", () => {
       const waiting = stage.released(batch, ac.signal);
       ac.abort(new Error("revoked"));
       await expect(waiting).rejects.toThrow("revoked");
+      // Held events the stage never held would never be released: a loud error, not a spin.
+      const foreign = batchOf(["y"]);
+      foreign.hold(0);
+      await expect(stage.released(foreign, new AbortController().signal)).rejects.toMatchObject({ code: "LIMIT_CONFIG" });
     } finally {
       await stage.close();
     }
