@@ -1,34 +1,29 @@
 /**
  * `bun workers/topology.ts` end to end as a subprocess: SIGTERM drains and commits exactly what was
- * processed, a crash loop gives up with exit 1. The source is a mock cluster hosted by the test and
- * consumed as a real Kafka cluster, so the committed offsets can be read after the CLI has exited.
+ * processed, a crash loop gives up with exit 1. The source is the test Kafka (a mock cluster hosted by the
+ * test, or the real broker named by KAFKA_BROKERS) consumed as a Kafka cluster, so the committed offsets can be read after the CLI has exited.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Consumer, MockCluster, Producer } from "../../../shared/kafka/index.ts";
+import { Consumer, Producer } from "../../../shared/kafka/index.ts";
 import { uniqueName } from "../../support/services.ts";
+import { kafkaSuite } from "../../support/kafka.ts";
 import { RECORD_STAGE, startCli, tempDir, waitFor, writeTopology } from "./helpers.ts";
 
 const PARTITIONS = 4;
 const MESSAGES = 3000;
-let cluster: MockCluster;
+const kafka = kafkaSuite();
 const tmp = tempDir("tf-cli-run");
 
-beforeAll(async () => {
-  cluster = await MockCluster.start({ brokers: 1 });
-});
-afterAll(async () => {
-  await cluster?.stop();
-  tmp.cleanup();
-});
+afterAll(() => tmp.cleanup());
 
 /** A fresh topic with MESSAGES messages spread over PARTITIONS partitions. */
 async function filledTopic(): Promise<string> {
   const topic = uniqueName("drain");
-  cluster.createTopic(topic, PARTITIONS);
-  cluster.createTopic(`${topic}.dlq`, 1);
-  const producer = new Producer({ config: { "bootstrap.servers": cluster.bootstraps } });
+  await kafka().createTopic(topic, PARTITIONS);
+  await kafka().createTopic(`${topic}.dlq`, 1);
+  const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps } });
   await producer.sendBatch(Array.from({ length: MESSAGES }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
   await producer.close();
   return topic;
@@ -38,7 +33,7 @@ function topologyYaml(topic: string, group: string, stageOptions: string, extra 
   return `name: cli-run-test
 source:
   kafka:
-    brokers: "${cluster.bootstraps}"
+    brokers: "${kafka().bootstraps}"
     topics: [${topic}]
     group: ${group}
     sessionTimeout: 6s
@@ -87,7 +82,7 @@ describe("topology CLI run", () => {
     const drainMs = Date.now() - signalledAt;
     const summary = JSON.parse(run.stdout().trim().split("\n").at(-1)!);
     const processed = processedOffsets(log);
-    const consumer = new Consumer({ config: { "bootstrap.servers": cluster.bootstraps, "group.id": group } });
+    const consumer = new Consumer({ config: { "bootstrap.servers": kafka().bootstraps, "group.id": group } });
     try {
       const committed = await consumer.committed(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })));
       return { code, stderr: run.stderr(), drainMs, summary, processed, committed };
