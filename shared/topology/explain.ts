@@ -129,7 +129,7 @@ function explainLimit(s: LimitStageConfig): string[] {
         : "pass (counted in topofleet_limit_events_total{outcome=passed_over})";
   return [
     `Limit: ${d.events} events per ${formatDuration(d.perMs)} per tenant (burst ${d.burst}), ${quota}; ${overrides} override(s) in the file` +
-      `${s.tenantsFile ? ` + ${s.tenantsFile}` : ""}; over limit -> ${policy}; Redis down -> ${s.onRedisDown}.`,
+      `${s.tenantsFile ? ` + ${s.tenantsFile}` : ""}${s.tenantsQuery ? ` + a PostgreSQL query reloaded every ${formatDuration(s.tenantsQuery.refreshMs)}` : ""}; over limit -> ${policy}; Redis down -> ${s.onRedisDown}.`,
     `Limit cost: 1 Redis call (EVALSHA of one script) per batch, whatever its size, plus 2 keys per tenant touched (rate state, quota counter); metrics name the top ${s.metricsTopTenants} tenants, the rest are "other".`,
   ];
 }

@@ -85,6 +85,7 @@ export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics
           defaultLimit: limitOf(v.default),
           tenants: Object.fromEntries(Object.entries(v.tenants).map(([tenant, l]) => [tenant, limitOf(l)])),
           tenantsFile: v.tenantsFile === undefined ? null : ref(`${at}.tenantsFile`, v.tenantsFile),
+          tenantsQuery: v.tenantsQuery === undefined ? null : { url: v.tenantsQuery.url, query: v.tenantsQuery.query, refreshMs: v.tenantsQuery.refresh },
           onLimit: v.onLimit,
           maxDelayMs: v.maxDelay,
           maxHeldEvents: v.maxHeldEvents,

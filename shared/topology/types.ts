@@ -143,6 +143,8 @@ export interface LimitStageConfig {
   tenants: Record<string, TenantLimit>;
   /** Overrides from a JSON file (tenant -> events per `defaultLimit.perMs`), read at start; null: none. */
   tenantsFile: string | null;
+  /** Overrides from PostgreSQL: (tenant, events per `defaultLimit.perMs`) rows, reloaded every refreshMs; null: none. Wins over tenantsFile. */
+  tenantsQuery: { url: string; query: string; refreshMs: number } | null;
   /** What happens to events over their tenant's limit. */
   onLimit: "delay" | "dead-letter" | "pass";
   /** `delay`: events that would wait longer are dead-lettered (TENANT_DELAY_TOO_LONG). */

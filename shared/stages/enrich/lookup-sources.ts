@@ -53,8 +53,8 @@ export async function loadLookupFile(cfg: FileLookup): Promise<Map<string, Looku
   return table;
 }
 
-/** A PostgreSQL lookup: one small connection, the query's first two columns as (key, value). */
-class PostgresTable {
+/** A PostgreSQL lookup: one small connection, the query's first two columns as (key, value). Also the limit stage's tenant overrides. */
+export class PostgresTable {
   private readonly sql: postgres.Sql;
   table = new Map<string, LookupValue>();
   lastError: string | null = null;

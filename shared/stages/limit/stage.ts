@@ -76,7 +76,7 @@ export class LimitStage implements HoldingStage {
   async start(ctx: StageContext): Promise<void> {
     this.logger = ctx.logger.child({ stage: this.name });
     this.metrics = new LimitMetrics(ctx.metrics, this.name, this.cfg.metricsTopTenants);
-    await this.limits.load();
+    await this.limits.load(this.logger);
     const redis = createRedis(
       this.cfg.redisUrl,
       { connectTimeoutMs: this.o.connectTimeoutMs ?? 2_000, commandTimeoutMs: this.o.commandTimeoutMs ?? 5_000, maxReconnectDelayMs: this.o.maxReconnectDelayMs ?? 2_000 },
@@ -94,6 +94,7 @@ export class LimitStage implements HoldingStage {
       }
       this.redis = null;
       await closeRedis(redis);
+      await this.limits.close();
       throw e;
     }
   }
@@ -194,7 +195,13 @@ export class LimitStage implements HoldingStage {
   async close(): Promise<void> {
     const redis = this.redis;
     this.redis = null;
+    await this.limits.close();
     if (redis) await closeRedis(redis);
+  }
+
+  /** Reloads the tenantsQuery overrides now (the stage does it every `refresh`); for tests and operators. */
+  reloadTenants(): Promise<void> {
+    return this.limits.reload();
   }
 
   /** Applies the policy to events over the rate or the quota. */

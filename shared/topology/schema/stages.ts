@@ -222,6 +222,20 @@ const limit = obj({
       default: {},
       values: tenantLimit("One tenant's limit.", false),
     }),
+    tenantsQuery: opt(
+      obj({
+        description: "Overrides from PostgreSQL: a query returning (tenant id, events per `default.per`), reloaded every `refresh` (a failed reload keeps the last table).",
+        fields: {
+          url: str({
+            description: "PostgreSQL URL. Put the password in the environment: `${LIMITS_DATABASE_URL}`.",
+            pattern: POSTGRES_URL_PATTERN,
+            patternHint: "a postgres:// or postgresql:// URL",
+          }),
+          query: str({ description: "SQL returning two columns: the tenant id and its rate.", minLength: 1 }),
+          refresh: duration({ description: "Reload period.", exclusiveMin: 0, default: D.lookup.refreshMs }),
+        },
+      }),
+    ),
     tenantsFile: opt(str({ description: "JSON file of overrides, tenant id -> events per `default.per` (read at start; path relative to the topology file).", minLength: 1 })),
     onLimit: str({
       description:

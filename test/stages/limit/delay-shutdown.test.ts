@@ -42,7 +42,7 @@ describeWith("postgres", "limit delay across a shutdown", () => {
       const stages: StageConfig[] = [
         { kind: "enrich", name: "enrich", threads: 1, ingestTimestamp: true, tenantFromSource: false, maxEventBytes: 1 << 20, maxAttributes: 64, sliceTimeoutMs: 30_000, lookups: [], module: null },
         {
-          kind: "limit", name: "limit", redisUrl: REDIS_URL, prefix, defaultLimit: perSecond(5, 5), tenants: { fast: perSecond(1000) }, tenantsFile: null,
+          kind: "limit", name: "limit", redisUrl: REDIS_URL, prefix, defaultLimit: perSecond(5, 5), tenants: { fast: perSecond(1000) }, tenantsFile: null, tenantsQuery: null,
           onLimit: "delay", maxDelayMs: 60_000, maxHeldEvents: 1000, maxHeldBatches: 64, onRedisDown: "fail", metricsTopTenants: 5,
         },
         {

@@ -75,7 +75,7 @@ async function run(flood: boolean) {
     {
       kind: "limit", name: "limit", redisUrl: REDIS_URL, prefix,
       defaultLimit: { events: LIMIT, perMs: 1_000, burst: 10, quota: null, quotaWindowMs: 86_400_000 },
-      tenants: {}, tenantsFile: null, onLimit: "delay", maxDelayMs: 3_000, maxHeldEvents: 10_000, maxHeldBatches: 512, onRedisDown: "fail", metricsTopTenants: 5,
+      tenants: {}, tenantsFile: null, tenantsQuery: null, onLimit: "delay", maxDelayMs: 3_000, maxHeldEvents: 10_000, maxHeldBatches: 512, onRedisDown: "fail", metricsTopTenants: 5,
     },
     { kind: "custom", name: "tenant-clock", module: `${import.meta.dir}/fixtures/tenant-clock.ts`, options: { id: clock } },
     {

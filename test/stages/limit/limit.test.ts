@@ -8,7 +8,8 @@ import { EventStatus } from "../../../shared/stages/batch.ts";
 import { LIMIT_CODES } from "../../../shared/stages/limit/index.ts";
 import { TenantLabels } from "../../../shared/stages/limit/tenant-labels.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { describeWith, uniqueName } from "../../support/services.ts";
+import postgres from "postgres";
+import { IN_CI, PG_URL, describeWith, postgresUp, uniqueName } from "../../support/services.ts";
 import { batchOf, dropPrefix, limitConfig, perSecond, startedStage } from "./support.ts";
 
 const prefixes: string[] = [];
@@ -134,6 +135,46 @@ describeWith("redis", "limit stage (real Redis)", () => {
     }
     writeFileSync(file, JSON.stringify({ bad: "lots" }));
     await expect(startedStage({ ...cfg })).rejects.toThrow(/tenant "bad" has "lots"/);
+  });
+
+  test("tenantsQuery: rates from PostgreSQL override the file and the default, and a reload picks up a change", async () => {
+    if (!postgresUp) {
+      if (IN_CI) throw new Error(`postgres is not reachable (${PG_URL}); CI must start it`);
+      console.warn("[skip] tenantsQuery: postgres is not reachable");
+      return;
+    }
+    const table = uniqueName("tenant_rates");
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    try {
+      await sql.unsafe(`CREATE TABLE public.${table} (tenant text, rate int)`);
+      await sql.unsafe(`INSERT INTO public.${table} VALUES ('gold', 40), ('broken', -3)`);
+      const cfg = cfgWith({ defaultLimit: perSecond(2, 2), tenantsQuery: { url: PG_URL, query: `SELECT tenant, rate FROM public.${table}`, refreshMs: 3_600_000 } });
+      let now = T0;
+      const { stage } = await startedStage(cfg, { redisNow: () => now });
+      try {
+        const first = batchOf([...Array(60).fill("gold"), ...Array(10).fill("broken")]);
+        await stage.process(first);
+        const live = (b: ReturnType<typeof batchOf>, from: number, n: number) => b.liveIndexes().filter((i) => i >= from && i < from + n).length;
+        // gold: 40 per second (burst scaled alike); broken: a bad rate is skipped, so the default applies.
+        expect([live(first, 0, 60), live(first, 60, 10)]).toEqual([40, 2]);
+        await sql.unsafe(`UPDATE public.${table} SET rate = 5 WHERE tenant = 'gold'`);
+        await stage.reloadTenants();
+        // 10 s later gold's bucket is full again, now of its new burst (5).
+        now += 10_000;
+        const again = batchOf(Array(20).fill("gold"));
+        await stage.process(again);
+        expect(again.count(EventStatus.Live)).toBe(5);
+      } finally {
+        await stage.close();
+      }
+      await expect(startedStage(cfgWith({ tenantsQuery: { url: PG_URL, query: "SELECT nope FROM missing_table", refreshMs: 60_000 } }))).rejects.toMatchObject({
+        code: "LIMIT_CONFIG",
+        retriable: true,
+      });
+    } finally {
+      await sql.unsafe(`DROP TABLE IF EXISTS public.${table}`);
+      await sql.end();
+    }
   });
 
   test("onRedisDown: fail throws a retriable LIMIT_REDIS_UNAVAILABLE; passthrough lets events through, counted", async () => {

@@ -27,7 +27,7 @@ export function limitConfig(o: Partial<LimitStageConfig> = {}): LimitStageConfig
     prefix: uniqueName("tf:limit-test"),
     defaultLimit: perSecond(10),
     tenants: {},
-    tenantsFile: null,
+    tenantsFile: null, tenantsQuery: null,
     onLimit: "dead-letter",
     maxDelayMs: 1_000,
     maxHeldEvents: 100_000,
