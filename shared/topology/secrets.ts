@@ -8,6 +8,15 @@
 // `password="…"`), `sasl.oauthbearer.config` (may carry a client secret), API keys.
 const SECRET_KEY_RE = /password|passwd|secret|token|credential|private[._-]?key|key\.pem|jaas|oauthbearer\.config|api[._-]?key/i;
 
+// Maps whose every value is a secret whatever its name: HTTP headers sent to an exporter carry credentials
+// under vendor-chosen names (`authorization`, `x-honeycomb-team`, `dd-api-key`, …).
+const SECRET_MAP_KEYS = new Set(["headers"]);
+
+/** True for mappings whose every value is a secret (the tracing exporter's `headers`). */
+export function isSecretMap(name: string): boolean {
+  return SECRET_MAP_KEYS.has(name);
+}
+
 /** True for property names that hold secrets (`sasl.password`, `ssl.key.pem`, `sasl.jaas.config`, `*secret*`, `*token*`…). */
 export function isSecretKey(name: string): boolean {
   return SECRET_KEY_RE.test(name);

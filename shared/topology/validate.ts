@@ -8,7 +8,7 @@ import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, typ
 import { Diagnostics, joinIndex, joinKey, type Pos } from "./diagnostics.ts";
 import { hasLiteralIn, interpolate, type Env } from "./interpolate.ts";
 import type { Desc, EitherDesc, NumberDesc, ObjectDesc, StringDesc, TaggedDesc, UnitDesc } from "./schema/dsl.ts";
-import { isSecretKey, urlSecretRanges } from "./secrets.ts";
+import { isSecretKey, isSecretMap, urlSecretRanges } from "./secrets.ts";
 import { didYouMean } from "./suggest.ts";
 import { durationProblem, sizeProblem, tryParseDuration, tryParseSize } from "./units.ts";
 import { posAt, posOf, YAML_LIMITS, type YamlSource } from "./yaml-source.ts";
@@ -70,7 +70,7 @@ function walk(cx: Cx, node: Node | null, d: Desc, path: string, secretKey = fals
     case "array":
       return walkArray(cx, node, d, path);
     case "map":
-      return walkMap(cx, node, d.values, path);
+      return walkMap(cx, node, d.values, path, secretKey);
     case "tagged":
       return walkTagged(cx, node, d, path);
     case "either":
@@ -113,7 +113,7 @@ function walkObject(cx: Cx, node: YAMLMap | null, d: ObjectDesc, path: string, w
     const valueNode = entry ? deref(cx, entry.pair.value as Node | null) : null;
     if (entry && !isNull(valueNode)) {
       cx.diag.place(childPath, posOf(cx.src, valueNode));
-      const v = walk(cx, entry.pair.value as Node | null, field, childPath);
+      const v = walk(cx, entry.pair.value as Node | null, field, childPath, isSecretKey(key) || isSecretMap(key));
       out[key] = v === INVALID ? fallback(cx, field, childPath) : v;
       continue;
     }
@@ -165,7 +165,7 @@ function walkArray(cx: Cx, node: Node | null, d: Extract<Desc, { kind: "array" }
   return out;
 }
 
-function walkMap(cx: Cx, node: Node | null, values: Desc, path: string): Out {
+function walkMap(cx: Cx, node: Node | null, values: Desc, path: string, secretValues = false): Out {
   if (!isMap(node)) return typeIssue(cx, node, path, "a mapping");
   const out: Record<string, unknown> = {};
   for (const pair of node.items as Pair[]) {
@@ -174,7 +174,7 @@ function walkMap(cx: Cx, node: Node | null, values: Desc, path: string): Out {
     const childPath = joinKey(path, key);
     cx.diag.place(childPath, posOf(cx.src, pair.key as Node));
     const valueNode = deref(cx, pair.value as Node | null);
-    const v = isNull(valueNode) && values.kind !== "any" ? typeIssue(cx, valueNode, childPath, "a value") : walk(cx, pair.value as Node | null, values, childPath, isSecretKey(key));
+    const v = isNull(valueNode) && values.kind !== "any" ? typeIssue(cx, valueNode, childPath, "a value") : walk(cx, pair.value as Node | null, values, childPath, secretValues || isSecretKey(key));
     if (v !== INVALID) out[key] = v;
   }
   return out;

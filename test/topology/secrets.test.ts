@@ -139,6 +139,28 @@ describe("every secret-bearing key and URL part", () => {
     }
   });
 
+  test("tracing exporter headers are secrets whatever their names: a literal one warns, explain redacts every value", () => {
+    const text = (value: string) =>
+      [
+        withSecrets("postgres://app@db/app", "${KAFKA_PASSWORD}"),
+        "tracing:",
+        "  endpoint: http://otel:4318/v1/traces",
+        "  headers:",
+        `    x-honeycomb-team: ${value}`,
+      ].join("\n");
+    const literal = parseTopology(text(PLANTED), FILE, { KAFKA_PASSWORD: "p" });
+    expect(literal.warnings.some((w) => w.includes('tracing.headers["x-honeycomb-team"]') || w.includes("tracing.headers.x-honeycomb-team"))).toBe(true);
+    for (const w of literal.warnings) expect(w).not.toContain(PLANTED);
+    const fromEnv = parseTopology(text("${OTLP_KEY}"), FILE, { KAFKA_PASSWORD: "p", OTLP_KEY: PLANTED });
+    expect(fromEnv.warnings).toEqual([]);
+    for (const t of [literal, fromEnv]) {
+      const out = explainTopology(t, { partitions: 4, cores: 2 });
+      expect(out).not.toContain(PLANTED);
+      expect(out).toContain('x-honeycomb-team: "[redacted]"');
+      expect(t.tracing.headers["x-honeycomb-team"]).toBe(PLANTED);
+    }
+  });
+
   test("log text is scrubbed of URL secrets, secret assignments and PEM keys wherever they appear", () => {
     const line = JSON.stringify({
       msg: `connect postgres://u:${PLANTED}@db/x?password=${PLANTED} failed`,
