@@ -293,12 +293,14 @@ export class Scenario {
    * DLQ against the manifest. `exactDuplicates`: whether the fleet's duplicate counter must equal the injected
    * duplicates (false after crash-replay or rebalances, where it may legitimately be higher);
    * `expectedCrashes`: worker crashes the scenario causes on purpose (any other crash fails it);
+   * `countsExact`: the duplicate counter must equal the injected duplicates even though events were replayed
+   * (the fleet counts from the tallies committed with the offsets; the DLQ may still hold replayed copies);
    * `fencingRestartsExpected`: restarts of workers fenced by the broker (FENCED_INSTANCE_ID, after a broker
    * outage longer than the session timeout) count as expected too.
    */
   async finish(
     manifest: LoadgenManifest,
-    o: { exactDuplicates: boolean; timeoutMs?: number; rejectedByDatabase?: number; expectedCrashes?: number; fencingRestartsExpected?: boolean },
+    o: { exactDuplicates: boolean; countsExact?: boolean; timeoutMs?: number; rejectedByDatabase?: number; expectedCrashes?: number; fencingRestartsExpected?: boolean },
   ): Promise<ScenarioResult> {
     const produced = manifest.messages + this.extraRecords;
     await this.waitCommitted(produced, o.timeoutMs ?? 120_000);
@@ -321,7 +323,7 @@ export class Scenario {
       table: this.table,
       manifest,
       deadLetters: dl.tally,
-      duplicatesDropped: o.exactDuplicates ? duplicatesDropped : null,
+      duplicatesDropped: o.exactDuplicates || o.countsExact ? duplicatesDropped : null,
       retention: { source, deadLetter: dl.watermarks, observed: watcher?.observed ?? [] },
       sourceIsFresh: this.extraRecords === 0,
     });
