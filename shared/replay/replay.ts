@@ -69,7 +69,10 @@ export interface ReplayResult extends ReplayProgress {
 
 /** The consumer config of the replay group: the topology's source settings with the new group id. */
 function replayConsumerConfig(o: ReplayOptions): KafkaConfig {
-  return { ...consumerConfig(o.topology, REPLAY_WORKER_ID, o.brokers), "group.id": o.group, "auto.offset.reset": "earliest" };
+  // A one-off member of its own group: dynamic, so it leaves the group when done (a static one would not).
+  const membership = { ...o.topology.source.membership, static: false };
+  const topology = { ...o.topology, source: { ...o.topology.source, membership } } as ResolvedTopology;
+  return { ...consumerConfig(topology, REPLAY_WORKER_ID, o.brokers), "group.id": o.group, "auto.offset.reset": "earliest" };
 }
 
 /** Plans the replay and, unless dryRun, runs it (see the module doc). */
@@ -102,7 +105,8 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
 async function replayRange(o: ReplayOptions, cfg: KafkaConfig, plan: ReplayPlan): Promise<ReplayResult> {
   const t = o.topology;
   const metrics = new Metrics();
-  const stages: Stage[] = await createStages(t);
+  // Rows from these very records were counted by the pipeline that wrote them: here they are duplicates.
+  const stages: Stage[] = await createStages({ ...t, stages: t.stages.map((s) => (s.kind === "persist" ? { ...s, redelivery: "duplicate" as const } : s)) });
   const started: Stage[] = [];
   const producer = new Producer({ config: deadLetterProducerConfig(t, REPLAY_WORKER_ID, o.brokers) });
   const consumer = new Consumer({ config: cfg, onError: (err) => o.logger.warn({ err: err.message }, "replay consumer error") });

@@ -110,6 +110,13 @@ export interface PersistStageConfig {
   ginIndexOnData: boolean;
   columns: ColumnMapping[]; // default mapping when the user gives none
   method: "copy" | "unnest";
+  /**
+   * How an event counts whose row is already stored from the very same Kafka record. "persisted" (the
+   * default): it is this group's own re-delivery after a crash, whose first outcome was never committed.
+   * "duplicate": a replay into a new group (shared/replay), where the original run already counted it.
+   * Not a topology key: set by the code that runs the stage.
+   */
+  redelivery?: "persisted" | "duplicate";
 }
 
 export interface CustomStageConfig {

@@ -171,7 +171,7 @@ export class PersistStage implements Stage, IdentityStore {
     const ev = batch.events;
     if (!ev) throw new PersistError("PERSIST_FATAL", `identity lookup for batch ${batch.id} without enriched events`, { retriable: false });
     const params = [indexes.map((i) => ev.source[i]), indexes.map((i) => ev.id[i]), indexes.map((i) => ev.timeText[i])];
-    const own = run.plan.matchesOwnRows;
+    const own = run.plan.matchesOwnRows && this.cfg.redelivery !== "duplicate";
     if (own) params.push(indexes.map((i) => String(batch.records.partitions[i])), indexes.map((i) => String(batch.records.offsets[i])));
     try {
       const rows = await run.sql.unsafe<Array<{ ord: number; own: boolean }>>(own ? run.plan.selectExistingOwn : run.plan.selectExisting, params);
