@@ -186,7 +186,9 @@ describe("cooperative-sticky incremental rebalance", () => {
     const b = mk();
     await waitFor(() => b.events.some((e) => e.type === "assigned" && e.partitions.length > 0), 60_000, "b assigned");
     const revoke = a.events.find((e) => e.type === "revoked")!;
-    await Bun.sleep(1000);
+    // Time for a to show it kept consuming its other partitions (a loaded 2-core machine needs more than 1 s).
+    await waitFor(() => a.seen.some((s) => s.at > revoke.at && !revoke.partitions.some((p) => p.partition === s.partition)), 10_000, "a consuming a kept partition");
+    await Bun.sleep(500);
     await b.stop();
     await a.stop();
 
