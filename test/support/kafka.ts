@@ -114,3 +114,13 @@ export function testMockOnly(name: string, reason: string, fn: () => Promise<voi
   console.warn(`[mock-only] ${name}: ${reason}; covered by the mock-cluster run`);
   test.skip(name, fn, timeoutMs);
 }
+
+/**
+ * `test` for a case the mock cluster cannot stage faithfully: without a real broker it prints why and is
+ * skipped; CI runs it in `test:kafka` against the real broker, where it must pass.
+ */
+export function testRealOnly(name: string, reason: string, fn: () => Promise<void> | void, timeoutMs?: number): void {
+  if (REAL_BROKERS) return void test(name, fn, timeoutMs);
+  console.warn(`[real-broker-only] ${name}: ${reason}; run with KAFKA_BROKERS (CI's test:kafka does)`);
+  test.skip(name, fn, timeoutMs);
+}

@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
 import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
-import { kafkaSuite } from "../../support/kafka.ts";
+import { kafkaSuite, testRealOnly } from "../../support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -16,8 +16,14 @@ const PARTITIONS = 8;
 const N = 12_000;
 
 describe("engine rebalance", () => {
+  // librdkafka 2.15's mock cluster does not finish cooperative incremental rebalances reliably: in 2 of 3 runs
+  // the joining member is never assigned anything within 60 s, and revocation commits are refused with
+  // UNKNOWN_MEMBER_ID (seen from this session's first 2.15 commit on, before any engine change). The real
+  // broker completes them in ~5 s with no refused commit, so that case is proven there.
+  const MOCK_COOPERATIVE = "librdkafka 2.15's mock cluster stalls cooperative incremental rebalances (joining member never assigned)";
   for (const strategy of ["cooperative-sticky", "range"]) {
-    test(`a member joining then leaving mid-stream loses and duplicates nothing (${strategy})`, async () => {
+    const caseTest = strategy === "range" ? test : (name: string, fn: () => Promise<void>, ms: number) => testRealOnly(name, MOCK_COOPERATIVE, fn, ms);
+    caseTest(`a member joining then leaving mid-stream loses and duplicates nothing (${strategy})`, async () => {
       const topic = uniqueName("reb");
       await kafka().createTopic(topic, PARTITIONS);
       await kafka().createTopic(`${topic}.dlq`, 1);
