@@ -27,34 +27,20 @@ import type { DedupeStageConfig } from "../../shared/topology/types.ts";
 import type { Batch } from "../../shared/stages/batch.ts";
 import { dedupeConfig, makeBatch, scanKeys, stageContext, type EventSpec } from "../../test/stages/dedupe/fixture.ts";
 import { REDIS_URL } from "../../test/support/services.ts";
+import { choiceFlag, JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
-function choice(name: string, def: string, allowed: string[]): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i < 0 ? def : process.argv[i + 1];
-  if (!allowed.includes(v)) throw new Error(`--${name} must be one of ${allowed.join(", ")}`);
-  return v;
-}
 
-const json = process.argv.includes("--json");
-const keys = flag("keys", 500_000);
-const backendArg = choice("backend", "all", ["redis", "memory", "all"]);
-const batchSize = flag("batch", 5_000);
-const inflight = flag("inflight", 4);
-const expected = flag("expected", 10_000_000);
-const fpr = flag("fpr", 0.001);
-const chunkKeys = flag("chunk", DEFAULT_OPTIONS.chunkKeys);
-const maxInFlight = flag("commands", DEFAULT_OPTIONS.maxInFlight);
+const keys = numberFlag("keys", 500_000);
+const backendArg = choiceFlag("backend", "all", ["redis", "memory", "all"]);
+const batchSize = numberFlag("batch", 5_000);
+const inflight = numberFlag("inflight", 4);
+const expected = numberFlag("expected", 10_000_000);
+const fpr = numberFlag("fpr", 0.001);
+const chunkKeys = numberFlag("chunk", DEFAULT_OPTIONS.chunkKeys);
+const maxInFlight = numberFlag("commands", DEFAULT_OPTIONS.maxInFlight);
 const command =
   `bun dev/bench/dedupe.ts --keys ${keys} --backend ${backendArg} --batch ${batchSize} --inflight ${inflight}` +
   ` --expected ${expected} --fpr ${fpr} --chunk ${chunkKeys} --commands ${maxInFlight}${json ? " --json" : ""}`;
-const log = (s: string) => (json ? console.error(s) : console.log(s));
 
 interface Variant {
   backend: string;

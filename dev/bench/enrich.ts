@@ -21,24 +21,16 @@ import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import type { EnrichStageConfig, ResolvedTopology } from "../../shared/topology/types.ts";
 import { ThreadCpuSampler } from "./thread-cpu.ts";
+import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a non-negative number`);
-  return v;
-}
-const json = process.argv.includes("--json");
-const events = flag("events", 200_000);
-const threads = flag("threads", Math.max(1, availableParallelism() - 1));
-const batchSize = flag("batch", 5_000);
-const inFlight = flag("in-flight", 4); // the topology default for concurrency.inFlightBatches
-const binaryRatio = flag("binary-ratio", 0);
+const events = numberFlag("events", 200_000, { allowZero: true });
+const threads = numberFlag("threads", Math.max(1, availableParallelism() - 1), { allowZero: true });
+const batchSize = numberFlag("batch", 5_000, { allowZero: true });
+const inFlight = numberFlag("in-flight", 4, { allowZero: true }); // the topology default for concurrency.inFlightBatches
+const binaryRatio = numberFlag("binary-ratio", 0, { allowZero: true });
 /** An hour ago, whole seconds: event times inside the persist stage's partition window (older ones are dead-lettered). */
 const T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 const command = `bun dev/bench/enrich.ts --events ${events} --threads ${threads} --batch ${batchSize} --in-flight ${inFlight} --binary-ratio ${binaryRatio}${json ? " --json" : ""}`;
-const log = (s: string) => (json ? console.error(s) : console.log(s));
 
 const enc = new TextEncoder();
 /** Deterministic ~300-byte events: 8 tenants, unique ids, JSON data; every 1/binaryRatio-th in binary mode. */

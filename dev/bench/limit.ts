@@ -11,18 +11,10 @@
 import { EventStatus } from "../../shared/stages/batch.ts";
 import { M } from "../../shared/telemetry/names.ts";
 import { batchOf, dropPrefix, limitConfig, perSecond, startedStage } from "../../test/stages/limit/support.ts";
+import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
-const json = process.argv.includes("--json");
-const batches = flag("batches", 400);
-const batchSize = flag("batch", 5_000);
-const log = (s: string) => (json ? console.error(s) : console.log(s));
+const batches = numberFlag("batches", 400);
+const batchSize = numberFlag("batch", 5_000);
 
 log(`limit bench: ${batches} batches of ${batchSize} events per tenant count, real Redis, every event admitted`);
 const results = [];

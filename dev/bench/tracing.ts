@@ -19,18 +19,10 @@ import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import { OtelTracing } from "../../shared/telemetry/tracing/otel.ts";
 import { TRACING_OFF } from "../../shared/topology/defaults.ts";
+import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
-const json = process.argv.includes("--json");
-const batches = flag("batches", 4_000);
-const batchSize = flag("batch", 500);
-const log = (s: string) => (json ? console.error(s) : console.log(s));
+const batches = numberFlag("batches", 4_000);
+const batchSize = numberFlag("batch", 500);
 
 const enc = new TextEncoder();
 const hex = (n: number, w: number) => n.toString(16).padStart(w, "0");
