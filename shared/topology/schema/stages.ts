@@ -87,6 +87,16 @@ const enrich = obj({
   },
 });
 
+/** A Redis URL field (dedupe, limit): same pattern and advice everywhere, its own default. */
+function redisUrl(def: string) {
+  return str({
+    description: "Redis URL (`rediss://` for TLS). Put a password in the environment: `${REDIS_URL}`.",
+    pattern: "^rediss?://.+",
+    patternHint: "a redis:// or rediss:// URL",
+    default: def,
+  });
+}
+
 const dedupe = obj({
   description: "Drops duplicate events with a windowed Bloom filter; \"maybe seen\" answers are verified in PostgreSQL.",
   default: {},
@@ -101,12 +111,7 @@ const dedupe = obj({
       description: "Redis connection for the `redis` backend.",
       default: {},
       fields: {
-        url: str({
-          description: "Redis URL (`rediss://` for TLS). Put a password in the environment: `${REDIS_URL}`.",
-          pattern: "^rediss?://.+",
-          patternHint: "a redis:// or rediss:// URL",
-          default: D.dedupe.redisUrl,
-        }),
+        url: redisUrl(D.dedupe.redisUrl),
         mode: str({
           description: "`auto` uses BF.* when the server has it, else the portable BITFIELD filter; `bloom`/`bitmap` force one.",
           enum: ["auto", "bloom", "bitmap"],
@@ -207,12 +212,7 @@ const limit = obj({
       description: "Redis connection holding the per-tenant state.",
       default: {},
       fields: {
-        url: str({
-          description: "Redis URL (`rediss://` for TLS). Put a password in the environment: `${REDIS_URL}`.",
-          pattern: "^rediss?://.+",
-          patternHint: "a redis:// or rediss:// URL",
-          default: D.limit.redisUrl,
-        }),
+        url: redisUrl(D.limit.redisUrl),
       },
     }),
     prefix: opt(str({ description: "Key prefix of the per-tenant state in Redis.", minLength: 1, dynamicDefault: "`tf:<name>:limit`" })),

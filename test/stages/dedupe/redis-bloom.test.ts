@@ -8,7 +8,7 @@ import { answers, chainFalsePositives, maxItemsOf, parseInfo, RedisBloomBackend,
 import { Limiter } from "../../../shared/stages/dedupe/limiter.ts";
 import { DedupeError } from "../../../shared/errors/index.ts";
 import { filterKey } from "../../../shared/stages/dedupe/windows.ts";
-import { describeWith, IN_CI, REDIS_URL, redisUp, uniqueName } from "../../support/services.ts";
+import { describeWith, IN_CI, REDIS_URL, uniqueName } from "../../support/services.ts";
 import { dedupeConformance } from "./conformance.ts";
 
 const url = process.env.REDIS_BLOOM_URL;
@@ -163,7 +163,7 @@ if (url) {
 }
 
 // health() must see the module: a plain Redis (no BF.*) reached by a BF.* backend is not healthy.
-describe.skipIf(!redisUp && !IN_CI)("BF.* health on a server without the module", () => {
+describeWith("redis", "BF.* health on a server without the module", () => {
   test("ping() fails naming the missing module", async () => {
     const plain = new Redis(REDIS_URL);
     try {
