@@ -3,10 +3,9 @@
  * dead-lettered with its stable code and a reason naming the problem, and valid neighbours pass.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { EventStatus, type Batch } from "../../../shared/stages/batch.ts";
+import { EventStatus } from "../../../shared/stages/batch.ts";
 import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
-import type { RecordInput } from "../../../shared/stages/records.ts";
-import { batchOf, binary, ce, row, startEnrich, structured, testTopology } from "./helpers.ts";
+import { batchOf, binary, ce, row, recordProbe, startEnrich, structured, testTopology } from "./helpers.ts";
 
 let stage: EnrichStage;
 beforeAll(async () => {
@@ -14,31 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => stage.close());
 
-/** Enriches the record between two valid events and returns the batch (record under test at index 1). */
-async function enrich(record: RecordInput): Promise<Batch> {
-  const b = batchOf([structured(ce({ id: "before" })), record, structured(ce({ id: "after" }))]);
-  await stage.process(b);
-  expect(b.status[0]).toBe(EventStatus.Live);
-  expect(b.status[2]).toBe(EventStatus.Live);
-  return b;
-}
-
-async function expectRejected(record: RecordInput, code: string, reasonPart: string): Promise<void> {
-  const b = await enrich(record);
-  expect(b.status[1]).toBe(EventStatus.DeadLettered);
-  const r = b.rejections.get(1)!;
-  expect(r.stage).toBe("enrich");
-  expect(r.code).toBe(code);
-  expect(r.reason).toContain(reasonPart);
-  expect(b.events!.copyLines[1]).toBe("");
-}
-
-async function expectValid(record: RecordInput): Promise<Batch> {
-  const b = await enrich(record);
-  expect(b.rejections.get(1)).toBeUndefined();
-  expect(b.status[1]).toBe(EventStatus.Live);
-  return b;
-}
+const { expectRejected, expectValid } = recordProbe(() => stage);
 
 describe("required attributes", () => {
   for (const attr of ["specversion", "id", "source", "type"]) {

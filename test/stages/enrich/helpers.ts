@@ -2,7 +2,8 @@
  * Test helpers for the enrich stage: a hand-built ResolvedTopology (the stage only reads the enrich, dedupe
  * and persist configs and concurrency), record builders for both CloudEvents modes, and a COPY text parser.
  */
-import { Batch, type HeaderList } from "../../../shared/stages/batch.ts";
+import { expect } from "bun:test";
+import { Batch, EventStatus, type HeaderList } from "../../../shared/stages/batch.ts";
 import { resolvedTopology } from "../../support/topology.ts";
 import { createEnrichStage, type EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { packRecords, type RecordInput } from "../../../shared/stages/records.ts";
@@ -157,4 +158,43 @@ export function parseCopyLine(line: string): Array<string | null> {
 export function row(batch: Batch, i: number): Record<string, string | null> {
   const fields = parseCopyLine(batch.events!.copyLines[i]);
   return Object.fromEntries(DEFAULT_COLUMNS.map((c, k) => [c, fields[k]]));
+}
+
+/** One record enriched between two valid ones, with the checks every enrich validation test makes. */
+export interface RecordProbe {
+  /** Enriches the record at index 1 of a three-event batch; the neighbours must stay Live. */
+  enrich(record: RecordInput): Promise<Batch>;
+  /** The record is dead-lettered by enrich with `code`, a reason containing `reasonPart`, and no row. */
+  expectRejected(record: RecordInput, code: string, reasonPart: string): Promise<void>;
+  /** The record passes enrich. */
+  expectValid(record: RecordInput): Promise<Batch>;
+}
+
+/** Probes for `stage()` (a getter, so a stage started in beforeAll can be used). */
+export function recordProbe(stage: () => EnrichStage): RecordProbe {
+  const enrich = async (record: RecordInput): Promise<Batch> => {
+    const b = batchOf([structured(ce({ id: "before" })), record, structured(ce({ id: "after" }))]);
+    await stage().process(b);
+    expect(b.status[0]).toBe(EventStatus.Live);
+    expect(b.status[2]).toBe(EventStatus.Live);
+    return b;
+  };
+  return {
+    enrich,
+    async expectRejected(record, code, reasonPart) {
+      const b = await enrich(record);
+      expect(b.status[1]).toBe(EventStatus.DeadLettered);
+      const r = b.rejections.get(1)!;
+      expect(r.stage).toBe("enrich");
+      expect(r.code).toBe(code);
+      expect(r.reason).toContain(reasonPart);
+      expect(b.events!.copyLines[1]).toBe("");
+    },
+    async expectValid(record) {
+      const b = await enrich(record);
+      expect(b.rejections.get(1)).toBeUndefined();
+      expect(b.status[1]).toBe(EventStatus.Live);
+      return b;
+    },
+  };
 }

@@ -5,13 +5,12 @@
  * are written to the real database in test/stages/persist/sink-limits.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { EventStatus, type Batch } from "../../../shared/stages/batch.ts";
+import { EventStatus } from "../../../shared/stages/batch.ts";
 import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { EnrichRejectCode as C } from "../../../shared/stages/enrich/codes.ts";
 import { MAX_FRACTION_DIGITS } from "../../../shared/stages/enrich/rfc3339.ts";
 import { hasEscapedLoneSurrogate, jsonDeeperThan, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES, stringRuleProblem } from "../../../shared/stages/enrich/sink-limits.ts";
-import type { RecordInput } from "../../../shared/stages/records.ts";
-import { batchOf, binary, ce, startEnrich, structured, testTopology } from "./helpers.ts";
+import { batchOf, binary, ce, recordProbe, startEnrich, structured, testTopology } from "./helpers.ts";
 
 let stage: EnrichStage;
 beforeAll(async () => {
@@ -19,27 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => stage.close());
 
-async function enrich(record: RecordInput): Promise<Batch> {
-  const b = batchOf([structured(ce({ id: "before" })), record, structured(ce({ id: "after" }))]);
-  await stage.process(b);
-  expect(b.status[0]).toBe(EventStatus.Live);
-  expect(b.status[2]).toBe(EventStatus.Live);
-  return b;
-}
-
-async function expectRejected(record: RecordInput, code: string, reasonPart: string): Promise<void> {
-  const b = await enrich(record);
-  expect(b.status[1]).toBe(EventStatus.DeadLettered);
-  expect(b.rejections.get(1)?.code).toBe(code);
-  expect(b.rejections.get(1)?.reason).toContain(reasonPart);
-}
-
-async function expectValid(record: RecordInput): Promise<Batch> {
-  const b = await enrich(record);
-  expect(b.rejections.get(1)).toBeUndefined();
-  expect(b.status[1]).toBe(EventStatus.Live);
-  return b;
-}
+const { expectRejected, expectValid } = recordProbe(() => stage);
 
 describe("String rule (CloudEvents 1.0.2)", () => {
   test.each([
