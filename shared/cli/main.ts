@@ -5,7 +5,7 @@
  * diagnostics go to stderr.
  */
 import { ConfigError, TopofleetError } from "../errors/index.ts";
-import { redactSecretsInText } from "../topology/secrets.ts";
+import { redactSecretsInText } from "../config/secrets.ts";
 import type { ResolvedTopology } from "../topology/types.ts";
 import { parseArgs, USAGE, type CliArgs } from "./args.ts";
 import { emitCommand, explainCommand, migrateCommand, validateCommand } from "./commands.ts";

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors/index.ts";
-import { tryParseDuration, tryParseSize } from "../topology/units.ts";
+import { tryParseDuration, tryParseSize } from "../config/units.ts";
 import type { GeneratorConfig } from "../topology/types.ts";
 
 type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;

@@ -1,5 +1,5 @@
 import pino, { type Logger } from "pino";
-import { redactSecretsInText } from "../topology/secrets.ts";
+import { redactSecretsInText } from "../config/secrets.ts";
 
 /** Keys whose values are never logged; secrets come from the environment and must stay there. */
 export const REDACT_PATHS = [

@@ -4,9 +4,9 @@ import { availableParallelism } from "node:os";
 import { stringify } from "yaml";
 import { activeReplicas, bottleneck, k, stageCeilings } from "./capacity.ts";
 import { redactTopology } from "./redact.ts";
-import { redactUrl } from "./secrets.ts";
+import { redactUrl } from "../config/secrets.ts";
 import type { LimitStageConfig, ResolvedTopology } from "./types.ts";
-import { formatDuration, formatSize } from "./units.ts";
+import { formatDuration, formatSize } from "../config/units.ts";
 
 /** Facts explain cannot know from the file: the topic's partition count and this machine's cores. */
 export interface ExplainFacts {

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors/index.ts";
-import { Diagnostics } from "./diagnostics.ts";
+import { Diagnostics } from "../config/diagnostics.ts";
 import type { Env } from "./interpolate.ts";
 import { resolveTopology } from "./resolve.ts";
 import { checkRules, type PartialTopologyFile } from "./rules.ts";

@@ -1,5 +1,5 @@
 /** Secret-free copies of a resolved topology for explain output and logs. */
-import { isSecretKey, isSecretMap, REDACTED, redactUrl } from "./secrets.ts";
+import { isSecretKey, isSecretMap, REDACTED, redactUrl } from "../config/secrets.ts";
 import type { ResolvedTopology } from "./types.ts";
 
 /** A deep copy with URL passwords as `***` and secret-looking properties (password/secret/token) and exporter headers as `[redacted]`. */

@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
 import { TOPOLOGY_DEFAULTS as D } from "./defaults.ts";
-import type { Diagnostics } from "./diagnostics.ts";
+import type { Diagnostics } from "../config/diagnostics.ts";
 import { deadLetterTopic, moduleBaseName } from "./rules.ts";
 import type { TopologyFile } from "./schema/topology.ts";
 import type { GroupMembership, LookupConfig, ReplicasConfig, ResolvedTopology, SourceConfig, StageConfig, TenantLimit } from "./types.ts";

@@ -3,7 +3,7 @@
  * differs from the sources, replicas bounds...). They run on the possibly partial result of the walk, so
  * every read tolerates a missing or invalid part (those were already reported).
  */
-import { Diagnostics, joinIndex, joinKey } from "./diagnostics.ts";
+import { Diagnostics, joinIndex, joinKey } from "../config/diagnostics.ts";
 import { RESERVED_TARGETS } from "../stages/enrich/plan.ts";
 import type { TopologyFile } from "./schema/topology.ts";
 

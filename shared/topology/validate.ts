@@ -5,12 +5,12 @@
  * its default (or undefined) so the walk and the cross-field rules can report everything in one pass.
  */
 import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, type YAMLMap } from "yaml";
-import { Diagnostics, joinIndex, joinKey, type Pos } from "./diagnostics.ts";
+import { Diagnostics, joinIndex, joinKey, type Pos } from "../config/diagnostics.ts";
 import { hasLiteralIn, interpolate, type Env } from "./interpolate.ts";
-import type { Desc, EitherDesc, NumberDesc, ObjectDesc, StringDesc, TaggedDesc, UnitDesc } from "./schema/dsl.ts";
-import { isSecretKey, isSecretMap, urlSecretRanges } from "./secrets.ts";
-import { didYouMean } from "./suggest.ts";
-import { durationProblem, sizeProblem, tryParseDuration, tryParseSize } from "./units.ts";
+import type { Desc, EitherDesc, NumberDesc, ObjectDesc, StringDesc, TaggedDesc, UnitDesc } from "../config/dsl.ts";
+import { isSecretKey, isSecretMap, urlSecretRanges } from "../config/secrets.ts";
+import { didYouMean } from "../config/suggest.ts";
+import { durationProblem, sizeProblem, tryParseDuration, tryParseSize } from "../config/units.ts";
 import { posAt, posOf, YAML_LIMITS, type YamlSource } from "./yaml-source.ts";
 
 /** Marks a value that failed validation (the issue is already recorded). */

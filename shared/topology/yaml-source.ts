@@ -1,7 +1,7 @@
 /** Parses topology YAML into a document with a line counter; syntax errors become CONFIG_YAML_SYNTAX with positions. */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from "yaml";
 import { ConfigError, type ConfigIssue } from "../errors/index.ts";
-import { joinIndex, joinKey, type Pos } from "./diagnostics.ts";
+import { joinIndex, joinKey, type Pos } from "../config/diagnostics.ts";
 
 /** A parsed topology file and the means to turn node offsets into line/column. */
 export interface YamlSource {

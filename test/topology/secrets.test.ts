@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { explainTopology, loadTopology, parseTopology, redactTopology } from "../../shared/topology/index.ts";
-import { redactSecretsInText } from "../../shared/topology/secrets.ts";
+import { redactSecretsInText } from "../../shared/config/secrets.ts";
 import { GOOD } from "./support.ts";
 
 const FILE = "/tmp/topofleet-secrets/topology.yaml";

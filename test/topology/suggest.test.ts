@@ -1,6 +1,6 @@
 /** "did you mean" suggestions. */
 import { describe, expect, test } from "bun:test";
-import { closest, editDistance } from "../../shared/topology/suggest.ts";
+import { closest, editDistance } from "../../shared/config/suggest.ts";
 
 describe("suggestions", () => {
   test("edit distance", () => {

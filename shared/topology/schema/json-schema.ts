@@ -3,8 +3,8 @@
  * descriptors the validator uses. Values that may come from `${VAR}` (numbers, booleans, enums, patterned
  * strings) also accept an env reference, since the editor sees the file before interpolation.
  */
-import { DURATION_PATTERN, SIZE_PATTERN, formatDuration, formatSize } from "../units.ts";
-import type { Desc, ObjectDesc } from "./dsl.ts";
+import { DURATION_PATTERN, SIZE_PATTERN, formatDuration, formatSize } from "../../config/units.ts";
+import type { Desc, ObjectDesc } from "../../config/dsl.ts";
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 /** A Markdown table of every key of the topology file (path, type, default, description), generated from the descriptors. */
-import { formatDuration, formatSize } from "../units.ts";
-import type { Desc, ObjectDesc } from "./dsl.ts";
+import { formatDuration, formatSize } from "../../config/units.ts";
+import type { Desc, ObjectDesc } from "../../config/dsl.ts";
 import { describe, requiredKeys } from "./json-schema.ts";
 
 /** Markdown reference of every key under `root`. */

@@ -1,7 +1,7 @@
 /** Schema of `source:` — exactly one of `kafka:` (a real cluster) or `mock:` (librdkafka's in-process mock). */
 import { TOPOLOGY_DEFAULTS as D } from "../defaults.ts";
-import { arr, bool, duration, int, num, obj, opt, size, str } from "./dsl.ts";
-import { checkSubscription, kafkaProperties, SUBSCRIPTION_PATTERN } from "./common.ts";
+import { arr, bool, duration, int, num, obj, opt, size, str } from "../../config/dsl.ts";
+import { checkSubscription, kafkaProperties, SUBSCRIPTION_PATTERN } from "../../config/common.ts";
 
 
 const topics = (dflt?: string[]) =>

@@ -1,7 +1,7 @@
 /** Schema of the `stages:` list: each item is a single-key map `enrich:`, `dedupe:`, `limit:`, `persist:` or `custom:`. */
 import { TOPOLOGY_DEFAULTS as D, DEFAULT_COLUMNS } from "../defaults.ts";
-import { any, arr, bool, duration, int, map, num, obj, opt, size, str, tagged } from "./dsl.ts";
-import { ATTRIBUTE_PATTERN, IDENTIFIER_PATTERN, POSTGRES_URL_PATTERN, STAGE_NAME_PATTERN, stageName } from "./common.ts";
+import { any, arr, bool, duration, int, map, num, obj, opt, size, str, tagged } from "../../config/dsl.ts";
+import { ATTRIBUTE_PATTERN, IDENTIFIER_PATTERN, POSTGRES_URL_PATTERN, STAGE_NAME_PATTERN, stageName } from "../../config/common.ts";
 
 const attribute = (description: string) =>
   str({ description, pattern: ATTRIBUTE_PATTERN, patternHint: "a CloudEvents attribute name (lowercase a-z, 0-9)" });

@@ -1,7 +1,7 @@
 /** Schema of a whole topology file: the root descriptor everything else is generated from. */
 import { TOPOLOGY_DEFAULTS as D } from "../defaults.ts";
-import { duration, either, int, map, num, obj, opt, size, str, type Infer } from "./dsl.ts";
-import { TOPIC_PATTERN } from "./common.ts";
+import { duration, either, int, map, num, obj, opt, size, str, type Infer } from "../../config/dsl.ts";
+import { TOPIC_PATTERN } from "../../config/common.ts";
 import { sourceSchema } from "./source.ts";
 import { stagesSchema } from "./stages.ts";
 
