@@ -25,8 +25,10 @@ import { DEFAULT_OPTIONS } from "../../shared/stages/dedupe/options.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import type { DedupeStageConfig } from "../../shared/topology/types.ts";
 import type { Batch } from "../../shared/stages/batch.ts";
-import { dedupeConfig, makeBatch, scanKeys, stageContext, type EventSpec } from "../../test/stages/dedupe/fixture.ts";
-import { REDIS_URL } from "../../test/support/services.ts";
+import { makeBatch, scanKeys, type EventSpec } from "../support/dedupe-batches.ts";
+import { stageContext } from "../support/stage-context.ts";
+import { dedupeConfig } from "../support/stage-configs.ts";
+import { REDIS_URL } from "../support/services.ts";
 import { choiceFlag, JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 
 
@@ -91,7 +93,7 @@ async function runVariant(v: Variant): Promise<Result> {
   const cfg = dedupeConfig({ ...v.config, expectedPerWindow: expected, falsePositiveRate: fpr, windowMs, onMaybeSeen: "drop" });
   const stage = new DedupeStage(cfg, { chunkKeys, maxInFlight, ...v.options, now: () => now, statsIntervalMs: 3_600_000 });
   const metrics = new Metrics();
-  await stage.start(stageContext([stage], cfg, metrics));
+  await stage.start(stageContext({ stages: [stage], configs: [cfg], metrics }));
   const isRedis = cfg.backend === "redis";
   try {
     // Previous window: a tenth of the measured volume, so it exists and holds bits.

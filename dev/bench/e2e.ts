@@ -30,6 +30,7 @@ import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";
 import { ServiceCpuSampler, parseServicePids } from "./service-cpu.ts";
 import { MetricsScraper, type FleetCounters } from "./fleet-metrics.ts";
 import { allAssignedRate, formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
+import { freePort } from "../support/net.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -104,14 +105,6 @@ const SPEC = {
 
 /** Envelope + headers on top of the payload, for partition sizing on the mock. */
 const RECORD_OVERHEAD_BYTES = 320;
-
-/** A free TCP port on 127.0.0.1 (for the fleet's /readyz). */
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
 
 /** Waits until GET /readyz answers 200, the process exits, or the deadline passes. */
 async function waitReady(port: number, exited: Promise<number>, timeoutMs: number): Promise<boolean> {
@@ -202,7 +195,7 @@ async function main(): Promise<number> {
     brokers = mock.bootstraps;
   }
   const kafka: KafkaConfig = { "bootstrap.servers": brokers };
-  const httpPort = freePort();
+  const httpPort = await freePort();
   const topologyFile = join(tmp, "bench.yaml");
   await Bun.write(
     topologyFile,

@@ -10,7 +10,8 @@
  */
 import { EventStatus } from "../../shared/stages/batch.ts";
 import { M } from "../../shared/telemetry/names.ts";
-import { batchOf, dropPrefix, limitConfig, perSecond, startedStage } from "../../test/stages/limit/support.ts";
+import { batchOf, dropPrefix, startedStage } from "../support/limit-stage.ts";
+import { limitConfig, perSecond } from "../support/stage-configs.ts";
 import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 
 const batches = numberFlag("batches", 400);

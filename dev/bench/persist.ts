@@ -20,8 +20,10 @@ import { join } from "node:path";
 import { EventStatus, type Batch } from "../../shared/stages/batch.ts";
 import { createPersistStage } from "../../shared/stages/persist/index.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
-import { makeBatch, persistConfig, stageContext, type FixtureEvent } from "../../test/stages/persist/fixture.ts";
-import { PG_URL } from "../../test/support/services.ts";
+import { makeBatch, type FixtureEvent } from "../support/persist-batches.ts";
+import { stageContext } from "../support/stage-context.ts";
+import { persistConfig } from "../support/stage-configs.ts";
+import { PG_URL } from "../support/services.ts";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,12 +77,12 @@ function batches(): Batch[] {
 
 const dataDir = mkdtempSync(join(tmpdir(), "tf-bench-persist-"));
 const table = `bench_persist_${process.pid}_${Date.now().toString(36)}`;
-const cfg = persistConfig(url, "public", table, { method, connections, partitionsAheadDays: 1 });
+const cfg = persistConfig({ url, table, method, connections, partitionsAheadDays: 1 });
 const stage = createPersistStage(cfg);
 const metrics = new Metrics();
 try {
   const work = batches();
-  await stage.start(stageContext(dataDir, metrics));
+  await stage.start(stageContext({ dataDir, metrics }));
   const effectiveMethod = stage.method!;
   log(`# ${command}`);
   log(`persist bench: ${rows} rows, batches of ${batchSize}, ${connections} connections / batches in flight, method ${effectiveMethod}`);

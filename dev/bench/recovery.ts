@@ -24,6 +24,7 @@ import { Flags, GENERATOR_FLAG_SPEC, generatorConfigFromFlags, parseFlags, runCl
 import { newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { watermarksOf } from "../../shared/replay/metadata.ts";
+import { freePort } from "../support/net.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const USAGE = `Usage: KAFKA_BROKERS=host:port bun dev/bench/recovery.ts [flags]
@@ -75,13 +76,6 @@ function ownedBy(log: LogLine[], pid: number): Set<number> {
   return owned;
 }
 
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
-
 async function main(): Promise<number> {
   const argv = Bun.argv.slice(2);
   const f = new Flags(parseFlags(argv, SPEC).values);
@@ -112,7 +106,7 @@ async function main(): Promise<number> {
     benchTopologyYaml({
       name: names.pipeline, brokers, topic: names.topic, deadLetterTopic: names.dlq, group: names.group, table: names.table,
       redisPrefix: names.prefix, expectedEvents: events, replicas: 2, threads: null, batch, connections: null, inFlightBatches: null,
-      httpPort: freePort(), logLevel: "info",
+      httpPort: await freePort(), logLevel: "info",
     }),
   );
   const env = { ...process.env, [BENCH_ENV.databaseUrl]: databaseUrl, [BENCH_ENV.redisUrl]: redisUrl };

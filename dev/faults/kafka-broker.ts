@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort, run } from "./ports.ts";
+import { freePort, run } from "../support/net.ts";
 
 const BROKER_SH = resolve(import.meta.dir, "../kafka/broker.sh");
 

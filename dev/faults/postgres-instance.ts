@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { freePort, run } from "./ports.ts";
+import { freePort, run } from "../support/net.ts";
 import type { TestCertificates } from "./tls.ts";
 
 /** Directory of the PostgreSQL server binaries: $PG_BIN, else the newest /usr/lib/postgresql/<v>/bin. */

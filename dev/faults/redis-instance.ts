@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort, tcpOpen, waitUntil } from "./ports.ts";
+import { freePort, tcpOpen } from "../support/net.ts";
+import { waitFor } from "../support/wait.ts";
 import type { TestCertificates } from "./tls.ts";
 
 /** Options of a test Redis: a password (`requirepass`) and/or TLS only (no plaintext port). */
@@ -57,14 +58,12 @@ export class RedisInstance {
     if (password) args.push("--requirepass", password);
     this.proc = Bun.spawn(args, { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
     const proc = this.proc;
-    await waitUntil(
+    await waitFor(
       async () => {
         if (proc.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${proc.exitCode} at start`);
         return tcpOpen("127.0.0.1", this.port, 500);
       },
-      10_000,
-      `redis-server on port ${this.port}`,
-      50,
+      { timeoutMs: 10_000, what: `redis-server on port ${this.port}`, everyMs: 50 },
     );
   }
 

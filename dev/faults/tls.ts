@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "./ports.ts";
+import { run } from "../support/net.ts";
 
 /** Paths of the generated PEM files. */
 export interface TestCertificates {

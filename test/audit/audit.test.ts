@@ -7,7 +7,7 @@ import postgres from "postgres";
 import { audit, tallyDeadLetters, type AuditInput, type DeadLetterMessage } from "../../shared/audit/index.ts";
 import { createEventFactory, EXPECTED_REJECTION_CODE, manifestOf, type GeneratedRecord, type LoadgenManifest } from "../../shared/loadgen/index.ts";
 import { DLQ_HEADERS } from "../../shared/runtime/engine/dead-letter.ts";
-import { describeWith, PG_URL, uniqueName } from "../support/services.ts";
+import { describeWith, PG_URL, uniqueName } from "../../dev/support/services.ts";
 
 const config = { rate: 0, events: 3000, tenants: 4, duplicateRatio: 0.05, invalidRatio: 0.04, binaryRatio: 0.2, payloadBytes: 64 };
 

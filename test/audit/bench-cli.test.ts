@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { describeWith, IN_CI } from "../support/services.ts";
+import { describeWith, IN_CI } from "../../dev/support/services.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 

@@ -3,8 +3,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { MockCluster } from "../../shared/kafka/index.ts";
-import { uniqueName } from "../support/services.ts";
-import { REPO, runCliToEnd, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
+import { uniqueName } from "../../dev/support/services.ts";
+import { REPO, runCliToEnd } from "../../dev/support/cli-process.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const tmp = tempDir("tf-cli");
 afterAll(() => tmp.cleanup());

@@ -9,7 +9,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, freePort, startCli, tempDir, waitFor, writeTopology } from "../runtime/supervisor/helpers.ts";
+import { CliProcess, REPO } from "../../dev/support/cli-process.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { freePort } from "../../dev/support/net.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
+import { waitFor } from "../../dev/support/wait.ts";
 
 const RATE = 1_500;
 const RUN_MS = 65_000;
@@ -34,14 +38,14 @@ const eventsPerLine = (stdout: string): number[] =>
 
 describe("demo paced by the pipeline", () => {
   test(`unbounded for ${RUN_MS / 1000} s with the pipeline throttled below the generator: steady progress, no resets, nothing lost`, async () => {
-    const run = startCli([throttledDemo(), "--data-dir", join(tmp.dir, "data")], { TOPOFLEET_HTTP_PORT: String(freePort()) });
+    const run = new CliProcess([throttledDemo(), "--data-dir", join(tmp.dir, "data")], { TOPOFLEET_HTTP_PORT: String(await freePort()) });
     let stopped = false;
     try {
-      await waitFor("the first committed events", () => eventsPerLine(run.stdout()).some((n) => n > 0), 60_000);
-      const started = eventsPerLine(run.stdout()).length;
+      await waitFor(() => eventsPerLine(run.stdout).some((n) => n > 0), { timeoutMs: 60_000, what: "the first committed events" });
+      const started = eventsPerLine(run.stdout).length;
       await Bun.sleep(RUN_MS);
-      const lines = run.stdout().split("\n").filter((l) => l.includes("events/s"));
-      const events = eventsPerLine(run.stdout()).slice(started);
+      const lines = run.stdout.split("\n").filter((l) => l.includes("events/s"));
+      const events = eventsPerLine(run.stdout).slice(started);
       expect(events.length).toBeGreaterThanOrEqual(RUN_MS / 1000 - 5);
       // Every 10 s window commits at least a third of what the throttle lets through: no stall, no reset loop.
       for (let i = 10; i < events.length; i += 10) {
@@ -55,12 +59,12 @@ describe("demo paced by the pipeline", () => {
       run.proc.kill("SIGINT");
       stopped = true;
       const code = await run.exited;
-      expect(code, run.stderr().slice(-2000)).toBe(0);
-      expect(run.stdout()).toMatch(/lost\s+0\n/);
-      expect(run.stdout()).not.toContain("deleted before read");
-      expect(run.stderr()).not.toContain("KAFKA_OFFSETS_DELETED_BEFORE_READ");
-      expect(run.stderr()).not.toContain("KAFKA_OFFSET_RESET_BACKWARD");
-      expect(run.stderr()).not.toContain("Offset out of range");
+      expect(code, run.stderr.slice(-2000)).toBe(0);
+      expect(run.stdout).toMatch(/lost\s+0\n/);
+      expect(run.stdout).not.toContain("deleted before read");
+      expect(run.stderr).not.toContain("KAFKA_OFFSETS_DELETED_BEFORE_READ");
+      expect(run.stderr).not.toContain("KAFKA_OFFSET_RESET_BACKWARD");
+      expect(run.stderr).not.toContain("Offset out of range");
     } finally {
       if (!stopped) run.proc.kill("SIGKILL");
     }

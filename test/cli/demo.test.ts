@@ -5,7 +5,10 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { REPO, freePort, runCliToEnd, startCli, tempDir, waitFor } from "../runtime/supervisor/helpers.ts";
+import { CliProcess, REPO, runCliToEnd } from "../../dev/support/cli-process.ts";
+import { freePort } from "../../dev/support/net.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
+import { waitFor } from "../../dev/support/wait.ts";
 
 const DEMO = join(REPO, "topologies/demo.yaml");
 const tmp = tempDir("tf-demo");
@@ -32,7 +35,7 @@ const alive = (pid: number): boolean => {
 
 describe("demo topology", () => {
   test("--max-events 20000 --json: exits 0, every event accounted for, nothing lost", async () => {
-    const r = await runCliToEnd([DEMO, "--max-events", "20000", "--json", "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(freePort()) });
+    const r = await runCliToEnd([DEMO, "--max-events", "20000", "--json", "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(await freePort()) });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
     const s = JSON.parse(lines.at(-1)!);
@@ -48,21 +51,21 @@ describe("demo topology", () => {
   }, 120_000);
 
   test("live line every second, HTTP endpoints while running, summary and exit 0 on Ctrl-C", async () => {
-    const port = freePort();
-    const run = startCli([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(port) });
+    const port = await freePort();
+    const run = new CliProcess([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(port) });
     try {
-      await waitFor("two live lines", () => run.stdout().split("\n").filter((l) => l.includes("events/s")).length >= 2, 60_000);
+      await waitFor(() => run.stdout.split("\n").filter((l) => l.includes("events/s")).length >= 2, { timeoutMs: 60_000, what: "two live lines" });
       // Off a TTY each update is a plain line (no carriage returns).
-      expect(run.stdout()).not.toContain("\r");
-      expect(run.stdout()).toMatch(/[\d,]+ events\/s \| events [\d,]+ \| persisted [\d,]+ \| duplicates [\d,]+ \| invalid [\d,]+ \| lag /);
+      expect(run.stdout).not.toContain("\r");
+      expect(run.stdout).toMatch(/[\d,]+ events\/s \| events [\d,]+ \| persisted [\d,]+ \| duplicates [\d,]+ \| invalid [\d,]+ \| lag /);
 
       const base = `http://127.0.0.1:${port}`;
-      await waitFor("readiness", async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
+      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, { timeoutMs: 60_000, what: "readiness" });
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
-      const metrics = await waitFor("persisted events in /metrics", async () => {
+      const metrics = await waitFor(async () => {
         const text = await (await fetch(`${base}/metrics`)).text();
         return text.includes('outcome="persisted"') ? text : null;
-      });
+      }, { what: "persisted events in /metrics" });
       for (const name of ["topofleet_events_in_total{stage=\"enrich\"}", "topofleet_events_out_total{stage=\"persist\",outcome=\"persisted\"}", "topofleet_workers 1", "topofleet_worker_restarts_total"]) {
         expect(metrics).toContain(name);
       }
@@ -71,22 +74,22 @@ describe("demo topology", () => {
       run.proc.kill("SIGINT");
     }
     const code = await run.exited;
-    expect(code, run.stderr()).toBe(0);
-    expect(run.stdout()).toContain("topofleet demo: stopped (signal SIGINT)");
-    expect(run.stdout()).toMatch(/lost\s+0\n/);
+    expect(code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("topofleet demo: stopped (signal SIGINT)");
+    expect(run.stdout).toMatch(/lost\s+0\n/);
   }, 120_000);
 
   test("a second Ctrl-C kills the workers and exits 130 at once", async () => {
-    const run = startCli([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(freePort()), TOPOFLEET_LOG_LEVEL: "info" });
-    await waitFor("a live line", () => run.stdout().includes("events/s"), 60_000);
-    const pids = workerPids(run.stderr());
+    const run = new CliProcess([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(await freePort()), TOPOFLEET_LOG_LEVEL: "info" });
+    await waitFor(() => run.stdout.includes("events/s"), { timeoutMs: 60_000, what: "a live line" });
+    const pids = workerPids(run.stderr);
     expect(pids.length).toBe(1);
     run.proc.kill("SIGINT");
     await Bun.sleep(20);
     run.proc.kill("SIGINT");
     expect(await run.exited).toBe(130);
-    expect(run.stdout()).toContain("stopped (forced)");
-    await waitFor("the worker to be gone", () => pids.every((p) => !alive(p)), 5_000);
+    expect(run.stdout).toContain("stopped (forced)");
+    await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 5_000, what: "the worker to be gone" });
   }, 120_000);
 
   test("--migrate creates the embedded table and exits 0", async () => {

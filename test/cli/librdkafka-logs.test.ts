@@ -3,7 +3,10 @@
  * every command routes them through its pino logger as JSON, with the facility, client and broker in fields.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { freePort, runCliToEnd, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
+import { runCliToEnd } from "../../dev/support/cli-process.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { freePort } from "../../dev/support/net.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const tmp = tempDir("tf-rdlogs");
 afterAll(() => tmp.cleanup());
@@ -27,7 +30,7 @@ function jsonLines(text: string): Array<Record<string, any>> {
 
 describe("librdkafka log lines go through pino", () => {
   test("--explain against an unreachable broker: FAIL is a JSON error line naming the broker, repeats are counted", async () => {
-    const port = freePort();
+    const port = await freePort();
     const file = writeTopology(
       tmp.dir,
       `name: unreachable

@@ -6,10 +6,13 @@
  * on the real broker when KAFKA_BROKERS is set.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { kafkaSuite } from "../support/kafka.ts";
+import { kafkaSuite } from "../../dev/support/kafka.ts";
 import { commitOffset, deleteOldest } from "../support/retention.ts";
 import { FAST_GROUP, produce, uniqueName } from "../runtime/engine/support.ts";
-import { RECORD_STAGE, runCliToEnd, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
+import { RECORD_STAGE } from "../runtime/supervisor/helpers.ts";
+import { runCliToEnd } from "../../dev/support/cli-process.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const kafka = kafkaSuite();
 const tmp = tempDir("tf-lost-events");

@@ -1,8 +1,10 @@
 /** `--migrate` against the real PostgreSQL: creates the persist table, idempotently, and exits 0. */
 import { afterAll, expect, test } from "bun:test";
 import postgres from "postgres";
-import { PG_URL, describeWith, uniqueName } from "../support/services.ts";
-import { runCliToEnd, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
+import { PG_URL, describeWith, uniqueName } from "../../dev/support/services.ts";
+import { runCliToEnd } from "../../dev/support/cli-process.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const tmp = tempDir("tf-migrate");
 afterAll(() => tmp.cleanup());

@@ -6,7 +6,9 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { runCliToEnd, startCli, tempDir, writeTopology } from "../runtime/supervisor/helpers.ts";
+import { CliProcess, runCliToEnd } from "../../dev/support/cli-process.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const tmp = tempDir("tf-cli-modules");
 afterAll(() => tmp.cleanup());
@@ -73,11 +75,11 @@ describe("a running fleet with a broken module", () => {
   ] as const) {
     test(`${kind} ${file}: the worker reports it with the path, the fleet exits 2 without restarting it`, async () => {
       const topology = writeTopology(tmp.dir, yaml(mod(file)), `run-${file}.yaml`);
-      const run = startCli([topology, "--json", "--max-events", "50", "--data-dir", tmp.dir], env);
+      const run = new CliProcess([topology, "--json", "--max-events", "50", "--data-dir", tmp.dir], env);
       const timer = setTimeout(() => run.proc.kill("SIGKILL"), 60_000);
       const code = await run.exited;
       clearTimeout(timer);
-      const log = run.stderr();
+      const log = run.stderr;
       expect(code).toBe(2);
       expect(log).toContain("CONFIG_MODULE_LOAD");
       expect(log).toContain(mod(file));

@@ -6,7 +6,8 @@ import { buildDashboard } from "../../shared/deploy/dashboard.ts";
 import { emit, deploymentName } from "../../shared/deploy/index.ts";
 import { M } from "../../shared/telemetry/names.ts";
 import { loadTopology } from "../../shared/topology/index.ts";
-import { PLANTED, REPO, loadIngest, tempDir } from "./support.ts";
+import { PLANTED, REPO, loadIngest } from "./support.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 // Compose files use YAML merge keys (<<), which YAML 1.2 parsers apply only when asked.
 const compose = parse(readFileSync(join(REPO, "docker-compose.yml"), "utf8"), { merge: true });
@@ -88,7 +89,7 @@ describe("Dockerfile", () => {
 
 describe("--emit compose", async () => {
   const t = await loadIngest();
-  const dir = tempDir("compose");
+  const dir = tempDir("compose").dir;
   const [file] = emit("compose", t, dir, { partitions: 12 });
   const text = readFileSync(file, "utf8");
   const svc = parse(text).services[deploymentName(t)];

@@ -5,12 +5,13 @@ import { parse } from "yaml";
 import { emit, deploymentName } from "../../shared/deploy/index.ts";
 import { ConfigError } from "../../shared/errors/index.ts";
 import { loadTopology } from "../../shared/topology/index.ts";
-import { INGEST, PLANTED, REPO, loadIngest, tempDir } from "./support.ts";
+import { INGEST, PLANTED, REPO, loadIngest } from "./support.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 describe("--emit k8s", async () => {
   const t = await loadIngest();
   const name = deploymentName(t);
-  const dir = tempDir("k8s");
+  const dir = tempDir("k8s").dir;
   emit("k8s", t, dir, { partitions: 6, image: "registry.example/topofleet:1" });
   const docs = new Map(readdirSync(dir).map((f) => [f, parse(readFileSync(join(dir, f), "utf8"))]));
   const dep = docs.get("deployment.yaml");
@@ -84,6 +85,6 @@ describe("--emit k8s", async () => {
 
   test("a mock-source topology cannot be emitted for Kubernetes", async () => {
     const demo = await loadTopology(join(REPO, "topologies", "demo.yaml"));
-    expect(() => emit("k8s", demo, tempDir("k8s-demo"))).toThrow(ConfigError);
+    expect(() => emit("k8s", demo, tempDir("k8s-demo").dir)).toThrow(ConfigError);
   });
 });

@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadTopology } from "../../shared/topology/index.ts";
 
@@ -16,8 +14,6 @@ export const SECRET_ENV = {
 
 /** Loads topologies/ingest.yaml with the planted secrets in its environment. */
 export const loadIngest = () => loadTopology(INGEST, { env: SECRET_ENV });
-/** A fresh temporary directory. */
-export const tempDir = (p: string) => mkdtempSync(join(tmpdir(), `tf-${p}-`));
 
 /** Parses a systemd unit into section → key → values (keys may repeat). */
 export function parseUnit(text: string): Map<string, Map<string, string[]>> {

@@ -2,12 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { emit, deploymentName } from "../../shared/deploy/index.ts";
-import { PLANTED, loadIngest, parseUnit, tempDir } from "./support.ts";
+import { PLANTED, loadIngest, parseUnit } from "./support.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 describe("--emit systemd", async () => {
   const t = await loadIngest();
   const name = deploymentName(t);
-  const dir = tempDir("systemd");
+  const dir = tempDir("systemd").dir;
   const written = emit("systemd", t, dir, { partitions: 4 });
   const unitText = readFileSync(join(dir, `${name}@.service`), "utf8");
   const unit = parseUnit(unitText);

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { waitUntil } from "../../dev/faults/ports.ts";
+import { waitFor } from "../../dev/support/wait.ts";
 import { expectExact, faultSuite, runScenario, Scenario } from "./harness.ts";
 
 const services = faultSuite();
@@ -21,7 +21,7 @@ describe("worker killed with SIGKILL mid-batch", () => {
         // The 6th batch to pass the stage: well into the stream, with earlier batches committed.
         const fleet = s.startFleet({ TOPOFLEET_FAULT: `crash-after:${point}:6`, TOPOFLEET_FAULT_ONCE: once });
         const producing = s.produce();
-        await waitUntil(() => existsSync(once), 60_000, `the crash-after:${point} hook to fire`);
+        await waitFor(() => existsSync(once), { timeoutMs: 60_000, what: `the crash-after:${point} hook to fire` });
         expect(readFileSync(once, "utf8")).toContain(`crash-after:${point}:6`);
         if (point === "persist") {
           // The state the crash must survive: rows durable in PostgreSQL whose offsets were never committed.

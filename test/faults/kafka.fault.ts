@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { KafkaBrokerInstance } from "../../dev/faults/kafka-broker.ts";
 import { Admin, type KafkaError } from "../../shared/kafka/index.ts";
-import { describeMockOnly, REAL_BROKERS } from "../support/kafka.ts";
+import { describeMockOnly, REAL_BROKERS } from "../../dev/support/kafka.ts";
 import { expectExact, faultSuite, MOCK_BROKERS, runScenario, Scenario, type ScenarioKafka } from "./harness.ts";
 
 const services = faultSuite();

@@ -13,8 +13,8 @@ import { describe, expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
 import { EnrichRejectCode as C } from "../../shared/stages/enrich/codes.ts";
-import { IN_CI } from "../support/services.ts";
-import { REAL_BROKERS } from "../support/kafka.ts";
+import { IN_CI } from "../../dev/support/services.ts";
+import { REAL_BROKERS } from "../../dev/support/kafka.ts";
 import { deadLettersByCase, expectExact, faultSuite, POISON_CASE_HEADER, rejectionOf, runScenario, Scenario, type FaultServices, type PoisonRecord } from "./harness.ts";
 
 const module = (name: string) => fileURLToPath(new URL(`./support/${name}`, import.meta.url));

@@ -8,8 +8,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
-import { IN_CI } from "../support/services.ts";
-import { REAL_BROKERS } from "../support/kafka.ts";
+import { IN_CI } from "../../dev/support/services.ts";
+import { REAL_BROKERS } from "../../dev/support/kafka.ts";
 import {
   deadLettersByCase,
   expectExact,

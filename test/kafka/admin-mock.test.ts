@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Admin, KafkaError, MOCK_PARTITION_MAX_BYTES, MockCluster, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
 import { uniqueName } from "./helpers.ts";
-import { REAL_BROKERS } from "../support/kafka.ts";
+import { REAL_BROKERS } from "../../dev/support/kafka.ts";
 
 let mock: MockCluster;
 beforeAll(async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Consumer, KafkaError, Producer } from "../../shared/kafka/index.ts";
-import { consumeN, consumerConfig, uniqueName, waitFor } from "./helpers.ts";
-import { kafkaSuite } from "../support/kafka.ts";
+import { consumeN, consumerConfig, uniqueName } from "./helpers.ts";
+import { waitFor } from "../../dev/support/wait.ts";
+import { kafkaSuite } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -96,7 +97,7 @@ describe("Consumer", () => {
     c.subscribe([topic]);
     await consumeN(c, 80);
     expect(await c.watermarks(topic, 0)).toEqual({ low: 0, high: 40 });
-    await waitFor(() => c.cachedWatermarks(topic, 1)?.high === 40, 10_000, "cached watermark");
+    await waitFor(() => c.cachedWatermarks(topic, 1)?.high === 40, { timeoutMs: 10_000, what: "cached watermark" });
     await c.commit([{ topic, partition: 0, offset: 25 }], { sync: true });
     const lag = (await c.lag()).sort((a, b) => a.partition - b.partition);
     expect(lag).toEqual([
@@ -143,7 +144,7 @@ describe("Consumer", () => {
     const topic = await topicWith(1, 30);
     const c = new Consumer({ config: consumerConfig(kafka().bootstraps, uniqueName("g")) });
     c.subscribe([topic]);
-    await waitFor(() => c.assignment().length === 1, 30_000, "assignment");
+    await waitFor(() => c.assignment().length === 1, { timeoutMs: 30_000, what: "assignment" });
     const first = await c.consume(10, 10_000);
     expect(first.messages.length).toBeGreaterThan(0);
     expect(c.outstandingMessages).toBeGreaterThanOrEqual(first.messages.length);

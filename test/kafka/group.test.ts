@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { Consumer, Producer, type RebalanceEvent } from "../../shared/kafka/index.ts";
-import { consumerConfig, uniqueName, waitFor } from "./helpers.ts";
-import { kafkaSuite } from "../support/kafka.ts";
+import { consumerConfig, uniqueName } from "./helpers.ts";
+import { waitFor } from "../../dev/support/wait.ts";
+import { kafkaSuite } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -132,13 +133,13 @@ for (const strategy of ["range", "cooperative-sticky"] as const) {
       const config = consumerConfig(kafka().bootstraps, group, { "partition.assignment.strategy": strategy });
       const a = new Member("a", config, sink);
       a.start(topic);
-      await waitFor(() => seen.size > 2000, 30_000, "member a to start consuming");
+      await waitFor(() => seen.size > 2000, { timeoutMs: 30_000, what: "member a to start consuming" });
       a.slow = true;
       const b = new Member("b", config, sink);
       b.start(topic);
-      await waitFor(() => b.events.some((e) => e.type === "assigned" && e.partitions.length > 0), 60_000, "b to be assigned partitions");
+      await waitFor(() => b.events.some((e) => e.type === "assigned" && e.partitions.length > 0), { timeoutMs: 60_000, what: "b to be assigned partitions" });
       a.slow = false;
-      await waitFor(() => seen.size === partitions * perPartition, 60_000, "all messages");
+      await waitFor(() => seen.size === partitions * perPartition, { timeoutMs: 60_000, what: "all messages" });
       await Bun.sleep(300); // let any duplicate that would follow show up
       await a.stop();
       await b.stop();
@@ -182,12 +183,12 @@ describe("cooperative-sticky incremental rebalance", () => {
       return { consumer, events, seen, stop: async () => ((running = false), await loop, await consumer.close()) };
     };
     const a = mk();
-    await waitFor(() => a.seen.length > 500, 30_000, "a consuming");
+    await waitFor(() => a.seen.length > 500, { timeoutMs: 30_000, what: "a consuming" });
     const b = mk();
-    await waitFor(() => b.events.some((e) => e.type === "assigned" && e.partitions.length > 0), 60_000, "b assigned");
+    await waitFor(() => b.events.some((e) => e.type === "assigned" && e.partitions.length > 0), { timeoutMs: 60_000, what: "b assigned" });
     const revoke = a.events.find((e) => e.type === "revoked")!;
     // Time for a to show it kept consuming its other partitions (a loaded 2-core machine needs more than 1 s).
-    await waitFor(() => a.seen.some((s) => s.at > revoke.at && !revoke.partitions.some((p) => p.partition === s.partition)), 10_000, "a consuming a kept partition");
+    await waitFor(() => a.seen.some((s) => s.at > revoke.at && !revoke.partitions.some((p) => p.partition === s.partition)), { timeoutMs: 10_000, what: "a consuming a kept partition" });
     await Bun.sleep(500);
     await b.stop();
     await a.stop();

@@ -1,6 +1,6 @@
 /** Shared fixtures for the Kafka binding tests: a mock cluster per file, unique names, consume-until helpers. */
 import { Consumer, type ConsumedMessage, type ConsumerOptions, type KafkaConfig, type RebalanceEvent } from "../../shared/kafka/index.ts";
-import { uniqueName } from "../support/services.ts";
+import { uniqueName } from "../../dev/support/services.ts";
 
 /** Consumer config for a fresh group reading from the beginning. */
 export function consumerConfig(bootstraps: string, group: string, extra: KafkaConfig = {}): KafkaConfig {
@@ -65,15 +65,6 @@ export function recordingConsumer(config: KafkaConfig, extra: Partial<ConsumerOp
     onError: (e) => errors.push(e),
   });
   return { consumer, events, errors };
-}
-
-/** Waits until `pred` holds, checking every 50 ms. */
-export async function waitFor(pred: () => boolean, timeoutMs = 30_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
 }
 
 export { uniqueName };

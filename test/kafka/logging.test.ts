@@ -4,7 +4,7 @@ import { Admin, setKafkaLogger, type KafkaLogger } from "../../shared/kafka/inde
 import { parseLogLine } from "../../shared/kafka/client/log-queue.ts";
 import { LogRateLimiter } from "../../shared/kafka/client/log-rate-limit.ts";
 import { kafkaLogger, pinoLevelOf } from "../../shared/kafka/client/log-sink.ts";
-import { freePort } from "../runtime/supervisor/helpers.ts";
+import { freePort } from "../../dev/support/net.ts";
 
 interface Captured {
   level: keyof KafkaLogger;
@@ -54,7 +54,7 @@ describe("librdkafka log lines", () => {
   test("a client's lines reach the process's Kafka logger with facility, client and broker, rate-limited, and a closing count", async () => {
     const { logger, lines } = capturingLogger();
     setKafkaLogger(logger);
-    const port = freePort();
+    const port = await freePort();
     // An admin client enables no error events, so librdkafka logs its errors too ("1/1 brokers are down").
     const admin = new Admin({
       config: { "bootstrap.servers": `127.0.0.1:${port}`, "client.id": "logs-test", "fetch.wait.max.ms": "10", "reconnect.backoff.ms": "20", "reconnect.backoff.max.ms": "50" },

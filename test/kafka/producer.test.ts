@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Consumer, KafkaError, MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { consumeN, consumerConfig, uniqueName } from "./helpers.ts";
-import { kafkaSuite, testMockOnly } from "../support/kafka.ts";
+import { kafkaSuite, testMockOnly } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Consumer, Producer } from "../../shared/kafka/index.ts";
 import { consumeN, consumerConfig, uniqueName } from "./helpers.ts";
-import { kafkaSuite } from "../support/kafka.ts";
+import { kafkaSuite } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 

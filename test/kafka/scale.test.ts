@@ -5,8 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Consumer, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
-import { consumerConfig, uniqueName, waitFor } from "./helpers.ts";
-import { kafkaSuite } from "../support/kafka.ts";
+import { consumerConfig, uniqueName } from "./helpers.ts";
+import { waitFor } from "../../dev/support/wait.ts";
+import { kafkaSuite } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -137,7 +138,7 @@ describe("scale", () => {
         b.release();
       }
     })();
-    await waitFor(() => consumer.assignment().length === 4, 30_000, "assignment");
+    await waitFor(() => consumer.assignment().length === 4, { timeoutMs: 30_000, what: "assignment" });
     await Bun.sleep(500);
     const start = process.cpuUsage();
     const t0 = performance.now();

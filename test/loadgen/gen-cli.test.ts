@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { MockCluster } from "../../shared/kafka/index.ts";
 import { readManifest } from "../../shared/loadgen/index.ts";
 import { readWholeTopic } from "../../shared/replay/index.ts";
-import { uniqueName } from "../support/services.ts";
+import { uniqueName } from "../../dev/support/services.ts";
 
 const GEN = resolve(import.meta.dir, "../../dev/gen.ts");
 

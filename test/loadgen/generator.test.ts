@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { HEADER_INVALID, parseUniqueId, readManifest, runGenerator, type InvalidKind } from "../../shared/loadgen/index.ts";
 import { readWholeTopic } from "../../shared/replay/topic.ts";
-import { uniqueName } from "../support/services.ts";
+import { uniqueName } from "../../dev/support/services.ts";
 
 const decoder = new TextDecoder();
 

@@ -7,7 +7,7 @@ import { Consumer, MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { planReplay, readRanges, runReplay, parseTimestamp } from "../../shared/replay/index.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { parseTopology } from "../../shared/topology/index.ts";
-import { uniqueName } from "../support/services.ts";
+import { uniqueName } from "../../dev/support/services.ts";
 import { ConfigError } from "../../shared/errors/index.ts";
 
 const T1 = Date.UTC(2024, 0, 1, 10);

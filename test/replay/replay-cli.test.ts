@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MockCluster, Producer } from "../../shared/kafka/index.ts";
-import { uniqueName } from "../support/services.ts";
+import { uniqueName } from "../../dev/support/services.ts";
 
 const REPLAY = resolve(import.meta.dir, "../../dev/replay.ts");
 

@@ -14,7 +14,7 @@ import { DLQ_HEADERS } from "../../shared/runtime/engine/dead-letter.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { parseTopology } from "../../shared/topology/index.ts";
 import type { ResolvedTopology } from "../../shared/topology/types.ts";
-import { describeWith, PG_URL, REDIS_URL, uniqueName } from "../support/services.ts";
+import { describeWith, PG_URL, REDIS_URL, uniqueName } from "../../dev/support/services.ts";
 
 describeWith("postgres", "replay into a topology", () => describeWith("redis", "replay into a topology (redis dedupe)", () => {
   const sql = postgres(PG_URL, { max: 2, onnotice: () => {} });

@@ -12,7 +12,10 @@ import { Consumer, KafkaError, MockCluster } from "../../shared/kafka/index.ts";
 import { consumerConfig, deadLetterProducerConfig, sourceBrokers } from "../../shared/runtime/engine/kafka-config.ts";
 import { loadTopology } from "../../shared/topology/index.ts";
 import type { ResolvedTopology } from "../../shared/topology/types.ts";
-import { leaks, runCli, skipWithout, tempDir, writeTopology } from "./support.ts";
+import { leaks, runCli } from "./support.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { skipWithout } from "../../dev/support/services.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const PASSWORD = "kafka-pw-Q7v9-planted";
 
@@ -48,9 +51,9 @@ describe.skipIf(skip)("Kafka TLS and SASL properties", () => {
   const env = () => ({ ...process.env, KAFKA_BROKERS: mock.bootstraps, KAFKA_PASSWORD: PASSWORD });
 
   beforeAll(async () => {
-    dir = tempDir("tf-sec-kafka-");
+    dir = tempDir("sec-kafka").dir;
     certs = await makeTestCertificates(dir);
-    file = writeTopology(dir, "kafka-sec.yaml", saslTopology(certs.ca));
+    file = writeTopology(dir, saslTopology(certs.ca), "kafka-sec.yaml");
     // A plaintext broker: reachable, but it speaks neither TLS nor SASL.
     mock = await MockCluster.start({ brokers: 1, topics: [{ name: "events", partitions: 1 }] });
     topology = await loadTopology(file, { env: env() });

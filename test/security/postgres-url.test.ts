@@ -15,7 +15,9 @@ import type { Stage } from "../../shared/stages/stage.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import { parseTopology } from "../../shared/topology/index.ts";
-import { leaks, skipWithout, tempDir } from "./support.ts";
+import { leaks } from "./support.ts";
+import { skipWithout } from "../../dev/support/services.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const PASSWORD = "pg-pw-Tn6-planted";
 const APP = "topofleet-persist:persist";
@@ -71,7 +73,7 @@ describe.skipIf(skip)("PostgreSQL sslmode in the URL", () => {
   let tls: PostgresInstance;
   let plain: PostgresInstance;
   beforeAll(async () => {
-    dir = tempDir("tf-sec-pg-");
+    dir = tempDir("sec-pg").dir;
     const certs = await makeTestCertificates(dir);
     [tls, plain] = await Promise.all([PostgresInstance.start({ ssl: certs }), PostgresInstance.start()]);
   }, 120_000);

@@ -10,7 +10,9 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { RedisInstance } from "../../dev/faults/redis-instance.ts";
 import { makeTestCertificates, opensslAvailable, type TestCertificates } from "../../dev/faults/tls.ts";
-import { leaks, REPO, skipWithout, tempDir } from "./support.ts";
+import { leaks, REPO } from "./support.ts";
+import { skipWithout } from "../../dev/support/services.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const PASSWORD = "redis-pw-Xk4-planted";
 const WRONG = "redis-wrong-pw-Zq8";
@@ -90,7 +92,7 @@ describe.skipIf(tlsSkip)("Redis TLS via rediss://", () => {
   let certs: TestCertificates;
   let redis: RedisInstance;
   beforeAll(async () => {
-    dir = tempDir("tf-sec-redis-tls-");
+    dir = tempDir("sec-redis-tls").dir;
     certs = await makeTestCertificates(dir);
     redis = await RedisInstance.start({ password: PASSWORD, tls: certs });
   });

@@ -10,8 +10,10 @@ import postgres from "postgres";
 import { RedisInstance } from "../../dev/faults/redis-instance.ts";
 import { MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { runGenerator } from "../../shared/loadgen/index.ts";
-import { describeWith, PG_URL, uniqueName } from "../support/services.ts";
-import { CliProcess, leaks, runCli, tempDir, writeTopology } from "./support.ts";
+import { describeWith, PG_URL, uniqueName } from "../../dev/support/services.ts";
+import { CliProcess, leaks, runCli } from "./support.ts";
+import { writeTopology } from "../../dev/support/topology.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const SECRETS = {
   database: "pg-pw-Hq3-planted",
@@ -59,13 +61,12 @@ function databaseUrlWithSecret(): string {
 
 describe("inline secrets", () => {
   test("--validate warns about secrets written into the file, naming the key but never the value", async () => {
-    const dir = tempDir("tf-sec-inline-");
+    const dir = tempDir("sec-inline").dir;
     try {
       const inlineKafka = "inline-kafka-pw-Wz5";
       const inlineDb = "inline-db-pw-Rt8";
       const file = writeTopology(
         dir,
-        "inline.yaml",
         `name: inline-secrets
 source:
   kafka:
@@ -78,6 +79,7 @@ stages:
   - enrich: {}
   - persist: {url: "postgres://app:${inlineDb}@db.internal:5432/app"}
 `,
+        "inline.yaml",
       );
       const r = await runCli([file, "--validate"], { ...process.env });
       expect(r.code).toBe(0);
@@ -94,9 +96,9 @@ stages:
 
 describe("planted secrets in --explain", () => {
   test("--explain prints the resolved topology with every planted secret redacted", async () => {
-    const dir = tempDir("tf-sec-explain-");
+    const dir = tempDir("sec-explain").dir;
     try {
-      const file = writeTopology(dir, "pipeline.yaml", pipelineYaml({ table: "t", topic: "events", group: "g", prefix: "tf:sec" }));
+      const file = writeTopology(dir, pipelineYaml({ table: "t", topic: "events", group: "g", prefix: "tf:sec" }), "pipeline.yaml");
       const r = await runCli([file, "--explain"], {
         ...process.env,
         KAFKA_BROKERS: "127.0.0.1:9",
@@ -124,7 +126,7 @@ describeWith("postgres", "planted secrets in a real run", () => {
   const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
 
   beforeAll(async () => {
-    dir = tempDir("tf-sec-run-");
+    dir = tempDir("sec-run").dir;
     redis = await RedisInstance.start({ password: SECRETS.redis });
     mock = await MockCluster.start({ brokers: 1, topics: [{ name: names.topic, partitions: 2 }, { name: `${names.topic}.dlq`, partitions: 1 }] });
   }, 60_000);
@@ -137,7 +139,7 @@ describeWith("postgres", "planted secrets in a real run", () => {
   }, 60_000);
 
   test("logs at debug level and the /metrics, /healthz, /readyz bodies never show a secret or a configured address", async () => {
-    const file = writeTopology(dir, "pipeline.yaml", pipelineYaml(names));
+    const file = writeTopology(dir, pipelineYaml(names), "pipeline.yaml");
     const databaseUrl = databaseUrlWithSecret();
     const events = 2000;
     const cli = new CliProcess([file, "--max-events", String(events), "--json", "--data-dir", dir], {

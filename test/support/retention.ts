@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Consumer, Producer } from "../../shared/kafka/index.ts";
-import type { TestKafka } from "./kafka.ts";
+import type { TestKafka } from "../../dev/support/kafka.ts";
 
 const KIT = process.env.KAFKA_KIT ?? join(import.meta.dir, "../../../shared/kafka-broker");
 

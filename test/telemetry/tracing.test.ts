@@ -11,7 +11,8 @@ import { parseTraceparent } from "../../shared/telemetry/tracing/traceparent.ts"
 import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import type { TracingConfig } from "../../shared/topology/types.ts";
 import { OtlpReceiver } from "../support/otlp-receiver.ts";
-import { fixture, makeEngine, produce, topologyFor, uniqueName, waitFor } from "../runtime/engine/support.ts";
+import { fixture, makeEngine, produce, topologyFor, uniqueName } from "../runtime/engine/support.ts";
+import { waitFor } from "../../dev/support/wait.ts";
 
 let mock: MockCluster;
 let receiver: OtlpReceiver;
@@ -58,7 +59,7 @@ async function run(events: number, tracing: TracingConfig) {
   const { engine, metrics } = await makeEngine(topology);
   await engine.start();
   try {
-    await waitFor(() => engine.progress().events >= events, 60_000, "every event committed");
+    await waitFor(() => engine.progress().events >= events, { timeoutMs: 60_000, what: "every event committed" });
   } finally {
     await engine.stop(10_000);
   }

@@ -11,8 +11,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CliProcess, type CliSummary } from "../../../dev/faults/cli-process.ts";
-import { waitUntil } from "../../../dev/faults/ports.ts";
+import { CliProcess, type CliSummary } from "../../../dev/support/cli-process.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
 import { audit, formatAudit, RetentionWatcher } from "../../../shared/audit/index.ts";
 import { Consumer, Producer, mockPartitionsFor, type KafkaConfig } from "../../../shared/kafka/index.ts";
 import { newRunId, runGenerator, type GeneratorResult, type LoadgenManifest } from "../../../shared/loadgen/index.ts";
@@ -266,15 +266,13 @@ export class Scenario {
 
   /** Waits until the group has committed at least `n` messages. */
   async waitCommitted(n: number, timeoutMs = 120_000): Promise<void> {
-    await waitUntil(
+    await waitFor(
       () => {
         const dead = this.fleets.find((f) => !f.running && f.proc.exitCode !== 0);
         if (dead) throw new Error(`a fleet exited with ${dead.proc.exitCode ?? dead.proc.signalCode} before ${n} messages were committed:\n${dead.tail()}`);
         return this.committed >= n;
       },
-      timeoutMs,
-      `${n} committed messages in group ${this.group} (at ${this.committed})`,
-      100,
+      { timeoutMs: timeoutMs, what: `${n} committed messages in group ${this.group} (at ${this.committed})`, everyMs: 100 },
     );
   }
 

@@ -5,12 +5,12 @@
  * (`faultSuite("real")`, KAFKA_BROKERS; the default when KAFKA_BROKERS is set): then `mock` is unavailable, and
  * a fault that stops a broker starts one of its own (dev/faults/kafka-broker.ts) as the scenario's Kafka.
  */
-import { afterAll, beforeAll } from "bun:test";
+import { suiteResource } from "../../../dev/support/suite-resource.ts";
 import postgres, { type Sql } from "postgres";
 import { INJECTOR_APP, PostgresInstance } from "../../../dev/faults/postgres-instance.ts";
 import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 import { Admin, MockCluster, type KafkaConfig } from "../../../shared/kafka/index.ts";
-import { REAL_BROKERS } from "../../support/kafka.ts";
+import { REAL_BROKERS } from "../../../dev/support/kafka.ts";
 
 /** Brokers of the suite's mock cluster: three, so topics can be replicated and one broker can go down. */
 export const MOCK_BROKERS = 3;
@@ -120,15 +120,5 @@ export class FaultServices {
  * for the tests (the services exist only once beforeAll ran).
  */
 export function faultSuite(kafka: "mock" | "real" = REAL_BROKERS ? "real" : "mock"): () => FaultServices {
-  let services: FaultServices | null = null;
-  beforeAll(async () => {
-    services = await FaultServices.start(kafka);
-  }, 120_000);
-  afterAll(async () => {
-    await services?.stop();
-  }, 120_000);
-  return () => {
-    if (!services) throw new Error("fault services are not started (beforeAll failed?)");
-    return services;
-  };
+  return suiteResource("fault services", () => FaultServices.start(kafka), (s) => s.stop(), 120_000);
 }

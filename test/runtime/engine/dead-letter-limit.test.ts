@@ -4,8 +4,9 @@
  * record is committed. Shrinking to a reference is covered on the real broker by the poison suite.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { REAL_BROKERS, startTestKafka, type TestKafka } from "../../support/kafka.ts";
-import { committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
+import { REAL_BROKERS, startTestKafka, type TestKafka } from "../../../dev/support/kafka.ts";
+import { committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName } from "./support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
 
 if (REAL_BROKERS) {
   describe("dead letters the broker refuses", () => {
@@ -44,8 +45,7 @@ if (REAL_BROKERS) {
             detail = r.detail ?? "";
             return !r.ready && detail.startsWith("partition stopped");
           },
-          60_000,
-          "readiness reports the stopped partition",
+          { timeoutMs: 60_000, what: "readiness reports the stopped partition" },
         );
         expect(detail).toContain("refused as too large even as a reference");
         expect(detail).toContain(`${topic}/`);

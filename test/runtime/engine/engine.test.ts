@@ -8,19 +8,9 @@ import { decodeTally } from "../../../shared/runtime/engine/partition-ledger.ts"
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
-import {
-  OwnershipAudit,
-  committedOffsets,
-  highWatermarks,
-  makeEngine,
-  produce,
-  readTopic,
-  testStage,
-  topologyFor,
-  uniqueName,
-  waitFor,
-} from "./support.ts";
-import { kafkaSuite } from "../../support/kafka.ts";
+import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, readTopic, testStage, topologyFor, uniqueName } from "./support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
+import { kafkaSuite } from "../../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -45,7 +35,7 @@ describe("engine", () => {
     const stages = (id: string) => [testStage("recording-sink.ts", { id })];
     const first = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages: stages(uniqueName("sink")), maxEvents: 100 }));
     await first.engine.start();
-    await waitFor(() => first.engine.progress().events === 600, 60_000, "600 committed");
+    await waitFor(() => first.engine.progress().events === 600, { timeoutMs: 60_000, what: "600 committed" });
     await first.engine.stop(10_000);
     const reader = new Consumer({ config: { "bootstrap.servers": kafka().bootstraps, "group.id": group } });
     const committed = await reader.committed([0, 1].map((partition) => ({ topic, partition }))).finally(() => reader.close());
@@ -55,7 +45,7 @@ describe("engine", () => {
     await produce(kafka().bootstraps, topic, 200, 2);
     const second = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages: stages(uniqueName("sink")), maxEvents: 100 }));
     await second.engine.start();
-    await waitFor(() => second.engine.progress().events === 200, 60_000, "200 more committed");
+    await waitFor(() => second.engine.progress().events === 200, { timeoutMs: 60_000, what: "200 more committed" });
     const parts = second.engine.progress().partitions!;
     await second.engine.stop(10_000);
     expect(parts.map((p) => p.base.tally.events).reduce((a, b) => a + b, 0)).toBe(600);
@@ -74,9 +64,9 @@ describe("engine", () => {
       { hooks: audit.hooks },
     );
     await engine.start();
-    await waitFor(() => observe(sink).events.length >= n, 60_000, "all events processed");
+    await waitFor(() => observe(sink).events.length >= n, { timeoutMs: 60_000, what: "all events processed" });
     // Lag comes from the binding every lagIntervalMs: per partition, and summed into progress.
-    await waitFor(() => engine.progress().lag === 0 && metrics.total(M.consumerLag) === 0 && engine.progress().events === n, 20_000, "lag 0");
+    await waitFor(() => engine.progress().lag === 0 && metrics.total(M.consumerLag) === 0 && engine.progress().events === n, { timeoutMs: 20_000, what: "lag 0" });
     for (let p = 0; p < 4; p++) expect(metrics.value(M.consumerLag, { topic, partition: p })).toBe(0);
     expect(metrics.value(M.assignedPartitions)).toBe(4);
     const progress = await engine.stop(10_000);
@@ -124,8 +114,8 @@ describe("engine", () => {
       await Bun.sleep(30);
     }
     expect(await committedOffsets(kafka().bootstraps, group, topic, 2)).toEqual([-1001, -1001]);
-    await waitFor(() => observe(sink).events.length >= n, 60_000, "all events processed after recovery");
-    await waitFor(async () => (await committedOffsets(kafka().bootstraps, group, topic, 2)).join() === "150,150", 20_000, "commit after recovery");
+    await waitFor(() => observe(sink).events.length >= n, { timeoutMs: 60_000, what: "all events processed after recovery" });
+    await waitFor(async () => (await committedOffsets(kafka().bootstraps, group, topic, 2)).join() === "150,150", { timeoutMs: 20_000, what: "commit after recovery" });
     const progress = await engine.stop(10_000);
 
     expect(pausedSeen).toBeGreaterThan(0);
@@ -160,7 +150,7 @@ describe("engine", () => {
     );
     const t0 = Date.now();
     await engine.start();
-    await waitFor(() => engine.progress().events >= n, 60_000, "all events committed");
+    await waitFor(() => engine.progress().events >= n, { timeoutMs: 60_000, what: "all events committed" });
     const progress = await engine.stop(10_000);
 
     // Offsets 0, 10, 20, ... of each partition (100 records per partition).
@@ -207,8 +197,8 @@ describe("engine", () => {
       maxPaused = Math.max(maxPaused, metrics.value(M.partitionsPaused));
       await Bun.sleep(10);
     }
-    await waitFor(() => engine.progress().events >= n, 20_000, "commits");
-    await waitFor(() => metrics.value(M.partitionsPaused) === 0, 5_000, "partitions resumed");
+    await waitFor(() => engine.progress().events >= n, { timeoutMs: 20_000, what: "commits" });
+    await waitFor(() => metrics.value(M.partitionsPaused) === 0, { timeoutMs: 5_000, what: "partitions resumed" });
     await engine.stop(10_000);
     expect(maxPaused).toBe(2);
     expect(observe(sink).maxConcurrent).toBe(1);
@@ -225,7 +215,7 @@ describe("engine", () => {
       topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 80 })], inFlight: 4, maxEvents: 50 }),
     );
     await engine.start();
-    await waitFor(() => engine.progress().events >= n, 60_000, "all committed");
+    await waitFor(() => engine.progress().events >= n, { timeoutMs: 60_000, what: "all committed" });
     await engine.stop(10_000);
     expect(observe(sink).maxConcurrent).toBeGreaterThan(1);
     expect(observe(sink).maxConcurrent).toBeLessThanOrEqual(4);
@@ -242,7 +232,7 @@ describe("engine", () => {
       topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink })], maxEvents: 40, maxBytes: 1_000 }),
     );
     await engine.start();
-    await waitFor(() => engine.progress().events >= n, 60_000, "all committed");
+    await waitFor(() => engine.progress().events >= n, { timeoutMs: 60_000, what: "all committed" });
     await engine.stop(10_000);
     // 100-byte values and a 1000-byte limit: at most 10 per batch, so at least 30 batches.
     expect(observe(sink).calls).toBeGreaterThanOrEqual(30);
@@ -299,7 +289,7 @@ describe("engine", () => {
     );
     expect((await engine.readiness()).ready).toBe(false);
     await engine.start();
-    await waitFor(() => engine.hasJoined, 30_000, "group join");
+    await waitFor(() => engine.hasJoined, { timeoutMs: 30_000, what: "group join" });
     expect(await engine.readiness()).toEqual({ ready: true });
     expect(engine.assignment()).toEqual([{ topic, partition: 0 }]);
     // A second member of a one-partition group gets nothing: ready, but idle (a hot standby).
@@ -308,7 +298,7 @@ describe("engine", () => {
       { workerId: 1 },
     );
     await second.engine.start();
-    await waitFor(() => second.engine.hasJoined, 30_000, "second member joined");
+    await waitFor(() => second.engine.hasJoined, { timeoutMs: 30_000, what: "second member joined" });
     const idle = await second.engine.readiness();
     expect(idle.ready).toBe(true);
     expect(idle.detail).toContain("idle");
@@ -328,7 +318,7 @@ describe("engine", () => {
     );
     await engine.start();
     // Stop while the first batches are still inside the (slow) stage: nothing is committed yet.
-    await waitFor(() => observe(sink).running > 0, 30_000, "a batch in the stage");
+    await waitFor(() => observe(sink).running > 0, { timeoutMs: 30_000, what: "a batch in the stage" });
     expect(engine.progress().events).toBe(0);
     const progress = await engine.stop(10_000);
     const seen = observe(sink).events;
@@ -358,7 +348,7 @@ describe("engine", () => {
       { backoff: { baseMs: 50, capMs: 100 } },
     );
     await engine.start();
-    await waitFor(() => observe(stuck).failures >= 3, 30_000, "the stage failing");
+    await waitFor(() => observe(stuck).failures >= 3, { timeoutMs: 30_000, what: "the stage failing" });
     const t0 = Date.now();
     const progress = await engine.stop(2_000);
     expect(Date.now() - t0).toBeLessThan(4_000);

@@ -8,9 +8,10 @@ import postgres from "postgres";
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { parseTopology } from "../../../shared/topology/index.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { PG_URL, describeWith } from "../../support/services.ts";
-import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, uniqueName, waitFor } from "./support.ts";
-import { GROUP_TIMEOUTS, kafkaSuite } from "../../support/kafka.ts";
+import { PG_URL, describeWith } from "../../../dev/support/services.ts";
+import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, uniqueName } from "./support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
+import { GROUP_TIMEOUTS, kafkaSuite } from "../../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -91,7 +92,7 @@ shutdown: { deadline: 20s }
     const { engine, metrics } = await makeEngine(topology);
     await engine.start();
     try {
-      await waitFor(() => engine.progress().events >= input.length, 90_000, "every event committed");
+      await waitFor(() => engine.progress().events >= input.length, { timeoutMs: 90_000, what: "every event committed" });
     } finally {
       await engine.stop(20_000);
     }

@@ -13,9 +13,10 @@ import type { Readiness } from "../../../shared/runtime/engine/engine.ts";
 import type { WorkerProgress } from "../../../shared/runtime/ipc.ts";
 import { OffsetJumpDetector, type OffsetJump } from "../../../shared/runtime/engine/offset-jumps.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { kafkaSuite, type TestKafka } from "../../support/kafka.ts";
+import { kafkaSuite, type TestKafka } from "../../../dev/support/kafka.ts";
 import { commitOffset, deleteOldest } from "../../support/retention.ts";
-import { FAST_GROUP, committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
+import { FAST_GROUP, committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName } from "./support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
 import { observe } from "./fixtures/registry.ts";
 
 const kafka = kafkaSuite();
@@ -38,7 +39,7 @@ async function consumeUntil(k: TestKafka, topic: string, group: string, offset: 
   await engine.start();
   let readiness: Readiness;
   try {
-    await waitFor(async () => (await committedOffsets(k.bootstraps, group, topic, 1))[0] === offset && until(engine.progress()), 60_000, `commit of ${offset}`, 200);
+    await waitFor(async () => (await committedOffsets(k.bootstraps, group, topic, 1))[0] === offset && until(engine.progress()), { timeoutMs: 60_000, what: `commit of ${offset}`, everyMs: 200 });
     readiness = await engine.readiness();
   } catch (err) {
     await engine.stop(10_000);

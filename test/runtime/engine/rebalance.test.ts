@@ -7,8 +7,9 @@
 import { describe, expect, test } from "bun:test";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
-import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, testStage, topologyFor, uniqueName, waitFor } from "./support.ts";
-import { kafkaSuite, testRealOnly } from "../../support/kafka.ts";
+import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, testStage, topologyFor, uniqueName } from "./support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
+import { kafkaSuite, testRealOnly } from "../../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -49,14 +50,14 @@ describe("engine rebalance", () => {
       const b = await makeEngine(topo(sinkB), { workerId: 1, hooks: auditB.hooks });
 
       await a.engine.start();
-      await waitFor(() => observe(sinkA).events.length >= 1_500, 60_000, "A under way");
+      await waitFor(() => observe(sinkA).events.length >= 1_500, { timeoutMs: 60_000, what: "A under way" });
       await b.engine.start();
-      await waitFor(() => observe(sinkB).events.length >= 1_000, 60_000, "B took over partitions and processed some");
+      await waitFor(() => observe(sinkB).events.length >= 1_000, { timeoutMs: 60_000, what: "B took over partitions and processed some" });
       expect(observe(sinkA).events.length).toBeLessThan(N); // B really joined mid-stream
       const progressB = await b.engine.stop(20_000);
       const seenCount = () => new Set([...observe(sinkA).events, ...observe(sinkB).events].map((e) => `${e.partition}:${e.offset}`)).size;
-      await waitFor(() => seenCount() >= N, 90_000, "every offset processed");
-      await waitFor(() => a.engine.progress().events + progressB.events >= N, 30_000, "A committed the rest");
+      await waitFor(() => seenCount() >= N, { timeoutMs: 90_000, what: "every offset processed" });
+      await waitFor(() => a.engine.progress().events + progressB.events >= N, { timeoutMs: 30_000, what: "A committed the rest" });
       const progressA = await a.engine.stop(20_000);
 
       // Lost nothing: every offset processed at least once, and the committed end is the high watermark.
@@ -137,18 +138,17 @@ describe("engine rebalance", () => {
       { workerId: 1, hooks: auditB.hooks },
     );
     await a.engine.start();
-    await waitFor(() => observe(stuck).failures >= 3, 30_000, "A stuck retrying");
+    await waitFor(() => observe(stuck).failures >= 3, { timeoutMs: 30_000, what: "A stuck retrying" });
     const stuckEvents = [...observe(stuck).events];
     await b.engine.start();
-    await waitFor(() => a.metrics.value(M.batchesAbandoned) >= 1, 30_000, "A abandoned its batch at the revocation");
+    await waitFor(() => a.metrics.value(M.batchesAbandoned) >= 1, { timeoutMs: 30_000, what: "A abandoned its batch at the revocation" });
     // B re-processes the abandoned batch's offsets of every partition it now owns, and commits them.
-    await waitFor(() => auditB.owned.size > 0 && observe(sinkB).events.length > 0, 30_000, "B owns partitions and works");
+    await waitFor(() => auditB.owned.size > 0 && observe(sinkB).events.length > 0, { timeoutMs: 30_000, what: "B owns partitions and works" });
     const ownedByB = () => new Set([...auditB.owned].map((k) => Number(k.split("/")[1])));
     const seenByB = () => new Set(observe(sinkB).events.map((e) => `${e.partition}:${e.offset}`));
     await waitFor(
       () => stuckEvents.filter((e) => ownedByB().has(e.partition)).every((e) => seenByB().has(`${e.partition}:${e.offset}`)),
-      30_000,
-      "B re-processed the abandoned offsets",
+      { timeoutMs: 30_000, what: "B re-processed the abandoned offsets" },
     );
     await b.engine.stop(10_000);
     await a.engine.stop(1_000);

@@ -1,14 +1,14 @@
 /** Shared fixtures for the engine tests: topologies, producing test data, reading committed offsets. */
 import { join } from "node:path";
 import { Consumer, Producer, type ConsumedMessage, type TopicPartitionOffset } from "../../../shared/kafka/index.ts";
-import { GROUP_TIMEOUTS, type TestKafka } from "../../support/kafka.ts";
+import { GROUP_TIMEOUTS, type TestKafka } from "../../../dev/support/kafka.ts";
 import { Engine, type EngineHooks } from "../../../shared/runtime/engine/engine.ts";
 import { createStages } from "../../../shared/stages/index.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import { TRACING_OFF } from "../../../shared/topology/defaults.ts";
 import type { GroupMembership, ResolvedTopology, StageConfig, TracingConfig } from "../../../shared/topology/types.ts";
-import { uniqueName } from "../../support/services.ts";
+import { uniqueName } from "../../../dev/support/services.ts";
 
 export { uniqueName };
 
@@ -172,15 +172,6 @@ export async function readTopic(brokers: string, topic: string, count: number, t
     return out;
   } finally {
     await c.close();
-  }
-}
-
-/** Waits until `pred` holds, checking every `everyMs`. */
-export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs = 60_000, what = "condition", everyMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(everyMs);
   }
 }
 

@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
-import { freePort } from "../../../dev/faults/ports.ts";
+import { freePort } from "../../../dev/support/net.ts";
 import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
-import { committedOffsets, fixture, highWatermarks, produce, uniqueName, waitFor } from "./support.ts";
-import { GROUP_TIMEOUTS, kafkaSuite } from "../../support/kafka.ts";
-import { IN_CI } from "../../support/services.ts";
+import { committedOffsets, fixture, highWatermarks, produce, uniqueName } from "./support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
+import { GROUP_TIMEOUTS, kafkaSuite } from "../../../dev/support/kafka.ts";
+import { IN_CI } from "../../../dev/support/services.ts";
 
 const kafka = kafkaSuite();
 
@@ -86,12 +87,11 @@ describe("worker process", () => {
     const file = topologyFile(`  mock:\n    partitions: 2\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
     const { proc, messages } = spawnSupervised(launchFor(file));
     try {
-      await waitFor(() => messages.some((m) => m.type === "started"), 60_000, "started");
+      await waitFor(() => messages.some((m) => m.type === "started"), { timeoutMs: 60_000, what: "started" });
       expect(messages.find((m) => m.type === "started")).toMatchObject({ workerId: 4, pid: proc.pid });
       await waitFor(
         () => messages.some((m) => m.type === "status" && m.ready && m.progress.events === n),
-        60_000,
-        "a status reporting every event committed",
+        { timeoutMs: 60_000, what: "a status reporting every event committed" },
       );
       const status = messages.findLast((m) => m.type === "status")!;
       if (status.type !== "status") throw new Error("unreachable");
@@ -176,7 +176,7 @@ ${sinkStage}`;
         expect(exited).toBeNull();
         expect(messages.some((m) => m.type === "started" || m.type === "fatal")).toBe(false);
         await redis.up();
-        await waitFor(() => messages.some((m) => m.type === "status" && m.ready && m.progress.events === 50), 60_000, "ready and everything committed");
+        await waitFor(() => messages.some((m) => m.type === "status" && m.ready && m.progress.events === 50), { timeoutMs: 60_000, what: "ready and everything committed" });
         proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
         expect(await proc.exited).toBe(0);
       } finally {
@@ -242,7 +242,7 @@ ${sinkStage}`;
     });
     try {
       const high = await highWatermarks(kafka(), topic, 2);
-      await waitFor(async () => (await committedOffsets(kafka().bootstraps, group, topic, 2)).join() === high.join(), 60_000, "everything committed", 200);
+      await waitFor(async () => (await committedOffsets(kafka().bootstraps, group, topic, 2)).join() === high.join(), { timeoutMs: 60_000, what: "everything committed", everyMs: 200 });
       proc.kill("SIGTERM");
       const t0 = Date.now();
       expect(await proc.exited).toBe(0);

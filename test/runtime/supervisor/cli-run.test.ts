@@ -7,9 +7,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Consumer, Producer } from "../../../shared/kafka/index.ts";
-import { uniqueName } from "../../support/services.ts";
-import { kafkaSuite } from "../../support/kafka.ts";
-import { RECORD_STAGE, startCli, tempDir, waitFor, writeTopology } from "./helpers.ts";
+import { uniqueName } from "../../../dev/support/services.ts";
+import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { RECORD_STAGE } from "./helpers.ts";
+import { CliProcess } from "../../../dev/support/cli-process.ts";
+import { writeTopology } from "../../../dev/support/topology.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
 
 const PARTITIONS = 4;
 const MESSAGES = 3000;
@@ -74,18 +78,18 @@ describe("topology CLI run", () => {
       topologyYaml(topic, group, `{ delayMs: 300, log: "${log}" }`, `concurrency:\n  replicas: ${replicas}\n  inFlightBatches: 1\nshutdown:\n  deadline: 20s\n`),
       `${group}.yaml`,
     );
-    const run = startCli([file, "--json", "--data-dir", join(tmp.dir, "data")]);
-    await waitFor("some events processed", () => [...processedOffsets(log).values()].reduce((n, s) => n + s.size, 0) >= 60, 60_000);
+    const run = new CliProcess([file, "--json", "--data-dir", join(tmp.dir, "data")]);
+    await waitFor(() => [...processedOffsets(log).values()].reduce((n, s) => n + s.size, 0) >= 60, { timeoutMs: 60_000, what: "some events processed" });
     const signalledAt = Date.now();
     run.proc.kill("SIGTERM");
     const code = await run.exited;
     const drainMs = Date.now() - signalledAt;
-    const summary = JSON.parse(run.stdout().trim().split("\n").at(-1)!);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
     const processed = processedOffsets(log);
     const consumer = new Consumer({ config: { "bootstrap.servers": kafka().bootstraps, "group.id": group } });
     try {
       const committed = await consumer.committed(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })));
-      return { code, stderr: run.stderr(), drainMs, summary, processed, committed };
+      return { code, stderr: run.stderr, drainMs, summary, processed, committed };
     } finally {
       await consumer.close();
     }
@@ -130,12 +134,12 @@ describe("topology CLI run", () => {
     const group = uniqueName("g");
     const log = join(tmp.dir, `${group}.log`);
     const file = writeTopology(tmp.dir, topologyYaml(topic, group, `{ delayMs: 100, log: "${log}" }`, "shutdown:\n  deadline: 10s\n"), `${group}.yaml`);
-    const run = startCli([file, "--json", "--data-dir", join(tmp.dir, "data")]);
-    await waitFor("some events processed", () => processedOffsets(log).size > 0, 60_000);
-    const workerPid = await waitFor("the worker process", () => {
+    const run = new CliProcess([file, "--json", "--data-dir", join(tmp.dir, "data")]);
+    await waitFor(() => processedOffsets(log).size > 0, { timeoutMs: 60_000, what: "some events processed" });
+    const workerPid = await waitFor(() => {
       const children = Bun.spawnSync(["pgrep", "-P", String(run.proc.pid)]).stdout.toString().trim().split("\n").filter(Boolean);
       return children.length === 1 ? Number(children[0]) : undefined;
-    });
+    }, { what: "the worker process" });
     run.proc.kill("SIGKILL");
     await run.exited;
     const alive = () => {
@@ -147,18 +151,18 @@ describe("topology CLI run", () => {
       }
     };
     expect(alive()).toBe(true); // it outlived the supervisor...
-    await waitFor("the orphaned worker to exit", () => !alive(), 15_000); // ...and left within the deadline
+    await waitFor(() => !alive(), { timeoutMs: 15_000, what: "the orphaned worker to exit" }); // ...and left within the deadline
   }, 120_000);
 
   test("a crash loop gives up: exit 1 with RUNTIME_CRASH_LOOP and the last error in the log", async () => {
     const topic = await filledTopic();
     const group = uniqueName("g");
     const file = writeTopology(tmp.dir, topologyYaml(topic, group, "{ failStart: true }"), `${group}.yaml`);
-    const run = startCli([file, "--json", "--data-dir", join(tmp.dir, "data")]);
+    const run = new CliProcess([file, "--json", "--data-dir", join(tmp.dir, "data")]);
     const code = await run.exited;
     expect(code).toBe(1);
     const fatal = run
-      .stderr()
+      .stderr
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l))
@@ -166,6 +170,6 @@ describe("topology CLI run", () => {
     expect(fatal?.err?.code).toBe("RUNTIME_CRASH_LOOP");
     expect(JSON.stringify(fatal.lastError)).toContain("record stage told to fail at start");
     // The summary is still printed, as the last stdout line.
-    expect(JSON.parse(run.stdout().trim().split("\n").at(-1)!)).toMatchObject({ events: 0, lost: 0 });
+    expect(JSON.parse(run.stdout.trim().split("\n").at(-1)!)).toMatchObject({ events: 0, lost: 0 });
   }, 120_000);
 });

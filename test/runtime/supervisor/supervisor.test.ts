@@ -10,8 +10,11 @@ import { Supervisor } from "../../../shared/runtime/supervisor/supervisor.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { loadTopology } from "../../../shared/topology/index.ts";
-import { uniqueName } from "../../support/services.ts";
-import { RECORD_STAGE, tempDir, waitFor, writeTopology } from "./helpers.ts";
+import { uniqueName } from "../../../dev/support/services.ts";
+import { RECORD_STAGE } from "./helpers.ts";
+import { writeTopology } from "../../../dev/support/topology.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
 
 const PARTITIONS = 4;
 let cluster: MockCluster;
@@ -82,11 +85,11 @@ describe("Supervisor with real workers", () => {
       const before = await get(server, "/readyz");
       expect(before.status).toBe(503);
       supervisor.start();
-      await waitFor("both workers ready", () => supervisor.ready().ok, 60_000);
-      await waitFor("every event processed", () => supervisor.totals().events >= 2000, 60_000);
+      await waitFor(() => supervisor.ready().ok, { timeoutMs: 60_000, what: "both workers ready" });
+      await waitFor(() => supervisor.totals().events >= 2000, { timeoutMs: 60_000, what: "every event processed" });
 
       // The engine measures lag every few seconds; wait for the first per-partition figures.
-      await waitFor("consumer lag of every partition", () => supervisor.metrics.render().split(`${M.consumerLag}{topic=`).length - 1 === PARTITIONS, 30_000);
+      await waitFor(() => supervisor.metrics.render().split(`${M.consumerLag}{topic=`).length - 1 === PARTITIONS, { timeoutMs: 30_000, what: "consumer lag of every partition" });
       expect((await get(server, "/healthz")).status).toBe(200);
       const ready = await get(server, "/readyz");
       expect(ready.status).toBe(200);
@@ -114,19 +117,19 @@ describe("Supervisor with real workers", () => {
 
       const victim = supervisor.workerPids().get(1)!;
       process.kill(victim, "SIGKILL");
-      await waitFor("the crash to be noticed", () => !supervisor.health().ok, 10_000);
+      await waitFor(() => !supervisor.health().ok, { timeoutMs: 10_000, what: "the crash to be noticed" });
       const down = await get(server, "/healthz");
       expect(down.status).toBe(503);
       expect(JSON.parse(down.body).reason).toContain("worker 1 is down");
 
-      const replacement = await waitFor("worker 1 to be replaced", () => {
+      const replacement = await waitFor(() => {
         const pid = supervisor.workerPids().get(1);
         return pid && pid !== victim ? pid : null;
-      });
+      }, { what: "worker 1 to be replaced" });
       expect(replacement).not.toBe(victim);
       expect(supervisor.metrics.aggregate().value(M.workerRestarts, { worker: 1 })).toBe(1);
       expect((await get(server, "/metrics")).body).toContain(`${M.workerRestarts}{worker="1"} 1`);
-      await waitFor("the fleet ready again", () => supervisor.ready().ok, 60_000);
+      await waitFor(() => supervisor.ready().ok, { timeoutMs: 60_000, what: "the fleet ready again" });
       expect((await get(server, "/healthz")).status).toBe(200);
 
       const outcome = await supervisor.stop("test done");
@@ -163,10 +166,10 @@ describe("Supervisor with real workers", () => {
     try {
       supervisor.start();
       expect(supervisor.workerPids().size).toBe(1);
-      await waitFor("scale-up to 3 workers", () => supervisor.workerPids().size === 3, 60_000);
+      await waitFor(() => supervisor.workerPids().size === 3, { timeoutMs: 60_000, what: "scale-up to 3 workers" });
       expect(supervisor.metrics.aggregate().value(M.desiredReplicas)).toBe(3);
-      await waitFor("every event processed", () => supervisor.totals().events >= 3000, 90_000);
-      await waitFor("scale-down to 1 worker", () => supervisor.workerPids().size === 1 && supervisor.metrics.aggregate().value(M.desiredReplicas) === 1, 60_000);
+      await waitFor(() => supervisor.totals().events >= 3000, { timeoutMs: 90_000, what: "every event processed" });
+      await waitFor(() => supervisor.workerPids().size === 1 && supervisor.metrics.aggregate().value(M.desiredReplicas) === 1, { timeoutMs: 60_000, what: "scale-down to 1 worker" });
       expect([...supervisor.workerPids().keys()]).toEqual([0]);
       expect(maxWorkers).toBe(3);
       // Drained workers are not crashes.

@@ -12,8 +12,9 @@ import { openRedisBackend } from "../../../shared/stages/dedupe/open-backend.ts"
 import { resolveOptions } from "../../../shared/stages/dedupe/options.ts";
 import { createRedis } from "../../../shared/stages/dedupe/redis-connection.ts";
 import { scopeOf } from "../../../shared/stages/dedupe/windows.ts";
-import { describeWith, REDIS_URL, redisUp, uniqueName } from "../../support/services.ts";
-import { dedupeConfig, scanKeys } from "./fixture.ts";
+import { describeWith, REDIS_URL, redisUp, uniqueName } from "../../../dev/support/services.ts";
+import { scanKeys } from "../../../dev/support/dedupe-batches.ts";
+import { dedupeConfig } from "../../../dev/support/stage-configs.ts";
 
 const layout = bloomLayout(200, 0.01);
 

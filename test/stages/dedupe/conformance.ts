@@ -14,7 +14,10 @@ import { M } from "../../../shared/telemetry/names.ts";
 import { createDedupeStage, DedupeStage, type DedupeStageOptions } from "../../../shared/stages/dedupe/index.ts";
 import { MemoryBackend } from "../../../shared/stages/dedupe/memory-backend.ts";
 import type { DedupeStageConfig } from "../../../shared/topology/types.ts";
-import { dedupeConfig, events, indexesWith, makeBatch, PgIdentityStore, scanKeys, stageContext, type EventSpec } from "./fixture.ts";
+import { indexesWith, PgIdentityStore } from "./fixture.ts";
+import { events, makeBatch, scanKeys, type EventSpec } from "../../../dev/support/dedupe-batches.ts";
+import { stageContext } from "../../../dev/support/stage-context.ts";
+import { dedupeConfig } from "../../../dev/support/stage-configs.ts";
 import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 
 /** One backend under test. */
@@ -87,7 +90,7 @@ export function dedupeConformance(target: ConformanceTarget): void {
     const stage = createDedupeStage(cfg, { ...target.options, ...stageOpts }) as DedupeStage;
     cleanups.push(() => stage.close());
     const stages: Stage[] = store ? [stage, store] : [stage];
-    await stage.start(stageContext(stages, cfg, metrics));
+    await stage.start(stageContext({ stages, configs: [cfg], metrics }));
     return { stage, store, metrics, cfg };
   };
 
@@ -167,7 +170,7 @@ export function dedupeConformance(target: ConformanceTarget): void {
       // And through a restarted worker (a new stage on the same filter).
       const restarted = createDedupeStage(h.cfg, target.options) as DedupeStage;
       cleanups.push(() => restarted.close());
-      await restarted.start(stageContext([restarted, h.store!], h.cfg));
+      await restarted.start(stageContext({ stages: [restarted, h.store!], configs: [h.cfg] }));
       const b = makeBatch(evs, h.cfg);
       await restarted.process(b);
       expect(b.count(LIVE)).toBe(200);
@@ -355,7 +358,7 @@ export function dedupeConformance(target: ConformanceTarget): void {
       const cfg = dedupeConfig({ ...target.config, redisUrl: server.url, onMaybeSeen: "drop" });
       const stage = createDedupeStage(cfg, { ...target.options, connectTimeoutMs: 500 });
       cleanups.push(() => stage.close());
-      const err = await stage.start(stageContext([stage], cfg)).catch((e) => e);
+      const err = await stage.start(stageContext({ stages: [stage], configs: [cfg] })).catch((e) => e);
       expect(err).toBeInstanceOf(DedupeError);
       expect(err.code).toBe("DEDUPE_REDIS_UNAVAILABLE");
       expect(err.retriable).toBe(true);

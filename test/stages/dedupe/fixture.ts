@@ -1,94 +1,12 @@
 /**
- * Test fixture for the dedupe stage: batches with enriched events built the way the enrich stage builds them
- * (packRecords + EnrichedEvents + probes from bloom-math), a small real PostgreSQL-backed identity store, and
- * a StageContext. Nothing here fakes Redis or PostgreSQL.
+ * Test fixture for the dedupe stage: a small real PostgreSQL-backed identity store (batches are built by
+ * dev/support/dedupe-batches.ts). Nothing here fakes Redis or PostgreSQL.
  */
-import type Redis from "ioredis";
-import { resolvedTopology } from "../../support/topology.ts";
 import postgres from "postgres";
-import { Batch, type EnrichedEvents } from "../../../shared/stages/batch.ts";
-import { packRecords } from "../../../shared/stages/records.ts";
+import type { Batch } from "../../../shared/stages/batch.ts";
 import type { IdentityStore, Stage, StageContext, StageHealth } from "../../../shared/stages/stage.ts";
-import { bloomLayout, probeStride, writeProbes } from "../../../shared/stages/dedupe/bloom-math.ts";
-import { filterCapacity } from "../../../shared/stages/dedupe/sizing.ts";
 import { PersistError } from "../../../shared/errors/index.ts";
-import { Metrics } from "../../../shared/telemetry/metrics.ts";
-import { createLogger } from "../../../shared/telemetry/logger.ts";
-import type { DedupeStageConfig, ResolvedTopology, StageConfig } from "../../../shared/topology/types.ts";
-import { PG_URL, REDIS_URL, uniqueName } from "../../support/services.ts";
-
-/** One test event: its CloudEvents identity and tenant. */
-export interface EventSpec {
-  source: string;
-  id: string;
-  tenant?: string | null;
-}
-
-/** A dedupe config with a unique key prefix; override what the test is about. */
-export function dedupeConfig(overrides: Partial<DedupeStageConfig> = {}): DedupeStageConfig {
-  return {
-    kind: "dedupe",
-    name: "dedupe",
-    backend: "memory",
-    redisUrl: REDIS_URL,
-    prefix: uniqueName("tf:dd"),
-    keyFields: ["source", "id"],
-    expectedPerWindow: 100_000,
-    falsePositiveRate: 0.001,
-    windowMs: 3_600_000,
-    perTenant: false,
-    tenantFilters: 16,
-    bloom: { expansion: 2, nonScaling: false, maxFilters: 4 },
-    onMaybeSeen: "verify",
-    onRedisDown: "fail",
-    redisMode: "bitmap",
-    ...overrides,
-  };
-}
-
-/** `n` distinct events `<prefix>-0 … <prefix>-(n-1)` from one source. */
-export function events(prefix: string, n: number, source = "/test/source", tenant: string | null = null): EventSpec[] {
-  return Array.from({ length: n }, (_, i) => ({ source, id: `${prefix}-${i}`, tenant }));
-}
-
-/**
- * A batch whose `events` are filled as the enrich stage fills them: dedupe key = key fields joined with
- * "\u0000", probes from `writeProbes` with the config's layout.
- */
-export function makeBatch(specs: readonly EventSpec[], cfg: DedupeStageConfig): Batch {
-  const records = packRecords(
-    specs.map((e, i) => ({
-      topic: "events",
-      partition: 0,
-      offset: i,
-      value: JSON.stringify({ specversion: "1.0", source: e.source, id: e.id, type: "test.event" }),
-    })),
-  );
-  const batch = new Batch(records);
-  const layout = bloomLayout(filterCapacity(cfg), cfg.falsePositiveRate);
-  const stride = probeStride(layout);
-  const n = specs.length;
-  const time = Date.UTC(2024, 0, 1);
-  const ev: EnrichedEvents = {
-    id: specs.map((e) => e.id),
-    source: specs.map((e) => e.source),
-    type: specs.map(() => "test.event"),
-    subject: specs.map(() => null),
-    time: new Float64Array(n).fill(time),
-    timeText: specs.map(() => new Date(time).toISOString()),
-    tenant: specs.map((e) => e.tenant ?? null),
-    data: specs.map(() => null),
-    extensions: specs.map(() => "{}"),
-    ingestedAt: new Float64Array(n).fill(time),
-    dedupeKey: specs.map((e) => cfg.keyFields.map((f) => (f === "source" ? e.source : f === "id" ? e.id : "")).join("\u0000")),
-    probes: new Uint32Array(n * stride),
-    probesPerKey: stride,
-    copyLines: specs.map(() => ""),
-  };
-  for (let i = 0; i < n; i++) writeProbes(ev.dedupeKey[i], layout, ev.probes, i * stride);
-  batch.events = ev;
-  return batch;
-}
+import { PG_URL, uniqueName } from "../../../dev/support/services.ts";
 
 /**
  * A minimal persist stage over a unique PostgreSQL table of (source, id): `process` inserts Live events with
@@ -165,25 +83,6 @@ export class PgIdentityStore implements Stage, IdentityStore {
   }
 }
 
-/** A resolved topology holding just the given stages (the dedupe stage reads nothing else from it). */
-export function testTopology(stages: StageConfig[]): ResolvedTopology {
-  return resolvedTopology(stages, { file: "/test/dedupe.yaml", name: "dedupe-test" });
-}
-
-const logger = createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "dedupe-test" });
-
-/** A StageContext for `stages` (the dedupe stage first, its IdentityStore after it). */
-export function stageContext(stages: Stage[], cfg: DedupeStageConfig, metrics = new Metrics()): StageContext {
-  return {
-    topology: testTopology([cfg]),
-    workerId: 0,
-    logger,
-    metrics,
-    dataDir: "/tmp",
-    stages,
-  };
-}
-
 /** Record indexes with the given status. */
 export function indexesWith(batch: Batch, status: number): number[] {
   const out: number[] = [];
@@ -191,14 +90,3 @@ export function indexesWith(batch: Batch, status: number): number[] {
   return out;
 }
 
-/** Redis keys under `prefix` (SCAN, never KEYS), sorted. */
-export async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    out.push(...batch);
-    cursor = next;
-  } while (cursor !== "0");
-  return out.sort();
-}

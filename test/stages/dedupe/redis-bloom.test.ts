@@ -8,7 +8,7 @@ import { answers, chainFalsePositives, maxItemsOf, parseInfo, RedisBloomBackend,
 import { Limiter } from "../../../shared/stages/dedupe/limiter.ts";
 import { DedupeError } from "../../../shared/errors/index.ts";
 import { filterKey } from "../../../shared/stages/dedupe/windows.ts";
-import { describeWith, IN_CI, REDIS_URL, uniqueName } from "../../support/services.ts";
+import { describeWith, IN_CI, REDIS_URL, uniqueName } from "../../../dev/support/services.ts";
 import { dedupeConformance } from "./conformance.ts";
 
 const url = process.env.REDIS_BLOOM_URL;

@@ -9,7 +9,7 @@ import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 import { encodeBitfield, encodeCommand } from "../../../shared/stages/dedupe/resp-bitfield.ts";
 import { RespPipe } from "../../../shared/stages/dedupe/resp-pipe.ts";
 import { RespReader, type RespReply } from "../../../shared/stages/dedupe/resp-reader.ts";
-import { describeWith, REDIS_URL, uniqueName } from "../../support/services.ts";
+import { describeWith, REDIS_URL, uniqueName } from "../../../dev/support/services.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -15,7 +15,9 @@ import { redisError } from "../../../shared/stages/dedupe/redis-connection.ts";
 import { encodeBitfield } from "../../../shared/stages/dedupe/resp-bitfield.ts";
 import { filterKey, scopeOf, windowOf, windowTtlMs } from "../../../shared/stages/dedupe/windows.ts";
 import { filterCapacity, maxFiltersPerWindow, tenantBucket } from "../../../shared/stages/dedupe/sizing.ts";
-import { dedupeConfig, events, makeBatch, stageContext } from "./fixture.ts";
+import { events, makeBatch } from "../../../dev/support/dedupe-batches.ts";
+import { stageContext } from "../../../dev/support/stage-context.ts";
+import { dedupeConfig } from "../../../dev/support/stage-configs.ts";
 
 describe("bloom-math probes", () => {
   test("every offset is inside the shard and every shard index is valid", () => {
@@ -261,7 +263,7 @@ describe("stage configuration", () => {
   test('onMaybeSeen "verify" without an IdentityStore after it fails at start', async () => {
     const cfg = dedupeConfig({ onMaybeSeen: "verify" });
     const stage = createDedupeStage(cfg);
-    const err = await stage.start(stageContext([stage], cfg)).catch((e) => e);
+    const err = await stage.start(stageContext({ stages: [stage], configs: [cfg] })).catch((e) => e);
     expect(err).toBeInstanceOf(DedupeError);
     expect([err.code, err.retriable]).toEqual(["DEDUPE_CONFIG", false]);
   });
@@ -269,7 +271,7 @@ describe("stage configuration", () => {
   test("a batch without enriched events is a fatal DEDUPE_CONFIG error", async () => {
     const cfg = dedupeConfig({ onMaybeSeen: "drop" });
     const stage = createDedupeStage(cfg);
-    await stage.start(stageContext([stage], cfg));
+    await stage.start(stageContext({ stages: [stage], configs: [cfg] }));
     const batch = makeBatch(events("x", 1), cfg);
     batch.events = null;
     const err = await stage.process(batch).catch((e) => e);

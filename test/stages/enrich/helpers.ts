@@ -4,81 +4,23 @@
  */
 import { expect } from "bun:test";
 import { Batch, EventStatus, type HeaderList } from "../../../shared/stages/batch.ts";
-import { resolvedTopology } from "../../support/topology.ts";
+import { resolvedTopology } from "../../../dev/support/topology.ts";
 import { createEnrichStage, type EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { packRecords, type RecordInput } from "../../../shared/stages/records.ts";
-import { createLogger } from "../../../shared/telemetry/logger.ts";
+import { dedupeConfig, enrichConfig, persistConfig } from "../../../dev/support/stage-configs.ts";
+import { stageContext } from "../../../dev/support/stage-context.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import type { DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../../shared/topology/types.ts";
 
 /** The default persist column mapping, in order. */
 export const DEFAULT_COLUMNS = ["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const;
 
-/** An enrich config with test defaults. */
-export function enrichConfig(overrides: Partial<EnrichStageConfig> = {}): EnrichStageConfig {
-  return {
-    kind: "enrich",
-    name: "enrich",
-    threads: 1,
-    ingestTimestamp: true,
-    tenantFromSource: false,
-    maxEventBytes: 64 * 1024,
-    maxAttributes: 256,
-    sliceTimeoutMs: 30_000,
-    lookups: [],
-    module: null,
-    ...overrides,
-  };
-}
-
-/** A dedupe config (memory backend) with test defaults. */
-export function dedupeConfig(overrides: Partial<DedupeStageConfig> = {}): DedupeStageConfig {
-  return {
-    kind: "dedupe",
-    name: "dedupe",
-    backend: "memory",
-    redisUrl: "redis://127.0.0.1:6379",
-    prefix: "tf:test",
-    keyFields: ["source", "id"],
-    expectedPerWindow: 100_000,
-    falsePositiveRate: 0.001,
-    windowMs: 3_600_000,
-    perTenant: false,
-    tenantFilters: 16,
-    bloom: { expansion: 2, nonScaling: false, maxFilters: 4 },
-    onMaybeSeen: "verify",
-    onRedisDown: "fail",
-    redisMode: "bitmap",
-    ...overrides,
-  };
-}
-
-/** A persist config with the default column mapping. */
-export function persistConfig(overrides: Partial<PersistStageConfig> = {}): PersistStageConfig {
-  return {
-    kind: "persist",
-    name: "persist",
-    url: "postgres://postgres@127.0.0.1:5432/test",
-    schema: "public",
-    table: "events",
-    connections: 1,
-    manageSchema: true,
-    partitionsAheadDays: 3,
-    // The fixtures' times are fixed dates (2024): a century of retention keeps them inside the partition window.
-    retentionDays: 36_500,
-    maintenanceIntervalMs: 600_000,
-    ginIndexOnData: false,
-    columns: DEFAULT_COLUMNS.map((from) => ({ column: from, from })),
-    method: "copy",
-    ...overrides,
-  };
-}
-
 /** A topology with an enrich stage and, unless turned off, dedupe and persist after it. */
 export function testTopology(opts: { enrich?: Partial<EnrichStageConfig>; dedupe?: Partial<DedupeStageConfig> | false; persist?: Partial<PersistStageConfig> | false } = {}): ResolvedTopology {
   const stages: ResolvedTopology["stages"] = [enrichConfig(opts.enrich)];
   if (opts.dedupe !== false) stages.push(dedupeConfig(opts.dedupe || {}));
-  if (opts.persist !== false) stages.push(persistConfig(opts.persist || {}));
+  // The fixtures' times are fixed dates (2024): a century of retention keeps them inside the partition window.
+  if (opts.persist !== false) stages.push(persistConfig({ retentionDays: 36_500, ...opts.persist }));
   return resolvedTopology(stages, { file: "/tmp/enrich-test.yaml", name: "enrich-test" });
 }
 
@@ -87,14 +29,7 @@ export async function startEnrich(topology: ResolvedTopology): Promise<{ stage: 
   const cfg = topology.stages[0] as EnrichStageConfig;
   const stage = createEnrichStage(cfg);
   const metrics = new Metrics();
-  await stage.start({
-    topology,
-    workerId: 0,
-    logger: createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "enrich-test" }),
-    metrics,
-    dataDir: "/tmp",
-    stages: [stage],
-  });
+  await stage.start(stageContext({ topology, stages: [stage], metrics }));
   return { stage, metrics };
 }
 

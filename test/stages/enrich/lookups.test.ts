@@ -11,7 +11,7 @@ import { EnrichError } from "../../../shared/errors/index.ts";
 import { EventStatus } from "../../../shared/stages/batch.ts";
 import type { LookupConfig } from "../../../shared/topology/types.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { describeWith, PG_URL, uniqueName } from "../../support/services.ts";
+import { describeWith, PG_URL, uniqueName } from "../../../dev/support/services.ts";
 import { batchOf, ce, startEnrich, structured, testTopology } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tf-enrich-lookups-"));

@@ -11,7 +11,8 @@ import { createEnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { planSlices } from "../../../shared/stages/enrich/slices.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import type { EnrichStageConfig } from "../../../shared/topology/types.ts";
-import { batchOf, binary, ce, enrichConfig, startEnrich, structured, testTopology } from "./helpers.ts";
+import { batchOf, binary, ce, startEnrich, structured, testTopology } from "./helpers.ts";
+import { enrichConfig } from "../../../dev/support/stage-configs.ts";
 
 const fixture = (name: string) => join(import.meta.dir, "fixtures", name);
 

@@ -6,10 +6,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { StageConfig } from "../../../shared/topology/types.ts";
-import { kafkaSuite } from "../../support/kafka.ts";
-import { PG_URL, REDIS_URL, describeWith } from "../../support/services.ts";
-import { committedOffsets, makeEngine, produce, topologyFor, uniqueName, waitFor } from "../../runtime/engine/support.ts";
-import { dropPrefix, perSecond } from "./support.ts";
+import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { PG_URL, REDIS_URL, describeWith } from "../../../dev/support/services.ts";
+import { committedOffsets, makeEngine, produce, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
+import { dropPrefix } from "../../../dev/support/limit-stage.ts";
+import { perSecond } from "../../../dev/support/stage-configs.ts";
 
 const kafka = kafkaSuite();
 const PARTITIONS = 2;
@@ -59,7 +61,7 @@ describeWith("postgres", "limit delay across a shutdown", () => {
       await first.engine.start();
       try {
         // The fast tenant is not held back by the slow one's held events, which share its batches and partitions.
-        await waitFor(async () => (await rows("fast").catch(() => 0)) === 20, 60_000, "the fast tenant stored");
+        await waitFor(async () => (await rows("fast").catch(() => 0)) === 20, { timeoutMs: 60_000, what: "the fast tenant stored" });
         expect(await rows("slow")).toBeLessThan(30);
         expect(first.metrics.total("topofleet_limit_held_events")).toBeGreaterThan(0);
       } finally {
@@ -72,8 +74,8 @@ describeWith("postgres", "limit delay across a shutdown", () => {
       const second = await makeEngine(topology);
       await second.engine.start();
       try {
-        await waitFor(async () => (await rows("slow")) === 30, 90_000, "the slow tenant stored");
-        await waitFor(async () => (await committedOffsets(k.bootstraps, group, topic, PARTITIONS)).reduce((a, b) => a + b, 0) === N, 30_000, "every offset committed");
+        await waitFor(async () => (await rows("slow")) === 30, { timeoutMs: 90_000, what: "the slow tenant stored" });
+        await waitFor(async () => (await committedOffsets(k.bootstraps, group, topic, PARTITIONS)).reduce((a, b) => a + b, 0) === N, { timeoutMs: 30_000, what: "every offset committed" });
       } finally {
         await second.engine.stop(5_000);
       }

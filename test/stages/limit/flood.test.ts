@@ -17,12 +17,13 @@ import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { LIMIT_CODES } from "../../../shared/stages/limit/index.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import type { StageConfig } from "../../../shared/topology/types.ts";
-import { kafkaSuite } from "../../support/kafka.ts";
-import { PG_URL, REDIS_URL, describeWith } from "../../support/services.ts";
+import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { PG_URL, REDIS_URL, describeWith } from "../../../dev/support/services.ts";
 import { Producer } from "../../../shared/kafka/index.ts";
-import { makeEngine, readTopic, topologyFor, uniqueName, waitFor } from "../../runtime/engine/support.ts";
+import { makeEngine, readTopic, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
 import { passed } from "./fixtures/tenant-clock.ts";
-import { dropPrefix } from "./support.ts";
+import { dropPrefix } from "../../../dev/support/limit-stage.ts";
 
 const LIMIT = 100; // events per second per tenant
 const CALM = 50; // events per second each calm tenant sends
@@ -92,7 +93,7 @@ async function run(flood: boolean) {
   let lateness = 0;
   try {
     // Measure only once both members own partitions: a rebalance during the run would re-deliver held events.
-    await waitFor(() => workers.every((w) => w.engine.assignment().length > 0), 60_000, "both workers assigned");
+    await waitFor(() => workers.every((w) => w.engine.assignment().length > 0), { timeoutMs: 60_000, what: "both workers assigned" });
     const producer = new Producer({ config: { "bootstrap.servers": k.bootstraps, "linger.ms": "5" } });
     try {
       await producer.sendBatch([{ topic: dlq, value: "warm-up: connects the producer before the clock starts", partition: 0 }]);
@@ -110,7 +111,7 @@ async function run(flood: boolean) {
       await producer.close();
     }
     const total = [...produced.values()].reduce((a, b) => a + b, 0);
-    await waitFor(() => workers.reduce((n, w) => n + w.engine.progress().events, 0) >= total, 90_000, "every event committed");
+    await waitFor(() => workers.reduce((n, w) => n + w.engine.progress().events, 0) >= total, { timeoutMs: 90_000, what: "every event committed" });
   } finally {
     for (const w of workers) await w.engine.stop(20_000);
   }

@@ -9,8 +9,9 @@ import { LIMIT_CODES } from "../../../shared/stages/limit/index.ts";
 import { TenantLabels } from "../../../shared/stages/limit/tenant-labels.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import postgres from "postgres";
-import { IN_CI, PG_URL, describeWith, postgresUp, uniqueName } from "../../support/services.ts";
-import { batchOf, dropPrefix, limitConfig, perSecond, startedStage } from "./support.ts";
+import { IN_CI, PG_URL, describeWith, postgresUp, uniqueName } from "../../../dev/support/services.ts";
+import { batchOf, dropPrefix, startedStage } from "../../../dev/support/limit-stage.ts";
+import { limitConfig, perSecond } from "../../../dev/support/stage-configs.ts";
 
 const prefixes: string[] = [];
 const cfgWith = (o: Parameters<typeof limitConfig>[0]) => {

@@ -14,8 +14,10 @@ import { DAY_MS, dayOf, partitionName } from "../../../shared/stages/persist/par
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import type { ColumnMapping, PersistStageConfig } from "../../../shared/topology/types.ts";
-import { uniqueName } from "../../support/services.ts";
-import { INGESTED_AT, fixtureEvent, makeBatch, manyEvents, persistConfig, stageContext, testLogger, todayNoon, type FixtureEvent } from "./fixture.ts";
+import { uniqueName } from "../../../dev/support/services.ts";
+import { INGESTED_AT, fixtureEvent, makeBatch, manyEvents, todayNoon, type FixtureEvent } from "../../../dev/support/persist-batches.ts";
+import { stageContext, testLogger } from "../../../dev/support/stage-context.ts";
+import { persistConfig } from "../../../dev/support/stage-configs.ts";
 import { startLostAckProxy } from "./lost-ack-proxy.ts";
 
 /** One backend the suite runs against. */
@@ -52,12 +54,12 @@ export function persistConformance(backend: PersistBackend): void {
   });
 
   const config = (over: Partial<PersistStageConfig> = {}): PersistStageConfig =>
-    persistConfig(backend.url(), schema, uniqueName("ev"), { method: backend.method, ...over });
+    persistConfig({ url: backend.url(), schema, method: backend.method, ...over });
 
   async function startStage(over: Partial<PersistStageConfig> = {}, metrics = new Metrics()) {
     const cfg = config(over);
     const stage = createPersistStage(cfg);
-    await stage.start(stageContext(dataDir, metrics));
+    await stage.start(stageContext({ dataDir, metrics }));
     open.push(stage);
     return { stage, cfg, metrics, table: `"${schema}"."${cfg.table}"` };
   }
@@ -336,8 +338,8 @@ export function persistConformance(backend: PersistBackend): void {
       { column: "payload", from: "data" },
     ];
     const metrics = new Metrics();
-    const stage = createPersistStage(persistConfig(backend.url(), schema, table, { method: backend.method, manageSchema: false, columns }));
-    await stage.start(stageContext(dataDir, metrics));
+    const stage = createPersistStage(persistConfig({ url: backend.url(), schema, table, method: backend.method, manageSchema: false, columns }));
+    await stage.start(stageContext({ dataDir, metrics }));
     open.push(stage);
     const t = todayNoon();
     const first = makeBatch(manyEvents("c", 5, (k) => ({ type: k === 2 ? "kind-that-is-far-too-long" : `k${k}`, time: t })), columns);
@@ -357,7 +359,7 @@ export function persistConformance(backend: PersistBackend): void {
 
   test("manageSchema: false on a missing table fails start with PERSIST_SCHEMA", async () => {
     const stage = createPersistStage(config({ manageSchema: false }));
-    const err = await stage.start(stageContext(dataDir)).then(
+    const err = await stage.start(stageContext({ dataDir })).then(
       () => null,
       (e: unknown) => e,
     );

@@ -13,8 +13,10 @@ import { encodeCopyLines } from "../../../shared/stages/enrich/copy-bytes.ts";
 import { copyPayload } from "../../../shared/stages/persist/copy-payload.ts";
 import { createPersistStage, type PersistStage } from "../../../shared/stages/persist/index.ts";
 import { derivedName } from "../../../shared/stages/persist/sql-text.ts";
-import { describeWith, PG_URL, uniqueName } from "../../support/services.ts";
-import { makeBatch, manyEvents, persistConfig, stageContext, type FixtureEvent } from "./fixture.ts";
+import { describeWith, PG_URL, uniqueName } from "../../../dev/support/services.ts";
+import { makeBatch, manyEvents, type FixtureEvent } from "../../../dev/support/persist-batches.ts";
+import { stageContext } from "../../../dev/support/stage-context.ts";
+import { persistConfig } from "../../../dev/support/stage-configs.ts";
 
 const text = new TextDecoder();
 const asText = (p: Uint8Array | string) => (typeof p === "string" ? p : text.decode(p));
@@ -75,9 +77,9 @@ describeWith("postgres", "persist fast paths on PostgreSQL", () => {
   });
 
   async function startStage() {
-    const cfg = persistConfig(PG_URL, schema, uniqueName("ev"), { connections: 4 });
+    const cfg = persistConfig({ schema, connections: 4 });
     const stage = createPersistStage(cfg);
-    await stage.start(stageContext(dataDir));
+    await stage.start(stageContext({ dataDir }));
     open.push(stage);
     return { stage, table: cfg.table };
   }

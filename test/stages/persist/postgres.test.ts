@@ -1,6 +1,6 @@
 /** The persist conformance suite against the real PostgreSQL server, with both write methods. */
 import { describe } from "bun:test";
-import { describeWith, PG_URL } from "../../support/services.ts";
+import { describeWith, PG_URL } from "../../../dev/support/services.ts";
 import { persistConformance } from "./conformance.ts";
 
 describeWith("postgres", "persist stage on PostgreSQL", () => {

@@ -16,9 +16,11 @@ import { MAX_FRACTION_DIGITS } from "../../../shared/stages/enrich/rfc3339.ts";
 import { MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES } from "../../../shared/stages/enrich/sink-limits.ts";
 import { PersistStage } from "../../../shared/stages/persist/index.ts";
 import { dayBoundText, dayOf } from "../../../shared/stages/persist/partitions.ts";
-import { describeWith, PG_URL, uniqueName } from "../../support/services.ts";
+import { describeWith, PG_URL, uniqueName } from "../../../dev/support/services.ts";
 import { batchOf, ce, startEnrich, structured, testTopology } from "../enrich/helpers.ts";
-import { makeBatch, persistConfig, stageContext } from "./fixture.ts";
+import { makeBatch } from "../../../dev/support/persist-batches.ts";
+import { stageContext } from "../../../dev/support/stage-context.ts";
+import { persistConfig } from "../../../dev/support/stage-configs.ts";
 
 /** Random base64 text of `n` characters: PostgreSQL cannot compress it under the btree limit. */
 const incompressible = (n: number): string => randomBytes(n).toString("base64").slice(0, n);
@@ -35,8 +37,8 @@ describeWith("postgres", "sink limits on PostgreSQL", () => {
   });
 
   async function persistStage(): Promise<PersistStage> {
-    const stage = new PersistStage(persistConfig(PG_URL, schema, uniqueName("ev"), { retentionDays: 5000 }));
-    await stage.start(stageContext(dataDir));
+    const stage = new PersistStage(persistConfig({ schema, retentionDays: 5000 }));
+    await stage.start(stageContext({ dataDir }));
     stages.push(stage);
     return stage;
   }

@@ -1,6 +1,6 @@
 /**
- * Small process and network helpers for the fault-injection service instances: a free port, a TCP probe,
- * and polling until a condition holds.
+ * Small process and network helpers for tests, the fault-injection service instances and benches: a free
+ * port, a TCP probe, a command run to completion.
  */
 import { connect, createServer } from "node:net";
 
@@ -28,15 +28,6 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<b
     s.once("connect", () => done(true));
     s.once("error", () => done(false));
   });
-}
-
-/** Polls `pred` every `everyMs` until it resolves true; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(everyMs);
-  }
 }
 
 /** Runs a command to completion; throws with its output when it exits non-zero. */

@@ -3,9 +3,10 @@
  * ../shared/kafka-broker with dev/kafka/broker.sh), else librdkafka's in-process mock cluster. Tests create
  * their own uniquely named topics through `createTopic`, so they run in any order and in parallel.
  */
-import { afterAll, beforeAll, describe, test } from "bun:test";
+import { describe, test } from "bun:test";
 import { Admin, Consumer, MockCluster, type WatermarkOffsets } from "../../shared/kafka/index.ts";
 import { uniqueName } from "./services.ts";
+import { suiteResource } from "./suite-resource.ts";
 
 /** Bootstrap servers of a real broker, when the run has one. */
 export const REAL_BROKERS = process.env.KAFKA_BROKERS || null;
@@ -85,17 +86,7 @@ export async function startTestKafka(opts: { mockBrokers?: number } = {}): Promi
 
 /** Registers beforeAll/afterAll for the file's Kafka; returns an accessor for the tests. */
 export function kafkaSuite(opts: { mockBrokers?: number } = {}): () => TestKafka {
-  let kafka: TestKafka | null = null;
-  beforeAll(async () => {
-    kafka = await startTestKafka(opts);
-  }, 60_000);
-  afterAll(async () => {
-    await kafka?.stop();
-  }, 60_000);
-  return () => {
-    if (!kafka) throw new Error("test Kafka is not started (beforeAll failed?)");
-    return kafka;
-  };
+  return suiteResource("test Kafka", () => startTestKafka(opts), (k) => k.stop(), 60_000);
 }
 
 /**

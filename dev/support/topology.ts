@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import type { ResolvedTopology, StageConfig } from "../../shared/topology/types.ts";
 
@@ -18,4 +20,11 @@ export function resolvedTopology(stages: StageConfig[], overrides: Partial<Resol
     warnings: [],
     ...overrides,
   };
+}
+
+/** Writes a topology file into `dir` and returns its path. */
+export function writeTopology(dir: string, yaml: string, name = "topology.yaml"): string {
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return file;
 }

@@ -2,14 +2,11 @@
  * Batches as the enrich stage hands them to persist: packed Kafka records plus filled EnrichedEvents,
  * including each event's COPY line in the stage's column order (built with the same helpers enrich uses).
  */
-import { Batch, type EnrichedEvents } from "../../../shared/stages/batch.ts";
-import { packRecords } from "../../../shared/stages/records.ts";
-import { DEFAULT_COLUMNS, rowValues } from "../../../shared/stages/persist/columns.ts";
-import { copyLine } from "../../../shared/stages/persist/copy-text.ts";
-import type { ColumnMapping, PersistStageConfig, ResolvedTopology } from "../../../shared/topology/types.ts";
-import type { StageContext } from "../../../shared/stages/stage.ts";
-import { Metrics } from "../../../shared/telemetry/metrics.ts";
-import { createLogger } from "../../../shared/telemetry/logger.ts";
+import { Batch, type EnrichedEvents } from "../../shared/stages/batch.ts";
+import { packRecords } from "../../shared/stages/records.ts";
+import { DEFAULT_COLUMNS, rowValues } from "../../shared/stages/persist/columns.ts";
+import { copyLine } from "../../shared/stages/persist/copy-text.ts";
+import type { ColumnMapping } from "../../shared/topology/types.ts";
 
 /** One event as a test describes it; everything but id has a default. */
 export interface FixtureEvent {
@@ -90,30 +87,3 @@ export function manyEvents(prefix: string, n: number, each: (k: number) => Parti
   return Array.from({ length: n }, (_, k) => ({ id: `${prefix}-${k}`, ...each(k) }));
 }
 
-/** A persist config with test-friendly defaults. */
-export function persistConfig(url: string, schema: string, table: string, over: Partial<PersistStageConfig> = {}): PersistStageConfig {
-  return {
-    kind: "persist",
-    name: table,
-    url,
-    schema,
-    table,
-    connections: 2,
-    manageSchema: true,
-    partitionsAheadDays: 2,
-    retentionDays: 90,
-    maintenanceIntervalMs: 3_600_000,
-    ginIndexOnData: false,
-    columns: [...DEFAULT_COLUMNS],
-    method: "copy",
-    ...over,
-  };
-}
-
-/** Quiet unless TOPOFLEET_LOG_LEVEL asks otherwise (test/setup.ts defaults it to warn). */
-export const testLogger = createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", component: "test-persist" });
-
-/** A StageContext for one stage under test. */
-export function stageContext(dataDir: string, metrics = new Metrics()): StageContext {
-  return { topology: {} as ResolvedTopology, workerId: 0, logger: testLogger, metrics, dataDir, stages: [] };
-}

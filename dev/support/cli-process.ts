@@ -1,5 +1,5 @@
 /**
- * The real `bun workers/topology.ts` CLI as a child process, for the fault and security suites: stdout and
+ * The real `bun workers/topology.ts` CLI as a child process, for the CLI, supervisor, fault and security suites: stdout and
  * stderr are captured as they arrive (and stderr optionally copied to a log file for post-mortems), so a
  * test can wait for a log line, signal the process, and read its `--json` summary.
  */
@@ -25,11 +25,12 @@ export class CliProcess {
 
   constructor(
     private readonly args: string[],
-    env: Record<string, string | undefined>,
+    /** Set over this process's environment (undefined removes a variable). */
+    env: Record<string, string | undefined> = {},
     private readonly logFile: string | null = null,
   ) {
     if (logFile) writeFileSync(logFile, "");
-    this.proc = Bun.spawn([process.execPath, CLI_ENTRY, ...args], { cwd: REPO, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    this.proc = Bun.spawn([process.execPath, CLI_ENTRY, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const out = this.collect(this.proc.stdout as ReadableStream<Uint8Array>, (s) => (this.stdout += s));
     const err = this.collect(this.proc.stderr as ReadableStream<Uint8Array>, (s) => {
       this.stderr += s;
@@ -116,8 +117,8 @@ export class CliProcess {
   }
 }
 
-/** Runs the CLI to completion (SIGKILLed after `timeoutMs`). */
-export async function runCliToEnd(args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI to completion (SIGKILLed after `timeoutMs`, by default the per-test timeout of `bun run test`). */
+export async function runCliToEnd(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   const p = new CliProcess(args, env);
   const timer = setTimeout(() => p.killAll(), timeoutMs);
   try {
