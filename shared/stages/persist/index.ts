@@ -6,7 +6,7 @@ import type { PersistStageConfig } from "../../topology/types.ts";
 import type { IdentityStore, Stage } from "../stage.ts";
 import { PersistStage } from "./stage.ts";
 
-export { PersistStage } from "./stage.ts";
+export { PersistSink, PersistStage } from "./stage.ts";
 export { migrate } from "./migrate.ts";
 export { DEFAULT_COLUMNS, columnValue, rowValues } from "./columns.ts";
 export { EMBEDDED_URL } from "./connect.ts";

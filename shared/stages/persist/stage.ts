@@ -1,11 +1,13 @@
 /**
- * The persist stage: writes each batch's live events to PostgreSQL and settles every one of them as
- * Persisted, Duplicate or (for rows the database refuses) DeadLettered. The promise of `process` resolves
- * only after COMMIT (default synchronous_commit), which is what lets the engine commit Kafka offsets.
+ * The persist sink: writes each batch's live events to PostgreSQL and settles every one of them as durable,
+ * duplicate or (for rows the database refuses) rejected, through the sink seam (shared/stages/sink.ts). The
+ * promise of `write` resolves only after COMMIT (default synchronous_commit), which is what lets the engine
+ * commit Kafka offsets. PersistStage is this sink run as a pipeline stage, plus the IdentityStore the dedupe
+ * stage asks.
  *
- * Retries are safe: `process` only sees events still Live, rows a failed attempt did commit come back as
- * conflicts carrying this event's own Kafka position and count as Persisted (see writer.ts), and bisected
- * halves that committed were marked before a later half failed.
+ * Retries are safe: `write` only sees events not yet settled, rows a failed attempt did commit come back as
+ * conflicts carrying this event's own Kafka position and count as durable (see writer.ts), and bisected
+ * halves that committed were settled before a later half failed.
  *
  * Contested events: those the dedupe stage asked about (`existing`, a Bloom "maybe seen") and found not
  * stored. They are mostly copies of events that another in-flight batch of this worker is writing right now
@@ -23,7 +25,8 @@ import { M } from "../../telemetry/names.ts";
 import type { PersistStageConfig } from "../../topology/types.ts";
 import type { EmbeddedPostgres } from "../../embedded/index.ts";
 import type { Batch } from "../batch.ts";
-import type { IdentityStore, Stage, StageContext, StageHealth } from "../stage.ts";
+import { SinkStage, type Sink, type SinkSettlement } from "../sink.ts";
+import type { IdentityStore, StageContext, StageHealth } from "../stage.ts";
 import { resolveColumns, type ResolvedColumns } from "./columns.ts";
 import { detectBackend, openPool, resolveDatabase } from "./connect.ts";
 import { writeIsolating } from "./isolate.ts";
@@ -50,8 +53,8 @@ interface Running {
   timer: ReturnType<typeof setInterval> | null;
 }
 
-/** The batch-persist stage to PostgreSQL (or embedded PGlite); also the pipeline's IdentityStore. */
-export class PersistStage implements Stage, IdentityStore {
+/** The batch-persist sink to PostgreSQL (or embedded PGlite); also the pipeline's IdentityStore. */
+export class PersistSink implements Sink, IdentityStore {
   readonly kind = "persist";
   readonly name: string;
   private readonly target: Target;
@@ -112,10 +115,9 @@ export class PersistStage implements Stage, IdentityStore {
     }
   }
 
-  /** Writes the batch's live events; see the module comment for the exactness argument. */
-  async process(batch: Batch): Promise<void> {
+  /** Writes the events at `live`; see the module comment for the exactness argument. */
+  async write(batch: Batch, live: readonly number[], settle: SinkSettlement): Promise<void> {
     const run = this.running();
-    const live = batch.liveIndexes();
     if (live.length === 0) return;
     const ev = batch.events;
     if (!ev) throw new PersistError("PERSIST_FATAL", `batch ${batch.id} reached ${this.name} without enriched events`, { retriable: false });
@@ -126,11 +128,11 @@ export class PersistStage implements Stage, IdentityStore {
       const plain = contested ? live.filter((i) => !contested.has(i)) : live;
       const late = contested ? live.filter((i) => contested.has(i)) : [];
       const ops = (tolerant: boolean) => ({
-        write: (chunk: readonly number[]) => this.writeChunk(run, batch, chunk, tolerant),
+        write: (chunk: readonly number[]) => this.writeChunk(run, batch, chunk, tolerant, settle),
         // A missing partition is our stale cache (another worker dropped it), not a bad row.
         isRowError: (err: unknown) => classify(err) === "row" && !(run.partitions && isMissingPartition(err)),
         rejectOne: (i: number, err: unknown) => {
-          batch.reject(i, rowRejection(this.name, err));
+          settle.reject(i, rowRejection(this.name, err));
           run.rows.inc({ stage: this.name, outcome: "rejected" });
         },
       });
@@ -245,19 +247,19 @@ export class PersistStage implements Stage, IdentityStore {
     run.timer.unref?.();
   }
 
-  private async writeChunk(run: Running, batch: Batch, chunk: readonly number[], tolerant: boolean): Promise<void> {
+  private async writeChunk(run: Running, batch: Batch, chunk: readonly number[], tolerant: boolean, settle: SinkSettlement): Promise<void> {
     const stored: StoredIndexes = tolerant ? await run.writer.writeTolerant(batch, chunk) : await run.writer.write(batch, chunk);
-    // Marked only now, after COMMIT: a failure above leaves these events Live for the retry.
+    // Settled only now, after COMMIT: a failure above leaves these events Live for the retry.
     let inserted = 0;
     if (stored === "all") {
-      for (const i of chunk) batch.markPersisted(i);
+      for (const i of chunk) settle.durable(i);
       inserted = chunk.length;
     } else {
       for (const i of chunk) {
         if (stored.has(i)) {
-          batch.markPersisted(i);
+          settle.durable(i);
           inserted++;
-        } else batch.markDuplicate(i);
+        } else settle.duplicate(i);
       }
     }
     if (inserted) run.rows.inc({ stage: this.name, outcome: "inserted" }, inserted);
@@ -267,6 +269,29 @@ export class PersistStage implements Stage, IdentityStore {
   private running(): Running {
     if (!this.run) throw new PersistError("PERSIST_FATAL", `${this.name} used before start() or after close()`, { retriable: false });
     return this.run;
+  }
+}
+
+/** The persist sink as a pipeline stage; forwards the IdentityStore and maintenance calls to the sink. */
+export class PersistStage extends SinkStage<PersistSink> implements IdentityStore {
+  /** Validates names and mapping now (ConfigError), so a bad topology fails before any connection. */
+  constructor(readonly cfg: PersistStageConfig) {
+    super(new PersistSink(cfg));
+  }
+
+  /** The write method in use after start (PGlite forces "unnest"). */
+  get method(): WriteMethod | null {
+    return this.sink.method;
+  }
+
+  /** See PersistSink.existing. */
+  existing(batch: Batch, indexes: readonly number[]): Promise<Set<number>> {
+    return this.sink.existing(batch, indexes);
+  }
+
+  /** See PersistSink.maintain. */
+  maintain(now?: number): Promise<MaintenanceResult> {
+    return this.sink.maintain(now);
   }
 }
 
