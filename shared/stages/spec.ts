@@ -10,6 +10,7 @@
  */
 import type { Diagnostics } from "../config/diagnostics.ts";
 import type { ObjectDesc, Typed } from "../config/dsl.ts";
+import type { EnrichNeeds } from "./needs.ts";
 import type { Stage } from "./stage.ts";
 
 /** What every resolved stage config has; each stage's config type (in its folder) extends it. */
@@ -149,6 +150,11 @@ export interface StageSpec<K extends string = string, V = unknown, C extends Sta
   applyLaunch?(cfg: C, launch: LaunchFacts): C;
   /** The largest event value it accepts, when it bounds that (the dead-letter producer sizes its messages from it). */
   maxEventBytes?(cfg: C): number;
+  /**
+   * What it needs the enrich threads to prepare per event (Bloom probes, encoded rows, JSON); the enrich plan
+   * is the union over the stages after enrich (shared/stages/needs.ts). Absent: nothing.
+   */
+  enrichNeeds?(cfg: C): EnrichNeeds;
 }
 
 /** Any registered spec: the registry holds specs of different value and config types. */

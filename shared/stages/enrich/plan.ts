@@ -1,21 +1,16 @@
 /**
  * The enrich plan: everything a thread needs to turn records into rows, derived once from the stage config
- * and the rest of the topology (the dedupe stage's key and filter layout, the persist stage's columns).
+ * and what the stages after enrich declare they need (shared/stages/needs.ts: Bloom probes, COPY rows, JSON).
  * Plain JSON, so it crosses to the threads as piscina `workerData`.
  */
 import { ConfigError } from "../../errors/index.ts";
-import { bloomLayout, type BloomLayout } from "../dedupe/bloom-math.ts";
-import { filterCapacity } from "../dedupe/sizing.ts";
-import type { ColumnMapping, DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
+import type { BloomLayout } from "../dedupe/bloom-math.ts";
+import type { EnrichStageConfig, ResolvedTopology } from "../../topology/types.ts";
+import { mergeNeeds, needsOf, type RowColumn } from "../needs.ts";
 import { isValidAttributeName } from "./cloudevent.ts";
 
-/** Where a persist column's value comes from. */
-export type ColumnSource = ColumnMapping["from"];
-
-/** The default persist columns, used when a persist stage declares none. */
-export const DEFAULT_COLUMN_SOURCES: readonly ColumnSource[] = [
-  "id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset",
-];
+/** Where an encoded row's column value comes from. */
+export type ColumnSource = RowColumn;
 
 /** Lookups write extension attributes only: these core attributes (and the data members) are validated or stored apart. */
 /** CloudEvents context attributes a lookup may not overwrite: lookups add extension attributes only. */
@@ -38,12 +33,14 @@ export interface EnrichPlan {
   lookups: Array<{ name: string; key: string; into: string }>;
   /** Absolute path of the user enrich module. */
   module: string | null;
-  /** Present when the topology has a dedupe stage: its identity fields and Bloom layout. */
+  /** Present when a later stage needs Bloom probes (the dedupe stage): the identity fields and Bloom layout. */
   dedupe: { keyFields: string[]; layout: BloomLayout } | null;
-  /** The persist stage's columns in order, or null without a persist stage (then no COPY lines are built). */
+  /** The COPY columns a later stage needs (the persist stage), in order; null: no COPY lines are built. */
   columns: ColumnSource[] | null;
   /** Days of event time that get a partition, when the persist stage manages a partitioned table (thread.ts windowProblem). */
   partitionWindow: { retentionDays: number; aheadDays: number } | null;
+  /** A later stage needs each event as structured-mode JSON (the Kafka sink); absent: none is built. */
+  json?: boolean;
 }
 
 /** Rejects enrich settings the threads could not honour (the topology loader validates most; this guards direct use). */
@@ -66,11 +63,12 @@ export function checkEnrichConfig(cfg: EnrichStageConfig): void {
   if (problems.length) throw new ConfigError("CONFIG_INVALID", `enrich stage ${cfg.name}: ${problems.join("; ")}`);
 }
 
-/** Derives the thread plan from the stage config and its peers in the topology. */
+/** Derives the thread plan from the stage config and the needs of the stages after it in the topology. */
 export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopology, workerId: number): EnrichPlan {
-  const dedupe = topology.stages.find((s): s is DedupeStageConfig => s.kind === "dedupe");
-  const persist = topology.stages.find((s): s is PersistStageConfig => s.kind === "persist");
-  const columns = persist ? (persist.columns.length ? persist.columns.map((c) => c.from) : [...DEFAULT_COLUMN_SOURCES]) : null;
+  const at = topology.stages.findIndex((s) => s.kind === "enrich" && s.name === cfg.name);
+  const after = at >= 0 ? topology.stages.slice(at + 1) : topology.stages.filter((s) => s.kind !== "enrich");
+  const needs = mergeNeeds(after.map((s) => ({ stage: s.name, needs: needsOf(s) })));
+  const columns = needs.copyRows ? [...needs.copyRows.columns] : null;
   return {
     stage: cfg.name,
     workerId,
@@ -81,13 +79,9 @@ export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopolo
     tenantFromSource: cfg.tenantFromSource,
     lookups: cfg.lookups.map(({ name, key, into }) => ({ name, key, into })),
     module: cfg.module,
-    dedupe: dedupe
-      ? {
-          keyFields: dedupe.keyFields.length ? [...dedupe.keyFields] : ["source", "id"],
-          layout: bloomLayout(filterCapacity(dedupe), dedupe.falsePositiveRate),
-        }
-      : null,
+    dedupe: needs.probes ? { keyFields: [...needs.probes.keyFields], layout: needs.probes.layout } : null,
     columns,
-    partitionWindow: persist?.manageSchema ? { retentionDays: persist.retentionDays, aheadDays: persist.partitionsAheadDays + 1 } : null,
+    partitionWindow: needs.copyRows?.partitionWindow ?? null,
+    json: needs.json === true,
   };
 }
