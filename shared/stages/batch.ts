@@ -8,6 +8,7 @@
  * Every record index i in [0, size) ends in exactly one terminal status; the engine commits a record's
  * offset only when its status is terminal and the dead-letter copy (if any) has been acknowledged by Kafka.
  */
+import { applyEventPatch, type EventPatch } from "./event-patch.ts";
 
 /** Terminal state of each event of a batch. */
 export const EventStatus = {
@@ -102,6 +103,13 @@ export interface EnrichedEvents {
    */
   copyBytes?: Uint8Array;
   copyStarts?: Uint32Array;
+  /**
+   * Present when a stage declared the `json` need (shared/stages/needs.ts): each event as CloudEvents
+   * structured-mode JSON (shared/stages/event-json.ts), UTF-8, each followed by "\n" (none for rejected
+   * events), event i being `jsonBytes.subarray(jsonStarts[i], jsonStarts[i + 1] - 1)`. Built in the threads.
+   */
+  jsonBytes?: Uint8Array;
+  jsonStarts?: Uint32Array;
 }
 
 let nextBatchId = 1;
@@ -113,6 +121,11 @@ export class Batch {
   readonly rejections = new Map<number, Rejection>();
   /** Set by the enrich stage; stages after it may rely on it being present. */
   events: EnrichedEvents | null = null;
+  /**
+   * Events changed after enrich (updateEvent): their thread-encoded rows (copyBytes, jsonBytes) are stale,
+   * and every sink encodes them again from the columns.
+   */
+  readonly dirty = new Set<number>();
   /** Wall-clock start, for the batch latency histogram. */
   readonly startedAt = performance.now();
 
@@ -137,6 +150,17 @@ export class Batch {
     let n = 0;
     for (let i = 0; i < this.status.length; i++) if (this.status[i] === status) n++;
     return n;
+  }
+
+  /**
+   * Changes enriched event i (a stage after enrich; see event-patch.ts for what may change) and marks it
+   * dirty so that every sink writes the changed event. Throws a TypeError for a malformed patch.
+   */
+  updateEvent(i: number, patch: EventPatch): void {
+    if (!this.events) throw new TypeError(`updateEvent(${i}): batch ${this.id} has no enriched events (no enrich stage before this one)`);
+    if (this.status[i] !== EventStatus.Live) throw new TypeError(`updateEvent(${i}): the event is no longer live`);
+    applyEventPatch(this.events, i, patch);
+    this.dirty.add(i);
   }
 
   /** Marks a live event as rejected; it will be dead-lettered with `rejection` in its headers. */

@@ -74,8 +74,10 @@ export interface EnrichSliceOk {
   strings: Record<StringColumn, PackedStrings>;
   time: Float64Array;
   probes: Uint32Array;
-  /** The slice's COPY lines as bytes (null without a persist stage). */
+  /** The slice's COPY lines as bytes (null unless a later stage needs COPY rows). */
   copy: CopyBytes | null;
+  /** The slice's events as structured-mode JSON lines (null unless a later stage needs JSON). */
+  json?: CopyBytes | null;
   /** Slice-relative record index, rejection code, reason. */
   rejections: Array<[index: number, code: string, reason: string]>;
   /** Things the main thread should log (e.g. a user module's batch call failed and events were run one by one). */
@@ -130,9 +132,10 @@ function resultBuffers(r: EnrichSliceOk): ArrayBuffer[] {
   for (const c of STRING_COLUMNS) out.add(r.strings[c].lengths.buffer as ArrayBuffer);
   out.add(r.time.buffer as ArrayBuffer);
   out.add(r.probes.buffer as ArrayBuffer);
-  if (r.copy) {
-    out.add(r.copy.bytes.buffer as ArrayBuffer);
-    out.add(r.copy.starts.buffer as ArrayBuffer);
+  for (const rows of [r.copy, r.json]) {
+    if (!rows) continue;
+    out.add(rows.bytes.buffer as ArrayBuffer);
+    out.add(rows.starts.buffer as ArrayBuffer);
   }
   return [...out];
 }

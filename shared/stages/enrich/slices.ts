@@ -4,7 +4,7 @@
  */
 import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
 import { headerBuffers, packHeaders } from "./headers.ts";
-import { concatCopyBytes, decodeCopyLines } from "./copy-bytes.ts";
+import { concatCopyBytes, decodeCopyLines, type CopyBytes } from "./copy-bytes.ts";
 import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
 
 /** A half-open range of record indexes. */
@@ -133,17 +133,29 @@ export function allocateEvents(size: number, probesPerKey: number, ingestedAt: n
   return events;
 }
 
-/** Sets the batch's COPY bytes from the slices' (which cover [0, size) in order); no-op without a persist stage. */
+/** Sets the batch's COPY and JSON bytes from the slices' (which cover [0, size) in order); each only when built. */
 export function attachCopyBytes(events: EnrichedEvents, slices: ReadonlyArray<{ range: SliceRange; slice: EnrichSliceOk }>, size: number): void {
-  if (!slices.some((r) => r.slice.copy !== null)) return;
+  const copy = joinRows(slices, (s) => s.copy, size);
+  if (copy) {
+    events.copyBytes = copy.bytes;
+    events.copyStarts = copy.starts;
+  }
+  const json = joinRows(slices, (s) => s.json ?? null, size);
+  if (json) {
+    events.jsonBytes = json.bytes;
+    events.jsonStarts = json.starts;
+  }
+}
+
+/** One kind of encoded rows of every slice as one buffer, or null when no slice built that kind. */
+function joinRows(slices: ReadonlyArray<{ range: SliceRange; slice: EnrichSliceOk }>, rows: (s: EnrichSliceOk) => CopyBytes | null, size: number): CopyBytes | null {
+  if (!slices.some((r) => rows(r.slice) !== null)) return null;
   const parts = slices.map(({ range, slice }) => ({
     start: range.start,
     // A slice without lines (none of its events got one) contributes no bytes.
-    copy: slice.copy ?? { bytes: new Uint8Array(0), starts: new Uint32Array(range.end - range.start + 1) },
+    copy: rows(slice) ?? { bytes: new Uint8Array(0), starts: new Uint32Array(range.end - range.start + 1) },
   }));
-  const { bytes, starts } = concatCopyBytes(parts, size);
-  events.copyBytes = bytes;
-  events.copyStarts = starts;
+  return concatCopyBytes(parts, size);
 }
 
 /** Merges one slice's columns into the batch's at the slice's offset (strings: on first read, see allocateEvents). */

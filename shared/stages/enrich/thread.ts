@@ -15,6 +15,7 @@ import { CopyLinesBuilder } from "./copy-bytes.ts";
 import { packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson } from "./row.ts";
+import { eventJson } from "../event-json.ts";
 import { hasEscapedLoneSurrogate, hasEscapedNul, jsonDeeperThan, lostNonFiniteNumber, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TENANT_BYTES, utf8Length } from "./sink-limits.ts";
 import { tenantFromSource } from "./uri.ts";
 import { loadEnrichModule, runEnrichModule, type EnrichModule } from "./user-module.ts";
@@ -250,6 +251,7 @@ export class EnrichThread {
     const eventTime: Array<EventTime | null> = new Array(n).fill(null);
     const columns = this.columns;
     const copyText = columns !== null ? new CopyLinesBuilder(n) : null;
+    const jsonText = plan.json ? new CopyLinesBuilder(n) : null;
     const row: Array<string | number> = new Array(columns?.length ?? 0);
     const sink = sinkChecks(plan);
     const keyFields = plan.dedupe?.keyFields;
@@ -287,6 +289,7 @@ export class EnrichThread {
       if (valid[i] === null) {
         id[i] = source[i] = type[i] = subject[i] = timeText[i] = tenant[i] = data[i] = extensions[i] = dedupeKey[i] = "";
         copyText?.add("");
+        jsonText?.add("");
         time[i] = NaN;
         continue;
       }
@@ -323,6 +326,8 @@ export class EnrichThread {
         writeProbes(key, layout!, probes, i * stride);
       } else dedupeKey[i] = "";
 
+      if (jsonText !== null) jsonText.add(eventJson({ id: ev.id, source: ev.source, type: ev.type, subject: sub, timeText: t.text, data: dataText, extensions: ext }));
+
       if (columns !== null && copyText !== null) {
         // The COPY line, escaping only what can need it: times are our own RFC 3339 text and numbers are
         // digits; JSON columns can only hold backslashes (copyJsonField); the rest is arbitrary text. One
@@ -348,6 +353,6 @@ export class EnrichThread {
 
     const strings = {} as EnrichSliceOk["strings"];
     for (const c of STRING_COLUMNS) strings[c] = packStrings(cols[c]);
-    return { ok: true, strings, time, probes, copy: copyText !== null ? copyText.finish() : null, rejections, warnings };
+    return { ok: true, strings, time, probes, copy: copyText?.finish() ?? null, json: jsonText?.finish() ?? null, rejections, warnings };
   }
 }

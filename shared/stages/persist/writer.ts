@@ -11,7 +11,8 @@
  */
 import type { Sql, TransactionSql } from "postgres";
 import type { Batch } from "../batch.ts";
-import { columnValue } from "./columns.ts";
+import { columnValue, rowValues } from "./columns.ts";
+import { copyLine } from "./copy-text.ts";
 import { copyIn } from "./copy-in.ts";
 import { copyPayload } from "./copy-payload.ts";
 import { inTransaction } from "./pg-driver.ts";
@@ -76,7 +77,7 @@ export class ChunkWriter {
   private async viaCopy(batch: Batch, indexes: readonly number[]): Promise<Stored> {
     if (this.stagingChunksLeft === 0) {
       try {
-        await inTransaction(this.sql, (tx) => copyIn(tx, this.plan.copyIntoTarget, copyPayload(batch.events!, indexes, false)));
+        await inTransaction(this.sql, (tx) => copyIn(tx, this.plan.copyIntoTarget, this.payload(batch, indexes, false)));
         return "all";
       } catch (err) {
         if (sqlstateOf(err) !== UNIQUE_VIOLATION) throw err;
@@ -91,7 +92,7 @@ export class ChunkWriter {
 
   /** COPY into the connection's staging table, then one INSERT ... SELECT ON CONFLICT DO NOTHING. */
   private viaStaging(batch: Batch, indexes: readonly number[]): Promise<{ stored: Stored; inserted: number }> {
-    const data = copyPayload(batch.events!, indexes, true);
+    const data = this.payload(batch, indexes, true);
     // The staging table is per connection, so everything runs inside one transaction on one connection;
     // ON COMMIT DELETE ROWS empties it for the next batch (and a rollback discards it).
     return inTransaction(this.sql, async (tx) => {
@@ -105,6 +106,14 @@ export class ChunkWriter {
       if (res.count === indexes.length) return { stored: "all" as const, inserted: res.count };
       return { stored: await this.ownRows(tx, batch, indexes), inserted: res.count };
     });
+  }
+
+  /** The chunk's COPY data; events changed after enrich are encoded again from their columns. */
+  private payload(batch: Batch, indexes: readonly number[], withOrdinal: boolean): Uint8Array | string {
+    const ev = batch.events!;
+    const mapping = this.plan.columns.mapping;
+    const reencode = batch.dirty.size ? { dirty: batch.dirty, line: (i: number) => copyLine(rowValues(mapping, ev, batch.records, i)) } : null;
+    return copyPayload(ev, indexes, withOrdinal, reencode);
   }
 
   /** One INSERT ... SELECT FROM unnest($1::text[], ...): a single statement, so no explicit transaction. */
