@@ -5,10 +5,12 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
-import { parseTopology } from "../../../shared/topology/index.ts";
-import { PG_URL, describeWith } from "../../support/services.ts";
-import { GROUP_TIMEOUTS, kafkaSuite } from "../../support/kafka.ts";
-import { makeEngine, produce, uniqueName, waitFor } from "../../runtime/engine/support.ts";
+import type { StageConfig } from "../../../shared/topology/types.ts";
+import { enrichConfig, persistConfig } from "../../../dev/support/stage-configs.ts";
+import { PG_URL, describeWith } from "../../../dev/support/services.ts";
+import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { waitFor } from "../../../dev/support/wait.ts";
+import { makeEngine, produce, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
 import { join } from "node:path";
 
 const kafka = kafkaSuite();
@@ -40,29 +42,13 @@ describeWith("postgres", "events changed after enrich (Batch.updateEvent) reach 
         key: `k${i}`,
         value: JSON.stringify({ specversion: "1.0", id: `e${i}`, source: "/t/mut", type: "t.mut", subject: "original", tenantid: "t1", data: { n: i, s: "tab\there" } }),
       }));
-      const topology = parseTopology(
-        `name: mutation
-source:
-  kafka:
-    brokers: ${kafka().bootstraps}
-    topics: [${topic}]
-    group: ${group}
-    sessionTimeout: ${GROUP_TIMEOUTS["session.timeout.ms"]}ms
-    heartbeatInterval: ${GROUP_TIMEOUTS["heartbeat.interval.ms"]}ms
-stages:
-  - enrich: { threads: 1 }
-  - custom: { name: rewrite, module: ${join(import.meta.dir, "fixtures", "rewrite-stage.ts")} }
-  - persist: { url: "${PG_URL}", table: ${table}, connections: 2, method: ${method} }
-deadLetter: { topic: ${topic}.dlq }
-batch: { maxEvents: 100, maxWait: 20ms }
-`,
-        "/test/mutation.yaml",
-        process.env,
-      );
+      const persist = persistConfig({ table, method });
+      const rewrite: StageConfig = { kind: "custom", name: "rewrite", module: join(import.meta.dir, "fixtures", "rewrite-stage.ts"), options: {} };
+      const topology = topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [enrichConfig(), rewrite, persist], maxEvents: 100 });
       const { engine } = await makeEngine(topology);
       await engine.start();
       try {
-        await waitFor(() => engine.progress().events >= EVENTS, 60_000, "every event committed");
+        await waitFor(() => engine.progress().events >= EVENTS, { timeoutMs: 60_000, what: "every event committed" });
       } finally {
         await engine.stop(20_000);
       }
