@@ -23,6 +23,80 @@ export interface CliArgs {
   emit: { kind: EmitKind; out: string } | null;
 }
 
+/** One flag of the `topology` command; the table below is what parseArgs accepts, --help prints and docs/reference/cli.md lists. */
+export interface FlagSpec {
+  /** The flag as typed, e.g. `--replicas`. */
+  flag: string;
+  /** Placeholder of its value (`N`, `DIR`); absent for a switch. */
+  value?: string;
+  /** `mode`: at most one of these; `run`: only when running the fleet; `option`: anywhere. */
+  group: "mode" | "run" | "option";
+  /** The one-line --help text. */
+  help: string;
+  /** More detail for the reference page, after the help text. */
+  more?: string;
+}
+
+/** Every flag of `bun run topology`. */
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    flag: "--validate",
+    group: "mode",
+    help: "check the file only; print OK and any warnings (exit 0), or every issue (exit 2)",
+    more: "Every custom stage and enrich module is imported too (in a throw-away thread, under the start-up deadline `TOPOFLEET_MODULE_START_TIMEOUT_MS`): prints `OK <file>: …` and any warnings; exit 0, or every issue on stderr and exit 2.",
+  },
+  {
+    flag: "--explain",
+    group: "mode",
+    help: "print the resolved topology (secrets redacted) and what bounds its throughput",
+    more: "Also partitions vs replicas, threads and batch sizes. For a `kafka:` source the partition count is queried from the cluster when it answers within 5 s; for `mock:` it comes from the file.",
+  },
+  {
+    flag: "--migrate",
+    group: "mode",
+    help: "run the persist stage's schema migration, then exit",
+    more: "Runs each persist stage's migration (idempotent); `url: embedded` migrates PGlite under the data dir.",
+  },
+  {
+    flag: "--emit",
+    value: "KIND",
+    group: "mode",
+    help: "write deployment files: KIND is systemd, k8s or compose (with --out DIR)",
+    more: "Writes the deployment files for this topology into the `--out` directory (see docs/operations.md, \"Deploying\").",
+  },
+  { flag: "--out", value: "DIR", group: "option", help: "the directory --emit writes into" },
+  {
+    flag: "--replicas",
+    value: "N",
+    group: "option",
+    help: "fixed number of worker processes (overrides concurrency.replicas)",
+    more: "Sets `concurrency.replicas` min = max = N.",
+  },
+  {
+    flag: "--max-events",
+    value: "N",
+    group: "run",
+    help: "stop cleanly once N source events are fully processed (committed)",
+    more: "Then prints the summary; the summary may show a little more than N (workers report progress every second and finish their in-flight batches).",
+  },
+  {
+    flag: "--json",
+    group: "run",
+    help: "print a JSON summary as the last stdout line instead of the live line",
+  },
+  {
+    flag: "--data-dir",
+    value: "DIR",
+    group: "option",
+    help: "directory for embedded state (default: $TOPOFLEET_DATA_DIR or ./.data/<name>)",
+    more: "Embedded state is PGlite's files for `persist.url: embedded`.",
+  },
+  { flag: "--version", group: "option", help: "print the versions of topofleet, Bun and the librdkafka in use (and where it came from)" },
+  { flag: "--help", group: "option", help: "show this help (also -h)" },
+];
+
+const column = (f: FlagSpec) => `  ${`${f.flag}${f.value ? ` ${f.value}` : ""}`.padEnd(24)}${f.help}`;
+
 /** The --help text. */
 export const USAGE = `Usage: bun run topology <topology.yaml> [flags]
 
@@ -30,18 +104,10 @@ Runs the pipeline described by a topology file: a supervisor process spawns the 
 restarts them when they crash, scales them on consumer lag and serves /metrics, /healthz and /readyz.
 
 Modes (at most one; default: run the fleet):
-  --validate              check the file only; print OK and any warnings (exit 0), or every issue (exit 2)
-  --explain               print the resolved topology (secrets redacted) and what bounds its throughput
-  --migrate               run the persist stage's schema migration, then exit
-  --emit KIND --out DIR   write deployment files: KIND is systemd, k8s or compose
+${FLAGS.filter((f) => f.group === "mode").map(column).join("\n")}
 
 Run options:
-  --replicas N            fixed number of worker processes (overrides concurrency.replicas)
-  --max-events N          stop cleanly once N source events are fully processed (committed)
-  --json                  print a JSON summary as the last stdout line instead of the live line
-  --data-dir DIR          directory for embedded state (default: $TOPOFLEET_DATA_DIR or ./.data/<name>)
-  --version               print the versions of topofleet, Bun and the librdkafka in use (and where it came from)
-  -h, --help              show this help
+${FLAGS.filter((f) => f.group !== "mode").map(column).join("\n")}
 
 Exit codes: 0 success, 1 runtime failure (or workers killed at the shutdown deadline), 2 usage or
 configuration error. Logs are JSON lines on stderr; stdout carries only the live line and the summary.
@@ -56,11 +122,13 @@ const positiveInt = (flag: string, raw: string): number => {
   return Number(raw);
 };
 
-const MODE_FLAGS: Record<string, CliMode> = { "--validate": "validate", "--explain": "explain", "--migrate": "migrate", "--emit": "emit" };
-const VALUE_FLAGS = new Set(["--replicas", "--max-events", "--data-dir", "--emit", "--out"]);
-const BOOL_FLAGS = new Set(["--validate", "--explain", "--migrate", "--json", "--help", "-h", "--version"]);
+const MODE_FLAGS: Record<string, CliMode> = Object.fromEntries(
+  FLAGS.filter((f) => f.group === "mode").map((f) => [f.flag, f.flag.slice(2) as CliMode]),
+);
+const VALUE_FLAGS = new Set(FLAGS.filter((f) => f.value).map((f) => f.flag));
+const BOOL_FLAGS = new Set([...FLAGS.filter((f) => !f.value).map((f) => f.flag), "-h"]);
 /** Flags that only make sense when running the fleet. */
-const RUN_ONLY = ["--max-events", "--json"];
+const RUN_ONLY = FLAGS.filter((f) => f.group === "run").map((f) => f.flag);
 
 /** Parses argv (without the runtime and script). Throws ConfigError("CONFIG_USAGE") naming the bad flag. */
 export function parseArgs(argv: readonly string[]): CliArgs {

@@ -1,13 +1,19 @@
 import { TopofleetError } from "../errors/base.ts";
+import type { ErrorCodeInfo } from "../errors/domains.ts";
 
 /** Codes the binding raises itself; every other code is a librdkafka error name (rd_kafka_err2name). */
-export type KafkaOwnErrorCode =
-  | "LIB_NOT_FOUND" // librdkafka could not be loaded
-  | "LIB_TOO_OLD" // librdkafka is older than 2.0
-  | "CONFIG_INVALID" // rd_kafka_conf_set or rd_kafka_new refused the configuration
-  | "DELIVERY_FAILED" // some messages of a produced batch were not acknowledged; see `failures`
-  | "CLOSED" // the client was closed before (or while) the call ran
-  | "LAYOUT_MISMATCH"; // librdkafka's private message struct differs from what the binding reads (it falls back)
+export const KAFKA_OWN_ERROR_CODES = {
+  LIB_NOT_FOUND: { retriable: false, meaning: "librdkafka could not be loaded; the message says how to install it (or set `RDKAFKA_LIB`)." },
+  LIB_TOO_OLD: { retriable: false, meaning: "The loaded librdkafka is older than 2.0." },
+  CONFIG_INVALID: { retriable: false, meaning: "rd_kafka_conf_set or rd_kafka_new refused the configuration (a bad `properties` entry)." },
+  DELIVERY_FAILED: { retriable: "varies", meaning: "Some messages of a produced batch were not acknowledged; `failures` lists each with its own librdkafka error." },
+  CLOSED: { retriable: false, meaning: "The client was closed before (or while) the call ran." },
+  LAYOUT_MISMATCH: {
+    retriable: false,
+    meaning: "librdkafka's private message struct differs from what the binding reads: reported to `onError`, and the binding falls back to the public calls for good.",
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+export type KafkaOwnErrorCode = keyof typeof KAFKA_OWN_ERROR_CODES;
 
 /** A librdkafka error name such as `_TRANSPORT`, `UNKNOWN_TOPIC_OR_PART`, `_QUEUE_FULL`, or one of ours. */
 export type KafkaErrorCode = KafkaOwnErrorCode | (string & {});
@@ -53,7 +59,7 @@ export class KafkaError extends TopofleetError {
  * rd_kafka_resp_err_t (delivery reports, metadata, commit results) instead of an rd_kafka_error_t that
  * answers rd_kafka_error_is_retriable() itself. Names not listed are treated as not retriable.
  */
-const RETRIABLE_NAMES: ReadonlySet<string> = new Set([
+export const RETRIABLE_NAMES: ReadonlySet<string> = new Set([
   "_TRANSPORT",
   "_QUEUE_FULL",
   "_TIMED_OUT",

@@ -7,6 +7,8 @@
  * (counters and histograms summed, gauges kept per worker via the `worker` label).
  */
 
+import { metricSpec } from "./names.ts";
+
 export type Labels = Record<string, string | number>;
 type MetricType = "counter" | "gauge" | "histogram";
 
@@ -76,14 +78,26 @@ export interface Histogram {
 /** Default latency buckets in seconds, from 1 ms to 30 s. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * The help text of a new family: the catalog's (./names.ts) for our metrics, which must be registered with the
+ * catalog's type; `help` is only for names outside it.
+ */
+function helpFor(name: string, type: MetricType, help: string | undefined): string {
+  const spec = metricSpec(name);
+  if (spec && spec.type !== type) throw new TypeError(`metric ${name} is a ${spec.type} in shared/telemetry/names.ts, registered as ${type}`);
+  const text = spec?.help ?? help;
+  if (text === undefined) throw new TypeError(`metric ${name} has no help text: add it to shared/telemetry/names.ts`);
+  return text;
+}
+
 /** A registry of metric families. */
 export class Metrics {
   private readonly families = new Map<string, Family>();
 
-  private family(name: string, help: string, type: MetricType, bounds?: number[]): Family {
+  private family(name: string, help: string | undefined, type: MetricType, bounds?: number[]): Family {
     let f = this.families.get(name);
     if (!f) {
-      f = new Family(name, help, type, bounds);
+      f = new Family(name, helpFor(name, type, help), type, bounds);
       this.families.set(name, f);
     } else if (f.type !== type) {
       throw new TypeError(`metric ${name} registered as ${f.type}, requested as ${type}`);
@@ -92,19 +106,19 @@ export class Metrics {
   }
 
   /** Returns (registering on first use) a counter family. */
-  counter(name: string, help: string): Counter {
+  counter(name: string, help?: string): Counter {
     const f = this.family(name, help, "counter");
     return { inc: (labels = {}, n = 1) => void (f.get(labels).value += n) };
   }
 
   /** Returns (registering on first use) a gauge family. */
-  gauge(name: string, help: string): Gauge {
+  gauge(name: string, help?: string): Gauge {
     const f = this.family(name, help, "gauge");
     return { set: (labels, v) => void (f.get(labels).value = v) };
   }
 
   /** Returns (registering on first use) a histogram family with the given upper bounds. */
-  histogram(name: string, help: string, bounds: number[] = LATENCY_BUCKETS): Histogram {
+  histogram(name: string, help?: string, bounds: number[] = LATENCY_BUCKETS): Histogram {
     const f = this.family(name, help, "histogram", bounds);
     return {
       observe: (labels, v) => {

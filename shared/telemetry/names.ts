@@ -1,44 +1,184 @@
 /**
- * Every metric name topofleet exposes. Dashboards (dev/grafana), alerts and tests refer to these; change
- * one only together with them. Stage-level series carry a `stage` label.
+ * Every metric topofleet exposes: name, type, labels and help, in one table. Registrations take their help
+ * text from here, dashboards (dev/grafana), alerts and tests refer to the names, and docs/reference/metrics.md
+ * is generated from it; change a name only together with them. Stage-level series carry a `stage` label.
  */
-export const M = {
+
+/** One metric family. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  /** Label names, each with its values when they form a closed set (`outcome: passed|persisted`). */
+  readonly labels: readonly string[];
+  /** The `# HELP` text, also the meaning in the reference. */
+  readonly help: string;
+}
+
+/** The catalog, keyed by the short names code uses (`M.eventsIn`). */
+export const METRICS = {
   // engine
-  eventsIn: "topofleet_events_in_total", // {stage}
-  eventsOut: "topofleet_events_out_total", // {stage, outcome: passed|persisted|duplicate|dead_lettered}
-  sourceEvents: "topofleet_source_events_total", // events consumed from Kafka
-  batchSeconds: "topofleet_batch_duration_seconds", // histogram {stage}; stage="pipeline" for the whole batch
-  batchesInFlight: "topofleet_batches_in_flight",
-  stageRetries: "topofleet_stage_retries_total", // {stage, code}
-  batchesAbandoned: "topofleet_batches_abandoned_total", // in-flight batches given up (uncommitted) at a revocation or shutdown deadline
-  deadLettered: "topofleet_dead_lettered_total", // {stage, code}
-  commits: "topofleet_offset_commits_total",
-  partitionsPaused: "topofleet_partitions_paused",
-  consumerLag: "topofleet_consumer_lag", // gauge {topic, partition}
-  assignedPartitions: "topofleet_assigned_partitions",
-  skippedOffsets: "topofleet_skipped_offsets_total", // {topic, partition, reason: deleted_before_read|reset_backward}
-  rereadEvents: "topofleet_reread_events_total", // events delivered again after a backward reset
+  sourceEvents: {
+    name: "topofleet_source_events_total",
+    type: "counter",
+    labels: [],
+    help: "Events consumed from Kafka (re-deliveries included).",
+  },
+  eventsIn: { name: "topofleet_events_in_total", type: "counter", labels: ["stage"], help: "Events entering a stage, by stage." },
+  eventsOut: {
+    name: "topofleet_events_out_total",
+    type: "counter",
+    labels: ["stage", "outcome: passed|persisted|duplicate|dead_lettered"],
+    help: "Events leaving a stage, by stage and outcome.",
+  },
+  batchSeconds: {
+    name: "topofleet_batch_duration_seconds",
+    type: "histogram",
+    labels: ["stage"],
+    help: "Batch latency by stage; stage=pipeline is consume-to-commit-ready.",
+  },
+  batchesInFlight: { name: "topofleet_batches_in_flight", type: "gauge", labels: [], help: "Batches between consume and commit." },
+  stageRetries: {
+    name: "topofleet_stage_retries_total",
+    type: "counter",
+    labels: ["stage", "code"],
+    help: "Retries of a stage (or dead-letter delivery, stage=dead-letter) after a retriable error, by stage and code.",
+  },
+  batchesAbandoned: {
+    name: "topofleet_batches_abandoned_total",
+    type: "counter",
+    labels: [],
+    help: "In-flight batches abandoned uncommitted at a revocation or shutdown deadline (re-delivered, then deduplicated).",
+  },
+  deadLettered: {
+    name: "topofleet_dead_lettered_total",
+    type: "counter",
+    labels: ["stage", "code"],
+    help: "Events sent to the dead-letter topic and acknowledged, by stage and code.",
+  },
+  commits: { name: "topofleet_offset_commits_total", type: "counter", labels: [], help: "Offset commits acknowledged by the group coordinator." },
+  partitionsPaused: {
+    name: "topofleet_partitions_paused",
+    type: "gauge",
+    labels: [],
+    help: "Assigned partitions currently paused (backpressure or a retrying batch).",
+  },
+  consumerLag: {
+    name: "topofleet_consumer_lag",
+    type: "gauge",
+    labels: ["topic", "partition"],
+    help: "Consumer lag (high watermark - committed offset) per assigned partition, refreshed every 5 s.",
+  },
+  assignedPartitions: { name: "topofleet_assigned_partitions", type: "gauge", labels: [], help: "Partitions assigned to this worker." },
+  skippedOffsets: {
+    name: "topofleet_skipped_offsets_total",
+    type: "counter",
+    labels: ["topic", "partition", "reason: deleted_before_read|reset_backward"],
+    help: "Offsets the position jumped over without delivering them, by reason: deleted_before_read (retention deleted unread events: lost) or reset_backward (the log moved back: re-read).",
+  },
+  rereadEvents: {
+    name: "topofleet_reread_events_total",
+    type: "counter",
+    labels: [],
+    help: "Events delivered again after a backward reset (the table drops them as duplicates).",
+  },
   // supervisor
-  workers: "topofleet_workers",
-  workerRestarts: "topofleet_worker_restarts_total",
-  desiredReplicas: "topofleet_desired_replicas",
+  workers: { name: "topofleet_workers", type: "gauge", labels: [], help: "Worker processes currently running." },
+  workerRestarts: {
+    name: "topofleet_worker_restarts_total",
+    type: "counter",
+    labels: ["worker"],
+    help: "Worker processes restarted after a crash, by worker slot.",
+  },
+  desiredReplicas: {
+    name: "topofleet_desired_replicas",
+    type: "gauge",
+    labels: [],
+    help: "Replica count the supervisor is aiming for (autoscaler target).",
+  },
   // dedupe
-  dedupeFillRatio: "topofleet_dedupe_filter_fill_ratio", // gauge {window}
-  dedupeFpRate: "topofleet_dedupe_estimated_false_positive_rate",
-  dedupeMaybeSeen: "topofleet_dedupe_maybe_seen_total",
-  dedupeVerifiedNew: "topofleet_dedupe_verified_new_total",
-  dedupeDropped: "topofleet_dedupe_duplicates_dropped_total", // {stage, reason: in_batch|verified|filter}
-  dedupePassthrough: "topofleet_dedupe_passthrough_total", // events passed unchecked while Redis was down
+  dedupeFillRatio: {
+    name: "topofleet_dedupe_filter_fill_ratio",
+    type: "gauge",
+    labels: ["stage", "window"],
+    help: "Highest fill ratio (set bits / bits) among the sampled filters of the current window.",
+  },
+  dedupeFpRate: {
+    name: "topofleet_dedupe_estimated_false_positive_rate",
+    type: "gauge",
+    labels: ["stage"],
+    help: "Estimated false-positive rate of the fullest sampled filter of the current window.",
+  },
+  dedupeMaybeSeen: { name: "topofleet_dedupe_maybe_seen_total", type: "counter", labels: ["stage"], help: "Events the Bloom filter called maybe seen." },
+  dedupeVerifiedNew: {
+    name: "topofleet_dedupe_verified_new_total",
+    type: "counter",
+    labels: ["stage"],
+    help: "Maybe-seen events PostgreSQL showed to be new (filter false positives or replays).",
+  },
+  dedupeDropped: {
+    name: "topofleet_dedupe_duplicates_dropped_total",
+    type: "counter",
+    labels: ["stage", "reason: in_batch|verified|filter"],
+    help: "Events dropped as duplicates, by reason.",
+  },
+  dedupePassthrough: {
+    name: "topofleet_dedupe_passthrough_total",
+    type: "counter",
+    labels: ["stage"],
+    help: "Events passed on unchecked because Redis was unreachable (onRedisDown: passthrough).",
+  },
   // limit (tenant label: top-N tenants by volume, the rest "other"; see stages/limit/tenant-labels.ts)
-  limitEvents: "topofleet_limit_events_total", // {stage, tenant, outcome: admitted|delayed|rate_limited|quota_exceeded|delay_too_long|passed_over|passthrough}
-  limitHeld: "topofleet_limit_held_events", // gauge {stage}: events held by the delay policy in this worker
-  limitRedisCalls: "topofleet_limit_redis_calls_total", // {stage, outcome: ok|failed}
+  limitEvents: {
+    name: "topofleet_limit_events_total",
+    type: "counter",
+    labels: ["stage", "tenant", "outcome: admitted|delayed|rate_limited|quota_exceeded|delay_too_long|passed_over|passthrough"],
+    help: "Events at the limit stage by tenant (the busiest `metricsTopTenants`, the rest `other`) and outcome.",
+  },
+  limitHeld: { name: "topofleet_limit_held_events", type: "gauge", labels: ["stage"], help: "Events held by the delay policy in this worker." },
+  limitRedisCalls: {
+    name: "topofleet_limit_redis_calls_total",
+    type: "counter",
+    labels: ["stage", "outcome: ok|failed"],
+    help: "Calls of the limit script (one per batch), by outcome.",
+  },
   // tracing
-  tracingSpansDropped: "topofleet_tracing_spans_dropped_total", // {reason: queue_full|export_failed|shutdown}
-  tracingSpansExported: "topofleet_tracing_spans_exported_total",
+  tracingSpansDropped: {
+    name: "topofleet_tracing_spans_dropped_total",
+    type: "counter",
+    labels: ["reason: queue_full|export_failed|shutdown"],
+    help: "Spans dropped instead of stalling the pipeline: export queue full, export failed, or left at shutdown.",
+  },
+  tracingSpansExported: { name: "topofleet_tracing_spans_exported_total", type: "counter", labels: [], help: "Spans exported over OTLP." },
   // enrich
-  enrichLookupRefreshes: "topofleet_enrich_lookup_refreshes_total", // {stage, lookup, outcome: ok|failed}
+  enrichLookupRefreshes: {
+    name: "topofleet_enrich_lookup_refreshes_total",
+    type: "counter",
+    labels: ["stage", "lookup", "outcome: ok|failed"],
+    help: "Lookup table refreshes by outcome (a failed refresh keeps the last table).",
+  },
   // persist
-  persistRows: "topofleet_persist_rows_total", // {outcome: inserted|conflict|rejected}
-  persistSeconds: "topofleet_persist_write_seconds",
-} as const;
+  persistRows: {
+    name: "topofleet_persist_rows_total",
+    type: "counter",
+    labels: ["stage", "outcome: inserted|conflict|rejected"],
+    help: "Rows the persist stage settled, by outcome.",
+  },
+  persistSeconds: {
+    name: "topofleet_persist_write_seconds",
+    type: "histogram",
+    labels: ["stage"],
+    help: "Time to persist one batch (write, partition checks, isolation of bad rows).",
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+/** Metric names by short name: `M.eventsIn` is "topofleet_events_in_total". */
+export const M = Object.fromEntries(Object.entries(METRICS).map(([k, v]) => [k, v.name])) as {
+  readonly [K in keyof typeof METRICS]: (typeof METRICS)[K]["name"];
+};
+
+const BY_NAME: ReadonlyMap<string, MetricSpec> = new Map(Object.values(METRICS).map((s) => [s.name, s]));
+
+/** The catalog entry of a metric name, or undefined for names outside it (tests' own metrics). */
+export function metricSpec(name: string): MetricSpec | undefined {
+  return BY_NAME.get(name);
+}

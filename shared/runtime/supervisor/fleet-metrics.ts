@@ -20,9 +20,9 @@ export class FleetMetrics {
   private readonly own = new Metrics();
   private readonly live = new Map<number, readonly FamilySnapshot[]>();
   private readonly retired = new Metrics();
-  private readonly workers = this.own.gauge(M.workers, "Worker processes currently running.");
-  private readonly restarts = this.own.counter(M.workerRestarts, "Worker processes restarted after a crash, by worker slot.");
-  private readonly desired = this.own.gauge(M.desiredReplicas, "Replica count the supervisor is aiming for (autoscaler target).");
+  private readonly workers = this.own.gauge(M.workers);
+  private readonly restarts = this.own.counter(M.workerRestarts);
+  private readonly desired = this.own.gauge(M.desiredReplicas);
 
   constructor() {
     // Set up front so the series exist (at 0) before the first spawn or scaling decision.

@@ -19,12 +19,12 @@ export class DedupeMetrics {
     m: Metrics,
     private readonly stage: string,
   ) {
-    this.maybe = m.counter(M.dedupeMaybeSeen, "Events the Bloom filter called maybe seen");
-    this.verified = m.counter(M.dedupeVerifiedNew, "Maybe-seen events PostgreSQL showed to be new (filter false positives or replays)");
-    this.dropped = m.counter(M.dedupeDropped, "Events dropped as duplicates, by reason");
-    this.passed = m.counter(M.dedupePassthrough, "Events passed on unchecked because Redis was unreachable (onRedisDown: passthrough)");
-    this.fill = m.gauge(M.dedupeFillRatio, "Highest fill ratio (set bits / bits) among the sampled filters of the current window");
-    this.fp = m.gauge(M.dedupeFpRate, "Estimated false-positive rate of the fullest sampled filter of the current window");
+    this.maybe = m.counter(M.dedupeMaybeSeen);
+    this.verified = m.counter(M.dedupeVerifiedNew);
+    this.dropped = m.counter(M.dedupeDropped);
+    this.passed = m.counter(M.dedupePassthrough);
+    this.fill = m.gauge(M.dedupeFillRatio);
+    this.fp = m.gauge(M.dedupeFpRate);
   }
 
   /** Counts events the filter answered "maybe seen". */

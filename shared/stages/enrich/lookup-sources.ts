@@ -159,12 +159,12 @@ export class LookupSources {
       await table.load();
     } catch (e) {
       table.lastError = errorMessage(e);
-      this.metrics.counter(M.enrichLookupRefreshes, "Lookup table refreshes by outcome").inc({ ...labels, outcome: "failed" });
+      this.metrics.counter(M.enrichLookupRefreshes).inc({ ...labels, outcome: "failed" });
       this.logger.warn({ lookup: table.cfg.name, err: table.lastError }, "enrich lookup refresh failed; keeping the last table");
       return false;
     }
     if (this.closed) return false;
-    this.metrics.counter(M.enrichLookupRefreshes, "Lookup table refreshes by outcome").inc({ ...labels, outcome: "ok" });
+    this.metrics.counter(M.enrichLookupRefreshes).inc({ ...labels, outcome: "ok" });
     this.publish();
     return true;
   }

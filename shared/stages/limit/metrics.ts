@@ -18,9 +18,9 @@ export class LimitMetrics {
     private readonly stage: string,
     topTenants: number,
   ) {
-    this.events = m.counter(M.limitEvents, "Events at the limit stage by tenant (top-N, the rest `other`) and outcome");
-    this.calls = m.counter(M.limitRedisCalls, "Calls of the limit script (one per batch), by outcome");
-    this.heldGauge = m.gauge(M.limitHeld, "Events held by the delay policy in this worker");
+    this.events = m.counter(M.limitEvents);
+    this.calls = m.counter(M.limitRedisCalls);
+    this.heldGauge = m.gauge(M.limitHeld);
     this.labels = new TenantLabels(topTenants);
   }
 

@@ -102,8 +102,8 @@ export class PersistSink implements Sink, IdentityStore {
         writer: new ChunkWriter(sql, plan, method),
         partitions: prepared.partitions,
         logger,
-        rows: ctx.metrics.counter(M.persistRows, "Rows the persist stage settled, by outcome (inserted, conflict, rejected)"),
-        seconds: ctx.metrics.histogram(M.persistSeconds, "Time to persist one batch (write, partition checks, isolation of bad rows)"),
+        rows: ctx.metrics.counter(M.persistRows),
+        seconds: ctx.metrics.histogram(M.persistSeconds),
         timer: null,
       };
       if (prepared.partitions) this.scheduleMaintenance();

@@ -134,8 +134,8 @@ export class OtelTracing implements PipelineTracing {
     metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    this.dropped = metrics.counter(M.tracingSpansDropped, "Spans dropped: export queue full or export failed");
-    const exported = metrics.counter(M.tracingSpansExported, "Spans exported over OTLP");
+    this.dropped = metrics.counter(M.tracingSpansDropped);
+    const exported = metrics.counter(M.tracingSpansExported);
     const exporter = new OTLPTraceExporter({ url: cfg.endpoint!, headers: cfg.headers, timeoutMillis: cfg.exportTimeoutMs }) as unknown as SpanExporter;
     this.queue = new BoundedQueue(exporter, cfg.maxQueueSpans, this.dropped, exported);
     this.provider = new BasicTracerProvider({

@@ -3,11 +3,19 @@ import { formatDuration, formatSize } from "../../config/units.ts";
 import type { Desc, ObjectDesc } from "../../config/dsl.ts";
 import { describe, requiredKeys } from "./json-schema.ts";
 
-/** Markdown reference of every key under `root`. */
-export function markdownReference(root: ObjectDesc): string {
-  const rows: string[] = ["| key | type | default | description |", "|---|---|---|---|"];
+/** One key of the reference: its dotted path (`stages[].dedupe.window`) and its table cells. */
+export interface ReferenceRow {
+  path: string;
+  type: string;
+  default: string;
+  description: string;
+}
+
+/** Every key under `root`, depth first, paths prefixed with `prefix` (e.g. `stages[].enrich`). */
+export function referenceRows(root: Desc, prefix = ""): ReferenceRow[] {
+  const rows: ReferenceRow[] = [];
   const visit = (d: Desc, path: string, required: boolean) => {
-    if (path) rows.push(`| \`${path}\` | ${typeName(d)} | ${defaultText(d, required)} | ${describe(d, false).replace(/\|/g, "\\|")} |`);
+    if (path) rows.push({ path, type: typeName(d), default: defaultText(d, required), description: describe(d, false).replace(/\|/g, "\\|") });
     switch (d.kind) {
       case "object":
         for (const [k, f] of Object.entries(d.fields)) visit(f, path ? `${path}.${k}` : k, requiredKeys(d).includes(k));
@@ -25,8 +33,20 @@ export function markdownReference(root: ObjectDesc): string {
         break;
     }
   };
-  visit(root, "", true);
-  return rows.join("\n");
+  visit(root, prefix, true);
+  return rows;
+}
+
+/** The rows as a Markdown table. */
+export function markdownTable(rows: readonly ReferenceRow[]): string {
+  const lines = ["| key | type | default | description |", "|---|---|---|---|"];
+  for (const r of rows) lines.push(`| \`${r.path}\` | ${r.type} | ${r.default} | ${r.description} |`);
+  return lines.join("\n");
+}
+
+/** Markdown reference of every key under `root`. */
+export function markdownReference(root: ObjectDesc): string {
+  return markdownTable(referenceRows(root));
 }
 
 function typeName(d: Desc): string {
