@@ -6,7 +6,8 @@ import { MockCluster, Producer, mockPartitionsFor } from "../shared/kafka/index.
 import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../shared/loadgen/cli-flags.ts";
 import { KEY_MODES, runGenerator, type GeneratorProgress } from "../shared/loadgen/index.ts";
 
-const USAGE = `Usage: bun run gen [flags]
+/** The --help text (also in docs/reference/cli.md). */
+export const USAGE = `Usage: bun run gen [flags]
 
 Produces CloudEvents 1.0 (structured JSON and binary mode) with injected duplicates and invalid events.
 
@@ -140,4 +141,5 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runCli(main);
+// Only when run as a command: the docs generator imports this file for USAGE.
+if (import.meta.main) runCli(main);

@@ -12,7 +12,8 @@ import { createLogger } from "../shared/telemetry/logger.ts";
 import { setKafkaLogger } from "../shared/kafka/index.ts";
 import { loadTopology } from "../shared/topology/index.ts";
 
-const USAGE = `Usage: bun run replay --topology FILE [flags]
+/** The --help text (also in docs/reference/cli.md). */
+export const USAGE = `Usage: bun run replay --topology FILE [flags]
 
 Re-runs already-consumed events through the topology's stages (enrich, dedupe, persist) under a new consumer
 group, then stops. Events already in the table add no rows (dedupe + insert-or-ignore).
@@ -117,4 +118,5 @@ async function main(): Promise<number> {
   }
 }
 
-runCli(main);
+// Only when run as a command: the docs generator imports this file for USAGE.
+if (import.meta.main) runCli(main);

@@ -34,7 +34,8 @@ import { freePort } from "../support/net.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
-const USAGE = `Usage: bun run bench [flags]
+/** The --help text (also in docs/reference/cli.md). */
+export const USAGE = `Usage: bun run bench [flags]
 
 End-to-end benchmark with a correctness audit. Kafka: $KAFKA_BROKERS, else an in-process mock cluster
 started by the bench. PostgreSQL: $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
@@ -425,7 +426,7 @@ async function main(): Promise<number> {
         cpu_s_per_million_by_thread: Object.fromEntries(threadCpu.map((t) => [t.kind, round(t.cpuSeconds / (events / 1e6), 2)])),
         mode: sustained ? "sustained" : "max",
         events_per_min_wall: summary?.events_per_min ?? null,
-        // The fleet's own account of offsets skipped on the broker's side (see README "Live line and summary").
+        // The fleet's own account of offsets skipped on the broker's side (see docs/guide.md, "Live line and summary").
         deleted_before_read: summary?.deleted_before_read ?? null,
         reset_backward: summary?.reset_backward ?? null,
         reread: summary?.reread ?? null,
@@ -462,4 +463,5 @@ function tail(file: string, lines: number): string {
   }
 }
 
-runCli(main);
+// Only when run as a command: the docs generator imports this file for USAGE.
+if (import.meta.main) runCli(main);

@@ -27,7 +27,9 @@ import { watermarksOf } from "../../shared/replay/metadata.ts";
 import { freePort } from "../support/net.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
-const USAGE = `Usage: KAFKA_BROKERS=host:port bun dev/bench/recovery.ts [flags]
+
+/** The --help text (also in docs/reference/cli.md). */
+export const USAGE = `Usage: KAFKA_BROKERS=host:port bun dev/bench/recovery.ts [flags]
 
 Kills one of two workers with SIGKILL mid-run on a real broker and measures recovery (see the file's doc).
 PostgreSQL: $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); Redis: $REDIS_URL.
@@ -243,4 +245,5 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-runCli(main);
+// Only when run as a command: the docs generator imports this file for USAGE.
+if (import.meta.main) runCli(main);

@@ -12,7 +12,8 @@ import { Flags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-
 
 const REPO = resolve(import.meta.dir, "../..");
 
-const USAGE = `Usage: bun dev/bench/sustained-max.ts [flags] [e2e flags]
+/** The --help text (also in docs/reference/cli.md). */
+export const USAGE = `Usage: bun dev/bench/sustained-max.ts [flags] [e2e flags]
 
 Finds the highest rate (events/s) the fleet sustains for --duration with an exact audit and p99 <= --p99.
 
@@ -168,4 +169,5 @@ async function main(): Promise<number> {
   return best ? 0 : 1;
 }
 
-runCli(main);
+// Only when run as a command: the docs generator imports this file for USAGE.
+if (import.meta.main) runCli(main);

@@ -3,14 +3,14 @@ import type { ErrorCodeInfo } from "../errors/domains.ts";
 
 /** Codes the binding raises itself; every other code is a librdkafka error name (rd_kafka_err2name). */
 export const KAFKA_OWN_ERROR_CODES = {
-  LIB_NOT_FOUND: { retriable: false, meaning: "librdkafka could not be loaded; the message says how to install it (or set `RDKAFKA_LIB`)." },
-  LIB_TOO_OLD: { retriable: false, meaning: "The loaded librdkafka is older than 2.0." },
-  CONFIG_INVALID: { retriable: false, meaning: "rd_kafka_conf_set or rd_kafka_new refused the configuration (a bad `properties` entry)." },
-  DELIVERY_FAILED: { retriable: "varies", meaning: "Some messages of a produced batch were not acknowledged; `failures` lists each with its own librdkafka error." },
-  CLOSED: { retriable: false, meaning: "The client was closed before (or while) the call ran." },
+  LIB_NOT_FOUND: { retriable: false, description: "librdkafka could not be loaded; the message says how to install it (or set `RDKAFKA_LIB`)." },
+  LIB_TOO_OLD: { retriable: false, description: "The loaded librdkafka is older than 2.0." },
+  CONFIG_INVALID: { retriable: false, description: "rd_kafka_conf_set or rd_kafka_new refused the configuration (a bad `properties` entry)." },
+  DELIVERY_FAILED: { retriable: "depends", description: "Some messages of a produced batch were not acknowledged; `failures` lists each with its own librdkafka error." },
+  CLOSED: { retriable: false, description: "The client was closed before (or while) the call ran." },
   LAYOUT_MISMATCH: {
     retriable: false,
-    meaning: "librdkafka's private message struct differs from what the binding reads: reported to `onError`, and the binding falls back to the public calls for good.",
+    description: "librdkafka's private message struct differs from what the binding reads: reported to `onError`, and the binding falls back to the public calls for good.",
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 export type KafkaOwnErrorCode = keyof typeof KAFKA_OWN_ERROR_CODES;

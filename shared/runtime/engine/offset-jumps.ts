@@ -27,6 +27,14 @@ export const JUMP_CODES: Readonly<Record<JumpReason, string>> = {
   reset_backward: "KAFKA_OFFSET_RESET_BACKWARD",
 };
 
+/** What each jump means for the data (docs/reference/errors.md). */
+export const JUMP_DESCRIPTIONS: Readonly<Record<JumpReason, string>> = {
+  deleted_before_read:
+    "The broker deleted offsets (retention, DeleteRecords) before the fleet read them: those events are lost. Logged once per partition with the range; `/readyz` answers 503 for 30 s and the run exits 1.",
+  reset_backward:
+    "A partition's position moved back (its log was truncated below the committed offset: unclean leader election, a recreated topic). Nothing is lost: the events are re-read and the table drops those stored before.",
+};
+
 /** One jump of a partition's position: offsets [from, to) were skipped (deleted), or the position moved from `from` back to `to`. */
 export interface OffsetJump extends TopicPartition {
   reason: JumpReason;

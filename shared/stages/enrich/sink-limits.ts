@@ -1,7 +1,7 @@
 /**
  * The limits of the sink, enforced in enrich so that an event that passes enrich cannot fail a persist batch.
  * Each limit is derived from the persist stage's managed schema (shared/stages/persist/columns.ts, schema.ts)
- * and PostgreSQL's own limits; the README's "Limits enrich enforces" section lists them with the same reasons.
+ * and PostgreSQL's own limits; docs/stages.md, "Limits enrich enforces", lists them with the same reasons.
  */
 
 /**

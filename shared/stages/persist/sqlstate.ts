@@ -14,7 +14,7 @@ import type { Rejection } from "../batch.ts";
 export type FailureKind = "connection" | "transient" | "row" | "schema" | "fatal";
 
 /** Exact SQLSTATEs. */
-const BY_SQLSTATE: Readonly<Record<string, FailureKind>> = {
+export const BY_SQLSTATE: Readonly<Record<string, FailureKind>> = {
   "40001": "transient", // serialization_failure
   "40P01": "transient", // deadlock_detected
   "55P03": "transient", // lock_not_available (lock_timeout)
@@ -43,7 +43,7 @@ const BY_SQLSTATE: Readonly<Record<string, FailureKind>> = {
  * violations (23, but 23505, which the writer settles as a conflict) are about the values of a row: the
  * chunk is bisected and only the rows refused alone are dead-lettered, never a crash loop on one event.
  */
-const BY_CLASS: Readonly<Record<string, FailureKind>> = {
+export const BY_CLASS: Readonly<Record<string, FailureKind>> = {
   "22": "row", // data_exception
   "23": "row", // integrity_constraint_violation
   "08": "connection", // connection_exception
@@ -65,7 +65,7 @@ const DRIVER_CONNECTION_CODES = new Set([
   "ENETUNREACH",
 ]);
 
-const KIND_CODE: Readonly<Record<FailureKind, PersistErrorCode>> = {
+export const KIND_CODE: Readonly<Record<FailureKind, PersistErrorCode>> = {
   connection: "PERSIST_CONNECTION",
   transient: "PERSIST_TRANSIENT",
   row: "PERSIST_ROW_REJECTED",

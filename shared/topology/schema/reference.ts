@@ -11,8 +11,8 @@ export interface ReferenceRow {
   description: string;
 }
 
-/** Every key under `root`, depth first, paths prefixed with `prefix` (e.g. `stages[].enrich`). */
-export function referenceRows(root: Desc, prefix = ""): ReferenceRow[] {
+/** Every key under `root`, depth first, paths prefixed with `prefix` (e.g. `stages[].enrich`); `required`: whether `root` itself is. */
+export function referenceRows(root: Desc, prefix = "", required = true): ReferenceRow[] {
   const rows: ReferenceRow[] = [];
   const visit = (d: Desc, path: string, required: boolean) => {
     if (path) rows.push({ path, type: typeName(d), default: defaultText(d, required), description: describe(d, false).replace(/\|/g, "\\|") });
@@ -33,7 +33,7 @@ export function referenceRows(root: Desc, prefix = ""): ReferenceRow[] {
         break;
     }
   };
-  visit(root, prefix, true);
+  visit(root, prefix, required);
   return rows;
 }
 
