@@ -25,7 +25,7 @@ import { groupByPartition, selectPartitions, tallyOf } from "./batch-segments.ts
 import { Committer, type CommitHooks } from "./committer.ts";
 import { EngineMetrics } from "./engine-metrics.ts";
 import { errorJson } from "./error-json.ts";
-import { faultPointsFromEnv } from "./fault-points.ts";
+import type { FaultPoints } from "./fault-points.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
 import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "./kafka-config.ts";
 import { JUMP_CODES, OffsetJumpDetector, type OffsetJump } from "./offset-jumps.ts";
@@ -52,6 +52,8 @@ export interface EngineOptions {
   lagIntervalMs?: number;
   /** Observation hooks (audit logs, tests); called synchronously, must not throw. */
   hooks?: EngineHooks;
+  /** Crash points for the fault-injection suite (worker-main reads them from TOPOFLEET_FAULT); none by default. */
+  faults?: FaultPoints | null;
 }
 
 /** Points where an observer can watch the engine's ownership and commit decisions. */
@@ -106,8 +108,8 @@ export class Engine {
   private readonly warnedUnowned = new Set<string>();
   /** Batches whose dead letters the broker refuses even as references, by batch id: their partitions are stopped. */
   private readonly stuckDeadLetters = new Map<number, string>();
-  /** Crash points for the fault-injection suite; null (inert) unless TOPOFLEET_FAULT is set. */
-  private readonly faults = faultPointsFromEnv(process.env);
+  /** Crash points for the fault-injection suite; null (inert) unless the options carry them. */
+  private readonly faults: FaultPoints | null;
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
   private pauses: PauseController | null = null;
@@ -137,6 +139,7 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     this.t = opts.topology;
     this.log = opts.logger;
+    this.faults = opts.faults ?? null;
     this.m = new EngineMetrics(opts.metrics);
     this.inFlight = new InFlightBatches(Math.max(1, this.t.concurrency.inFlightBatches));
     this.holdBounds = opts.stages.find(isHoldingStage)?.holdBounds ?? null;

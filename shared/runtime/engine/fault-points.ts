@@ -1,6 +1,7 @@
 /**
  * TEST HOOK for the fault-injection suite (test/faults): deterministic crash points inside the pipeline.
- * Inert unless the TOPOFLEET_FAULT environment variable is set; production never sets it.
+ * Inert unless the TOPOFLEET_FAULT environment variable is set; production never sets it. The worker process
+ * reads it once at its edge (worker-main.ts) and hands the hook to the engine through EngineOptions.faults.
  *
  * `TOPOFLEET_FAULT=crash-after:<stage kind>[:<n>]` makes the worker SIGKILL itself right after the n-th
  * batch (default 1) has passed the stage of that kind, before anything later happens to that batch. Two

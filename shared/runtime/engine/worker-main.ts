@@ -17,6 +17,7 @@ import { Metrics } from "../../telemetry/metrics.ts";
 import { loadTopology } from "../../topology/index.ts";
 import { EXIT_CONFIG, type SupervisorToWorker, type WorkerLaunch, type WorkerToSupervisor } from "../ipc.ts";
 import { Engine } from "./engine.ts";
+import { faultPointsFromEnv } from "./fault-points.ts";
 import { errorJson } from "./error-json.ts";
 import { StartCancelled } from "./stage-start.ts";
 import { applyLaunchOverrides, sourceBrokers } from "./kafka-config.ts";
@@ -159,6 +160,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       logger,
       metrics,
       dataDir: launch.dataDir,
+      // The only place the fault-injection hook is read from the environment: the engine gets it as an option.
+      faults: faultPointsFromEnv(env),
       // The supervisor hears of a partition's committed base before this process commits anything of it, so
       // a kill right after still leaves it an exact starting point (see partition-ledger.ts).
       hooks: {

@@ -53,6 +53,21 @@ describe("engine", () => {
     for (const p of parts) expect(p.committed.offset).toBe(p.committed.tally.events);
   });
 
+  test("fault points come through the options: the engine reports every batch past every stage to them", async () => {
+    const { topic, group } = await freshTopic(1);
+    await produce(kafka().bootstraps, topic, 300, 1);
+    const passed: string[] = [];
+    const stages = [testStage("recording-sink.ts", { id: uniqueName("sink") })];
+    const { engine } = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages, maxEvents: 100 }), {
+      faults: { afterStage: (kind) => passed.push(kind) },
+    });
+    await engine.start();
+    await waitFor(() => engine.progress().events === 300, { timeoutMs: 60_000, what: "300 committed" });
+    await engine.stop(10_000);
+    expect(passed.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(passed)).toEqual(new Set(["custom"]));
+  });
+
   test("processes every event once and commits everything processed; shutdown commits and reports progress", async () => {
     const { topic, group } = await freshTopic(4);
     const n = 2_000;

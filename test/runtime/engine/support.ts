@@ -9,6 +9,7 @@ import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import { TRACING_OFF } from "../../../shared/topology/defaults.ts";
 import type { GroupMembership, ResolvedTopology, StageConfig, TracingConfig } from "../../../shared/topology/types.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
+import type { FaultPoints } from "../../../shared/runtime/engine/fault-points.ts";
 
 export { uniqueName };
 
@@ -69,7 +70,7 @@ export function topologyFor(o: {
 }
 
 /** Builds an engine (not started) with its own metrics registry. */
-export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: number; hooks?: EngineHooks; backoff?: { baseMs: number; capMs: number } } = {}) {
+export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: number; hooks?: EngineHooks; backoff?: { baseMs: number; capMs: number }; faults?: FaultPoints } = {}) {
   const metrics = new Metrics();
   const engine = new Engine({
     topology,
@@ -82,6 +83,7 @@ export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: 
     backoff: opts.backoff,
     lagIntervalMs: 500,
     hooks: opts.hooks,
+    faults: opts.faults,
   });
   return { engine, metrics };
 }
