@@ -36,12 +36,18 @@ import { CommitTracker } from "./commits.ts";
 import { MessageStore } from "./message-store.ts";
 import { OffsetQueries } from "./offset-queries.ts";
 import { Assignment } from "./rebalance.ts";
+import { Backoff, type BackoffPolicy } from "../../timing/backoff.ts";
 
 const ERR_PARTITION_EOF = -191;
 const RD_KAFKA_PARTITION_UA = -1;
 const RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE = 0x8;
 /** Messages taken off librdkafka's queue ahead of consume() calls; polling stops while the buffer is this full. */
 const DEFAULT_MAX_BUFFERED = 20_000;
+/**
+ * Spacing of a sync commit retried after a retriable coordinator error: 50 ms doubling to 1 s, no jitter
+ * (one caller per consumer). The caller's timeout bounds the whole loop.
+ */
+const SYNC_COMMIT_BACKOFF: BackoffPolicy = { initialMs: 50, maxMs: 1_000, multiplier: 2, jitter: "none" };
 /** First librdkafka release that survives destroying a cooperative-sticky member that never synced (#4312). */
 const FIXED_STICKY_DESTROY = 0x020300ff;
 /** Handles deliberately not destroyed (see Consumer.destroyIsSafe); kept reachable for debuggers. */
@@ -168,15 +174,17 @@ export class Consumer {
     if (offsets.length === 0) return;
     if (!opts.sync) return this.commits.commit(offsets);
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-    for (let backoff = 50; ; backoff = Math.min(backoff * 2, 1000)) {
+    const backoff = new Backoff(SYNC_COMMIT_BACKOFF);
+    for (;;) {
       try {
         return await this.commits.commit(offsets);
       } catch (err) {
         // A commit refused for a stale generation only goes through after the rejoin, which may be waiting
         // for this very caller (a revocation handler): the caller decides when to try again.
         if (!(err instanceof KafkaError) || !err.retriable || needsRejoin(err.code)) throw err;
-        if (Date.now() + backoff > deadline || this.state === "closed") throw err;
-        await Bun.sleep(backoff);
+        const delay = backoff.next();
+        if (Date.now() + delay > deadline || this.state === "closed") throw err;
+        await Bun.sleep(delay);
       }
     }
   }

@@ -10,7 +10,7 @@ import type { ProduceRecord } from "../../kafka/types.ts";
 import { EventStatus, type Batch } from "../../stages/batch.ts";
 import { isHoldingStage, type HoldingStage, type Stage } from "../../stages/stage.ts";
 import type { PipelineTracing } from "../../telemetry/tracing/api.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import type { BackoffPolicy } from "../../timing/backoff.ts";
 import { deadLetterRecords, DLQ_HEADERS, fitDeadLetter } from "./dead-letter.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
 import { errorJson } from "./error-json.ts";
@@ -29,7 +29,7 @@ export interface PipelineDeps {
   deadLetterTopic: string;
   /** The dead-letter producer's message.max.bytes (kafka-config.ts deadLetterLimit). */
   deadLetterMaxBytes: number;
-  backoff?: BackoffOptions;
+  backoff?: BackoffPolicy;
   /** Produces records and resolves when Kafka acknowledged all of them (the binding's Producer.sendBatch). */
   produce(records: ProduceRecord[]): Promise<unknown>;
   /** Called with true when a step of the batch starts retrying, false when it recovered: pause / resume. */

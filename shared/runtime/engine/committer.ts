@@ -14,12 +14,14 @@
  *   and at every revocation (librdkafka rejoins right after one), and ends when the rebalance has
  *   completed: after the next assignment (eager, or a lost cooperative revocation) or the next two
  *   (a cooperative revocation is followed by an "assign after revoke" and then by the rejoin's assignment),
- *   or after HOLD_MAX_MS as a safety net. The race cannot be closed entirely from outside librdkafka:
+ *   or after COMMIT_HOLD_MAX_MS (budgets.ts) as a safety net. The race cannot be closed entirely from outside librdkafka:
  *   a rebalance started by another member is visible only through our own rejected commits.
  */
 import type { Logger } from "pino";
 import { TopofleetError } from "../../errors/index.ts";
 import { needsRejoin } from "../../kafka/errors.ts";
+import { Backoff } from "../../timing/backoff.ts";
+import { COMMIT_BUDGETS, type CommitBudgets } from "./budgets.ts";
 import { errorJson } from "./error-json.ts";
 import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
@@ -44,9 +46,6 @@ export interface CommitHooks {
  * (needsRejoin). FENCED_INSTANCE_ID is not one: it is fatal for the consumer, and the engine stops.
  */
 const rebalancing = (code: string | undefined): code is string => code !== undefined && (code === "REBALANCE_IN_PROGRESS" || needsRejoin(code));
-const HOLD_MAX_MS = 30_000;
-/** How long a sync commit keeps retrying while a rebalance refuses it (coordinated fleet drains avoid the case). */
-const REJOIN_RETRY_MAX_MS = 5_000;
 
 /** Coalesced async commits, sync commits, and the progress they make final. */
 export class Committer {
@@ -66,6 +65,7 @@ export class Committer {
     private readonly log: Logger,
     private readonly hooks: CommitHooks = {},
     private readonly ledger: PartitionLedger | null = null,
+    private readonly budgets: CommitBudgets = COMMIT_BUDGETS,
   ) {}
 
   /** True while async commits are held back because the group is rebalancing. */
@@ -117,17 +117,19 @@ export class Committer {
     // under the new generation, so retry for a short while rather than leave processed work uncommitted
     // (it would be re-processed by the next owner). A fleet-wide drain avoids the case altogether: every
     // worker commits before any leaves (see ipc.ts).
-    const rejoinDeadline = Math.min(deadline, Date.now() + REJOIN_RETRY_MAX_MS);
-    for (let backoff = 100; ; backoff = Math.min(backoff * 2, 1_000)) {
+    const rejoinDeadline = Math.min(deadline, Date.now() + this.budgets.rejoinRetryMaxMs);
+    const backoff = new Backoff(this.budgets.rejoinBackoff);
+    for (;;) {
       await this.idle();
       const code = await this.commit(true, only, deadline === Infinity ? undefined : deadline - Date.now());
       if (!rebalancing(code ?? undefined)) return;
-      if (Date.now() + backoff >= rejoinDeadline || !this.consumer()) {
+      const delay = backoff.next();
+      if (Date.now() + delay >= rejoinDeadline || !this.consumer()) {
         this.log.warn({ code }, "sync commit still refused by a rebalance; the next owner re-processes those events (deduplicated)");
         return;
       }
       this.log.debug({ code }, "sync commit refused while the group rebalances; retrying after the rejoin");
-      await Bun.sleep(backoff);
+      await Bun.sleep(delay);
     }
   }
 
@@ -145,7 +147,7 @@ export class Committer {
       this.assignsToGo = 0;
       this.release();
       this.schedule();
-    }, HOLD_MAX_MS);
+    }, this.budgets.holdMaxMs);
   }
 
   private release(): void {

@@ -18,7 +18,8 @@ import { loadTracing, type PipelineTracing } from "../../telemetry/tracing/api.t
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerProgress } from "../ipc.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffPolicy } from "../../timing/backoff.ts";
+import { COMMIT_BUDGETS, COMMITTED_READ_BACKOFF, FATAL_CONSUMER_STOP_MS, HEALTH_TIMEOUT_MS, LAG_INTERVAL_MS, LOSS_NOT_READY_MS, MIN_BROKER_REQUEST_MS, SHUTDOWN_RESERVE_MAX_MS, SHUTDOWN_RESERVE_SHARE, type CommitBudgets } from "./budgets.ts";
 import { BatchFetcher } from "./batch-fetcher.ts";
 import { runPipeline, type PipelineDeps } from "./batch-pipeline.ts";
 import { groupByPartition, selectPartitions, tallyOf } from "./batch-segments.ts";
@@ -33,7 +34,7 @@ import { OffsetTracker, tpKey } from "./offset-tracker.ts";
 import { PartitionLedger } from "./partition-ledger.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
 import { startStageWithRetry } from "./stage-start.ts";
-import { within } from "./timing.ts";
+import { within } from "../../timing/sleep.ts";
 
 /** Everything an engine needs; the topology must already carry the launch overrides (applyLaunchOverrides). */
 export interface EngineOptions {
@@ -46,9 +47,11 @@ export interface EngineOptions {
   logger: Logger;
   metrics: Metrics;
   dataDir: string;
-  /** Retry backoff for stages and dead letters; default 100 ms doubling to 10 s. */
-  backoff?: BackoffOptions;
-  /** How often to refresh the consumer-lag gauges; default 5 s. */
+  /** Retry backoff for stages and dead letters; default RETRY_BACKOFF (budgets.ts). */
+  backoff?: BackoffPolicy;
+  /** Sync-commit retry and hold budgets; default COMMIT_BUDGETS (budgets.ts). */
+  commit?: CommitBudgets;
+  /** How often to refresh the consumer-lag gauges; default LAG_INTERVAL_MS. */
   lagIntervalMs?: number;
   /** Observation hooks (audit logs, tests); called synchronously, must not throw. */
   hooks?: EngineHooks;
@@ -74,11 +77,6 @@ type State = "new" | "starting" | "running" | "stopping" | "stopped";
 
 const BACKPRESSURE = "backpressure";
 const STOPPING = "stopping";
-const HEALTH_TIMEOUT_MS = 2_000;
-/** How long readiness reports a deletion of unread events after the last one was found. */
-const LOSS_NOT_READY_MS = 30_000;
-/** Stop budget after the consumer itself failed fatally (see fail()). */
-const FATAL_CONSUMER_STOP_MS = 3_000;
 
 /** Options of Engine.stop. */
 export interface StopOptions {
@@ -153,7 +151,7 @@ export class Engine {
         this.tracing?.commitSettled(offsets, sync, error);
       },
     };
-    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, commitHooks, this.ledger);
+    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, commitHooks, this.ledger, opts.commit ?? COMMIT_BUDGETS);
     this.jumps = new OffsetJumpDetector({
       lowWatermark: async (tp) => {
         if (!this.consumer) throw new Error("consumer closed");
@@ -214,7 +212,7 @@ export class Engine {
     }
     this.state = "running";
     this.pumpDone = this.pump();
-    const every = this.opts.lagIntervalMs ?? 5_000;
+    const every = this.opts.lagIntervalMs ?? LAG_INTERVAL_MS;
     this.lagTimer = setInterval(() => void this.refreshLag(), every);
     this.log.info({ topics: t.source.topics, group: t.source.group, inFlightBatches: this.inFlight.limit }, "engine started");
   }
@@ -496,22 +494,24 @@ export class Engine {
     const consumer = this.consumer;
     if (tps.length === 0) return;
     const deadline = consumer ? Date.now() + this.t.source.membership.sessionTimeoutMs : 0;
-    for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2_000)) {
+    const backoff = new Backoff(COMMITTED_READ_BACKOFF);
+    for (;;) {
       try {
         if (!consumer) throw new Error("the consumer is closed");
-        for (const c of await consumer.committed(tps, Math.max(1_000, deadline - Date.now()))) {
+        for (const c of await consumer.committed(tps, Math.max(MIN_BROKER_REQUEST_MS, deadline - Date.now()))) {
           this.ledger.assigned(c);
           // The jump detector's starting point: a first delivery above it means the broker deleted what lay between.
           this.jumps.committedAt(c, c.offset);
         }
         return;
       } catch (err) {
-        if (Date.now() + backoff >= deadline || this.state === "stopped" || !this.consumer) {
+        const delay = backoff.next();
+        if (Date.now() + delay >= deadline || this.state === "stopped" || !this.consumer) {
           this.log.warn({ err: errorJson(err), partitions: tps }, "could not read the committed tallies of assigned partitions; their progress counts start from zero");
           for (const tp of tps) this.ledger.readFailed(tp);
           return;
         }
-        await Bun.sleep(backoff);
+        await Bun.sleep(delay);
       }
     }
   }
@@ -538,7 +538,7 @@ export class Engine {
       }
       // Their final commit carries their tallies: the bases must be known first.
       await within(this.basesPending, this.revocationBudget(), undefined);
-      await this.committer.commitSync(tps, Math.max(1_000, this.revocationBudget()));
+      await this.committer.commitSync(tps, Math.max(MIN_BROKER_REQUEST_MS, this.revocationBudget()));
     } finally {
       for (const tp of tps) {
         this.tracker.revoke(tp);
@@ -591,7 +591,7 @@ export class Engine {
       this.pauses?.hold(STOPPING, ALL_PARTITIONS);
       this.inFlight.notify();
       // Keep part of the budget for the commit, leaving the group and closing the stages.
-      const reserve = Math.min(5_000, deadlineMs * 0.25);
+      const reserve = Math.min(SHUTDOWN_RESERVE_MAX_MS, deadlineMs * SHUTDOWN_RESERVE_SHARE);
       const drainUntil = this.stopDeadline - reserve;
       await within(this.pumpDone, drainUntil - Date.now(), undefined);
       const open = this.inFlight.all();

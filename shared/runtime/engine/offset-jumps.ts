@@ -17,6 +17,7 @@
  */
 import type { TopicPartition } from "../../kafka/types.ts";
 import { tpKey } from "./offset-tracker.ts";
+import { WATERMARK_RETRY_MS } from "./budgets.ts";
 
 /** Why offsets were skipped; the `reason` label of `topofleet_skipped_offsets_total`. */
 export type JumpReason = "deleted_before_read" | "reset_backward";
@@ -44,8 +45,6 @@ export interface OffsetJump extends TopicPartition {
   count: number;
 }
 
-/** Pause between low-watermark queries that failed. */
-const RETRY_MS = 1_000;
 
 /** What the detector needs from the consumer. */
 export interface JumpDetectorDeps {
@@ -182,7 +181,7 @@ export class OffsetJumpDetector {
         } catch (err) {
           this.deps.queryFailed(w.tp, err);
           w.holes.unshift(...holes);
-          await Bun.sleep(RETRY_MS);
+          await Bun.sleep(WATERMARK_RETRY_MS);
           continue;
         }
         if (!w.live) return;

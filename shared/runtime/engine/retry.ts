@@ -5,14 +5,16 @@
  * The loop ends early only when the batch is abandoned (shutdown or revocation deadline), via `signal`.
  */
 import { RuntimeError, isRetriable } from "../../errors/index.ts";
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
-import { sleep } from "./timing.ts";
+import { Backoff, type BackoffPolicy } from "../../timing/backoff.ts";
+import { sleep } from "../../timing/sleep.ts";
+import { RETRY_BACKOFF } from "./budgets.ts";
 
 /** Hooks around the retries of one operation. */
 export interface RetryHooks {
   /** Aborted when the batch is abandoned; the loop then rejects with RUNTIME_SHUTDOWN_TIMEOUT. */
   signal?: AbortSignal;
-  backoff?: BackoffOptions;
+  /** Default RETRY_BACKOFF (the topology's `retry:` section). */
+  backoff?: BackoffPolicy;
   /** Called before each backoff sleep (first call: attempt 0): log, count, pause partitions. */
   onRetry?(err: unknown, attempt: number, delayMs: number): void;
   /** Called once when the operation succeeds after at least one retry: resume partitions. */
@@ -29,6 +31,7 @@ export function abandonedError(what: string): RuntimeError {
 
 /** Runs `op` until it succeeds, retrying retriable errors with exponential backoff and jitter. */
 export async function retrying<T>(what: string, op: () => Promise<T>, hooks: RetryHooks = {}): Promise<T> {
+  const backoff = new Backoff(hooks.backoff ?? RETRY_BACKOFF);
   for (let attempt = 0; ; attempt++) {
     if (hooks.signal?.aborted) throw abandonedError(what);
     try {
@@ -38,7 +41,7 @@ export async function retrying<T>(what: string, op: () => Promise<T>, hooks: Ret
     } catch (err) {
       if (hooks.signal?.aborted) throw abandonedError(what);
       if (!isRetriable(err)) throw err;
-      const delay = backoffDelay(attempt, hooks.backoff ?? DEFAULT_BACKOFF);
+      const delay = backoff.next();
       hooks.onRetry?.(err, attempt, delay);
       await sleep(delay, hooks.signal);
     }

@@ -7,9 +7,10 @@
 import type { Logger } from "pino";
 import { isRetriable } from "../../errors/index.ts";
 import type { Stage, StageContext } from "../../stages/stage.ts";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffPolicy } from "../../timing/backoff.ts";
+import { sleep } from "../../timing/sleep.ts";
+import { RETRY_BACKOFF } from "./budgets.ts";
 import { errorJson } from "./error-json.ts";
-import { sleep } from "./timing.ts";
 
 /** Thrown when the start is cancelled (a stop request arrived while a stage was waiting for its dependencies). */
 export class StartCancelled extends Error {
@@ -19,7 +20,8 @@ export class StartCancelled extends Error {
 }
 
 /** Starts `stage`, retrying retriable failures with backoff until it starts or `signal` aborts. */
-export async function startStageWithRetry(stage: Stage, ctx: StageContext, opts: { log: Logger; signal: AbortSignal; backoff?: BackoffOptions }): Promise<void> {
+export async function startStageWithRetry(stage: Stage, ctx: StageContext, opts: { log: Logger; signal: AbortSignal; backoff?: BackoffPolicy }): Promise<void> {
+  const backoff = new Backoff(opts.backoff ?? RETRY_BACKOFF);
   for (let attempt = 0; ; attempt++) {
     if (opts.signal.aborted) throw new StartCancelled();
     try {
@@ -30,7 +32,7 @@ export async function startStageWithRetry(stage: Stage, ctx: StageContext, opts:
       if (!isRetriable(err) || opts.signal.aborted) throw err;
       // Release what the failed attempt opened; the next attempt starts from scratch.
       await stage.close().catch(() => undefined);
-      const delayMs = backoffDelay(attempt, opts.backoff ?? DEFAULT_BACKOFF);
+      const delayMs = backoff.next();
       opts.log.warn({ stage: stage.name, err: errorJson(err), attempt: attempt + 1, retryInMs: Math.round(delayMs) }, "stage cannot start yet: retrying (the worker is not ready meanwhile)");
       await sleep(delayMs, opts.signal);
     }

@@ -18,11 +18,11 @@ import { loadTopology } from "../../topology/index.ts";
 import { EXIT_CONFIG, type SupervisorToWorker, type WorkerLaunch, type WorkerToSupervisor } from "../ipc.ts";
 import { Engine } from "./engine.ts";
 import { faultPointsFromEnv } from "./fault-points.ts";
+import { STATUS_INTERVAL_MS } from "./budgets.ts";
 import { errorJson } from "./error-json.ts";
 import { StartCancelled } from "./stage-start.ts";
 import { applyLaunchOverrides, sourceBrokers } from "./kafka-config.ts";
 
-const DEFAULT_STATUS_INTERVAL_MS = 5_000;
 
 /** Reads the launch description: TOPOFLEET_WORKER (supervised), else `worker.ts <topology file>` (standalone). */
 export function readLaunch(env: Record<string, string | undefined>, argv: readonly string[]): WorkerLaunch {
@@ -43,7 +43,7 @@ export function readLaunch(env: Record<string, string | undefined>, argv: readon
       brokersOverride: v.brokersOverride ?? null,
       databaseUrlOverride: v.databaseUrlOverride ?? null,
       dataDir: v.dataDir ?? resolve(".data"),
-      statusIntervalMs: v.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS,
+      statusIntervalMs: v.statusIntervalMs ?? STATUS_INTERVAL_MS,
     };
   }
   const file = argv[2];
@@ -56,7 +56,7 @@ export function readLaunch(env: Record<string, string | undefined>, argv: readon
     brokersOverride: null,
     databaseUrlOverride: null,
     dataDir: resolve(env.TOPOFLEET_DATA_DIR ?? ".data"),
-    statusIntervalMs: DEFAULT_STATUS_INTERVAL_MS,
+    statusIntervalMs: STATUS_INTERVAL_MS,
   };
 }
 

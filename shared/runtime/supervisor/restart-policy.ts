@@ -3,6 +3,7 @@
  * tested without processes. One policy instance per worker slot: a slot that keeps crashing is a crash
  * loop even when its neighbours are fine.
  */
+import { Backoff } from "../../timing/backoff.ts";
 
 /** Backoff and crash-loop limits. */
 export interface RestartOptions {
@@ -31,21 +32,21 @@ export type RestartVerdict = { action: "restart"; delayMs: number; crashesInWind
 /** Crash history of one worker slot. */
 export class RestartPolicy {
   private crashes: number[] = [];
-  private nextDelay: number;
+  private readonly backoff: Backoff;
 
   constructor(private readonly opts: RestartOptions = DEFAULT_RESTART) {
-    this.nextDelay = opts.initialDelayMs;
+    // No jitter: each slot restarts on its own schedule, and a predictable delay is easier to operate.
+    this.backoff = new Backoff({ initialMs: opts.initialDelayMs, maxMs: opts.maxDelayMs, multiplier: 2, jitter: "none" });
   }
 
   /** Records a crash at `now` of a worker that had been up `uptimeMs`, and says what to do. */
   onCrash(now: number, uptimeMs: number): RestartVerdict {
-    if (uptimeMs >= this.opts.resetAfterMs) this.nextDelay = this.opts.initialDelayMs;
+    if (uptimeMs >= this.opts.resetAfterMs) this.backoff.reset();
     this.crashes = this.crashes.filter((t) => now - t < this.opts.windowMs);
     this.crashes.push(now);
     const crashesInWindow = this.crashes.length;
     if (crashesInWindow >= this.opts.maxCrashes) return { action: "give-up", crashesInWindow };
-    const delayMs = this.nextDelay;
-    this.nextDelay = Math.min(this.opts.maxDelayMs, this.nextDelay * 2);
+    const delayMs = this.backoff.next();
     return { action: "restart", delayMs, crashesInWindow };
   }
 }

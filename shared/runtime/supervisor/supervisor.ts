@@ -73,8 +73,20 @@ interface Slot {
 // Stage health details may quote a connection string; /readyz must never show one.
 const redactUrls = (s: string): string => s.replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, "[url]");
 
-/** A worker's share of the drain deadline: a little less, so it can report `stopped` before the SIGKILL. */
-const workerBudget = (deadlineMs: number): number => Math.max(100, deadlineMs - Math.min(1000, Math.floor(deadlineMs * 0.1)));
+/**
+ * A worker's share of the drain deadline: a little less (DRAIN_REPORT_SHARE of it, at most
+ * DRAIN_REPORT_MAX_MS), so it can report `stopped` over IPC before the SIGKILL; never under
+ * MIN_WORKER_DRAIN_MS, which still lets it commit what is done.
+ */
+const DRAIN_REPORT_SHARE = 0.1;
+const DRAIN_REPORT_MAX_MS = 1_000;
+const MIN_WORKER_DRAIN_MS = 100;
+const workerBudget = (deadlineMs: number): number =>
+  Math.max(MIN_WORKER_DRAIN_MS, deadlineMs - Math.min(DRAIN_REPORT_MAX_MS, Math.floor(deadlineMs * DRAIN_REPORT_SHARE)));
+/** How often workers report status: fleet totals, /readyz and the autoscaler's lag input are this fresh. */
+const STATUS_INTERVAL_MS = 1_000;
+/** How often the autoscaler looks at the lag; its own stability windows (autoscaler.ts) smooth the decisions. */
+const AUTOSCALE_INTERVAL_MS = 5_000;
 
 /** Supervises one fleet of worker processes. */
 export class Supervisor {
@@ -102,7 +114,7 @@ export class Supervisor {
     this.log = opts.logger;
     this.restartOpts = { ...DEFAULT_RESTART, ...opts.restart };
     this.timing = { ...DEFAULT_AUTOSCALE_TIMING, ...opts.autoscale };
-    this.statusIntervalMs = opts.statusIntervalMs ?? 1000;
+    this.statusIntervalMs = opts.statusIntervalMs ?? STATUS_INTERVAL_MS;
     const start = replicaBounds(opts.topology.concurrency.replicas, opts.partitions).min;
     this.scaleState = initialAutoscaleState(start);
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -116,7 +128,7 @@ export class Supervisor {
     const b = replicaBounds(replicas, this.opts.partitions);
     if (b.capped) this.log.warn({ max: replicas.max, partitions: this.opts.partitions }, "replicas capped at the partition count (extra consumer-group members would sit idle)");
     if (b.min < b.max) {
-      this.scaleTimer = setInterval(() => this.autoscale(), this.opts.autoscale?.intervalMs ?? 5000);
+      this.scaleTimer = setInterval(() => this.autoscale(), this.opts.autoscale?.intervalMs ?? AUTOSCALE_INTERVAL_MS);
     }
     const lib = rdkafkaInfo();
     this.log.info({ replicas: this.scaleState.current, min: b.min, max: b.max, librdkafka: { version: lib.version, path: lib.path, chosenBy: lib.source } }, "fleet started");

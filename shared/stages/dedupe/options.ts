@@ -3,6 +3,7 @@
  * chunking. The topology's DedupeStageConfig says what to do; these say how hard to push.
  */
 import { defaultTtlMarginMs } from "./windows.ts";
+import { PASSTHROUGH_WARN_INTERVAL_MS, REDIS_TIMEOUTS } from "./redis-connection.ts";
 
 /** Optional knobs of `createDedupeStage`; every field has a default (see DEFAULT_OPTIONS). */
 export interface DedupeStageOptions {
@@ -38,14 +39,12 @@ export const DEFAULT_OPTIONS: Omit<ResolvedDedupeOptions, "ttlMarginMs"> = {
   now: Date.now,
   chunkKeys: 1000,
   maxInFlight: 4,
-  connectTimeoutMs: 2_000,
-  commandTimeoutMs: 5_000,
-  maxReconnectDelayMs: 2_000,
+  ...REDIS_TIMEOUTS,
   previousWindowMaxBytes: 256 * 1024 * 1024,
   previousWindowSettleMs: 15_000,
   statsIntervalMs: 30_000,
   statsMaxFilters: 16,
-  warnIntervalMs: 5_000,
+  warnIntervalMs: PASSTHROUGH_WARN_INTERVAL_MS,
 };
 
 /** Fills defaults; `windowMs` decides the default TTL margin. */

@@ -8,6 +8,13 @@
  */
 import Redis, { ReplyError } from "ioredis";
 import { DedupeError, TopofleetError } from "../../errors/index.ts";
+import { backoffDelay, type BackoffPolicy } from "../../timing/backoff.ts";
+
+/**
+ * Background reconnects: 50 ms doubling (ioredis counts from 1, so the first wait is 100 ms) up to the
+ * configured maxReconnectDelayMs. No jitter: one connection per stage, and commands fail fast meanwhile.
+ */
+const RECONNECT_BACKOFF: BackoffPolicy = { initialMs: 50, maxMs: Infinity, multiplier: 2, jitter: "none" };
 
 /** Timeouts and reconnect pacing of the dedupe connection. */
 export interface RedisTimeouts {
@@ -16,6 +23,16 @@ export interface RedisTimeouts {
   /** Upper bound of the background reconnect delay. */
   maxReconnectDelayMs: number;
 }
+
+/**
+ * The defaults of the dedupe and limit connections. Connect 2 s: a reachable Redis answers in milliseconds, and
+ * a batch must not wait long on one that is not. Command 5 s: a pipelined chunk on a busy Redis stays far below
+ * it, a stuck server does not. Reconnect at most every 2 s: a restarted Redis is picked up within that.
+ */
+export const REDIS_TIMEOUTS: RedisTimeouts = { connectTimeoutMs: 2_000, commandTimeoutMs: 5_000, maxReconnectDelayMs: 2_000 };
+
+/** Minimum gap between two "Redis is down, passing events through" warnings of a stage: one per scrape, not per batch. */
+export const PASSTHROUGH_WARN_INTERVAL_MS = 5_000;
 
 /**
  * The last connection-level error of each client. ioredis reports a refused AUTH or a failed TLS handshake
@@ -35,7 +52,7 @@ export function createRedis(url: string, t: RedisTimeouts, onError: (err: Error)
     autoResendUnfulfilledCommands: false, // the engine retries the whole batch; never replay half of one
     connectTimeout: t.connectTimeoutMs,
     commandTimeout: t.commandTimeoutMs,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), t.maxReconnectDelayMs),
+    retryStrategy: (times) => backoffDelay(times, { ...RECONNECT_BACKOFF, maxMs: t.maxReconnectDelayMs }),
   });
   // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
   redis.on("error", (err: Error) => {

@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import { DedupeError, LimitError, type LimitErrorCode } from "../../errors/index.ts";
 import type { LimitStageConfig } from "../../topology/types.ts";
 import { EventStatus, type Batch } from "../batch.ts";
-import { closeRedis, connectRedis, createRedis, redisError } from "../dedupe/redis-connection.ts";
+import { closeRedis, connectRedis, createRedis, PASSTHROUGH_WARN_INTERVAL_MS, REDIS_TIMEOUTS, redisError } from "../dedupe/redis-connection.ts";
 import type { HoldingStage, StageContext, StageHealth } from "../stage.ts";
 import { HeldEvents } from "./held-events.ts";
 import { LimitMetrics } from "./metrics.ts";
@@ -79,7 +79,11 @@ export class LimitStage implements HoldingStage {
     await this.limits.load(this.logger);
     const redis = createRedis(
       this.cfg.redisUrl,
-      { connectTimeoutMs: this.o.connectTimeoutMs ?? 2_000, commandTimeoutMs: this.o.commandTimeoutMs ?? 5_000, maxReconnectDelayMs: this.o.maxReconnectDelayMs ?? 2_000 },
+      {
+        connectTimeoutMs: this.o.connectTimeoutMs ?? REDIS_TIMEOUTS.connectTimeoutMs,
+        commandTimeoutMs: this.o.commandTimeoutMs ?? REDIS_TIMEOUTS.commandTimeoutMs,
+        maxReconnectDelayMs: this.o.maxReconnectDelayMs ?? REDIS_TIMEOUTS.maxReconnectDelayMs,
+      },
       (err) => this.logger?.debug({ err: err.message }, "redis connection error"),
     );
     defineLimitScript(redis);
@@ -225,7 +229,7 @@ export class LimitStage implements HoldingStage {
 
   private warnPassthrough(err: LimitError, events: number): void {
     const now = Date.now();
-    if (now - this.lastWarnAt < (this.o.warnIntervalMs ?? 5_000)) return;
+    if (now - this.lastWarnAt < (this.o.warnIntervalMs ?? PASSTHROUGH_WARN_INTERVAL_MS)) return;
     this.lastWarnAt = now;
     this.logger?.warn({ code: err.code, events, err: err.message }, "redis unreachable: passing events through without tenant limits (onRedisDown: passthrough)");
   }

@@ -16,6 +16,7 @@ import type { Stage } from "../../../shared/stages/stage.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import { M } from "../../../shared/telemetry/names.ts";
+import { RETRY_BACKOFF } from "../../../shared/runtime/engine/budgets.ts";
 
 /** A stage that rejects even offsets and persists the rest. */
 const evenRejecter: Stage = {
@@ -44,7 +45,7 @@ function setup(produce: (records: ProduceRecord[]) => Promise<unknown>) {
     workerId: 0,
     deadLetterTopic: "dlq",
     deadLetterMaxBytes: 1_000_000,
-    backoff: { baseMs: 1, capMs: 2 },
+    backoff: { ...RETRY_BACKOFF, initialMs: 1, maxMs: 2 },
     produce,
     onRetrying: (_b, on) => retrying.push(on),
   };

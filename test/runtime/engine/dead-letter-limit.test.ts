@@ -34,7 +34,7 @@ if (REAL_BROKERS) {
           inFlight: 1,
           stages: [testStage("rejecting-stage.ts", { id: uniqueName("rej"), every: 1000 }, "rejecter"), testStage("recording-sink.ts", { id: uniqueName("sink") })],
         }),
-        { backoff: { baseMs: 50, capMs: 200 } },
+        { backoff: { initialMs: 50, maxMs: 200 } },
       );
       await engine.start();
       try {

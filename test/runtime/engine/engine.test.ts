@@ -118,7 +118,7 @@ describe("engine", () => {
         stages: [testStage("flaky-stage.ts", { id: flaky, failures }, "flaky"), testStage("recording-sink.ts", { id: sink })],
         inFlight: 1,
       }),
-      { backoff: { baseMs: 150, capMs: 300 } },
+      { backoff: { initialMs: 150, maxMs: 300 } },
     );
     await engine.start();
     let pausedSeen = 0;
@@ -360,7 +360,7 @@ describe("engine", () => {
         stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
         inFlight: 1,
       }),
-      { backoff: { baseMs: 50, capMs: 100 } },
+      { backoff: { initialMs: 50, maxMs: 100 } },
     );
     await engine.start();
     await waitFor(() => observe(stuck).failures >= 3, { timeoutMs: 30_000, what: "the stage failing" });

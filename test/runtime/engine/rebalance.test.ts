@@ -131,7 +131,7 @@ describe("engine rebalance", () => {
         deadlineMs: 1_000,
         properties: props,
       }),
-      { workerId: 0, hooks: auditA.hooks, backoff: { baseMs: 50, capMs: 100 } },
+      { workerId: 0, hooks: auditA.hooks, backoff: { initialMs: 50, maxMs: 100 } },
     );
     const b = await makeEngine(
       topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sinkB })], properties: props }),

@@ -10,6 +10,8 @@ import { TRACING_OFF } from "../../../shared/topology/defaults.ts";
 import type { GroupMembership, ResolvedTopology, StageConfig, TracingConfig } from "../../../shared/topology/types.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
 import type { FaultPoints } from "../../../shared/runtime/engine/fault-points.ts";
+import { RETRY_BACKOFF } from "../../../shared/runtime/engine/budgets.ts";
+import type { BackoffPolicy } from "../../../shared/timing/backoff.ts";
 
 export { uniqueName };
 
@@ -70,7 +72,7 @@ export function topologyFor(o: {
 }
 
 /** Builds an engine (not started) with its own metrics registry. */
-export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: number; hooks?: EngineHooks; backoff?: { baseMs: number; capMs: number }; faults?: FaultPoints } = {}) {
+export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: number; hooks?: EngineHooks; backoff?: Partial<BackoffPolicy>; faults?: FaultPoints } = {}) {
   const metrics = new Metrics();
   const engine = new Engine({
     topology,
@@ -80,7 +82,7 @@ export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: 
     logger: createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", workerId: opts.workerId ?? 0, component: "engine-test" }),
     metrics,
     dataDir: "/tmp",
-    backoff: opts.backoff,
+    backoff: opts.backoff && { ...RETRY_BACKOFF, ...opts.backoff },
     lagIntervalMs: 500,
     hooks: opts.hooks,
     faults: opts.faults,

@@ -7,6 +7,7 @@ import { InFlightBatches, type InFlightBatch } from "../../../shared/runtime/eng
 import { applyLaunchOverrides, consumerConfig, deadLetterProducerConfig, sourceBrokers } from "../../../shared/runtime/engine/kafka-config.ts";
 import { ALL_PARTITIONS, PauseController } from "../../../shared/runtime/engine/pause-controller.ts";
 import { retrying } from "../../../shared/runtime/engine/retry.ts";
+import { RETRY_BACKOFF } from "../../../shared/runtime/engine/budgets.ts";
 import { Batch } from "../../../shared/stages/batch.ts";
 import { packRecords } from "../../../shared/stages/records.ts";
 import type { ResolvedTopology } from "../../../shared/topology/types.ts";
@@ -118,7 +119,7 @@ describe("InFlightBatches", () => {
 });
 
 describe("retrying", () => {
-  const fast = { baseMs: 1, capMs: 2 };
+  const fast = { ...RETRY_BACKOFF, initialMs: 1, maxMs: 2 };
 
   test("retries retriable errors until success and reports recovery", async () => {
     let n = 0;
@@ -150,7 +151,7 @@ describe("retrying", () => {
     const ac = new AbortController();
     const p = retrying("op", async () => Promise.reject(new PersistError("PERSIST_CONNECTION", "down", { retriable: true })), {
       signal: ac.signal,
-      backoff: { baseMs: 60_000, capMs: 60_000 },
+      backoff: { ...RETRY_BACKOFF, initialMs: 60_000, maxMs: 60_000 },
     });
     setTimeout(() => ac.abort(), 20);
     const err = await p.catch((e) => e);

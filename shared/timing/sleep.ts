@@ -1,4 +1,4 @@
-/** Small promise timing helpers for deadlines and backoff waits. */
+/** Small promise timing helpers for deadlines and backoff waits (a leaf module, usable by every layer). */
 
 /** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
