@@ -8,7 +8,7 @@ import { REPO, runCliToEnd } from "../../dev/support/cli-process.ts";
 import { writeTopology } from "../../dev/support/topology.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
 
-const tmp = tempDir("tf-cli");
+const tmp = tempDir("cli");
 afterAll(() => tmp.cleanup());
 
 const GOOD = `name: cli-good

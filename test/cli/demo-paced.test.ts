@@ -17,7 +17,7 @@ import { waitFor } from "../../dev/support/wait.ts";
 
 const RATE = 1_500;
 const RUN_MS = 65_000;
-const tmp = tempDir("tf-demo-paced");
+const tmp = tempDir("demo-paced");
 afterAll(() => tmp.cleanup());
 
 /** The demo topology with the throttle as its first stage. */

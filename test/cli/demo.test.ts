@@ -11,7 +11,7 @@ import { tempDir } from "../../dev/support/temp-dir.ts";
 import { waitFor } from "../../dev/support/wait.ts";
 
 const DEMO = join(REPO, "topologies/demo.yaml");
-const tmp = tempDir("tf-demo");
+const tmp = tempDir("demo");
 afterAll(() => tmp.cleanup());
 
 let runs = 0;

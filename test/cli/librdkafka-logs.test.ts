@@ -8,7 +8,7 @@ import { writeTopology } from "../../dev/support/topology.ts";
 import { freePort } from "../../dev/support/net.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
 
-const tmp = tempDir("tf-rdlogs");
+const tmp = tempDir("rdlogs");
 afterAll(() => tmp.cleanup());
 
 /** A line as librdkafka's default logger prints it: `%<level>|<secs.ms>|<FAC>|<client>| <text>`. */

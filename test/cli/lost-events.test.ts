@@ -9,29 +9,16 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { kafkaSuite } from "../../dev/support/kafka.ts";
 import { commitOffset, deleteOldest } from "../support/retention.ts";
 import { FAST_GROUP, produce, uniqueName } from "../runtime/engine/support.ts";
-import { RECORD_STAGE } from "../runtime/supervisor/helpers.ts";
+import { recordStageTopology } from "../runtime/supervisor/helpers.ts";
 import { runCliToEnd } from "../../dev/support/cli-process.ts";
 import { writeTopology } from "../../dev/support/topology.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const kafka = kafkaSuite();
-const tmp = tempDir("tf-lost-events");
+const tmp = tempDir("lost-events");
 afterAll(() => tmp.cleanup());
 
-const topologyYaml = (brokers: string, topic: string, group: string) => `name: lost-events
-source:
-  kafka:
-    brokers: "${brokers}"
-    topics: [${topic}]
-    group: ${group}
-    sessionTimeout: 6s
-    heartbeatInterval: 500ms
-stages:
-  - custom:
-      module: ${RECORD_STAGE}
-http:
-  port: 0
-`;
+const topologyYaml = (brokers: string, topic: string, group: string) => recordStageTopology({ name: "lost-events", brokers, topic, group });
 
 const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
 

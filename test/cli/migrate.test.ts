@@ -6,7 +6,7 @@ import { runCliToEnd } from "../../dev/support/cli-process.ts";
 import { writeTopology } from "../../dev/support/topology.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
 
-const tmp = tempDir("tf-migrate");
+const tmp = tempDir("migrate");
 afterAll(() => tmp.cleanup());
 
 describeWith("postgres", "topology --migrate on PostgreSQL", () => {

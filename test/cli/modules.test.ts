@@ -10,7 +10,7 @@ import { CliProcess, runCliToEnd } from "../../dev/support/cli-process.ts";
 import { writeTopology } from "../../dev/support/topology.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
 
-const tmp = tempDir("tf-cli-modules");
+const tmp = tempDir("cli-modules");
 afterAll(() => tmp.cleanup());
 const mod = (name: string) => join(import.meta.dir, "fixtures/modules", name);
 // Short, so the spinning module's case takes seconds; the default is 30 s.

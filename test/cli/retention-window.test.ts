@@ -16,7 +16,7 @@ import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const DAY_MS = 86_400_000;
 const kafka = kafkaSuite();
-const tmp = tempDir("tf-window");
+const tmp = tempDir("window");
 const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
 const table = uniqueName("window_events");
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { decodeTally } from "../../../shared/runtime/engine/partition-ledger.ts"
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
-import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, readTopic, testStage, topologyFor, uniqueName } from "./support.ts";
+import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, stuckStages, readTopic, testStage, topologyFor, uniqueName } from "./support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { kafkaSuite } from "../../../dev/support/kafka.ts";
 
@@ -357,7 +357,7 @@ describe("engine", () => {
         brokers: kafka().bootstraps,
         topic,
         group,
-        stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
+        stages: stuckStages(stuck),
         inFlight: 1,
       }),
       { backoff: { initialMs: 50, maxMs: 100 } },

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
-import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, testStage, topologyFor, uniqueName } from "./support.ts";
+import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, stuckStages, testStage, topologyFor, uniqueName } from "./support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { kafkaSuite, testRealOnly } from "../../../dev/support/kafka.ts";
 
@@ -125,7 +125,7 @@ describe("engine rebalance", () => {
         brokers: kafka().bootstraps,
         topic,
         group,
-        stages: [testStage("flaky-stage.ts", { id: stuck, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })],
+        stages: stuckStages(stuck),
         inFlight: 1,
         maxEvents: 100,
         deadlineMs: 1_000,

@@ -23,6 +23,11 @@ export function testStage(module: string, options: Record<string, unknown>, name
   return { kind: "custom", name, module: fixture(module), options };
 }
 
+/** A pipeline that never finishes a batch: a stage failing retriably forever (observed as `id`), then a sink. */
+export function stuckStages(id: string): StageConfig[] {
+  return [testStage("flaky-stage.ts", { id, failures: -1 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("never") })];
+}
+
 /** Consumer settings that make group joins and rebalances quick on the test Kafka (see GROUP_TIMEOUTS). */
 export const FAST_GROUP = { ...GROUP_TIMEOUTS, "max.poll.interval.ms": "60000" };
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Consumer, Producer } from "../../../shared/kafka/index.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
 import { kafkaSuite } from "../../../dev/support/kafka.ts";
-import { RECORD_STAGE } from "./helpers.ts";
+import { recordStageTopology } from "./helpers.ts";
 import { CliProcess } from "../../../dev/support/cli-process.ts";
 import { writeTopology } from "../../../dev/support/topology.ts";
 import { tempDir } from "../../../dev/support/temp-dir.ts";
@@ -18,7 +18,7 @@ import { waitFor } from "../../../dev/support/wait.ts";
 const PARTITIONS = 4;
 const MESSAGES = 3000;
 const kafka = kafkaSuite();
-const tmp = tempDir("tf-cli-run");
+const tmp = tempDir("cli-run");
 
 afterAll(() => tmp.cleanup());
 
@@ -34,23 +34,7 @@ async function filledTopic(): Promise<string> {
 }
 
 function topologyYaml(topic: string, group: string, stageOptions: string, extra = ""): string {
-  return `name: cli-run-test
-source:
-  kafka:
-    brokers: "${kafka().bootstraps}"
-    topics: [${topic}]
-    group: ${group}
-    sessionTimeout: 6s
-    heartbeatInterval: 500ms
-stages:
-  - custom:
-      module: ${RECORD_STAGE}
-      options: ${stageOptions}
-batch:
-  maxEvents: 20
-http:
-  port: 0
-${extra}`;
+  return recordStageTopology({ name: "cli-run-test", brokers: kafka().bootstraps, topic, group, stageOptions, extra: `batch:\n  maxEvents: 20\n${extra}` });
 }
 
 /** The per-partition offsets the record stage logged as processed. */

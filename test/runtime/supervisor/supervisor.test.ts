@@ -11,7 +11,7 @@ import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { loadTopology } from "../../../shared/topology/index.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
-import { RECORD_STAGE } from "./helpers.ts";
+import { RECORD_STAGE, recordStageTopology } from "./helpers.ts";
 import { writeTopology } from "../../../dev/support/topology.ts";
 import { tempDir } from "../../../dev/support/temp-dir.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
@@ -19,7 +19,7 @@ import { waitFor } from "../../../dev/support/wait.ts";
 const PARTITIONS = 4;
 let cluster: MockCluster;
 let topic: string;
-const tmp = tempDir("tf-supervisor");
+const tmp = tempDir("supervisor");
 
 beforeAll(async () => {
   topic = uniqueName("sup");
@@ -36,26 +36,14 @@ afterAll(async () => {
 
 /** A topology consuming the test's mock cluster as a "real" Kafka source. */
 function topologyYaml(opts: { group: string; replicas: string; delayMs?: number; log?: string }): string {
-  return `name: sup-test
-source:
-  kafka:
-    brokers: "${cluster.bootstraps}"
-    topics: [${topic}]
-    group: ${opts.group}
-    # A SIGKILLed member is noticed after the session timeout: keep it short so the test is quick.
-    sessionTimeout: 6s
-    heartbeatInterval: 500ms
-stages:
-  - custom:
-      module: ${RECORD_STAGE}
-      options: { delayMs: ${opts.delayMs ?? 0}${opts.log ? `, log: "${opts.log}"` : ""} }
-batch:
-  maxEvents: 50
-concurrency:
-  replicas: ${opts.replicas}
-shutdown:
-  deadline: 20s
-`;
+  return recordStageTopology({
+    name: "sup-test",
+    brokers: cluster.bootstraps,
+    topic,
+    group: opts.group,
+    stageOptions: `{ delayMs: ${opts.delayMs ?? 0}${opts.log ? `, log: "${opts.log}"` : ""} }`,
+    extra: `batch:\n  maxEvents: 50\nconcurrency:\n  replicas: ${opts.replicas}\nshutdown:\n  deadline: 20s\n`,
+  });
 }
 
 async function get(server: HttpServer, path: string): Promise<{ status: number; body: string }> {
