@@ -22,6 +22,7 @@ import { Metrics } from "../../shared/telemetry/metrics.ts";
 import type { EnrichStageConfig, ResolvedTopology } from "../../shared/topology/types.ts";
 import { ThreadCpuSampler } from "./thread-cpu.ts";
 import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
+import { DEFAULT_COLUMNS } from "../../shared/stages/persist/config.ts";
 
 const events = numberFlag("events", 200_000, { allowZero: true });
 const threads = numberFlag("threads", Math.max(1, availableParallelism() - 1), { allowZero: true });
@@ -74,7 +75,7 @@ const topology: ResolvedTopology = {
     { kind: "dedupe", name: "dedupe", backend: "memory", redisUrl: "", prefix: "tf:bench", keyFields: ["source", "id"], expectedPerWindow: 10_000_000, falsePositiveRate: 0.001, windowMs: 3_600_000, perTenant: false, tenantFilters: 16, bloom: { expansion: 2, nonScaling: false, maxFilters: 4 }, onMaybeSeen: "verify", onRedisDown: "fail", redisMode: "auto" },
     {
       kind: "persist", name: "persist", url: "embedded", schema: "public", table: "events", connections: 4, manageSchema: true, partitionsAheadDays: 3, retentionDays: 90, maintenanceIntervalMs: 600_000, ginIndexOnData: false, method: "copy",
-      columns: (["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const).map((from) => ({ column: from, from })),
+      columns: [...DEFAULT_COLUMNS],
     },
   ],
   deadLetter: { topic: "events.dlq" },

@@ -3,7 +3,7 @@
  * kit tests and dev tools share) because benches build the same stages as the tests, and dev/ may not import
  * test/; nothing here is shipped (the image copies shared/ and workers/ only).
  */
-import { DEFAULT_COLUMNS } from "../../shared/topology/defaults.ts";
+import { DEFAULT_COLUMNS } from "../../shared/stages/persist/config.ts";
 import type { DedupeStageConfig, EnrichStageConfig, LimitStageConfig, PersistStageConfig, TenantLimit } from "../../shared/topology/types.ts";
 import { PG_URL, REDIS_URL, uniqueName } from "./services.ts";
 

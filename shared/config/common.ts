@@ -43,3 +43,36 @@ export function stageName(kind: string) {
     patternHint: "letters, digits, `_`, `.` or `-`",
   });
 }
+
+/** Where Redis-backed stages connect by default. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** Reload period of tables read from PostgreSQL (lookups, tenant limits). */
+export const DEFAULT_RELOAD_MS = 5 * 60_000;
+
+/** The largest event value accepted when no stage sets a bound (the enrich default; the dead-letter producer sizes from it). */
+export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+
+/** A Redis URL field (dedupe, limit): same pattern and advice everywhere. */
+export function redisUrlField(def: string = DEFAULT_REDIS_URL) {
+  return str({
+    description: "Redis URL (`rediss://` for TLS). Put a password in the environment: `${REDIS_URL}`.",
+    pattern: "^rediss?://.+",
+    patternHint: "a redis:// or rediss:// URL",
+    default: def,
+  });
+}
+
+/** A PostgreSQL URL field; `env` names the variable the advice suggests for the password. */
+export function postgresUrlField(env: string) {
+  return str({
+    description: `PostgreSQL URL. Put the password in the environment: \`\${${env}}\`.`,
+    pattern: POSTGRES_URL_PATTERN,
+    patternHint: "a postgres:// or postgresql:// URL",
+  });
+}
+
+/** A CloudEvents attribute name field. */
+export function attributeField(description: string) {
+  return str({ description, pattern: ATTRIBUTE_PATTERN, patternHint: "a CloudEvents attribute name (lowercase a-z, 0-9)" });
+}

@@ -1,8 +1,9 @@
 import { dirname, relative, sep } from "node:path";
 import { ConfigError } from "../errors/index.ts";
+import { specOf } from "../stages/registry.ts";
 import type { ResolvedTopology } from "../topology/types.ts";
 
-/** A file the topology needs at run time (lookup table, enrich or custom-stage module). */
+/** A file the topology needs at run time (lookup table, enrich or custom-stage module, tenant limits file). */
 export interface ReferencedFile {
   /** Absolute path on this machine. */
   path: string;
@@ -17,12 +18,7 @@ export interface ReferencedFile {
 export function referencedFiles(t: ResolvedTopology): ReferencedFile[] {
   const base = dirname(t.file);
   const paths = new Set<string>();
-  for (const s of t.stages) {
-    if (s.kind === "enrich") {
-      for (const l of s.lookups) if (l.kind === "file") paths.add(l.path);
-      if (s.module) paths.add(s.module);
-    } else if (s.kind === "custom") paths.add(s.module);
-  }
+  for (const s of t.stages) for (const path of specOf(s).referencedFiles?.(s) ?? []) paths.add(path);
   return [...paths].map((path) => {
     const rel = relative(base, path);
     if (rel.startsWith("..") || rel.startsWith(sep)) {

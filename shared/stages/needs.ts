@@ -10,12 +10,10 @@
  */
 import { ConfigError } from "../errors/index.ts";
 import type { BloomLayout } from "./dedupe/bloom-math.ts";
-import { dedupeEnrichNeeds } from "./dedupe/needs.ts";
-import { persistEnrichNeeds } from "./persist/needs.ts";
-import { stageSpec } from "./registry.ts";
+import type { COLUMN_SOURCES } from "./persist/config.ts";
 
 /** A column of an encoded row: a CloudEvents attribute, or the event's Kafka position. */
-export type RowColumn = "id" | "source" | "type" | "subject" | "time" | "tenant" | "data" | "extensions" | "ingested_at" | "kafka_partition" | "kafka_offset";
+export type RowColumn = (typeof COLUMN_SOURCES)[number];
 
 /** What one stage asks of enrich (every member optional: most stages ask for nothing). */
 export interface EnrichNeeds {
@@ -63,17 +61,4 @@ export function mergeNeeds(declared: readonly DeclaredNeeds[]): EnrichNeeds {
     take("json", stage, needs.json);
   }
   return out;
-}
-
-/**
- * Declarations of the kinds whose StageSpec does not declare `enrichNeeds` yet (the original stages' specs are
- * being moved into their folders). Each function lives in its stage's folder; the entry goes once the spec
- * declares it (`enrichNeeds: dedupeEnrichNeeds`).
- */
-const BRIDGE: Readonly<Record<string, (cfg: never) => EnrichNeeds>> = { dedupe: dedupeEnrichNeeds, persist: persistEnrichNeeds };
-
-/** What one resolved stage config declares: its spec's `enrichNeeds` (else the bridge's), or nothing. */
-export function needsOf(cfg: { kind: string }): EnrichNeeds {
-  const declare: ((cfg: never) => EnrichNeeds) | undefined = stageSpec(cfg.kind)?.enrichNeeds ?? BRIDGE[cfg.kind];
-  return declare ? declare(cfg as never) : {};
 }

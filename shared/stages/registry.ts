@@ -3,10 +3,16 @@
  * Adding a stage = a folder `shared/stages/<kind>/` with a `spec.ts` (see ./spec.ts) + one line here.
  * Only spec files are imported here; each spec imports its stage implementation lazily in `create`.
  */
+import { customSpec } from "./custom/spec.ts";
+import { dedupeSpec } from "./dedupe/spec.ts";
+import { enrichSpec } from "./enrich/spec.ts";
+import { limitSpec } from "./limit/spec.ts";
+import { persistSpec } from "./persist/spec.ts";
+import type { EnrichNeeds } from "./needs.ts";
 import type { AnyStageSpec, ConfigOf } from "./spec.ts";
 
 /** Every registered stage spec. */
-export const STAGE_SPECS = [] as const satisfies readonly AnyStageSpec[];
+export const STAGE_SPECS = [enrichSpec, dedupeSpec, limitSpec, persistSpec, customSpec] as const satisfies readonly AnyStageSpec[];
 
 /** A registered spec. */
 export type RegisteredSpec = (typeof STAGE_SPECS)[number];
@@ -24,4 +30,9 @@ export function specOf(cfg: { kind: string }): AnyStageSpec {
   const spec = stageSpec(cfg.kind);
   if (!spec) throw new Error(`stage kind "${cfg.kind}" is not registered in shared/stages/registry.ts`);
   return spec;
+}
+
+/** What one resolved stage config asks of enrich (its spec's `enrichNeeds`, see needs.ts), or nothing. */
+export function needsOf(cfg: { kind: string }): EnrichNeeds {
+  return stageSpec(cfg.kind)?.enrichNeeds?.(cfg) ?? {};
 }

@@ -18,11 +18,21 @@
 import type { Logger } from "pino";
 import type { Batch } from "./batch.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-import type { ResolvedTopology } from "../topology/types.ts";
+import type { StageConfigBase } from "./spec.ts";
+
+/**
+ * The part of the resolved topology a stage may read at start: its peers' configs (e.g. enrich builds rows for
+ * the persist stage's columns) and the pipelining depth. Narrow on purpose: stages sit below shared/topology/.
+ */
+export interface PipelineView {
+  name: string;
+  stages: readonly StageConfigBase[];
+  concurrency: { inFlightBatches: number };
+}
 
 /** What a stage gets from the worker when it starts. */
 export interface StageContext {
-  topology: ResolvedTopology;
+  topology: PipelineView;
   /** 0-based worker index within the fleet (stable across restarts of that slot). */
   workerId: number;
   logger: Logger;

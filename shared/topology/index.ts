@@ -13,7 +13,8 @@ export { explainTopology, type ExplainFacts } from "./explain.ts";
 export { redactTopology } from "./redact.ts";
 export { parseDuration, parseSize, formatDuration, formatSize } from "../config/units.ts";
 export { isSecretKey, redactUrl } from "../config/secrets.ts";
-export { TOPOLOGY_DEFAULTS, DEFAULT_COLUMNS } from "./defaults.ts";
+export { TOPOLOGY_DEFAULTS } from "./defaults.ts";
+export { DEFAULT_COLUMNS } from "../stages/persist/config.ts";
 export type { TopologyFile } from "./schema/topology.ts";
 export type { Env } from "./interpolate.ts";
 

@@ -1,16 +1,18 @@
 /**
  * Turns a validated topology file (user-facing shape, static defaults filled) into the ResolvedTopology every
- * other part of topofleet trusts: computed defaults (threads, group, prefix, DLQ, names), milliseconds and
- * bytes under their resolved names, and paths made absolute against the topology file's directory.
+ * other part of topofleet trusts: computed defaults (group, DLQ, tracing service name), milliseconds and bytes
+ * under their resolved names. Each stage item is resolved by its spec (shared/stages/<kind>/spec.ts), with
+ * paths made absolute against the topology file's directory.
  */
 import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
 import { TOPOLOGY_DEFAULTS as D } from "./defaults.ts";
 import type { Diagnostics } from "../config/diagnostics.ts";
-import { deadLetterTopic, moduleBaseName } from "./rules.ts";
+import { deadLetterTopic } from "./rules.ts";
+import { specOf, type StageConfig } from "../stages/registry.ts";
 import type { TopologyFile } from "./schema/topology.ts";
-import type { GroupMembership, LookupConfig, ReplicasConfig, ResolvedTopology, SourceConfig, StageConfig, TenantLimit } from "./types.ts";
+import type { GroupMembership, ReplicasConfig, ResolvedTopology, SourceConfig } from "./types.ts";
 
 /** Facts of the machine the topology is resolved on. */
 export interface ResolveFacts {
@@ -21,107 +23,10 @@ export interface ResolveFacts {
 export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics, facts: ResolveFacts = {}): ResolvedTopology {
   const dir = dirname(file);
   const cores = facts.cores ?? availableParallelism();
-  const ref = (path: string, value: string, candidates: readonly string[] = [""]) => localFile(dir, path, value, candidates, diag);
+  const ref = (at: string, value: string, opts: { module?: boolean } = {}) => localFile(dir, at, value, opts.module ? MODULE_EXTENSIONS : [""], diag);
   const stages = f.stages.map((s, i): StageConfig => {
-    const at = `stages[${i}].${s.kind}`;
-    switch (s.kind) {
-      case "enrich": {
-        const v = s.value;
-        return {
-          kind: "enrich",
-          name: v.name,
-          threads: v.threads ?? Math.max(1, cores - 1),
-          ingestTimestamp: v.ingestTimestamp,
-          tenantFromSource: v.tenantFromSource,
-          maxEventBytes: v.maxEventBytes,
-          maxAttributes: v.maxAttributes,
-          sliceTimeoutMs: v.sliceTimeout,
-          lookups: v.lookups.map((l, j): LookupConfig => {
-            const lp = `${at}.lookups[${j}].${l.kind}`;
-            if (l.kind === "file") {
-              const x = l.value;
-              return { kind: "file", name: x.name ?? x.into, path: ref(`${lp}.path`, x.path), key: x.key, into: x.into };
-            }
-            const x = l.value;
-            return { kind: "postgres", name: x.name ?? x.into, url: x.url, query: x.query, key: x.key, into: x.into, refreshMs: x.refresh };
-          }),
-          module: v.module === undefined ? null : ref(`${at}.module`, v.module, MODULE_EXTENSIONS),
-        };
-      }
-      case "dedupe": {
-        const v = s.value;
-        return {
-          kind: "dedupe",
-          name: v.name,
-          backend: v.backend,
-          redisUrl: v.redis.url,
-          prefix: v.prefix ?? `tf:${f.name}`,
-          keyFields: v.key,
-          expectedPerWindow: v.expectedPerWindow,
-          falsePositiveRate: v.falsePositiveRate,
-          windowMs: v.window,
-          perTenant: v.perTenant,
-          tenantFilters: v.tenantFilters,
-          bloom: { ...v.redis.bloom },
-          onMaybeSeen: v.onMaybeSeen,
-          onRedisDown: v.onRedisDown,
-          redisMode: v.redis.mode,
-        };
-      }
-      case "limit": {
-        const v = s.value;
-        const limitOf = (l: (typeof v)["default"]): TenantLimit => ({
-          events: l.rate,
-          perMs: l.per,
-          burst: l.burst ?? l.rate,
-          quota: l.quota ?? null,
-          quotaWindowMs: l.quotaWindow,
-        });
-        return {
-          kind: "limit",
-          name: v.name,
-          redisUrl: v.redis.url,
-          prefix: v.prefix ?? `tf:${f.name}:limit`,
-          defaultLimit: limitOf(v.default),
-          tenants: Object.fromEntries(Object.entries(v.tenants).map(([tenant, l]) => [tenant, limitOf(l)])),
-          tenantsFile: v.tenantsFile === undefined ? null : ref(`${at}.tenantsFile`, v.tenantsFile),
-          tenantsQuery: v.tenantsQuery === undefined ? null : { url: v.tenantsQuery.url, query: v.tenantsQuery.query, refreshMs: v.tenantsQuery.refresh },
-          onLimit: v.onLimit,
-          maxDelayMs: v.maxDelay,
-          maxHeldEvents: v.maxHeldEvents,
-          maxHeldBatches: v.maxHeldBatches,
-          onRedisDown: v.onRedisDown,
-          metricsTopTenants: v.metricsTopTenants,
-        };
-      }
-      case "persist": {
-        const v = s.value;
-        return {
-          kind: "persist",
-          name: v.name,
-          url: v.url,
-          schema: v.schema,
-          table: v.table,
-          connections: v.connections,
-          manageSchema: v.manageSchema,
-          partitionsAheadDays: v.partitionsAheadDays,
-          retentionDays: v.retentionDays,
-          maintenanceIntervalMs: v.maintenanceInterval,
-          ginIndexOnData: v.ginIndexOnData,
-          columns: v.columns.map((c) => ({ column: c.column, from: c.from })),
-          method: v.method,
-        };
-      }
-      case "custom": {
-        const v = s.value;
-        return {
-          kind: "custom",
-          name: v.name ?? moduleBaseName(v.module)!,
-          module: ref(`${at}.module`, v.module, MODULE_EXTENSIONS),
-          options: v.options,
-        };
-      }
-    }
+    const path = `stages[${i}].${s.kind}`;
+    return specOf(s).resolve(s.value, { topologyName: f.name, path, cores, ref, diag }) as StageConfig;
   });
   return {
     file,

@@ -4,7 +4,8 @@
  * every read tolerates a missing or invalid part (those were already reported).
  */
 import { Diagnostics, joinIndex, joinKey } from "../config/diagnostics.ts";
-import { RESERVED_TARGETS } from "../stages/enrich/plan.ts";
+import { stageSpec } from "../stages/registry.ts";
+import type { PipelineRulesView, StageItemView } from "../stages/spec.ts";
 import type { TopologyFile } from "./schema/topology.ts";
 
 type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
@@ -16,7 +17,7 @@ type Stage = NonNullable<PartialTopologyFile["stages"]>[number];
 /** Runs every cross-field rule, adding issues (and a few warnings) to `diag`. */
 export function checkRules(t: PartialTopologyFile, diag: Diagnostics): void {
   checkGenerator(t, diag);
-  checkStages(t.stages ?? [], diag);
+  checkStages(t, diag);
   checkDeadLetter(t, diag);
   checkMembership(t, diag);
   checkReplicas(t, diag);
@@ -43,115 +44,47 @@ function checkGenerator(t: PartialTopologyFile, diag: Diagnostics): void {
   }
 }
 
-function checkStages(stages: Stage[], diag: Diagnostics): void {
-  checkKindsAndNames(stages, diag);
-  stages.forEach((s, i) => {
-    if (s?.kind === "enrich") checkLookups(s.value?.lookups ?? [], `stages[${i}].enrich.lookups`, diag);
-    if (s?.kind === "persist") checkColumns(s.value?.columns ?? [], `stages[${i}].persist.columns`, diag);
-  });
+function checkStages(t: PartialTopologyFile, diag: Diagnostics): void {
+  const items = (t.stages ?? []) as Stage[];
+  const views: StageItemView[] = items.flatMap((s, index) => (s?.kind ? [{ kind: s.kind, index, path: `${joinIndex("stages", index)}.${s.kind}`, value: s.value }] : []));
+  const pipeline: PipelineRulesView = { stages: views, maxReplicas: maxReplicas(t) };
+  checkKindsAndNames(views, diag);
+  for (const v of views) stageSpec(v.kind)?.rules?.check?.(v, pipeline, diag);
   // With an unrecognised stage the order rules would only add noise (it may be the misspelt enrich).
-  if (stages.every((s) => s?.kind)) checkOrder(stages, diag);
+  if (views.length === items.length) for (const v of views) checkOrder(v, views, diag);
 }
 
-/** At most one enrich/dedupe/limit/persist; unique stage names. */
-function checkKindsAndNames(stages: Stage[], diag: Diagnostics): void {
+/** At most one stage of the kinds that say so; unique stage names. */
+function checkKindsAndNames(views: readonly StageItemView[], diag: Diagnostics): void {
   const first = new Map<string, number>();
   const names = new Map<string, number>();
-  stages.forEach((s, i) => {
-    if (!s?.kind) return;
-    const at = `${joinIndex("stages", i)}.${s.kind}`;
-    if (s.kind !== "custom") {
-      const prev = first.get(s.kind);
+  for (const v of views) {
+    const spec = stageSpec(v.kind);
+    if (spec?.rules?.atMostOne) {
+      const prev = first.get(v.kind);
       if (prev !== undefined) {
-        diag.add(at, `a pipeline has at most one ${s.kind} stage (the first is stages[${prev}])`);
-        return; // its default name would clash too; one message is enough
+        diag.add(v.path, `a pipeline has at most one ${v.kind} stage (the first is stages[${prev}])`);
+        continue; // its default name would clash too; one message is enough
       }
-      first.set(s.kind, i);
+      first.set(v.kind, v.index);
     }
-    const name = stageNameOf(s);
+    const name = spec?.nameOf ? spec.nameOf(v.value) : (v.value as { name?: string } | undefined)?.name;
     if (name !== undefined) {
       const prev = names.get(name);
-      if (prev !== undefined) diag.add(`${at}.name`, `stage name \`${name}\` is already used by stages[${prev}]; names must be unique`);
-      else names.set(name, i);
-    }
-  });
-}
-
-/** enrich before dedupe and persist; a verifying dedupe needs persist after it. */
-function checkOrder(stages: Stage[], diag: Diagnostics): void {
-  const first = (kind: string) => {
-    const i = stages.findIndex((s) => s?.kind === kind);
-    return i < 0 ? undefined : i;
-  };
-  const enrich = first("enrich");
-  const dedupe = first("dedupe");
-  const persist = first("persist");
-  if (dedupe !== undefined && (enrich === undefined || enrich > dedupe)) {
-    diag.add(`stages[${dedupe}].dedupe`, "dedupe needs the keys the enrich stage computes: put an `enrich` stage before it");
-  }
-  const limit = first("limit");
-  if (limit !== undefined && (enrich === undefined || enrich > limit)) {
-    diag.add(`stages[${limit}].limit`, "limit reads the tenant the enrich stage extracts: put an `enrich` stage before it");
-  }
-  if (limit !== undefined && persist !== undefined && persist < limit) {
-    diag.add(`stages[${limit}].limit`, "limit must come before persist: events are stored by persist, so a limit after it limits nothing");
-  }
-  if (persist !== undefined && (enrich === undefined || enrich > persist)) {
-    diag.add(`stages[${persist}].persist`, "persist writes the rows the enrich stage builds: put an `enrich` stage before it");
-  }
-  if (dedupe !== undefined) {
-    const d = stages[dedupe];
-    if (d?.kind === "dedupe" && (d.value?.onMaybeSeen ?? "verify") === "verify" && (persist === undefined || persist < dedupe)) {
-      diag.add(
-        `stages[${dedupe}].dedupe.onMaybeSeen`,
-        "`onMaybeSeen: verify` (the default) checks maybe-seen events in PostgreSQL: add a `persist` stage after dedupe, or set `onMaybeSeen: drop`",
-      );
+      if (prev !== undefined) diag.add(`${v.path}.name`, `stage name \`${name}\` is already used by stages[${prev}]; names must be unique`);
+      else names.set(name, v.index);
     }
   }
 }
 
-function stageNameOf(s: Stage): string | undefined {
-  if (s.kind === "custom") return s.value?.name ?? moduleBaseName(s.value?.module);
-  return s.value?.name;
-}
-
-/** A custom stage's default name: its module's file name without extension. */
-export function moduleBaseName(module: string | undefined): string | undefined {
-  if (!module) return undefined;
-  const base = module.split(/[\\/]/).pop() ?? module;
-  return base.replace(/\.[^.]+$/, "") || base;
-}
-
-type Lookup = { kind?: string; value?: { name?: string; into?: string } } | undefined;
-
-function checkLookups(lookups: Lookup[], path: string, diag: Diagnostics): void {
-  const names = new Map<string, number>();
-  lookups.forEach((l, i) => {
-    const name = l?.value?.name ?? l?.value?.into;
-    if (!name) return;
-    const into = l?.value?.into;
-    if (into && RESERVED_TARGETS.has(into)) diag.add(`${path}[${i}].${l!.kind}.into`, `\`${into}\` is a CloudEvents context attribute; a lookup writes an extension attribute (e.g. \`${into}info\`)`);
-    const prev = names.get(name);
-    if (prev !== undefined) diag.add(`${path}[${i}].${l!.kind}.name`, `lookup name \`${name}\` is already used by ${path}[${prev}]`);
-    else names.set(name, i);
-  });
-}
-
-type Column = { column?: string; from?: string } | undefined;
-
-function checkColumns(columns: Column[], path: string, diag: Diagnostics): void {
-  const seen = new Map<string, number>();
-  columns.forEach((c, i) => {
-    if (!c?.column) return;
-    const prev = seen.get(c.column);
-    if (prev !== undefined) diag.add(`${path}[${i}].column`, `column \`${c.column}\` is already mapped by ${path}[${prev}]`);
-    else seen.set(c.column, i);
-  });
-  // The identity (source, id) is what insert-or-ignore and dedupe verification rely on.
-  for (const needed of ["id", "source"]) {
-    if (columns.length > 0 && !columns.some((c) => c?.from === needed)) {
-      diag.add(path, `the mapping must write \`${needed}\` into some column: (source, id) is the event identity that keeps writes exact`);
-    }
+/** The order rules of one stage's spec against the first stage of each kind they name. */
+function checkOrder(self: StageItemView, views: readonly StageItemView[], diag: Diagnostics): void {
+  if (views.find((v) => v.kind === self.kind) !== self) return; // rules hold for the first of a kind (the others were reported)
+  for (const rule of stageSpec(self.kind)?.rules?.order ?? []) {
+    if (rule.when && !rule.when(self.value)) continue;
+    const other = views.find((v) => v.kind === rule.kind)?.index;
+    const misplaced = other !== undefined && (rule.position === "before" ? other > self.index : other < self.index);
+    if ((other === undefined && rule.required) || misplaced) diag.add(rule.key ? `${self.path}.${rule.key}` : self.path, rule.message);
   }
 }
 
@@ -238,10 +171,4 @@ function warnIdleOrUnshared(t: PartialTopologyFile, diag: Diagnostics): void {
   if (partitions !== undefined && replicas > partitions) {
     diag.warn(diag.at("concurrency.replicas"), "concurrency.replicas", `${replicas} replicas for ${partitions} mock partitions: ${replicas - partitions} would sit idle`);
   }
-  (t.stages ?? []).forEach((s, i) => {
-    if (s?.kind === "dedupe" && s.value?.backend === "memory" && replicas > 1) {
-      const path = `stages[${i}].dedupe.backend`;
-      diag.warn(diag.at(path), path, "the memory filter is per process: with several replicas only PostgreSQL's unique key catches cross-replica duplicates; use `backend: redis`");
-    }
-  });
 }

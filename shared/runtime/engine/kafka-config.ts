@@ -6,7 +6,8 @@ import { hostname } from "node:os";
 import { ConfigError } from "../../errors/index.ts";
 import type { KafkaConfig } from "../../kafka/types.ts";
 import { connectionProperties } from "../../kafka/client/connection-properties.ts";
-import { TOPOLOGY_DEFAULTS as D } from "../../topology/defaults.ts";
+import { DEFAULT_MAX_EVENT_BYTES } from "../../config/common.ts";
+import { specOf } from "../../stages/registry.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import { deadLetterMaxBytes } from "./dead-letter.ts";
 
@@ -17,21 +18,12 @@ export interface LaunchOverrides {
 }
 
 /**
- * Replaces launch-dependent values in the topology: `persist.url: embedded` becomes the supervisor's
- * embedded PostgreSQL URL. Returns a new object; the input is not modified.
+ * Replaces launch-dependent values in the topology through each stage spec's applyLaunch (e.g. a persist
+ * `url: embedded` becomes the supervisor's embedded PostgreSQL URL). Returns a new object; the input is not modified.
  */
 export function applyLaunchOverrides(t: ResolvedTopology, launch: LaunchOverrides): ResolvedTopology {
-  const stages = t.stages.map((s) => {
-    if (s.kind !== "persist" || s.url !== "embedded") return s;
-    if (!launch.databaseUrlOverride) {
-      throw new ConfigError(
-        "CONFIG_INVALID",
-        `stage "${s.name}": persist url "embedded" needs the embedded PostgreSQL that \`bun run topology\` starts; ` +
-          "run the worker through the topology command or set a real url",
-      );
-    }
-    return { ...s, url: launch.databaseUrlOverride };
-  });
+  const facts = { embeddedDatabaseUrl: launch.databaseUrlOverride };
+  const stages = t.stages.map((s) => specOf(s).applyLaunch?.(s, facts) ?? s);
   return { ...t, stages };
 }
 
@@ -80,10 +72,10 @@ export function consumerConfig(t: ResolvedTopology, workerId: number, brokers: s
   };
 }
 
-/** The largest dead letter a topology's producer sends: from its enrich stage's maxEventBytes (dead-letter.ts). */
+/** The largest dead letter a topology's producer sends: from the largest event its stages accept, e.g. enrich's maxEventBytes (dead-letter.ts). */
 export function deadLetterLimit(t: ResolvedTopology): number {
-  const enrich = t.stages.find((s) => s.kind === "enrich");
-  return deadLetterMaxBytes(enrich?.kind === "enrich" ? enrich.maxEventBytes : D.enrich.maxEventBytes);
+  const bounds = t.stages.flatMap((s) => specOf(s).maxEventBytes?.(s) ?? []);
+  return deadLetterMaxBytes(bounds.length ? Math.max(...bounds) : DEFAULT_MAX_EVENT_BYTES);
 }
 
 /** The dead-letter producer's config: idempotent with acks=all, so an acknowledged dead letter is durable and not duplicated by retries. */

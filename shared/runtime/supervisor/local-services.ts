@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import { join } from "node:path";
 import type { BacklogPacer } from "../../loadgen/index.ts";
+import { specOf } from "../../stages/registry.ts";
 import type { PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
 
 /** Handles to the hosted services. */
@@ -38,8 +39,9 @@ export interface GeneratorStatus {
   backlogLimit: number;
 }
 
-const embeddedPersistStages = (t: ResolvedTopology): PersistStageConfig[] =>
-  t.stages.filter((s): s is PersistStageConfig => s.kind === "persist" && s.url === "embedded");
+/** Stages that need the embedded PostgreSQL this supervisor hosts. */
+const embeddedPostgresStages = (t: ResolvedTopology): PersistStageConfig[] =>
+  t.stages.filter((s): s is PersistStageConfig => specOf(s).localServices?.(s as never).includes("embedded-postgres") ?? false);
 
 /** Starts the mock cluster and embedded PostgreSQL the topology asks for, and migrates embedded tables. */
 export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: string; logger: Logger }): Promise<LocalServices> {
@@ -87,7 +89,7 @@ export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: s
     }
 
     let databaseUrlOverride: string | null = null;
-    const embedded = embeddedPersistStages(t);
+    const embedded = embeddedPostgresStages(t);
     if (embedded.length) {
       const { startEmbeddedPostgres } = await import("../../embedded/index.ts");
       const { migrate } = await import("../../stages/persist/index.ts");

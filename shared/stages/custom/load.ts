@@ -8,7 +8,7 @@
  */
 import { TopofleetError } from "../../errors/index.ts";
 import type { Batch } from "../batch.ts";
-import type { CustomStageConfig } from "../../topology/types.ts";
+import type { CustomStageConfig } from "./config.ts";
 import { describeValue, moduleLoadError, moduleShapeProblem, probeModule, withinModuleDeadline } from "../module-probe.ts";
 import { isIdentityStore, type IdentityStore, type Stage, type StageContext, type StageHealth } from "../stage.ts";
 

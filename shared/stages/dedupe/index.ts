@@ -14,7 +14,7 @@
  * TTL that ends a margin after the next window.
  */
 import type { Stage } from "../stage.ts";
-import type { DedupeStageConfig } from "../../topology/types.ts";
+import type { DedupeStageConfig } from "./config.ts";
 import type { DedupeStageOptions } from "./options.ts";
 import { DedupeStage } from "./stage.ts";
 

@@ -1,6 +1,6 @@
 /** Chooses and builds the filter backend a dedupe config asks for. */
 import type Redis from "ioredis";
-import type { DedupeStageConfig } from "../../topology/types.ts";
+import type { DedupeStageConfig } from "./config.ts";
 import { DedupeError } from "../../errors/index.ts";
 import type { BloomBackend } from "./backend.ts";
 import type { BloomLayout } from "./bloom-math.ts";

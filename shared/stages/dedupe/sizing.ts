@@ -6,7 +6,7 @@
  * share (headroom for skew), so the per-tenant filters together take about twice one shared filter, whatever
  * the number of tenants. Events without a tenant get one more filter.
  */
-import type { DedupeStageConfig } from "../../topology/types.ts";
+import type { DedupeStageConfig } from "./config.ts";
 import { bloomLayout, murmur32 } from "./bloom-math.ts";
 
 /** Headroom of a tenant filter over its even share of `expectedPerWindow`, for skewed tenants. */

@@ -16,7 +16,7 @@ import type Redis from "ioredis";
 import type { Logger } from "pino";
 import type { Batch } from "../batch.ts";
 import { isIdentityStore, type IdentityStore, type Stage, type StageContext, type StageHealth } from "../stage.ts";
-import type { DedupeStageConfig } from "../../topology/types.ts";
+import type { DedupeStageConfig } from "./config.ts";
 import { DedupeError, isRetriable } from "../../errors/index.ts";
 import type { BloomBackend, FilterRequest, FilterStats } from "./backend.ts";
 import { bloomLayout, type BloomLayout } from "./bloom-math.ts";

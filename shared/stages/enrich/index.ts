@@ -2,7 +2,7 @@
  * The enrich stage: CloudEvents 1.0 validation and enrichment in a piscina thread pool.
  * See stage.ts (main thread), thread.ts (per-event work), module-api.ts (the user enrich module contract).
  */
-import type { EnrichStageConfig } from "../../topology/types.ts";
+import type { EnrichStageConfig } from "./config.ts";
 import { EnrichStage } from "./stage.ts";
 
 export { EnrichStage } from "./stage.ts";

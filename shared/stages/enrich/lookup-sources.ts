@@ -7,7 +7,7 @@ import postgres from "postgres";
 import { EnrichError } from "../../errors/index.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import { M } from "../../telemetry/names.ts";
-import type { LookupConfig } from "../../topology/types.ts";
+import type { LookupConfig } from "./config.ts";
 import { encodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { LookupValue } from "./module-api.ts";
 import type { LookupShare } from "./protocol.ts";

@@ -5,16 +5,16 @@
  */
 import { ConfigError } from "../../errors/index.ts";
 import type { BloomLayout } from "../dedupe/bloom-math.ts";
-import type { EnrichStageConfig, ResolvedTopology } from "../../topology/types.ts";
-import { mergeNeeds, needsOf, type RowColumn } from "../needs.ts";
+import type { PipelineView } from "../stage.ts";
+import { RESERVED_TARGETS, type EnrichStageConfig } from "./config.ts";
+import { mergeNeeds, type RowColumn } from "../needs.ts";
+import { needsOf } from "../registry.ts";
 import { isValidAttributeName } from "./cloudevent.ts";
 
 /** Where an encoded row's column value comes from. */
 export type ColumnSource = RowColumn;
 
-/** Lookups write extension attributes only: these core attributes (and the data members) are validated or stored apart. */
-/** CloudEvents context attributes a lookup may not overwrite: lookups add extension attributes only. */
-export const RESERVED_TARGETS: ReadonlySet<string> = new Set(["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]);
+
 
 /** What the threads execute. */
 export interface EnrichPlan {
@@ -64,7 +64,7 @@ export function checkEnrichConfig(cfg: EnrichStageConfig): void {
 }
 
 /** Derives the thread plan from the stage config and the needs of the stages after it in the topology. */
-export function buildEnrichPlan(cfg: EnrichStageConfig, topology: ResolvedTopology, workerId: number): EnrichPlan {
+export function buildEnrichPlan(cfg: EnrichStageConfig, topology: PipelineView, workerId: number): EnrichPlan {
   const at = topology.stages.findIndex((s) => s.kind === "enrich" && s.name === cfg.name);
   const after = at >= 0 ? topology.stages.slice(at + 1) : topology.stages.filter((s) => s.kind !== "enrich");
   const needs = mergeNeeds(after.map((s) => ({ stage: s.name, needs: needsOf(s) })));

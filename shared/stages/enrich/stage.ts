@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import { ConfigError, EnrichError } from "../../errors/index.ts";
-import type { EnrichStageConfig } from "../../topology/types.ts";
+import type { EnrichStageConfig } from "./config.ts";
 import { EventStatus, type Batch } from "../batch.ts";
 import type { Stage, StageContext, StageHealth } from "../stage.ts";
 import { LookupSources } from "./lookup-sources.ts";

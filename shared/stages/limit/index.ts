@@ -1,5 +1,5 @@
 /** The limit stage: per-tenant rate limits and quotas in Redis (see stage.ts). */
-import type { LimitStageConfig } from "../../topology/types.ts";
+import type { LimitStageConfig } from "./config.ts";
 import { LimitStage, type LimitStageOptions } from "./stage.ts";
 
 export { LIMIT_CODES, LimitStage, type LimitStageOptions } from "./stage.ts";

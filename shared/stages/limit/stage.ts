@@ -15,7 +15,7 @@
 import type Redis from "ioredis";
 import type { Logger } from "pino";
 import { DedupeError, LimitError, type LimitErrorCode } from "../../errors/index.ts";
-import type { LimitStageConfig } from "../../topology/types.ts";
+import type { LimitStageConfig } from "./config.ts";
 import { EventStatus, type Batch } from "../batch.ts";
 import { closeRedis, connectRedis, createRedis, PASSTHROUGH_WARN_INTERVAL_MS, REDIS_TIMEOUTS, redisError } from "../dedupe/redis-connection.ts";
 import type { HoldingStage, StageContext, StageHealth } from "../stage.ts";

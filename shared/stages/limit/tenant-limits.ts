@@ -8,7 +8,7 @@
  */
 import type { Logger } from "pino";
 import { LimitError } from "../../errors/index.ts";
-import type { LimitStageConfig, TenantLimit } from "../../topology/types.ts";
+import type { LimitStageConfig, TenantLimit } from "./config.ts";
 import { loadLookupFile, PostgresTable } from "../enrich/lookup-sources.ts";
 import type { LookupValue } from "../enrich/module-api.ts";
 import type { TenantRequest } from "./script.ts";

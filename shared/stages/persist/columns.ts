@@ -6,13 +6,13 @@
  */
 import { ConfigError } from "../../errors/index.ts";
 import type { EnrichedEvents, RecordBatch } from "../batch.ts";
-import type { ColumnMapping } from "../../topology/types.ts";
+import type { ColumnMapping } from "./config.ts";
 
 /** A CloudEvents attribute (or Kafka position) a column can be mapped from. */
 export type Attribute = ColumnMapping["from"];
 
 /** The default table layout (each attribute into a column of its name), in COPY line order. */
-export { DEFAULT_COLUMNS } from "../../topology/defaults.ts";
+export { DEFAULT_COLUMNS } from "./config.ts";
 
 /** Column definition per attribute in a table the stage manages. */
 export const MANAGED_COLUMN_SQL: Readonly<Record<Attribute, string>> = {

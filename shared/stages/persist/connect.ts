@@ -8,8 +8,7 @@ import postgres, { type Sql } from "postgres";
 import { ConfigError } from "../../errors/index.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../embedded/index.ts";
 
-/** The persist URL value that asks for PGlite under the worker's data directory. */
-export const EMBEDDED_URL = "embedded";
+import { EMBEDDED_URL } from "./config.ts";
 
 /** A database URL ready for the driver, plus the embedded server the stage started (if any). */
 export interface ResolvedDatabase {

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { PersistError, TopofleetError } from "../../errors/index.ts";
-import type { PersistStageConfig } from "../../topology/types.ts";
+import type { PersistStageConfig } from "./config.ts";
 import { resolveColumns, type ResolvedColumns } from "./columns.ts";
 import { openPool, resolveDatabase } from "./connect.ts";
 import { PartitionKeeper, type MaintenanceResult } from "./partitions.ts";

@@ -1,6 +1,5 @@
 /** What the persist stage needs from enrich: each event's COPY line for its column mapping, built in the threads. */
-import { DEFAULT_COLUMNS } from "../../topology/defaults.ts";
-import type { PersistStageConfig } from "../../topology/types.ts";
+import { DEFAULT_COLUMNS, type PersistStageConfig } from "./config.ts";
 import type { EnrichNeeds } from "../needs.ts";
 
 /**

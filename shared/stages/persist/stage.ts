@@ -22,7 +22,7 @@ import type { Sql } from "postgres";
 import { PersistError, TopofleetError } from "../../errors/index.ts";
 import type { Counter, Histogram } from "../../telemetry/metrics.ts";
 import { M } from "../../telemetry/names.ts";
-import type { PersistStageConfig } from "../../topology/types.ts";
+import type { PersistStageConfig } from "./config.ts";
 import type { EmbeddedPostgres } from "../../embedded/index.ts";
 import type { Batch } from "../batch.ts";
 import { SinkStage, type Sink, type SinkSettlement } from "../sink.ts";

@@ -11,9 +11,10 @@ import { dedupeConfig, enrichConfig, persistConfig } from "../../../dev/support/
 import { stageContext } from "../../../dev/support/stage-context.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
 import type { DedupeStageConfig, EnrichStageConfig, PersistStageConfig, ResolvedTopology } from "../../../shared/topology/types.ts";
+import { COLUMN_SOURCES } from "../../../shared/stages/persist/config.ts";
 
 /** The default persist column mapping, in order. */
-export const DEFAULT_COLUMNS = ["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const;
+export const DEFAULT_COLUMNS = COLUMN_SOURCES;
 
 /** A topology with an enrich stage and, unless turned off, dedupe and persist after it. */
 export function testTopology(opts: { enrich?: Partial<EnrichStageConfig>; dedupe?: Partial<DedupeStageConfig> | false; persist?: Partial<PersistStageConfig> | false } = {}): ResolvedTopology {
