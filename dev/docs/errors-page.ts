@@ -57,9 +57,9 @@ export function errorsPage(): string {
         ? [`### ${s.kind} stage`, table(["code", "meaning"], Object.entries(s.rejections).map(([c, m]) => [code(c), m]))]
         : [],
     ),
-    "### `PG_<SQLSTATE>` (persist)",
+    "### How SQLSTATEs are classified (persist)",
     "A row the database refuses for itself alone is isolated by bisecting the batch and dead-lettered as `PG_<SQLSTATE>` with " +
-      "the database's message, while the rest of the batch persists. How each SQLSTATE is classified " +
+      "the database's message, while the rest of the batch persists. Which SQLSTATEs are row errors and what the others do " +
       "(`shared/stages/persist/sqlstate.ts`; an exact state wins over its class, unknown states are `fatal` until classified):",
     sqlstateTable(),
     "## Warning codes",
