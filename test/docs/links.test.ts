@@ -1,6 +1,7 @@
 /**
  * Every relative link in README.md and docs/ points at a file that exists and, with a `#fragment`, at a
- * heading of that file (GitHub's anchor rules), so moving or renaming a section cannot leave dead links.
+ * heading of that file (GitHub's anchor rules), so moving or renaming a section cannot leave dead links; and
+ * every repository path the prose names in backticks (`shared/stages/registry.ts`) still exists.
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -52,6 +53,13 @@ describe("links in README.md and docs/", () => {
         if (!anchors(readFileSync(abs, "utf8")).has(fragment)) broken.push(`${target}: no heading #${fragment} in ${relative(REPO, abs)}`);
       }
       expect(broken).toEqual([]);
+    });
+
+    test(`${file}: every repository path it names exists`, () => {
+      const text = readFileSync(join(REPO, file), "utf8").replace(/^```[\s\S]*?^```/gm, "");
+      // Paths in backticks under the repository's top folders; placeholders (<name>, *, …) are not paths.
+      const named = [...text.matchAll(/`((?:shared|dev|test|workers|topologies|docs|\.ci)\/[^`\s<>*…{}]*)`/g)].map((m) => m[1].split(":")[0]);
+      expect(named.filter((p) => !existsSync(join(REPO, p)))).toEqual([]);
     });
   }
 });
