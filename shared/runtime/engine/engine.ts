@@ -7,7 +7,7 @@
  * delivered offsets that are all done (OffsetTracker), because batches finish out of order. Commits are
  * asynchronous and coalesced while running, synchronous on revocation and shutdown, and never issued for a
  * partition this worker no longer owns: a revocation awaits the outstanding async commit, commits the
- * revoked partitions synchronously and only then lets the binding complete the revocation.
+ * revoked partitions synchronously and only then lets the binding complete the revocation (rebalance-handler.ts).
  */
 import type { Logger } from "pino";
 import { Consumer, KafkaError, Producer } from "../../kafka/index.ts";
@@ -18,8 +18,8 @@ import { loadTracing, type PipelineTracing } from "../../telemetry/tracing/api.t
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerProgress } from "../ipc.ts";
-import { Backoff, type BackoffPolicy } from "../../timing/backoff.ts";
-import { COMMIT_BUDGETS, COMMITTED_READ_BACKOFF, FATAL_CONSUMER_STOP_MS, HEALTH_TIMEOUT_MS, LAG_INTERVAL_MS, LOSS_NOT_READY_MS, MIN_BROKER_REQUEST_MS, SHUTDOWN_RESERVE_MAX_MS, SHUTDOWN_RESERVE_SHARE, type CommitBudgets } from "./budgets.ts";
+import type { BackoffPolicy } from "../../timing/backoff.ts";
+import { COMMIT_BUDGETS, FATAL_CONSUMER_STOP_MS, HEALTH_TIMEOUT_MS, LAG_INTERVAL_MS, LOSS_NOT_READY_MS, SHUTDOWN_RESERVE_MAX_MS, SHUTDOWN_RESERVE_SHARE, type CommitBudgets } from "./budgets.ts";
 import { BatchFetcher } from "./batch-fetcher.ts";
 import { runPipeline, type PipelineDeps } from "./batch-pipeline.ts";
 import { groupByPartition, selectPartitions, tallyOf } from "./batch-segments.ts";
@@ -30,9 +30,10 @@ import type { FaultPoints } from "./fault-points.ts";
 import { InFlightBatches, type BatchSegment, type InFlightBatch } from "./in-flight.ts";
 import { consumerConfig, deadLetterLimit, deadLetterProducerConfig } from "./kafka-config.ts";
 import { JUMP_CODES, OffsetJumpDetector, type OffsetJump } from "./offset-jumps.ts";
-import { OffsetTracker, tpKey } from "./offset-tracker.ts";
+import { OffsetTracker } from "./offset-tracker.ts";
 import { PartitionLedger } from "./partition-ledger.ts";
 import { ALL_PARTITIONS, PauseController } from "./pause-controller.ts";
+import { RebalanceHandler } from "./rebalance-handler.ts";
 import { startStageWithRetry } from "./stage-start.ts";
 import { within } from "../../timing/sleep.ts";
 
@@ -100,10 +101,8 @@ export class Engine {
   private lastDeletion: { at: number; jump: OffsetJump } | null = null;
   private readonly inFlight: InFlightBatches;
   private readonly committer: Committer;
-  /** Partitions whose revocation is being handled: their records are dropped, never processed. */
-  private readonly revoking = new Set<string>();
-  /** Unowned partitions already reported once (the warning is not repeated per record). */
-  private readonly warnedUnowned = new Set<string>();
+  /** Partition ownership across rebalances (rebalance-handler.ts). */
+  private readonly rebalance: RebalanceHandler;
   /** Batches whose dead letters the broker refuses even as references, by batch id: their partitions are stopped. */
   private readonly stuckDeadLetters = new Map<number, string>();
   /** Crash points for the fault-injection suite; null (inert) unless the options carry them. */
@@ -114,11 +113,8 @@ export class Engine {
   private fetcher: BatchFetcher | null = null;
   private state: State = "new";
   private startedStages: Stage[] = [];
-  private joined = false;
   private fatalError: unknown = null;
   private pumpDone: Promise<void> = Promise.resolve();
-  /** Committed-position reads of assigned partitions still under way (readCommittedTallies). */
-  private basesPending: Promise<void> = Promise.resolve();
   private lagTimer: ReturnType<typeof setInterval> | null = null;
   private stopping: Promise<WorkerProgress> | null = null;
   private stopDeadline = Infinity;
@@ -164,6 +160,24 @@ export class Engine {
       },
       queryFailed: (tp, err) => this.log.warn({ ...tp, err: errorJson(err) }, "low watermark query failed; retrying to classify an offset gap"),
     });
+    this.rebalance = new RebalanceHandler({
+      tracker: this.tracker,
+      ledger: this.ledger,
+      jumps: this.jumps,
+      committer: this.committer,
+      inFlight: this.inFlight,
+      metrics: this.m,
+      log: this.log,
+      sessionTimeoutMs: this.t.source.membership.sessionTimeoutMs,
+      consumer: () => this.consumer,
+      fetcher: () => this.fetcher,
+      pauses: () => this.pauses,
+      revocationBudget: () => this.revocationBudget(),
+      stopped: () => this.state === "stopped",
+      abandon: (entry, why) => this.abandon(entry, why),
+      positionsRead: (tps) => opts.hooks?.positionsRead?.(tps),
+      rebalanced: (e) => opts.hooks?.rebalanced?.(e),
+    });
     this.finished = new Promise((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -197,12 +211,12 @@ export class Engine {
       });
       const consumer = new Consumer({
         config: consumerConfig(t, workerId, brokers),
-        onRebalance: (e) => this.onRebalance(e),
+        onRebalance: (e) => this.rebalance.onRebalance(e),
         onError: (err) => this.log.warn({ err: errorJson(err) }, "consumer error"),
       });
       this.consumer = consumer;
       this.pauses = new PauseController(consumer, (n) => this.m.partitionsPaused.set({}, n));
-      this.fetcher = new BatchFetcher(consumer, t.batch, (topic, partition) => this.admit(topic, partition));
+      this.fetcher = new BatchFetcher(consumer, t.batch, (topic, partition) => this.rebalance.admit(topic, partition));
       consumer.subscribe(t.source.topics);
     } catch (err) {
       await this.closeResources(Date.now() + t.shutdown.deadlineMs);
@@ -229,12 +243,12 @@ export class Engine {
 
   /** Partitions currently owned (assigned and not being revoked). */
   assignment(): TopicPartition[] {
-    return this.tracker.partitions().filter((tp) => !this.revoking.has(tpKey(tp.topic, tp.partition)));
+    return this.rebalance.assignment();
   }
 
   /** True once the engine received its first assignment from the group (possibly empty). */
   get hasJoined(): boolean {
-    return this.joined;
+    return this.rebalance.joined;
   }
 
   /**
@@ -244,7 +258,7 @@ export class Engine {
    */
   async readiness(): Promise<Readiness> {
     if (this.state !== "running") return { ready: false, detail: `engine ${this.state}` };
-    if (!this.joined) return { ready: false, detail: "joining the consumer group" };
+    if (!this.rebalance.joined) return { ready: false, detail: "joining the consumer group" };
     const stuck = this.stuckDeadLetters.values().next();
     if (!stuck.done) return { ready: false, detail: `partition stopped: ${stuck.value}` };
     for (const stage of this.startedStages) {
@@ -298,18 +312,6 @@ export class Engine {
     }
   }
 
-  /** Records of partitions being revoked (or not assigned to us) are dropped: their new owner reads them. */
-  private admit(topic: string, partition: number): boolean {
-    const key = tpKey(topic, partition);
-    if (this.revoking.has(key)) return false;
-    if (this.tracker.owns({ topic, partition })) return true;
-    if (!this.warnedUnowned.has(key)) {
-      this.warnedUnowned.add(key);
-      this.log.warn({ topic, partition }, "dropping records of a partition this worker does not own");
-    }
-    return false;
-  }
-
   /** No batch may start: the in-flight limit is reached, or held events / held batches are at their bounds. */
   private get blocked(): boolean {
     const b = this.holdBounds;
@@ -352,7 +354,7 @@ export class Engine {
    * from ever being tracked under a later assignment.
    */
   private ownedOnly(r: RecordBatch): RecordBatch | null {
-    return selectPartitions(r, (key) => this.tracker.ownsKey(key) && !this.revoking.has(key));
+    return selectPartitions(r, (key) => this.rebalance.owns(key));
   }
 
   private get pipelineDeps(): PipelineDeps {
@@ -454,103 +456,7 @@ export class Engine {
     void this.stop(consumerDead ? Math.min(FATAL_CONSUMER_STOP_MS, this.t.shutdown.deadlineMs) : undefined);
   }
 
-  // ---- rebalance ----------------------------------------------------------------------------------
-
-  private async onRebalance(e: RebalanceEvent): Promise<void> {
-    if (e.type === "assigned") {
-      for (const tp of e.partitions) if (!this.tracker.owns(tp)) this.jumps.assign(tp);
-      // Where each partition stands, with its committed tally; read beside the rebalance (never blocking it),
-      // and commits of a partition wait until its base is known (see Committer).
-      this.ledger.startReading(e.partitions);
-      const reading = this.readCommittedTallies(e.partitions).then(() => {
-        this.opts.hooks?.positionsRead?.(e.partitions);
-        this.committer.schedule();
-      });
-      this.basesPending = this.basesPending.then(() => reading);
-      // Keep the state of a partition we already track (a duplicate assignment must not forget in-flight work).
-      for (const tp of e.partitions) {
-        if (!this.tracker.owns(tp)) this.tracker.assign(tp);
-        this.warnedUnowned.delete(tpKey(tp.topic, tp.partition));
-      }
-      this.pauses?.addAssigned(e.partitions);
-      this.joined = true;
-      this.m.assignedPartitions.set({}, this.assignment().length);
-      this.log.info({ protocol: e.protocol, partitions: e.partitions }, "partitions assigned");
-      this.opts.hooks?.rebalanced?.(e);
-      this.committer.rebalanced(e);
-      return;
-    }
-    await this.revoke(e.partitions);
-    this.opts.hooks?.rebalanced?.(e);
-    this.committer.rebalanced(e);
-  }
-
-  /**
-   * Reads the group's committed offsets and tallies of newly assigned partitions (partition-ledger.ts).
-   * Retried until it answers or the session timeout passes: commits of a partition whose base is unknown
-   * would carry a wrong cumulative tally. After that the base counts from zero, with a warning.
-   */
-  private async readCommittedTallies(tps: TopicPartition[]): Promise<void> {
-    const consumer = this.consumer;
-    if (tps.length === 0) return;
-    const deadline = consumer ? Date.now() + this.t.source.membership.sessionTimeoutMs : 0;
-    const backoff = new Backoff(COMMITTED_READ_BACKOFF);
-    for (;;) {
-      try {
-        if (!consumer) throw new Error("the consumer is closed");
-        for (const c of await consumer.committed(tps, Math.max(MIN_BROKER_REQUEST_MS, deadline - Date.now()))) {
-          this.ledger.assigned(c);
-          // The jump detector's starting point: a first delivery above it means the broker deleted what lay between.
-          this.jumps.committedAt(c, c.offset);
-        }
-        return;
-      } catch (err) {
-        const delay = backoff.next();
-        if (Date.now() + delay >= deadline || this.state === "stopped" || !this.consumer) {
-          this.log.warn({ err: errorJson(err), partitions: tps }, "could not read the committed tallies of assigned partitions; their progress counts start from zero");
-          for (const tp of tps) this.ledger.readFailed(tp);
-          return;
-        }
-        await Bun.sleep(delay);
-      }
-    }
-  }
-
-  /**
-   * Revocation: drop new records of those partitions, await in-flight batches holding them (bounded by the
-   * shutdown deadline; the rest are abandoned uncommitted), commit them synchronously, then forget them.
-   * Returning lets the binding complete the revocation, after which this worker never commits them again.
-   */
-  private async revoke(tps: TopicPartition[]): Promise<void> {
-    const keys = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)));
-    for (const k of keys) this.revoking.add(k);
-    try {
-      this.fetcher?.purge();
-      const affected = this.inFlight.touching(keys).filter((e) => !e.abandoned);
-      if (affected.length > 0) {
-        await within(Promise.all(affected.map((e) => e.settled)).then(() => true), this.revocationBudget(), false);
-        for (const e of affected) {
-          // A batch that also holds partitions we keep goes on for them; only wholly revoked ones stop.
-          if (this.inFlight.all().includes(e) && [...e.partitions].every((k) => keys.has(k) || !this.tracker.ownsKey(k))) {
-            this.abandon(e, "revocation deadline");
-          }
-        }
-      }
-      // Their final commit carries their tallies: the bases must be known first.
-      await within(this.basesPending, this.revocationBudget(), undefined);
-      await this.committer.commitSync(tps, Math.max(MIN_BROKER_REQUEST_MS, this.revocationBudget()));
-    } finally {
-      for (const tp of tps) {
-        this.tracker.revoke(tp);
-        this.jumps.revoke(tp);
-        this.m.consumerLag.set({ topic: tp.topic, partition: tp.partition }, 0);
-      }
-      this.pauses?.removeRevoked(tps);
-      for (const k of keys) this.revoking.delete(k);
-      this.m.assignedPartitions.set({}, this.assignment().length);
-      this.log.info({ partitions: tps }, "partitions revoked");
-    }
-  }
+  // ---- rebalance (rebalance-handler.ts) ---------------------------------------------------------
 
   /** Time a revocation may spend: the shutdown deadline, or what is left of it while stopping. */
   private revocationBudget(): number {
@@ -599,7 +505,7 @@ export class Engine {
         const drained = await within(Promise.all(open.map((e) => e.settled)).then(() => true), drainUntil - Date.now(), false);
         if (!drained) for (const e of this.inFlight.all()) this.abandon(e, "shutdown deadline");
       }
-      await within(this.basesPending, this.stopDeadline - Date.now(), undefined);
+      await within(this.rebalance.basesKnown, this.stopDeadline - Date.now(), undefined);
       await within(this.committer.commitSync(undefined, this.stopDeadline - Date.now()), this.stopDeadline - Date.now(), undefined);
       // Gaps found but not yet classified must count in the final progress: a run that lost events says so.
       await within(this.jumps.settled(), this.stopDeadline - reserve / 2 - Date.now(), undefined);
