@@ -169,6 +169,18 @@ export const METRICS = {
     labels: ["stage"],
     help: "Time to persist one batch (write, partition checks, isolation of bad rows).",
   },
+  kafkaSinkRecords: {
+    name: "topofleet_kafka_sink_records_total",
+    type: "counter",
+    labels: ["stage", "outcome: acked|rejected"],
+    help: "Records the Kafka sink settled, by outcome (acked by the broker, rejected alone and dead-lettered).",
+  },
+  kafkaSinkSeconds: {
+    name: "topofleet_kafka_sink_produce_seconds",
+    type: "histogram",
+    labels: ["stage"],
+    help: "Time to produce one batch until every record is acknowledged (or refused).",
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 /** Metric names by short name: `M.eventsIn` is "topofleet_events_in_total". */
