@@ -6,8 +6,8 @@ export type KafkaSinkMode = "structured" | "binary";
 export interface KafkaSinkStageConfig {
   kind: "kafkaSink";
   name: string;
-  /** Bootstrap list; null: the source's cluster (with the source's connection and security properties). */
-  brokers: string | null;
+  /** Bootstrap list of the cluster produced to (security settings go in `properties`). */
+  brokers: string;
   topic: string;
   /** The attribute (or extension) whose value keys each record; records with the attribute absent are keyless. */
   key: string;

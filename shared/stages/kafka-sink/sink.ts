@@ -17,7 +17,6 @@
  */
 import type { Logger } from "pino";
 import { KafkaSinkError } from "../../errors/index.ts";
-import { connectionProperties } from "../../kafka/client/connection-properties.ts";
 import { KafkaError } from "../../kafka/errors.ts";
 import { Producer } from "../../kafka/producer/producer.ts";
 import type { KafkaConfig } from "../../kafka/types.ts";
@@ -42,21 +41,10 @@ const CLOSE_TIMEOUT_MS = 10_000;
 
 /** The producer's properties: the user's, then the sink's own settings, then what exactness needs (wins). */
 export function producerConfig(cfg: KafkaSinkStageConfig, ctx: Pick<StageContext, "topology" | "workerId">): KafkaConfig {
-  const source = ctx.topology.source;
-  let brokers = cfg.brokers;
-  let inherited: KafkaConfig = {};
-  if (brokers === null) {
-    if (source.kind !== "kafka") {
-      throw new KafkaSinkError("KAFKA_SINK_CONFIG", `kafka sink "${cfg.name}": set \`brokers\` (the source is not a Kafka cluster it could default to)`, { retriable: false });
-    }
-    brokers = source.brokers;
-    inherited = connectionProperties(source.properties);
-  }
   return {
-    ...inherited,
     "client.id": `topofleet-${ctx.topology.name}-${ctx.workerId}-${cfg.name}`,
     ...cfg.properties,
-    "bootstrap.servers": brokers,
+    "bootstrap.servers": cfg.brokers,
     "message.max.bytes": String(cfg.maxRecordBytes),
     "message.timeout.ms": String(cfg.deliveryTimeoutMs),
     ...OWNED_PROPERTIES,

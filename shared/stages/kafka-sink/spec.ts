@@ -4,7 +4,7 @@
  * threads). See sink.ts for the delivery guarantee and its crash window.
  */
 import { ATTRIBUTE_PATTERN, kafkaProperties, stageName, TOPIC_PATTERN } from "../../config/common.ts";
-import { duration, obj, opt, size, str } from "../../config/dsl.ts";
+import { duration, obj, size, str } from "../../config/dsl.ts";
 import { defineStage } from "../spec.ts";
 import { FORBIDDEN_PROPERTIES, type KafkaSinkStageConfig } from "./config.ts";
 import { KAFKA_SINK_REJECTIONS } from "./failures.ts";
@@ -26,13 +26,10 @@ const schema = obj({
     `\`${SOURCE_HEADERS.offset}\` and \`ce_id\` headers, identical on every copy, for consumers to drop re-deliveries.`,
   fields: {
     name: stageName("kafkaSink"),
-    brokers: opt(
-      str({
-        description: "Bootstrap servers of the cluster to produce to.",
-        minLength: 1,
-        dynamicDefault: "the source's brokers and connection properties (a `kafka:` source)",
-      }),
-    ),
+    brokers: str({
+      description: "Bootstrap servers of the cluster to produce to, e.g. `${KAFKA_BROKERS}`; TLS and SASL settings go in `properties`.",
+      minLength: 1,
+    }),
     topic: str({ description: "Topic the events are produced to.", pattern: TOPIC_PATTERN, patternHint: "a Kafka topic name" }),
     key: str({
       description: "Attribute (or extension) whose value keys each record, so one key's events keep their order in one partition; records without it are keyless.",
@@ -74,7 +71,7 @@ export const kafkaSinkSpec = defineStage({
     return {
       kind: "kafkaSink",
       name: v.name,
-      brokers: v.brokers ?? null,
+      brokers: v.brokers,
       topic: v.topic,
       key: v.key,
       mode: v.mode,
@@ -85,7 +82,7 @@ export const kafkaSinkSpec = defineStage({
   },
   explain(cfg) {
     return [
-      `produces to topic ${cfg.topic} (${cfg.brokers === null ? "the source's cluster" : "its own brokers"}), ${cfg.mode} mode, keyed by \`${cfg.key}\`, idempotent with acks=all`,
+      `produces to topic ${cfg.topic}, ${cfg.mode} mode, keyed by \`${cfg.key}\`, idempotent with acks=all`,
       `offsets commit after every record of the batch is acknowledged; a crash between the acks and that commit produces the batch again (consumers drop copies by the ${SOURCE_HEADERS.topic}/partition/offset headers)`,
       `records over ${cfg.maxRecordBytes} bytes are dead-lettered (KAFKA_SINK_RECORD_TOO_LARGE); a record not acknowledged within ${cfg.deliveryTimeoutMs} ms fails the batch as retriable`,
     ];
@@ -96,7 +93,7 @@ export const kafkaSinkSpec = defineStage({
   errors: {
     KAFKA_SINK_UNAVAILABLE: { retriable: true, description: "Brokers unreachable, leaders moving or a delivery timed out: the batch pauses, backs off and is produced again." },
     KAFKA_SINK_FATAL: { retriable: false, description: "The producer is unusable (a fatal idempotence error, authorization refused): the worker stops without committing and restarts." },
-    KAFKA_SINK_CONFIG: { retriable: false, description: "No brokers to produce to, or producer properties librdkafka refuses." },
+    KAFKA_SINK_CONFIG: { retriable: false, description: "Producer properties librdkafka refuses." },
   },
   rejections: KAFKA_SINK_REJECTIONS,
   enrichNeeds: (cfg) => ({ json: cfg.mode === "structured" }),
