@@ -41,7 +41,7 @@ export function topologyPage(root: ObjectDesc = topologySchema): string {
     `**Sections:** ${[...top.map(([k]) => k), "stages"].map((k) => `[${code(k)}](#${k.toLowerCase()})`).join(" · ")}`,
     ...top.flatMap(([key, desc]) => [`## ${key}`, markdownTable(referenceRows(desc, key, required.includes(key)))]),
     "## stages",
-    `The pipeline, in processing order: a list of single-key maps, one per stage. The registered kinds: ${specs.map((s) => `[${code(s.kind)}](#${s.kind})`).join(", ")}.`,
+    `The pipeline, in processing order: a list of single-key maps, one per stage. The registered kinds: ${specs.map((s) => `[${code(s.kind)}](#${s.kind.toLowerCase()})`).join(", ")}.`,
     markdownTable(listRows),
     ...specs.flatMap(stageSection),
   ]);

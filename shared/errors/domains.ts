@@ -119,7 +119,7 @@ export class PersistError extends TopofleetError {
 export type KafkaSinkErrorCode =
   | "KAFKA_SINK_UNAVAILABLE" // brokers down, leader moving, delivery timed out: retriable
   | "KAFKA_SINK_FATAL" // the producer is unusable (fenced, authorization, fatal idempotence error): a new process
-  | "KAFKA_SINK_CONFIG"; // no brokers to produce to, or properties that would break exactness
+  | "KAFKA_SINK_CONFIG"; // producer properties librdkafka refuses
 
 /** The Kafka sink failed for a whole batch. */
 export class KafkaSinkError extends TopofleetError {

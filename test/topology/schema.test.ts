@@ -46,10 +46,10 @@ describe("JSON Schema", () => {
     expect(s.properties.source.maxProperties).toBe(1);
   });
 
-  test("the stages list offers exactly the five stage kinds as single-key maps", () => {
+  test("the stages list offers exactly the registered stage kinds as single-key maps", () => {
     const s = topologyJsonSchema() as Json;
     const variants = s.properties.stages.items.oneOf as Json[];
-    expect(variants.map((v) => v.required)).toEqual([["enrich"], ["dedupe"], ["limit"], ["persist"], ["custom"]]);
+    expect(variants.map((v) => v.required)).toEqual([["enrich"], ["dedupe"], ["limit"], ["persist"], ["kafkaSink"], ["custom"]]);
     for (const v of variants) expect(v.additionalProperties).toBe(false);
   });
 
