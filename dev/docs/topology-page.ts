@@ -20,7 +20,7 @@ function stageSection(spec: AnyStageSpec): string[] {
   const codes = Object.keys(spec.errors).length + Object.keys(spec.rejections).length;
   return [
     `### ${spec.kind}`,
-    `${spec.schema.description}${codes ? ` Its error and dead-letter codes: [errors.md](errors.md#${spec.kind}-stage).` : ""} The smallest valid item:`,
+    `${spec.schema.description}${codes ? ` Its error and dead-letter codes: [errors.md](errors.md#${spec.kind.toLowerCase()}-stage).` : ""} The smallest valid item:`,
     ["```yaml", "stages:", example.replace(/^/gm, "  "), "```"].join("\n"),
     markdownTable(referenceRows(spec.schema, `stages[].${spec.kind}`, false)),
   ];
