@@ -23,7 +23,7 @@ import { PeakRssSampler, processTree } from "../../shared/loadgen/process-tree.t
 import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { Consumer } from "../../shared/kafka/index.ts";
-import { watermarksOf } from "../../shared/replay/metadata.ts";
+import { watermarksOf } from "../../shared/topic-reader/metadata.ts";
 import { rdkafkaInfo } from "../../shared/kafka/ffi/lib.ts";
 import { cpus, loadavg } from "node:os";
 import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";

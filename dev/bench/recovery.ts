@@ -23,7 +23,7 @@ import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topolog
 import { Flags, GENERATOR_FLAG_SPEC, generatorConfigFromFlags, parseFlags, runCli, usageError } from "../../shared/loadgen/cli-flags.ts";
 import { newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
-import { watermarksOf } from "../../shared/replay/metadata.ts";
+import { watermarksOf } from "../../shared/topic-reader/metadata.ts";
 import { freePort } from "../support/net.ts";
 
 const REPO = resolve(import.meta.dir, "../..");

@@ -1,6 +1,6 @@
 /** Reads the dead-letter topic to its current end and tallies it for one run (the audit's DLQ evidence). */
 import type { KafkaConfig } from "../kafka/types.ts";
-import { readWholeTopic } from "../replay/topic.ts";
+import { readWholeTopic } from "../topic-reader/topic.ts";
 import { emptyTally, tallyDeadLetter, type DeadLetterTally } from "./dead-letters.ts";
 import type { PartitionWatermarks } from "./retention.ts";
 

@@ -15,13 +15,9 @@
  *    be separated.
  * 3. The same for the dead-letter topic, whose count the audit relies on.
  */
+import type { PartitionWatermarks } from "../topic-reader/metadata.ts";
 
-/** Low and high watermark of one partition. */
-export interface PartitionWatermarks {
-  partition: number;
-  low: number;
-  high: number;
-}
+export type { PartitionWatermarks } from "../topic-reader/metadata.ts";
 
 /** What the audit knows about broker-side deletion. */
 export interface RetentionEvidence {

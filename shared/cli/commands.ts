@@ -11,7 +11,7 @@ import type { PersistStageConfig, ResolvedTopology } from "../topology/types.ts"
 import { sourcePartitions } from "../runtime/supervisor/source-partitions.ts";
 import type { CliArgs } from "./args.ts";
 import { resolveDataDir } from "./environment.ts";
-import type { CliIO } from "./main.ts";
+import type { CliIO } from "./io.ts";
 
 /**
  * The CLI's own logger (pino JSON on stderr, component "cli"); level from $TOPOFLEET_LOG_LEVEL or the

@@ -15,7 +15,7 @@ import { Supervisor } from "../runtime/supervisor/supervisor.ts";
 import type { CliArgs } from "./args.ts";
 import { cliLogger } from "./commands.ts";
 import { resolveDataDir, resolveHttpBinding } from "./environment.ts";
-import type { CliIO } from "./main.ts";
+import type { CliIO } from "./io.ts";
 import { LiveLine, formatSummary, summarize } from "./summary.ts";
 
 /** Exit code of a run ended by a second Ctrl-C (128 + SIGINT, the shell convention). */

@@ -5,10 +5,10 @@
  */
 import type { Consumer } from "../kafka/index.ts";
 import type { KafkaConfig } from "../kafka/types.ts";
-import type { PartitionWatermarks } from "../audit/retention.ts";
+import type { PartitionWatermarks } from "../topic-reader/metadata.ts";
 import { usageError } from "../loadgen/cli-flags.ts";
-import { watermarksOf } from "./metadata.ts";
-import { rangeSize, type PartitionRange } from "./range-reader.ts";
+import { watermarksOf } from "../topic-reader/metadata.ts";
+import { rangeSize, type PartitionRange } from "../topic-reader/range-reader.ts";
 import { offsetsAtTimes } from "./time-offsets.ts";
 
 /** Time bounds in epoch ms; null = the partition's beginning / current end. */

@@ -26,9 +26,9 @@ import { packRecords, type RecordInput } from "../stages/records.ts";
 import type { Stage } from "../stages/stage.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../topology/types.ts";
-import { topicPartitions } from "./metadata.ts";
+import { topicPartitions } from "../topic-reader/metadata.ts";
 import { planReplay, type ReplayPlan, type ReplayWindow } from "./plan.ts";
-import { readRanges } from "./range-reader.ts";
+import { readRanges } from "../topic-reader/range-reader.ts";
 import { JUMP_CODES } from "../runtime/engine/offset-jumps.ts";
 
 /** Headers the engine adds to dead letters; stripped so a replayed dead letter looks like the original. */

@@ -10,8 +10,8 @@
  */
 import type { Consumer } from "../kafka/index.ts";
 import type { KafkaConfig } from "../kafka/types.ts";
-import type { PartitionWatermarks } from "../audit/retention.ts";
-import { readTopicRanges } from "./topic.ts";
+import type { PartitionWatermarks } from "../topic-reader/metadata.ts";
+import { readTopicRanges } from "../topic-reader/topic.ts";
 
 /** For each timestamp, for each partition (in `watermarks` order): the first offset at or after it, else the high watermark. */
 export async function offsetsAtTimes(

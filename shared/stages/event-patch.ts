@@ -8,7 +8,7 @@
  * recognise their own earlier writes of a re-delivered record by it.
  */
 import { isValidAttributeName } from "./enrich/cloudevent.ts";
-import type { EnrichedEvents } from "./batch.ts";
+import type { EnrichedEvents } from "./batch-data.ts";
 
 /** An extension attribute's value (CloudEvents types as JSON carries them); null removes the attribute. */
 export type ExtensionValue = string | number | boolean | null;

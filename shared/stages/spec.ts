@@ -11,14 +11,9 @@
 import type { Diagnostics } from "../config/diagnostics.ts";
 import type { ObjectDesc, Typed } from "../config/dsl.ts";
 import type { EnrichNeeds } from "./needs.ts";
-import type { Stage } from "./stage.ts";
+import type { Stage, StageConfigBase } from "./stage.ts";
 
-/** What every resolved stage config has; each stage's config type (in its folder) extends it. */
-export interface StageConfigBase {
-  kind: string;
-  /** Unique in the pipeline; metric label and dead-letter header. */
-  name: string;
-}
+export type { StageConfigBase } from "./stage.ts";
 
 /** What `resolve` gets besides the validated value. */
 export interface ResolveContext {

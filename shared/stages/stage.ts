@@ -18,7 +18,13 @@
 import type { Logger } from "pino";
 import type { Batch } from "./batch.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-import type { StageConfigBase } from "./spec.ts";
+
+/** What every resolved stage config has; each stage's config type (in its folder) extends it. */
+export interface StageConfigBase {
+  kind: string;
+  /** Unique in the pipeline; metric label and dead-letter header. */
+  name: string;
+}
 
 /**
  * The part of the resolved topology a stage may read at start: its peers' configs (e.g. enrich builds rows for

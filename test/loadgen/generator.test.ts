@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { HEADER_INVALID, parseUniqueId, readManifest, runGenerator, type InvalidKind } from "../../shared/loadgen/index.ts";
-import { readWholeTopic } from "../../shared/replay/topic.ts";
+import { readWholeTopic } from "../../shared/topic-reader/topic.ts";
 import { uniqueName } from "../../dev/support/services.ts";
 
 const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 /** What the dedupe stage needs from enrich: its identity's Bloom probes, hashed in the threads. */
-import type { DedupeStageConfig } from "../../topology/types.ts";
+import type { DedupeStageConfig } from "./config.ts";
 import type { EnrichNeeds } from "../needs.ts";
 import { bloomLayout } from "./bloom-math.ts";
 import { filterCapacity } from "./sizing.ts";

@@ -6,7 +6,7 @@
  * replaces a TextDecoder call per header (~0.01 µs against ~0.07 µs per header).
  */
 import { isAscii } from "node:buffer";
-import type { HeaderList } from "../batch.ts";
+import type { HeaderList } from "../batch-data.ts";
 import { packStrings, unpackStrings, type PackedHeaders } from "./protocol.ts";
 
 /** One record's headers as text: the value is null for a null header, undefined when it is not valid UTF-8. */

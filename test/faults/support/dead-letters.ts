@@ -6,7 +6,7 @@
 import { emptyTally, tallyDeadLetter, type DeadLetterTally } from "../../../shared/audit/index.ts";
 import type { ConsumedMessage, KafkaConfig } from "../../../shared/kafka/index.ts";
 import type { PartitionWatermarks } from "../../../shared/audit/index.ts";
-import { readWholeTopic } from "../../../shared/replay/topic.ts";
+import { readWholeTopic } from "../../../shared/topic-reader/topic.ts";
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 
 /** The DLQ of one run. */

@@ -16,7 +16,7 @@ import { waitFor } from "../../../dev/support/wait.ts";
 import { audit, formatAudit, RetentionWatcher } from "../../../shared/audit/index.ts";
 import { Consumer, Producer, mockPartitionsFor, type KafkaConfig } from "../../../shared/kafka/index.ts";
 import { newRunId, runGenerator, type GeneratorResult, type LoadgenManifest } from "../../../shared/loadgen/index.ts";
-import { watermarksOf } from "../../../shared/replay/metadata.ts";
+import { watermarksOf } from "../../../shared/topic-reader/metadata.ts";
 import type { GeneratorConfig } from "../../../shared/topology/types.ts";
 import { readDeadLetters } from "./dead-letters.ts";
 import { MOCK_BROKERS, type FaultServices, type ScenarioKafka } from "./services.ts";

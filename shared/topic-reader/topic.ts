@@ -2,13 +2,12 @@
  * Reading fixed offset ranges of a topic with a throw-away consumer group: the group's offsets are committed
  * at the ranges' starts before it subscribes (so it starts exactly there), and it is never used again.
  * The audit reads the dead-letter topic this way; replay planning reads timestamps this way when the broker
- * cannot look offsets up by time.
+ * cannot look offsets up by time. It sits apart from both (shared/topic-reader) so neither imports the other.
  */
 import { Consumer } from "../kafka/index.ts";
 import type { ConsumedMessage, KafkaConfig } from "../kafka/types.ts";
-import type { PartitionWatermarks } from "../audit/retention.ts";
 import { newRunId } from "../loadgen/random.ts";
-import { watermarksOf, topicPartitions } from "./metadata.ts";
+import { watermarksOf, topicPartitions, type PartitionWatermarks } from "./metadata.ts";
 import { readRanges, type PartitionRange } from "./range-reader.ts";
 
 export interface ReadTopicOptions {
