@@ -10,7 +10,6 @@
 import { availableParallelism } from "node:os";
 import { pack, unpack } from "msgpackr";
 import { Batch, type RecordBatch } from "../../shared/stages/batch.ts";
-import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import { createEnrichStage } from "../../shared/stages/enrich/index.ts";
 import { buildEnrichPlan } from "../../shared/stages/enrich/plan.ts";
 import type { EnrichSliceOk } from "../../shared/stages/enrich/protocol.ts";
@@ -19,10 +18,10 @@ import { EnrichThread } from "../../shared/stages/enrich/thread.ts";
 import { packRecords, type RecordInput } from "../../shared/stages/records.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
-import type { EnrichStageConfig, ResolvedTopology } from "../../shared/topology/types.ts";
 import { ThreadCpuSampler } from "./thread-cpu.ts";
+import { dedupeConfig, enrichConfig, persistConfig } from "../support/stage-configs.ts";
+import { resolvedTopology } from "../support/topology.ts";
 import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
-import { DEFAULT_COLUMNS } from "../../shared/stages/persist/config.ts";
 
 const events = numberFlag("events", 200_000, { allowZero: true });
 const threads = numberFlag("threads", Math.max(1, availableParallelism() - 1), { allowZero: true });
@@ -63,30 +62,20 @@ function makeRecords(n: number, offset0: number): RecordInput[] {
   return out;
 }
 
-const enrichCfg: EnrichStageConfig = {
-  kind: "enrich", name: "enrich", threads, ingestTimestamp: true, tenantFromSource: true, maxEventBytes: 1 << 20, maxAttributes: 256, sliceTimeoutMs: 30_000, lookups: [], module: null,
-};
-const topology: ResolvedTopology = {
-  file: "/bench/enrich.yaml",
-  name: "bench",
-  source: { kind: "mock", brokers: 1, partitions: 8, topics: ["events"], group: "bench", start: "earliest", membership: { static: false, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 }, properties: {}, generator: null },
-  stages: [
+const enrichCfg = enrichConfig({ threads, tenantFromSource: true, maxEventBytes: 1 << 20 });
+const topology = resolvedTopology(
+  [
     enrichCfg,
-    { kind: "dedupe", name: "dedupe", backend: "memory", redisUrl: "", prefix: "tf:bench", keyFields: ["source", "id"], expectedPerWindow: 10_000_000, falsePositiveRate: 0.001, windowMs: 3_600_000, perTenant: false, tenantFilters: 16, bloom: { expansion: 2, nonScaling: false, maxFilters: 4 }, onMaybeSeen: "verify", onRedisDown: "fail", redisMode: "auto" },
-    {
-      kind: "persist", name: "persist", url: "embedded", schema: "public", table: "events", connections: 4, manageSchema: true, partitionsAheadDays: 3, retentionDays: 90, maintenanceIntervalMs: 600_000, ginIndexOnData: false, method: "copy",
-      columns: [...DEFAULT_COLUMNS],
-    },
+    dedupeConfig({ redisUrl: "", prefix: "tf:bench", expectedPerWindow: 10_000_000, redisMode: "auto" }),
+    persistConfig({ name: "persist", url: "embedded", table: "events", connections: 4, partitionsAheadDays: 3, maintenanceIntervalMs: 600_000 }),
   ],
-  deadLetter: { topic: "events.dlq" },
-  batch: { maxEvents: batchSize, maxBytes: 64 << 20, maxWaitMs: 50 },
-  concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 1 }, inFlightBatches: inFlight },
-  http: { port: 0, host: "127.0.0.1" },
-  log: { level: "warn" },
-  shutdown: { deadlineMs: 5_000 },
-  tracing: TRACING_OFF,
-  warnings: [],
-};
+  {
+    file: "/bench/enrich.yaml",
+    name: "bench",
+    batch: { maxEvents: batchSize, maxBytes: 64 << 20, maxWaitMs: 50 },
+    concurrency: { replicas: { min: 1, max: 1, lagPerReplica: 1 }, inFlightBatches: inFlight },
+  },
+);
 
 // Pre-build every batch so record generation is not measured.
 const batchRecords: RecordBatch[] = [];

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TRACING_OFF } from "../../shared/topology/defaults.ts";
+import { DEFAULT_RETRY, TRACING_OFF } from "../../shared/topology/defaults.ts";
 import type { ResolvedTopology, StageConfig } from "../../shared/topology/types.ts";
 
 /** A minimal resolved topology around `stages` (mock source, small limits) for stage-level tests. */
@@ -17,6 +17,7 @@ export function resolvedTopology(stages: StageConfig[], overrides: Partial<Resol
     log: { level: "warn" },
     shutdown: { deadlineMs: 5_000 },
     tracing: TRACING_OFF,
+    retry: DEFAULT_RETRY,
     warnings: [],
     ...overrides,
   };

@@ -39,6 +39,10 @@ export function resolveTopology(f: TopologyFile, file: string, diag: Diagnostics
     http: { port: f.http.port, host: f.http.host },
     log: { level: f.log.level },
     shutdown: { deadlineMs: f.shutdown.deadline },
+    retry: {
+      backoff: { initialMs: f.retry.initial, maxMs: f.retry.max, multiplier: f.retry.multiplier, jitter: f.retry.jitter },
+      commit: { rebalanceRetryMs: f.retry.commit.rebalanceRetry, holdMaxMs: f.retry.commit.holdMax },
+    },
     tracing: {
       endpoint: f.tracing.endpoint ?? null,
       sampling: f.tracing.sampling,

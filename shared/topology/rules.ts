@@ -21,6 +21,7 @@ export function checkRules(t: PartialTopologyFile, diag: Diagnostics): void {
   checkDeadLetter(t, diag);
   checkMembership(t, diag);
   checkReplicas(t, diag);
+  checkRetry(t, diag);
   warnIdleOrUnshared(t, diag);
 }
 
@@ -155,6 +156,13 @@ function checkReplicas(t: PartialTopologyFile, diag: Diagnostics): void {
   }
   if (min !== undefined && max !== undefined && max > min && lagPerReplica === 0) {
     diag.add("concurrency.replicas.lagPerReplica", "must be > 0 when max > min: it is the lag that adds a replica");
+  }
+}
+
+function checkRetry(t: PartialTopologyFile, diag: Diagnostics): void {
+  const r = t.retry;
+  if (r?.initial !== undefined && r.max !== undefined && r.max < r.initial) {
+    diag.add("retry.max", `max (${r.max} ms) must be >= initial (${r.initial} ms)`);
   }
 }
 

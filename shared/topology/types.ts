@@ -4,6 +4,7 @@
  * Durations are milliseconds, sizes are bytes.
  */
 import type { StageConfig } from "../stages/registry.ts";
+import type { BackoffPolicy } from "../timing/backoff.ts";
 
 /** A real Kafka cluster. */
 export interface KafkaSourceConfig {
@@ -82,6 +83,18 @@ export interface ReplicasConfig {
   /** Fixed replicas: min === max. */
 }
 
+/** The `retry:` section: how the engine retries failing work and how long commits wait out a rebalance. */
+export interface RetryConfig {
+  /** Retries of a failing stage, the dead-letter producer and stage start-up. */
+  backoff: BackoffPolicy;
+  commit: {
+    /** How long a sync commit retries while a rebalance refuses it. */
+    rebalanceRetryMs: number;
+    /** Longest async commits are held back during a rebalance. */
+    holdMaxMs: number;
+  };
+}
+
 export interface ResolvedTopology {
   /** Absolute path of the file it came from. */
   file: string;
@@ -95,6 +108,7 @@ export interface ResolvedTopology {
   log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" };
   shutdown: { deadlineMs: number };
   tracing: TracingConfig;
+  retry: RetryConfig;
   /** Warnings found while loading (e.g. an inline secret); printed, not fatal. */
   warnings: string[];
 }

@@ -62,6 +62,9 @@ const CASES: Record<string, Expected> = {
   "stage-two-keys.yaml": { path: "stages[0]", line: 7, column: 5, message: /single-key mapping.*found 2 keys/ },
   "alias-bomb.yaml": { code: "CONFIG_LIMIT", path: "stages[1].custom.options.f[0][3][3][7][1][1]", line: 15, column: 16, message: /expands to more than 100000 values/ },
   "string-for-number.yaml": { path: "concurrency.replicas", line: 13, column: 13, message: /expected an integer, got "3" \(remove the quotes\)/ },
+  "retry-bad-jitter.yaml": { path: "retry.jitter", line: 12, column: 11, message: /must be one of none, equal, full, decorrelated, got "random"/ },
+  "retry-max-below-initial.yaml": { path: "retry.max", line: 12, column: 8, message: /max \(500 ms\) must be >= initial \(2000 ms\)/ },
+  "retry-bad-duration.yaml": { path: "retry.commit.rebalanceRetry", line: 12, column: 21, message: /invalid duration "soon"/ },
 };
 
 describe("bad topology files", () => {

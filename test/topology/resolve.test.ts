@@ -120,6 +120,25 @@ describe("defaults", () => {
   });
 });
 
+describe("retry", () => {
+  const base = "name: r\nsource:\n  mock: {}\nstages:\n  - enrich:\n";
+
+  test("without `retry:` the engine's documented defaults apply", () => {
+    expect(parseTopology(base, "/tmp/r.yaml", {}).retry).toEqual({
+      backoff: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: "equal" },
+      commit: { rebalanceRetryMs: 5_000, holdMaxMs: 30_000 },
+    });
+  });
+
+  test("every retry key is read, with durations in ms", () => {
+    const text = `${base}retry:\n  initial: 250ms\n  max: 1m\n  multiplier: 3\n  jitter: decorrelated\n  commit:\n    rebalanceRetry: 2s\n    holdMax: 45s\n`;
+    expect(parseTopology(text, "/tmp/r.yaml", {}).retry).toEqual({
+      backoff: { initialMs: 250, maxMs: 60_000, multiplier: 3, jitter: "decorrelated" },
+      commit: { rebalanceRetryMs: 2_000, holdMaxMs: 45_000 },
+    });
+  });
+});
+
 describe("relative paths", () => {
   test("custom module, enrich module (extension omitted) and lookup file resolve against the topology's directory", async () => {
     const t = await loadTopology(resolve(GOOD, "full.yaml"), { env: SECRETS });

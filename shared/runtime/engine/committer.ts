@@ -14,14 +14,16 @@
  *   and at every revocation (librdkafka rejoins right after one), and ends when the rebalance has
  *   completed: after the next assignment (eager, or a lost cooperative revocation) or the next two
  *   (a cooperative revocation is followed by an "assign after revoke" and then by the rejoin's assignment),
- *   or after COMMIT_HOLD_MAX_MS (budgets.ts) as a safety net. The race cannot be closed entirely from outside librdkafka:
+ *   or after `retry.commit.holdMax` (topology) as a safety net. The race cannot be closed entirely from outside librdkafka:
  *   a rebalance started by another member is visible only through our own rejected commits.
  */
 import type { Logger } from "pino";
 import { TopofleetError } from "../../errors/index.ts";
 import { needsRejoin } from "../../kafka/errors.ts";
 import { Backoff } from "../../timing/backoff.ts";
-import { COMMIT_BUDGETS, type CommitBudgets } from "./budgets.ts";
+import { DEFAULT_RETRY } from "../../topology/defaults.ts";
+import type { RetryConfig } from "../../topology/types.ts";
+import { COMMIT_REJOIN_BACKOFF } from "./budgets.ts";
 import { errorJson } from "./error-json.ts";
 import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
@@ -65,7 +67,7 @@ export class Committer {
     private readonly log: Logger,
     private readonly hooks: CommitHooks = {},
     private readonly ledger: PartitionLedger | null = null,
-    private readonly budgets: CommitBudgets = COMMIT_BUDGETS,
+    private readonly budgets: RetryConfig["commit"] = DEFAULT_RETRY.commit,
   ) {}
 
   /** True while async commits are held back because the group is rebalancing. */
@@ -117,8 +119,8 @@ export class Committer {
     // under the new generation, so retry for a short while rather than leave processed work uncommitted
     // (it would be re-processed by the next owner). A fleet-wide drain avoids the case altogether: every
     // worker commits before any leaves (see ipc.ts).
-    const rejoinDeadline = Math.min(deadline, Date.now() + this.budgets.rejoinRetryMaxMs);
-    const backoff = new Backoff(this.budgets.rejoinBackoff);
+    const rejoinDeadline = Math.min(deadline, Date.now() + this.budgets.rebalanceRetryMs);
+    const backoff = new Backoff(COMMIT_REJOIN_BACKOFF);
     for (;;) {
       await this.idle();
       const code = await this.commit(true, only, deadline === Infinity ? undefined : deadline - Date.now());

@@ -18,8 +18,7 @@ import { loadTracing, type PipelineTracing } from "../../telemetry/tracing/api.t
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerProgress } from "../ipc.ts";
-import type { BackoffPolicy } from "../../timing/backoff.ts";
-import { COMMIT_BUDGETS, FATAL_CONSUMER_STOP_MS, HEALTH_TIMEOUT_MS, LAG_INTERVAL_MS, LOSS_NOT_READY_MS, SHUTDOWN_RESERVE_MAX_MS, SHUTDOWN_RESERVE_SHARE, type CommitBudgets } from "./budgets.ts";
+import { FATAL_CONSUMER_STOP_MS, HEALTH_TIMEOUT_MS, LAG_INTERVAL_MS, LOSS_NOT_READY_MS, SHUTDOWN_RESERVE_MAX_MS, SHUTDOWN_RESERVE_SHARE } from "./budgets.ts";
 import { BatchFetcher } from "./batch-fetcher.ts";
 import { runPipeline, type PipelineDeps } from "./batch-pipeline.ts";
 import { groupByPartition, selectPartitions, tallyOf } from "./batch-segments.ts";
@@ -48,10 +47,6 @@ export interface EngineOptions {
   logger: Logger;
   metrics: Metrics;
   dataDir: string;
-  /** Retry backoff for stages and dead letters; default RETRY_BACKOFF (budgets.ts). */
-  backoff?: BackoffPolicy;
-  /** Sync-commit retry and hold budgets; default COMMIT_BUDGETS (budgets.ts). */
-  commit?: CommitBudgets;
   /** How often to refresh the consumer-lag gauges; default LAG_INTERVAL_MS. */
   lagIntervalMs?: number;
   /** Observation hooks (audit logs, tests); called synchronously, must not throw. */
@@ -147,7 +142,7 @@ export class Engine {
         this.tracing?.commitSettled(offsets, sync, error);
       },
     };
-    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, commitHooks, this.ledger, opts.commit ?? COMMIT_BUDGETS);
+    this.committer = new Committer(this.tracker, () => this.consumer, this.m, this.log, commitHooks, this.ledger, this.t.retry.commit);
     this.jumps = new OffsetJumpDetector({
       lowWatermark: async (tp) => {
         if (!this.consumer) throw new Error("consumer closed");
@@ -202,7 +197,7 @@ export class Engine {
           dataDir: this.opts.dataDir,
           stages: this.opts.stages,
         };
-        await startStageWithRetry(stage, ctx, { log: this.log, signal: this.startAbort.signal, backoff: this.opts.backoff });
+        await startStageWithRetry(stage, ctx, { log: this.log, signal: this.startAbort.signal, backoff: t.retry.backoff });
         this.startedStages.push(stage);
       }
       this.producer = new Producer({
@@ -366,7 +361,7 @@ export class Engine {
       workerId: this.opts.workerId,
       deadLetterTopic: this.t.deadLetter.topic,
       deadLetterMaxBytes: deadLetterLimit(this.t),
-      backoff: this.opts.backoff,
+      backoff: this.t.retry.backoff,
       produce: (records) => this.producer!.sendBatch(records),
       faults: this.faults,
       onDeadLetterStuck: (batch, problem) => {

@@ -8,4 +8,4 @@ export { applyLaunchOverrides, sourceBrokers, consumerConfig, deadLetterProducer
 export { JUMP_CODES, OffsetJumpDetector, type JumpReason, type OffsetJump } from "./offset-jumps.ts";
 export { OffsetTracker, tpKey, type PendingCommit, type SegmentHandle, type Tally } from "./offset-tracker.ts";
 export { DLQ_HEADERS, deadLetterRecords } from "./dead-letter.ts";
-export { COMMIT_BUDGETS, RETRY_BACKOFF, type CommitBudgets } from "./budgets.ts";
+export { RETRY_BACKOFF } from "./budgets.ts";

@@ -2,6 +2,7 @@
 import { TOPOLOGY_DEFAULTS as D } from "../defaults.ts";
 import { duration, either, int, map, num, obj, opt, size, str, type Infer } from "../../config/dsl.ts";
 import { TOPIC_PATTERN } from "../../config/common.ts";
+import { JITTERS } from "../../timing/backoff.ts";
 import { sourceSchema } from "./source.ts";
 import { stagesSchema } from "./stages.ts";
 
@@ -110,6 +111,38 @@ export const topologySchema = obj({
         maxQueueSpans: int({ description: "Spans waiting for export; past it new spans are dropped and counted (the pipeline never waits).", min: 1, default: D.tracing.maxQueueSpans }),
         exportTimeout: duration({ description: "Timeout of one export request.", exclusiveMin: 0, default: D.tracing.exportTimeoutMs }),
         maxLinksPerBatch: int({ description: "Links to producers' traces per batch span (the first ones); past it `topofleet.links.truncated` is true.", min: 0, max: 10_000, default: D.tracing.maxLinksPerBatch }),
+      },
+    }),
+    retry: obj({
+      description:
+        "How a worker retries a stage or the dead-letter producer that failed with a retriable error (forever: a batch is never skipped), and how long commits wait out a consumer-group rebalance.",
+      default: {},
+      fields: {
+        initial: duration({ description: "Delay ceiling of the first retry.", exclusiveMin: 0, default: D.retry.backoff.initialMs }),
+        max: duration({ description: "No retry waits longer.", exclusiveMin: 0, default: D.retry.backoff.maxMs }),
+        multiplier: num({ description: "Growth of the delay ceiling per retry.", min: 1, max: 10, default: D.retry.backoff.multiplier }),
+        jitter: str({
+          description:
+            "Randomisation of each delay below its ceiling d: `none` (exactly d), `equal` (between d/2 and d), `full` (between 0 and d), `decorrelated` (between `initial` and the previous delay times `multiplier`).",
+          enum: JITTERS,
+          default: D.retry.backoff.jitter,
+        }),
+        commit: obj({
+          description: "Commits during a rebalance.",
+          default: {},
+          fields: {
+            rebalanceRetry: duration({
+              description: "How long a sync commit (revocation, shutdown) retries while a rebalance refuses it; what stays uncommitted is re-processed by the next owner and deduplicated.",
+              exclusiveMin: 0,
+              default: D.retry.commit.rebalanceRetryMs,
+            }),
+            holdMax: duration({
+              description: "Longest async commits are held back while the group rebalances (a safety net if the end of the rebalance is never reported).",
+              exclusiveMin: 0,
+              default: D.retry.commit.holdMaxMs,
+            }),
+          },
+        }),
       },
     }),
     shutdown: obj({

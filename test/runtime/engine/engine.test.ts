@@ -11,6 +11,7 @@ import { observe } from "./fixtures/registry.ts";
 import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, stuckStages, readTopic, testStage, topologyFor, uniqueName } from "./support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { DEFAULT_RETRY } from "../../../shared/topology/defaults.ts";
 
 const kafka = kafkaSuite();
 
@@ -66,6 +67,25 @@ describe("engine", () => {
     await engine.stop(10_000);
     expect(passed.length).toBeGreaterThanOrEqual(3);
     expect(new Set(passed)).toEqual(new Set(["custom"]));
+  });
+
+  test("the topology's retry backoff paces the retries of a failing stage", async () => {
+    const { topic, group } = await freshTopic(1);
+    await produce(kafka().bootstraps, topic, 10, 1);
+    const flaky = uniqueName("flaky");
+    // Three failures, 600 ms apart: the default backoff (100 ms doubling, equal jitter) would be done in 700 ms.
+    const retry = { ...DEFAULT_RETRY, backoff: { initialMs: 600, maxMs: 600, multiplier: 1, jitter: "none" as const } };
+    const stages = [testStage("flaky-stage.ts", { id: flaky, failures: 3 }, "flaky"), testStage("recording-sink.ts", { id: uniqueName("sink") })];
+    const { engine } = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages, retry }));
+    await engine.start();
+    await waitFor(() => observe(flaky).failures >= 1, { timeoutMs: 30_000, what: "the first failure", everyMs: 5 });
+    const firstFailure = performance.now();
+    await waitFor(() => observe(flaky).calls >= 4, { timeoutMs: 30_000, what: "the attempt after the third failure", everyMs: 5 });
+    const retried = performance.now() - firstFailure;
+    await waitFor(() => engine.progress().events === 10, { timeoutMs: 30_000, what: "10 committed" });
+    await engine.stop(10_000);
+    expect(observe(flaky).failures).toBe(3);
+    expect(retried).toBeGreaterThanOrEqual(3 * 600 - 50);
   });
 
   test("processes every event once and commits everything processed; shutdown commits and reports progress", async () => {

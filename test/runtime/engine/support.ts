@@ -6,11 +6,10 @@ import { Engine, type EngineHooks } from "../../../shared/runtime/engine/engine.
 import { createStages } from "../../../shared/stages/index.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { Metrics } from "../../../shared/telemetry/metrics.ts";
-import { TRACING_OFF } from "../../../shared/topology/defaults.ts";
-import type { GroupMembership, ResolvedTopology, StageConfig, TracingConfig } from "../../../shared/topology/types.ts";
+import { DEFAULT_RETRY, TRACING_OFF } from "../../../shared/topology/defaults.ts";
+import type { GroupMembership, ResolvedTopology, RetryConfig, StageConfig, TracingConfig } from "../../../shared/topology/types.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
 import type { FaultPoints } from "../../../shared/runtime/engine/fault-points.ts";
-import { RETRY_BACKOFF } from "../../../shared/runtime/engine/budgets.ts";
 import type { BackoffPolicy } from "../../../shared/timing/backoff.ts";
 
 export { uniqueName };
@@ -59,6 +58,7 @@ export function topologyFor(o: {
   properties?: Record<string, string>;
   staticMembership?: boolean;
   tracing?: TracingConfig;
+  retry?: RetryConfig;
 }): ResolvedTopology {
   return {
     file: "/test/topology.yaml",
@@ -72,6 +72,7 @@ export function topologyFor(o: {
     log: { level: "warn" },
     shutdown: { deadlineMs: o.deadlineMs ?? 20_000 },
     tracing: o.tracing ?? TRACING_OFF,
+    retry: o.retry ?? DEFAULT_RETRY,
     warnings: [],
   };
 }
@@ -79,6 +80,8 @@ export function topologyFor(o: {
 /** Builds an engine (not started) with its own metrics registry. */
 export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: number; hooks?: EngineHooks; backoff?: Partial<BackoffPolicy>; faults?: FaultPoints } = {}) {
   const metrics = new Metrics();
+  // A test's backoff is the topology's `retry:` backoff, as a user would set it.
+  if (opts.backoff) topology = { ...topology, retry: { ...topology.retry, backoff: { ...topology.retry.backoff, ...opts.backoff } } };
   const engine = new Engine({
     topology,
     workerId: opts.workerId ?? 0,
@@ -87,7 +90,6 @@ export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: 
     logger: createLogger({ level: process.env.TOPOFLEET_LOG_LEVEL ?? "warn", workerId: opts.workerId ?? 0, component: "engine-test" }),
     metrics,
     dataDir: "/tmp",
-    backoff: opts.backoff && { ...RETRY_BACKOFF, ...opts.backoff },
     lagIntervalMs: 500,
     hooks: opts.hooks,
     faults: opts.faults,
