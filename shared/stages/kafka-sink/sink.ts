@@ -14,12 +14,16 @@
  * the same timestamp, so a consumer drops re-deliveries by (source topic, partition, offset). Kafka
  * transactions (offsets committed inside the producer's transaction) would close this window; the binding
  * does not expose them yet.
+ *
+ * One record the broker refuses (over the topic's max.message.bytes) fails every record of the produce
+ * batch it travelled in; the sink sends each refused record again alone before it dead-letters anything
+ * (settleFailures), so only the record at fault is dead-lettered.
  */
 import type { Logger } from "pino";
 import { KafkaSinkError } from "../../errors/index.ts";
 import { KafkaError } from "../../kafka/errors.ts";
 import { Producer } from "../../kafka/producer/producer.ts";
-import type { KafkaConfig } from "../../kafka/types.ts";
+import type { KafkaConfig, ProduceRecord } from "../../kafka/types.ts";
 import type { Counter, Histogram } from "../../telemetry/metrics.ts";
 import { M } from "../../telemetry/names.ts";
 import type { Batch } from "../batch.ts";
@@ -32,6 +36,9 @@ import { RecordBuilder } from "./records.ts";
 /** Everything that exists only between start() and close(). */
 interface Running {
   producer: Producer;
+  config: KafkaConfig;
+  /** Sends refused records again one by one (settleFailures); made on first use. */
+  isolator: Producer | null;
   logger: Logger;
   records: Counter;
   seconds: Histogram;
@@ -59,6 +66,8 @@ export class KafkaSink implements Sink {
   private run: Running | null = null;
   /** Set by the producer's error callback when it became unusable; fails the next write as fatal. */
   private broken: Error | null = null;
+  /** The isolation sends in progress, chained (see sendAlone). */
+  private isolating: Promise<unknown> = Promise.resolve();
 
   constructor(readonly cfg: KafkaSinkStageConfig) {
     this.name = cfg.name;
@@ -68,10 +77,11 @@ export class KafkaSink implements Sink {
   /** Creates the producer (librdkafka connects in the background; an outage surfaces as a retriable write). */
   async start(ctx: StageContext): Promise<void> {
     const logger = ctx.logger.child({ stage: this.name });
+    const config = producerConfig(this.cfg, ctx);
     let producer: Producer;
     try {
       producer = new Producer({
-        config: producerConfig(this.cfg, ctx),
+        config,
         onError: (err) => {
           if (err instanceof KafkaError && err.fatal) this.broken = err;
           logger.warn({ err: err.message }, "kafka sink producer error");
@@ -83,6 +93,8 @@ export class KafkaSink implements Sink {
     }
     this.run = {
       producer,
+      config,
+      isolator: null,
       logger,
       records: ctx.metrics.counter(M.kafkaSinkRecords),
       seconds: ctx.metrics.histogram(M.kafkaSinkSeconds),
@@ -104,15 +116,28 @@ export class KafkaSink implements Sink {
       run.records.inc({ stage: this.name, outcome: "acked" }, indexes.length);
     } catch (err) {
       if (!(err instanceof KafkaError && err.failures?.length)) throw batchFailure(this.name, err, indexes.length);
-      this.settleFailures(run, indexes, err.failures, settle);
+      await this.settleFailures(run, indexes, records, err.failures, settle);
     } finally {
       run.seconds.observe({ stage: this.name }, (performance.now() - started) / 1000);
     }
   }
 
-  /** After a partial delivery: acked records are durable, refused ones rejected; any other failure fails the batch. */
-  private settleFailures(run: Running, indexes: readonly number[], failures: NonNullable<KafkaError["failures"]>, settle: SinkSettlement): void {
+  /**
+   * After a partial delivery: acked records are durable; any failure that is not a refusal fails the batch.
+   * A refusal is not trusted as it comes: the broker refuses a whole produce batch for one record over the
+   * topic's max.message.bytes, and that batch may hold records of other events (even of other batches in
+   * flight). So each refused record is sent again alone, on a producer that sends only such records one at a
+   * time: refused again, it is rejected; acked, it is durable.
+   */
+  private async settleFailures(
+    run: Running,
+    indexes: readonly number[],
+    records: readonly ProduceRecord[],
+    failures: NonNullable<KafkaError["failures"]>,
+    settle: SinkSettlement,
+  ): Promise<void> {
     const failed = new Map(failures.map((f) => [f.index, f.error]));
+    const refused: number[] = [];
     let batchError: KafkaError | null = null;
     let unsettled = 0;
     let acked = 0;
@@ -122,14 +147,23 @@ export class KafkaSink implements Sink {
       if (!error) {
         settle.durable(indexes[k]);
         acked++;
-        continue;
+      } else if (recordRefusal(error)) refused.push(k);
+      else {
+        // Not settled: the retry of the batch produces it again.
+        batchError ??= error;
+        unsettled++;
       }
-      const refusal = recordRefusal(error);
-      if (refusal) {
+    }
+    for (const k of refused) {
+      const error = await this.sendAlone(run, records[k]);
+      const refusal = error ? recordRefusal(error) : null;
+      if (error === null) {
+        settle.durable(indexes[k]);
+        acked++;
+      } else if (refusal) {
         settle.reject(indexes[k], refusal);
         rejected++;
       } else {
-        // Not settled: the retry of the batch produces it again.
         batchError ??= error;
         unsettled++;
       }
@@ -137,6 +171,23 @@ export class KafkaSink implements Sink {
     if (acked) run.records.inc({ stage: this.name, outcome: "acked" }, acked);
     if (rejected) run.records.inc({ stage: this.name, outcome: "rejected" }, rejected);
     if (batchError) throw batchFailure(this.name, batchError, unsettled);
+  }
+
+  /** Produces one record in a produce request of its own; null when acked, else why not. */
+  private async sendAlone(run: Running, record: ProduceRecord): Promise<KafkaError | null> {
+    // One at a time: records sent concurrently could share a produce batch again.
+    const turn = this.isolating.then(async () => {
+      run.isolator ??= new Producer({ config: { ...run.config, "linger.ms": "0" }, onError: (err) => run.logger.warn({ err: err.message }, "kafka sink isolation producer error") });
+      try {
+        await run.isolator.send(record);
+        return null;
+      } catch (err) {
+        if (err instanceof KafkaError) return err.failures?.[0]?.error ?? err;
+        throw err;
+      }
+    });
+    this.isolating = turn.catch(() => undefined);
+    return turn;
   }
 
   /** Ok while the producer is usable; the detail counts records awaiting acknowledgement. */
@@ -152,7 +203,8 @@ export class KafkaSink implements Sink {
     const run = this.run;
     if (!run) return;
     this.run = null;
-    await run.producer.close(CLOSE_TIMEOUT_MS);
+    await this.isolating;
+    await Promise.all([run.producer.close(CLOSE_TIMEOUT_MS), run.isolator?.close(CLOSE_TIMEOUT_MS)]);
   }
 
   private running(): Running {

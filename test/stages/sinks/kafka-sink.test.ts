@@ -1,6 +1,9 @@
 /**
  * The sink conformance suite over the Kafka sink, structured and binary mode: on the mock cluster, or on the
  * real broker named by KAFKA_BROKERS (where the outage case is skipped: the test cannot take that broker down).
+ * The event too large is refused by the producer itself on the mock (maxRecordBytes), by the broker on a real
+ * one (the topic's max.message.bytes), where the refusal covers the whole produce batch it travelled in and the
+ * sink must find the one record at fault.
  */
 import { describe } from "bun:test";
 import type { KafkaSinkStageConfig } from "../../../shared/stages/kafka-sink/config.ts";
@@ -13,7 +16,7 @@ import { sinkConformance, type SinkBackend, type StoredEvent } from "./conforman
 const kafka = kafkaSuite();
 const PARTITIONS = 2;
 /** Small, so that the poison event (below enrich's 64 KiB limit) is over it. */
-const MAX_RECORD_BYTES = 16_000;
+const RECORD_LIMIT = 16_000;
 const CORE = new Set(["specversion", "id", "source", "type", "subject", "time", "data", "datacontenttype"]);
 const text = (b: Uint8Array | null | undefined): string | null => (b ? new TextDecoder().decode(b) : null);
 
@@ -35,7 +38,8 @@ function kafkaBackend(mode: KafkaSinkStageConfig["mode"]): SinkBackend {
     noOutage: REAL_BROKERS ? "a real broker (KAFKA_BROKERS) cannot be taken down by the test" : null,
     async fresh() {
       const topic = uniqueName("sink");
-      await kafka().createTopic(topic, PARTITIONS);
+      // A real broker enforces the limit (per topic), the mock does not: there the producer does (maxRecordBytes).
+      await kafka().createTopic(topic, PARTITIONS, REAL_BROKERS ? { "max.message.bytes": String(RECORD_LIMIT) } : {});
       const config: KafkaSinkStageConfig = {
         kind: "kafkaSink",
         name: "kafkaSink",
@@ -43,7 +47,7 @@ function kafkaBackend(mode: KafkaSinkStageConfig["mode"]): SinkBackend {
         topic,
         key: KAFKA_SINK_DEFAULTS.key,
         mode,
-        maxRecordBytes: MAX_RECORD_BYTES,
+        maxRecordBytes: REAL_BROKERS ? KAFKA_SINK_DEFAULTS.maxRecordBytes : RECORD_LIMIT,
         deliveryTimeoutMs: 2_000,
         properties: {},
       };
@@ -62,7 +66,7 @@ function kafkaBackend(mode: KafkaSinkStageConfig["mode"]): SinkBackend {
           return { subject: e.subject, extensions: e.extensions };
         },
         async poison() {
-          return { event: { data: { big: "x".repeat(MAX_RECORD_BYTES) } }, code: "KAFKA_SINK_RECORD_TOO_LARGE" };
+          return { event: { data: { big: "x".repeat(RECORD_LIMIT) } }, code: "KAFKA_SINK_RECORD_TOO_LARGE" };
         },
         async outage() {
           const mock = kafka().mock!;
