@@ -14,6 +14,10 @@
  *   dead-letters that event with the reason in headers.
  * - The engine records `eventsIn`, `eventsOut` and `batchSeconds` (label `stage` = the stage's name) around
  *   every `process` call, for every stage; a stage records only its own specific metrics.
+ * - A stage after enrich changes an event through `batch.updateEvent` (never by writing the columns), so
+ *   every sink writes the changed event.
+ * - Sinks (persist, kafkaSink, or a custom module exporting `new SinkStage(sink)`) implement the narrower
+ *   Sink interface of ./sink.ts and run through SinkStage, which settles events for them.
  */
 import type { Logger } from "pino";
 import type { Batch } from "./batch.ts";

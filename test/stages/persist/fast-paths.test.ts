@@ -54,6 +54,16 @@ describe("copyPayload", () => {
     expect(copyPayload(plain.events!, [0, 2], false)).toBe(`${l[0]}\n${l[2]}\n`);
     expect(copyPayload(plain.events!, [0, 2], true)).toBe(`${l[0]}\t1\n${l[2]}\t2\n`);
   });
+
+  test("dirty events (changed after enrich) get their line encoded again; the clean ones keep the enrich bytes", () => {
+    const reencode = { dirty: new Set([2, 4]), line: (i: number) => `new-${i}\tnaïve` };
+    expect(asText(copyPayload(b.events!, [1, 2, 3, 4], false, reencode))).toBe(`${lines[1]}\nnew-2\tnaïve\n${lines[3]}\nnew-4\tnaïve\n`);
+    expect(asText(copyPayload(b.events!, [2, 4, 5], true, reencode))).toBe(`new-2\tnaïve\t1\nnew-4\tnaïve\t2\n${lines[5]}\t3\n`);
+    // No dirty event among the indexes: still the view.
+    expect((copyPayload(b.events!, [0, 1], false, reencode) as Uint8Array).buffer).toBe(b.events!.copyBytes!.buffer);
+    const plain = makeBatch(manyEvents("cr", 3));
+    expect(copyPayload(plain.events!, [0, 2], true, reencode)).toBe(`${plain.events!.copyLines[0]}\t1\nnew-2\tnaïve\t2\n`);
+  });
 });
 
 describeWith("postgres", "persist fast paths on PostgreSQL", () => {
