@@ -82,9 +82,9 @@ export const kafkaSinkSpec = defineStage({
   },
   explain(cfg) {
     return [
-      `produces to topic ${cfg.topic}, ${cfg.mode} mode, keyed by \`${cfg.key}\`, idempotent with acks=all`,
-      `offsets commit after every record of the batch is acknowledged; a crash between the acks and that commit produces the batch again (consumers drop copies by the ${SOURCE_HEADERS.topic}/partition/offset headers)`,
-      `records over ${cfg.maxRecordBytes} bytes are dead-lettered (KAFKA_SINK_RECORD_TOO_LARGE); a record not acknowledged within ${cfg.deliveryTimeoutMs} ms fails the batch as retriable`,
+      `Kafka sink ${cfg.name}: produces to topic ${cfg.topic}, ${cfg.mode} mode, keyed by \`${cfg.key}\`, idempotent with acks=all`,
+      `Kafka sink ${cfg.name}: offsets commit after every record of the batch is acknowledged; a crash between the acks and that commit produces the batch again (consumers drop copies by the ${SOURCE_HEADERS.topic}/partition/offset headers)`,
+      `Kafka sink ${cfg.name}: records over ${cfg.maxRecordBytes} bytes are dead-lettered (KAFKA_SINK_RECORD_TOO_LARGE); a record not acknowledged within ${cfg.deliveryTimeoutMs} ms fails the batch as retriable`,
     ];
   },
   async create(cfg) {
