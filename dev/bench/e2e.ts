@@ -351,6 +351,7 @@ async function main(): Promise<number> {
       manifest,
       deadLetters: dlq.tally,
       duplicatesDropped: summary?.duplicates ?? null,
+      filtered: summary?.filtered ?? 0,
       retention: { source, deadLetter: dlq.watermarks, observed: watcher.observed },
       sourceIsFresh: true,
     });

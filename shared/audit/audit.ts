@@ -19,6 +19,12 @@ export interface AuditInput {
   deadLetters: DeadLetterTally;
   /** Duplicates the pipeline reports dropping (the topology's `--json` summary); null skips that check. */
   duplicatesDropped: number | null;
+  /**
+   * Unique events a filter stage dropped on purpose (the `--json` summary's `filtered`): they have no row and
+   * are not lost. Only the count is known, so with a filter the audit checks that rows + filtered cover the
+   * unique events, not which ones were filtered. Default 0 (no filter stage).
+   */
+  filtered?: number;
   retention: RetentionEvidence;
   /** True when the source topic held nothing but this run: then its size must equal the manifest's. */
   sourceIsFresh?: boolean;
@@ -54,6 +60,8 @@ export interface AuditReport {
   persisted_unique: number;
   duplicates_injected: number;
   duplicates_dropped: number | null;
+  /** Unique events a filter stage dropped on purpose (not lost). */
+  filtered: number;
   invalid_injected: number;
   dead_lettered: number;
   /** Unique events with no row. */
@@ -73,14 +81,15 @@ export async function audit(input: AuditInput): Promise<AuditReport> {
   const { sql, table, manifest: m, deadLetters: dlq } = input;
   const samples = input.samples ?? 5;
   const rows = await countRunRows(sql, table, m.runId, m.unique);
-  const lost = m.unique - rows.persistedUnique;
+  const filtered = input.filtered ?? 0;
+  const lost = m.unique - rows.persistedUnique - filtered;
   const duplicated = rows.rows - rows.identities;
   const failures: AuditFailure[] = [];
   const fail = (field: AuditField, expected: number, actual: number, detail: string) => failures.push({ field, expected, actual, detail });
 
   const missing = lost > 0 ? await missingIds(sql, table, m.runId, m.unique, samples) : [];
   const dupIds = duplicated > 0 ? await duplicatedIdentities(sql, table, m.runId, samples) : [];
-  if (lost > 0) fail("lost", 0, lost, `${lost} of ${m.unique} unique events have no row (e.g. ${missing.join(", ")})`);
+  if (lost > 0) fail("lost", 0, lost, `${lost} of ${m.unique} unique events have no row${filtered ? ` (besides ${filtered} filtered)` : ""} (e.g. ${missing.join(", ")})`);
   if (duplicated > 0)
     fail("duplicated", 0, duplicated, `${duplicated} extra rows share an identity (e.g. ${dupIds.map((d) => `${d.source} ${d.id} x${d.rows}`).join(", ")})`);
   if (rows.unexpected > 0) fail("unexpected_rows", 0, rows.unexpected, `${rows.unexpected} rows of run ${m.runId} have ids outside the manifest (invalid events persisted?)`);
@@ -114,6 +123,7 @@ export async function audit(input: AuditInput): Promise<AuditReport> {
     persisted_unique: rows.persistedUnique,
     duplicates_injected: m.duplicates,
     duplicates_dropped: input.duplicatesDropped,
+    filtered,
     invalid_injected: m.invalid.total,
     dead_lettered: dlq.injected,
     lost,
@@ -131,7 +141,7 @@ export async function audit(input: AuditInput): Promise<AuditReport> {
 export function formatAudit(r: AuditReport): string {
   const lines = [
     `audit of run ${r.run_id}: ${r.invalid_run ? "INVALID RUN" : r.ok ? "PASS" : "FAIL"}`,
-    `  unique produced ${r.produced_unique}, persisted ${r.persisted_unique}, lost ${r.lost}, duplicated rows ${r.duplicated}`,
+    `  unique produced ${r.produced_unique}, persisted ${r.persisted_unique}${r.filtered ? `, filtered ${r.filtered}` : ""}, lost ${r.lost}, duplicated rows ${r.duplicated}`,
     `  duplicates injected ${r.duplicates_injected}, dropped ${r.duplicates_dropped ?? "n/a"}; invalid injected ${r.invalid_injected}, dead-lettered ${r.dead_lettered}`,
   ];
   if (r.invalid_run) lines.push(`  invalid run: ${r.invalid_run}`);

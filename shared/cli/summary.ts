@@ -10,9 +10,11 @@ export interface RunSummary {
   persisted: number;
   duplicates: number;
   invalid: number;
+  /** Events a filter stage dropped on purpose (counted, neither stored nor dead-lettered). */
+  filtered: number;
   /**
    * Events that never landed: committed ones with no recorded outcome (events - persisted - duplicates -
-   * invalid) plus offsets the broker deleted before they were read (`deleted_before_read`).
+   * invalid - filtered) plus offsets the broker deleted before they were read (`deleted_before_read`).
    */
   lost: number;
   /** Offsets skipped because retention (or a delete) removed them from the broker before they were read. */
@@ -33,7 +35,8 @@ export function summarize(t: WorkerProgress, elapsedMs: number): RunSummary {
     persisted: t.persisted,
     duplicates: t.duplicates,
     invalid: t.invalid,
-    lost: t.events - t.persisted - t.duplicates - t.invalid + t.deletedBeforeRead,
+    filtered: t.filtered,
+    lost: t.events - t.persisted - t.duplicates - t.invalid - t.filtered + t.deletedBeforeRead,
     deleted_before_read: t.deletedBeforeRead,
     reset_backward: t.resetBackward,
     reread: t.reread,
@@ -52,6 +55,8 @@ export function formatSummary(name: string, reason: string, s: RunSummary): stri
     ["invalid", s.invalid],
     ["lost", s.lost],
   ];
+  // Only when a filter dropped something, so summaries of pipelines without one stay as they were.
+  if (s.filtered > 0) rows.splice(3, 0, ["filtered", s.filtered]);
   // The offset-jump lines appear only when something happened, so a healthy summary stays short.
   if (s.deleted_before_read > 0) rows.push(["deleted before read", s.deleted_before_read]);
   if (s.reset_backward > 0) rows.push(["reset backward", s.reset_backward], ["re-read", s.reread]);
@@ -87,6 +92,7 @@ export class LiveLine {
     let line =
       `${num(Math.round(rate))} events/s | events ${num(t.events)} | persisted ${num(t.persisted)} | ` +
       `duplicates ${num(t.duplicates)} | invalid ${num(t.invalid)} | lag ${t.lag < 0 ? "?" : num(t.lag)}`;
+    if (t.filtered > 0) line += ` | filtered ${num(t.filtered)}`;
     if (t.deletedBeforeRead > 0) line += ` | deleted before read ${num(t.deletedBeforeRead)}`;
     if (t.resetBackward > 0) line += ` | reset backward ${num(t.resetBackward)} (re-read ${num(t.reread)})`;
     if (generator) line += ` | generator ${num(Math.round(genRate))}/s${generator.held ? " (held back by the pipeline)" : ""}`;

@@ -11,6 +11,7 @@ export interface WorkerProgress {
   persisted: number;
   duplicates: number;
   invalid: number; // dead-lettered and acknowledged by Kafka
+  filtered: number; // dropped on purpose by a filter stage
   lag: number; // total consumer lag over assigned partitions (-1 unknown)
   /** Every partition this process has owned: committed positions with cumulative tallies (partition-ledger.ts). */
   partitions?: PartitionProgress[];

@@ -29,6 +29,8 @@ export const EventStatus = {
    * holder for it, so the batch (and its offsets) completes only when every held event has gone through.
    */
   Held: 4,
+  /** Dropped on purpose by a stage's rule (the filter stage): counted, never stored nor dead-lettered. */
+  Filtered: 5,
 } as const;
 export type EventStatus = (typeof EventStatus)[keyof typeof EventStatus];
 
@@ -102,6 +104,11 @@ export class Batch {
   /** Marks a live event as a duplicate (dropped, counted). */
   markDuplicate(i: number): void {
     this.status[i] = EventStatus.Duplicate;
+  }
+
+  /** Marks a live event as dropped on purpose by a filter rule (counted as filtered). */
+  markFiltered(i: number): void {
+    this.status[i] = EventStatus.Filtered;
   }
 
   /** Holds a live event back (see EventStatus.Held). */

@@ -27,7 +27,7 @@ export const METRICS = {
   eventsOut: {
     name: "topofleet_events_out_total",
     type: "counter",
-    labels: ["stage", "outcome: passed|persisted|duplicate|dead_lettered"],
+    labels: ["stage", "outcome: passed|persisted|duplicate|dead_lettered|held|filtered"],
     help: "Events leaving a stage, by stage and outcome.",
   },
   batchSeconds: {

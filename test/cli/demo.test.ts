@@ -39,8 +39,9 @@ describe("demo topology", () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
     const s = JSON.parse(lines.at(-1)!);
-    expect(Object.keys(s).sort()).toEqual(["deleted_before_read", "duplicates", "elapsed_ms", "events", "events_per_min", "invalid", "lost", "persisted", "reread", "reset_backward"]);
+    expect(Object.keys(s).sort()).toEqual(["deleted_before_read", "duplicates", "elapsed_ms", "events", "events_per_min", "filtered", "invalid", "lost", "persisted", "reread", "reset_backward"]);
     expect(s.deleted_before_read).toBe(0);
+    expect(s.filtered).toBe(0);
     expect(s.events).toBeGreaterThanOrEqual(20000);
     expect(s.persisted + s.duplicates + s.invalid).toBe(s.events);
     expect(s.lost).toBe(0);

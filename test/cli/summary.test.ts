@@ -4,12 +4,13 @@ import { LiveLine, formatSummary, summarize } from "../../shared/cli/summary.ts"
 describe("summarize", () => {
   const jumps = { deletedBeforeRead: 0, resetBackward: 0, reread: 0 };
   test("lost = events - persisted - duplicates - invalid; events_per_min from elapsed", () => {
-    const s = summarize({ events: 1000, persisted: 900, duplicates: 50, invalid: 40, lag: 0, ...jumps }, 30_000);
+    const s = summarize({ events: 1000, persisted: 900, duplicates: 50, invalid: 40, filtered: 0, lag: 0, ...jumps }, 30_000);
     expect(s).toEqual({
       events: 1000,
       persisted: 900,
       duplicates: 50,
       invalid: 40,
+      filtered: 0,
       lost: 10,
       deleted_before_read: 0,
       reset_backward: 0,
@@ -19,7 +20,7 @@ describe("summarize", () => {
     });
   });
   test("offsets deleted before they were read count as lost, and the summary names them", () => {
-    const s = summarize({ events: 100, persisted: 100, duplicates: 0, invalid: 0, lag: 0, deletedBeforeRead: 25, resetBackward: 40, reread: 40 }, 1000);
+    const s = summarize({ events: 100, persisted: 100, duplicates: 0, invalid: 0, filtered: 0, lag: 0, deletedBeforeRead: 25, resetBackward: 40, reread: 40 }, 1000);
     expect(s.lost).toBe(25);
     expect(s.deleted_before_read).toBe(25);
     const text = formatSummary("demo", "signal SIGINT", s);
@@ -27,10 +28,17 @@ describe("summarize", () => {
     expect(text).toMatch(/deleted before read\s+25/);
     expect(text).toMatch(/reset backward\s+40/);
     expect(text).toMatch(/re-read\s+40/);
-    expect(formatSummary("demo", "x", summarize({ ...s, ...jumps, events: 1, persisted: 1, duplicates: 0, invalid: 0, lag: 0 }, 1))).not.toContain("deleted");
+    expect(formatSummary("demo", "x", summarize({ ...s, ...jumps, events: 1, persisted: 1, duplicates: 0, invalid: 0, filtered: 0, lag: 0 }, 1))).not.toContain("deleted");
+  });
+  test("filtered events are accounted, not lost, and named only when a filter dropped some", () => {
+    const s = summarize({ events: 100, persisted: 70, duplicates: 5, invalid: 5, filtered: 20, lag: 0, ...jumps }, 1000);
+    expect(s.filtered).toBe(20);
+    expect(s.lost).toBe(0);
+    expect(formatSummary("demo", "x", s)).toMatch(/filtered\s+20/);
+    expect(formatSummary("demo", "x", { ...s, filtered: 0 })).not.toContain("filtered");
   });
   test("formatSummary names every count", () => {
-    const text = formatSummary("demo", "max-events", summarize({ events: 20000, persisted: 19500, duplicates: 300, invalid: 200, lag: 0, ...jumps }, 2000));
+    const text = formatSummary("demo", "max-events", summarize({ events: 20000, persisted: 19500, duplicates: 300, invalid: 200, filtered: 0, lag: 0, ...jumps }, 2000));
     expect(text).toContain("topofleet demo: stopped (max-events)");
     expect(text).toMatch(/events\s+20,000 in 2\.0 s \(600,000 events\/min\)/);
     expect(text).toMatch(/lost\s+0/);
@@ -38,7 +46,7 @@ describe("summarize", () => {
 });
 
 describe("LiveLine", () => {
-  const totals = (events: number) => ({ events, persisted: events, duplicates: 0, invalid: 0, lag: 7, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
+  const totals = (events: number) => ({ events, persisted: events, duplicates: 0, invalid: 0, filtered: 0, lag: 7, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
 
   test("plain lines off a TTY, with the rate since the previous line", () => {
     let out = "";

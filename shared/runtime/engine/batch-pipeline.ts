@@ -53,11 +53,11 @@ export interface PipelineDeps {
 const MSG_SIZE_TOO_LARGE = "MSG_SIZE_TOO_LARGE";
 
 /** Counts per status, indexed by EventStatus. */
-export type StatusCounts = [number, number, number, number, number];
+export type StatusCounts = [number, number, number, number, number, number];
 
 /** Counts per status, indexed by EventStatus. */
 function statusCounts(batch: Batch): StatusCounts {
-  const c: StatusCounts = [0, 0, 0, 0, 0];
+  const c: StatusCounts = [0, 0, 0, 0, 0, 0];
   const s = batch.status;
   for (let i = 0; i < s.length; i++) c[s[i]]++;
   return c;
@@ -129,6 +129,7 @@ export async function runPipeline(batch: Batch, deps: PipelineDeps, signal: Abor
       out("duplicate", after[EventStatus.Duplicate] - before[EventStatus.Duplicate]);
       out("dead_lettered", after[EventStatus.DeadLettered] - before[EventStatus.DeadLettered]);
       out("held", after[EventStatus.Held] - before[EventStatus.Held]);
+      out("filtered", after[EventStatus.Filtered] - before[EventStatus.Filtered]);
     }
   };
 

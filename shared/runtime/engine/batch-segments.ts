@@ -46,6 +46,7 @@ export function tallyOf(status: Uint8Array, indexes: readonly number[]): Tally {
     if (s === EventStatus.Persisted) t.persisted++;
     else if (s === EventStatus.Duplicate) t.duplicates++;
     else if (s === EventStatus.DeadLettered) t.invalid++;
+    else if (s === EventStatus.Filtered) t.filtered++;
   }
   return t;
 }

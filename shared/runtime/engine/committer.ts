@@ -27,7 +27,7 @@ import { COMMIT_REJOIN_BACKOFF } from "./budgets.ts";
 import { errorJson } from "./error-json.ts";
 import type { RebalanceEvent, TopicPartition, TopicPartitionOffset } from "../../kafka/types.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";
-import { addTally, type OffsetTracker, type Tally } from "./offset-tracker.ts";
+import { addTally, emptyTally, type OffsetTracker, type Tally } from "./offset-tracker.ts";
 import type { PartitionLedger } from "./partition-ledger.ts";
 
 /** The consumer call the committer needs (the binding's Consumer.commit). */
@@ -58,7 +58,7 @@ export class Committer {
   /** Assignment events still expected before the current rebalance is complete. */
   private assignsToGo = 0;
   /** Outcome counts of every acknowledged commit. */
-  readonly totals: Tally = { events: 0, persisted: 0, duplicates: 0, invalid: 0 };
+  readonly totals: Tally = emptyTally();
 
   constructor(
     private readonly tracker: OffsetTracker,

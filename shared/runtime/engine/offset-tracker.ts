@@ -30,11 +30,13 @@ export interface Tally {
   persisted: number;
   duplicates: number;
   invalid: number;
+  /** Dropped on purpose by a filter rule (EventStatus.Filtered). */
+  filtered: number;
 }
 
 /** A zero tally. */
 export function emptyTally(): Tally {
-  return { events: 0, persisted: 0, duplicates: 0, invalid: 0 };
+  return { events: 0, persisted: 0, duplicates: 0, invalid: 0, filtered: 0 };
 }
 
 /** Adds `b` into `a` (in place) and returns `a`. */
@@ -43,6 +45,7 @@ export function addTally(a: Tally, b: Tally): Tally {
   a.persisted += b.persisted;
   a.duplicates += b.duplicates;
   a.invalid += b.invalid;
+  a.filtered += b.filtered;
   return a;
 }
 

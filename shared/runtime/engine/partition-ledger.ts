@@ -26,17 +26,21 @@ export interface PartitionProgress extends TopicPartition {
 
 const PREFIX = "tf1:";
 
-/** Commit metadata of a cumulative tally: `tf1:<events>,<persisted>,<duplicates>,<invalid>`. */
+/**
+ * Commit metadata of a cumulative tally: `tf1:<events>,<persisted>,<duplicates>,<invalid>[,<filtered>]`. The
+ * filtered count is appended only when non-zero, so groups without a filter keep the four-number form older
+ * workers read, and metadata written before filters existed decodes with filtered 0.
+ */
 export function encodeTally(t: Tally): string {
-  return `${PREFIX}${t.events},${t.persisted},${t.duplicates},${t.invalid}`;
+  return `${PREFIX}${t.events},${t.persisted},${t.duplicates},${t.invalid}${t.filtered ? `,${t.filtered}` : ""}`;
 }
 
 /** The tally in commit metadata, or null when there is none (a new group, or offsets committed by another tool). */
 export function decodeTally(metadata: string | undefined): Tally | null {
   if (!metadata?.startsWith(PREFIX)) return null;
   const n = metadata.slice(PREFIX.length).split(",").map(Number);
-  if (n.length !== 4 || !n.every((x) => Number.isSafeInteger(x) && x >= 0)) return null;
-  return { events: n[0], persisted: n[1], duplicates: n[2], invalid: n[3] };
+  if ((n.length !== 4 && n.length !== 5) || !n.every((x) => Number.isSafeInteger(x) && x >= 0)) return null;
+  return { events: n[0], persisted: n[1], duplicates: n[2], invalid: n[3], filtered: n[4] ?? 0 };
 }
 
 /** Per-partition cumulative tallies of one worker process. */

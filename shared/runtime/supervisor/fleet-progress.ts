@@ -15,8 +15,8 @@ import type { WorkerProgress } from "../ipc.ts";
 /** Totals over the fleet; `lag` is -1 when any live worker could not measure its lag (or none runs). */
 export type FleetTotals = Omit<WorkerProgress, "partitions">;
 
-const zero = (): FleetTotals => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, lag: 0, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
-const COUNTS = ["events", "persisted", "duplicates", "invalid"] as const;
+const zero = (): FleetTotals => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, filtered: 0, lag: 0, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
+const COUNTS = ["events", "persisted", "duplicates", "invalid", "filtered"] as const;
 /** Offset-jump counters: per worker process (they are not in the commit ledger), summed over live and exited ones. */
 const JUMPS = ["deletedBeforeRead", "resetBackward", "reread"] as const;
 
@@ -45,8 +45,8 @@ export class FleetProgress {
   retire(id: number): void {
     const p = this.live.get(id);
     if (!p) return;
-    for (const k of COUNTS) this.retired[k] += p[k];
-    // `?? 0`: a worker of an older build (rolling upgrade) reports no offset-jump counters.
+    // `?? 0`: a worker of an older build (rolling upgrade) reports no filtered count nor offset-jump counters.
+    for (const k of COUNTS) this.retired[k] += p[k] ?? 0;
     for (const k of JUMPS) this.retired[k] += p[k] ?? 0;
     this.live.delete(id);
   }
@@ -61,7 +61,7 @@ export class FleetProgress {
       }
     } else {
       for (const k of COUNTS) t[k] = this.retired[k];
-      for (const p of this.live.values()) for (const k of COUNTS) t[k] += p[k];
+      for (const p of this.live.values()) for (const k of COUNTS) t[k] += p[k] ?? 0;
     }
     for (const k of JUMPS) t[k] = this.retired[k];
     for (const p of this.live.values()) for (const k of JUMPS) t[k] += p[k] ?? 0;

@@ -26,7 +26,7 @@ export interface TracingIdentity {
   topology: string;
 }
 
-const STATUS_NAMES = ["live", "persisted", "duplicate", "dead_lettered", "held"] as const;
+const STATUS_NAMES = ["live", "persisted", "duplicate", "dead_lettered", "held", "filtered"] as const;
 
 function countAttributes(counts: SpanCounts): Attributes {
   const a: Attributes = {};

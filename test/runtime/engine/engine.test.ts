@@ -40,7 +40,7 @@ describe("engine", () => {
     await first.engine.stop(10_000);
     const reader = new Consumer({ config: { "bootstrap.servers": kafka().bootstraps, "group.id": group } });
     const committed = await reader.committed([0, 1].map((partition) => ({ topic, partition }))).finally(() => reader.close());
-    for (const c of committed) expect(decodeTally(c.metadata)).toEqual({ events: c.offset, persisted: c.offset, duplicates: 0, invalid: 0 });
+    for (const c of committed) expect(decodeTally(c.metadata)).toEqual({ events: c.offset, persisted: c.offset, duplicates: 0, invalid: 0, filtered: 0 });
 
     // A second member of the group (a restart, or the next owner) reports those positions as its base.
     await produce(kafka().bootstraps, topic, 200, 2);

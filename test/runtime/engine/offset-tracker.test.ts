@@ -4,7 +4,7 @@ import { OffsetTracker, emptyTally, type Tally } from "../../../shared/runtime/e
 const P0 = { topic: "t", partition: 0 };
 const P1 = { topic: "t", partition: 1 };
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
-const tally = (events: number, persisted = events, duplicates = 0, invalid = 0): Tally => ({ events, persisted, duplicates, invalid });
+const tally = (events: number, persisted = events, duplicates = 0, invalid = 0): Tally => ({ events, persisted, duplicates, invalid, filtered: 0 });
 
 /** Takes commits and acknowledges them all; returns partition -> committed offset. */
 function commitAll(t: OffsetTracker): Map<number, number> {

@@ -2,13 +2,19 @@
 import { describe, expect, test } from "bun:test";
 import { decodeTally, encodeTally, PartitionLedger } from "../../../shared/runtime/engine/partition-ledger.ts";
 
-const tally = (events: number, persisted: number, duplicates: number, invalid: number) => ({ events, persisted, duplicates, invalid });
+const tally = (events: number, persisted: number, duplicates: number, invalid: number, filtered = 0) => ({ events, persisted, duplicates, invalid, filtered });
 
 describe("commit metadata", () => {
   test("round-trips a tally; foreign or malformed metadata is no tally", () => {
     expect(encodeTally(tally(10, 7, 2, 1))).toBe("tf1:10,7,2,1");
     expect(decodeTally("tf1:10,7,2,1")).toEqual(tally(10, 7, 2, 1));
-    for (const bad of [undefined, "", "written by another tool", "tf1:1,2,3", "tf1:1,2,x,4", "tf1:-1,0,0,0", "tf1:1.5,0,0,0"]) expect(decodeTally(bad)).toBeNull();
+    for (const bad of [undefined, "", "written by another tool", "tf1:1,2,3", "tf1:1,2,x,4", "tf1:-1,0,0,0", "tf1:1.5,0,0,0", "tf1:1,0,0,0,1,1"]) expect(decodeTally(bad)).toBeNull();
+  });
+
+  test("a filtered count is a fifth number, written only when non-zero, so older metadata reads as none filtered", () => {
+    expect(encodeTally(tally(10, 6, 2, 1, 1))).toBe("tf1:10,6,2,1,1");
+    expect(decodeTally("tf1:10,6,2,1,1")).toEqual(tally(10, 6, 2, 1, 1));
+    expect(decodeTally("tf1:10,7,2,1")).toEqual(tally(10, 7, 2, 1, 0));
   });
 });
 

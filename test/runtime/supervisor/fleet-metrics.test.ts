@@ -54,16 +54,16 @@ describe("FleetMetrics", () => {
 });
 
 describe("FleetProgress", () => {
-  const p = (events: number, lag: number, deletedBeforeRead = 0) => ({ events, persisted: events - 2, duplicates: 1, invalid: 1, lag, deletedBeforeRead, resetBackward: 0, reread: 0 });
+  const p = (events: number, lag: number, deletedBeforeRead = 0) => ({ events, persisted: events - 2, duplicates: 1, invalid: 1, filtered: 0, lag, deletedBeforeRead, resetBackward: 0, reread: 0 });
 
   test("sums live workers and keeps the counts of exited ones", () => {
     const f = new FleetProgress();
     f.update(0, p(10, 4));
     f.update(1, p(20, 6));
-    expect(f.totals()).toEqual({ events: 30, persisted: 26, duplicates: 2, invalid: 2, lag: 10, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
+    expect(f.totals()).toEqual({ events: 30, persisted: 26, duplicates: 2, invalid: 2, filtered: 0, lag: 10, deletedBeforeRead: 0, resetBackward: 0, reread: 0 });
     f.retire(1);
     f.update(1, p(5, 1, 7));
-    expect(f.totals()).toEqual({ events: 35, persisted: 29, duplicates: 3, invalid: 3, lag: 5, deletedBeforeRead: 7, resetBackward: 0, reread: 0 });
+    expect(f.totals()).toEqual({ events: 35, persisted: 29, duplicates: 3, invalid: 3, filtered: 0, lag: 5, deletedBeforeRead: 7, resetBackward: 0, reread: 0 });
     f.retire(1);
     expect(f.totals().deletedBeforeRead).toBe(7);
   });
@@ -78,17 +78,17 @@ describe("FleetProgress", () => {
 
   /** A partition's report: committed base at assignment and newest commit, each with a cumulative tally. */
   const part = (partition: number, base: [number, number], committed: [number, number]) => {
-    const pos = ([offset, events]: [number, number]) => ({ offset, tally: { events, persisted: events - Math.floor(events / 10), duplicates: Math.floor(events / 10), invalid: 0 } });
+    const pos = ([offset, events]: [number, number]) => ({ offset, tally: { events, persisted: events - Math.floor(events / 10), duplicates: Math.floor(events / 10), invalid: 0, filtered: 0 } });
     return { topic: "t", partition, base: pos(base), committed: pos(committed) };
   };
   const jumps = { deletedBeforeRead: 0, resetBackward: 0, reread: 0 };
-  const withParts = (partitions: ReturnType<typeof part>[]) => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, lag: 0, ...jumps, partitions });
+  const withParts = (partitions: ReturnType<typeof part>[]) => ({ events: 0, persisted: 0, duplicates: 0, invalid: 0, filtered: 0, lag: 0, ...jumps, partitions });
 
   test("with partition positions, counts are the newest committed tally minus the oldest base, per partition", () => {
     const f = new FleetProgress();
     // A fleet joining a group that had committed 100 events of partition 0 before: those do not count.
     f.update(0, withParts([part(0, [100, 100], [300, 300]), part(1, [-1001, 0], [50, 50])]));
-    expect(f.totals()).toEqual({ events: 250, persisted: 225, duplicates: 25, invalid: 0, lag: 0, ...jumps });
+    expect(f.totals()).toEqual({ events: 250, persisted: 225, duplicates: 25, invalid: 0, filtered: 0, lag: 0, ...jumps });
   });
 
   test("a worker killed after its last report loses nothing: the next owner reports the dead one's last commit as its base", () => {
@@ -100,7 +100,7 @@ describe("FleetProgress", () => {
     f.update(0, withParts([part(0, [700, 700], [700, 700])]));
     expect(f.totals().events).toBe(700);
     f.update(0, withParts([part(0, [700, 700], [1000, 1000])]));
-    expect(f.totals()).toEqual({ events: 1000, persisted: 900, duplicates: 100, invalid: 0, lag: 0, ...jumps });
+    expect(f.totals()).toEqual({ events: 1000, persisted: 900, duplicates: 100, invalid: 0, filtered: 0, lag: 0, ...jumps });
   });
 
   test("a stale report never moves a partition backwards, and an older base found later still counts from there", () => {
