@@ -9,6 +9,7 @@ import { Glob } from "bun";
 import { referencePages } from "../../dev/docs/pages.ts";
 import { stageSpecs } from "../../dev/docs/topology-page.ts";
 import { ENVIRONMENT_VARIABLES } from "../../shared/cli/environment.ts";
+import { requiredKeys } from "../../shared/topology/schema/json-schema.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import { METRICS } from "../../shared/telemetry/names.ts";
 
@@ -44,6 +45,17 @@ describe("docs/reference is generated from the code", () => {
       expect(text).toContain(`### ${kind}\n`);
       expect(text).toContain(`| \`stages[].${kind}\` |`);
     }
+  });
+});
+
+describe("the stage specs give the reference what it shows", () => {
+  test("each stage's example (shown as its smallest valid item) has every required key", () => {
+    const missing = stageSpecs().flatMap((spec) =>
+      requiredKeys(spec.schema)
+        .filter((k) => !(k in spec.example))
+        .map((k) => `${spec.kind} lacks \`${k}\` (the example in its spec.ts)`),
+    );
+    expect(missing).toEqual([]);
   });
 });
 
