@@ -14,13 +14,11 @@ import { Admin, MockCluster } from "../../shared/kafka/index.ts";
 import { Flags, parseFlags } from "../../shared/loadgen/cli-flags.ts";
 import { Batch, EventStatus } from "../../shared/stages/batch.ts";
 import { createEnrichStage } from "../../shared/stages/enrich/index.ts";
-import type { KafkaSinkStageConfig } from "../../shared/stages/kafka-sink/config.ts";
 import { KafkaSinkStage } from "../../shared/stages/kafka-sink/sink.ts";
-import { KAFKA_SINK_DEFAULTS } from "../../shared/stages/kafka-sink/spec.ts";
 import { packRecords } from "../../shared/stages/records.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import { stageContext } from "../support/stage-context.ts";
-import { enrichConfig } from "../support/stage-configs.ts";
+import { enrichConfig, kafkaSinkConfig } from "../support/stage-configs.ts";
 
 const f = new Flags(
   parseFlags(Bun.argv.slice(2), {
@@ -56,7 +54,7 @@ else {
   await admin.close();
 }
 
-const cfg: KafkaSinkStageConfig = { kind: "kafkaSink", name: "kafkaSink", brokers, topic, key: "id", mode, maxRecordBytes: KAFKA_SINK_DEFAULTS.maxRecordBytes, deliveryTimeoutMs: 30_000, properties: { "linger.ms": "5" } };
+const cfg = kafkaSinkConfig(brokers, topic, { mode, deliveryTimeoutMs: 30_000, properties: { "linger.ms": "5" } });
 const enrichCfg = enrichConfig({ threads: 1 });
 const metrics = new Metrics();
 const enrich = createEnrichStage(enrichCfg);

@@ -3,6 +3,8 @@
  * kit tests and dev tools share) because benches build the same stages as the tests, and dev/ may not import
  * test/; nothing here is shipped (the image copies shared/ and workers/ only).
  */
+import type { KafkaSinkStageConfig } from "../../shared/stages/kafka-sink/config.ts";
+import { KAFKA_SINK_DEFAULTS } from "../../shared/stages/kafka-sink/spec.ts";
 import { DEFAULT_COLUMNS } from "../../shared/stages/persist/config.ts";
 import type { DedupeStageConfig, EnrichStageConfig, LimitStageConfig, PersistStageConfig, TenantLimit } from "../../shared/topology/types.ts";
 import { PG_URL, REDIS_URL, uniqueName } from "./services.ts";
@@ -96,6 +98,22 @@ export function persistConfig(overrides: Partial<PersistStageConfig> = {}): Pers
     ginIndexOnData: false,
     columns: [...DEFAULT_COLUMNS],
     method: "copy",
+    ...overrides,
+  };
+}
+
+/** A Kafka sink config producing structured events keyed by id to `topic` on `brokers`, with a 10 s delivery timeout. */
+export function kafkaSinkConfig(brokers: string, topic: string, overrides: Partial<KafkaSinkStageConfig> = {}): KafkaSinkStageConfig {
+  return {
+    kind: "kafkaSink",
+    name: "kafkaSink",
+    brokers,
+    topic,
+    key: KAFKA_SINK_DEFAULTS.key,
+    mode: KAFKA_SINK_DEFAULTS.mode,
+    maxRecordBytes: KAFKA_SINK_DEFAULTS.maxRecordBytes,
+    deliveryTimeoutMs: 10_000,
+    properties: {},
     ...overrides,
   };
 }

@@ -2,7 +2,9 @@
  * One enriched event as a Kafka record (CloudEvents Kafka protocol binding 1.0), with the deterministic
  * headers that let a consumer drop a re-delivery (see spec.ts for the crash window): the source record's
  * topic, partition and offset, and the event id (`ce_id`, also in structured mode). The record timestamp is
- * the event time, so a re-produced record is the same record in every byte but its offset.
+ * the event time and the key and value are built from the same record the same way, so a re-produced record
+ * is the same record but for its offset and, when enrich adds it, the `ingestedat` extension (when it was
+ * ingested, which differs by nature).
  *
  * Structured mode takes the JSON the enrich threads built (EnrichedEvents.jsonBytes, a view, no copy) unless
  * the event changed after enrich (Batch.dirty): then it is encoded here from the columns, as the threads do.

@@ -10,6 +10,7 @@ import type { KafkaSinkStageConfig } from "../../../shared/stages/kafka-sink/con
 import { KAFKA_SINK_DEFAULTS } from "../../../shared/stages/kafka-sink/spec.ts";
 import { REAL_BROKERS, kafkaSuite } from "../../../dev/support/kafka.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
+import { kafkaSinkConfig } from "../../../dev/support/stage-configs.ts";
 import { readTopic, type Copied } from "../../runtime/engine/support.ts";
 import { sinkConformance, type SinkBackend, type StoredEvent } from "./conformance.ts";
 
@@ -40,17 +41,11 @@ function kafkaBackend(mode: KafkaSinkStageConfig["mode"]): SinkBackend {
       const topic = uniqueName("sink");
       // A real broker enforces the limit (per topic), the mock does not: there the producer does (maxRecordBytes).
       await kafka().createTopic(topic, PARTITIONS, REAL_BROKERS ? { "max.message.bytes": String(RECORD_LIMIT) } : {});
-      const config: KafkaSinkStageConfig = {
-        kind: "kafkaSink",
-        name: "kafkaSink",
-        brokers: kafka().bootstraps,
-        topic,
-        key: KAFKA_SINK_DEFAULTS.key,
+      const config = kafkaSinkConfig(kafka().bootstraps, topic, {
         mode,
         maxRecordBytes: REAL_BROKERS ? KAFKA_SINK_DEFAULTS.maxRecordBytes : RECORD_LIMIT,
         deliveryTimeoutMs: 2_000,
-        properties: {},
-      };
+      });
       let events: Array<{ id: string } & StoredEvent> = [];
       return {
         config,

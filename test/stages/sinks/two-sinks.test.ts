@@ -6,14 +6,13 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
-import type { KafkaSinkStageConfig } from "../../../shared/stages/kafka-sink/config.ts";
-import { KAFKA_SINK_DEFAULTS } from "../../../shared/stages/kafka-sink/spec.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { dedupeConfig, enrichConfig, persistConfig } from "../../../dev/support/stage-configs.ts";
+import { dedupeConfig, enrichConfig, kafkaSinkConfig, persistConfig } from "../../../dev/support/stage-configs.ts";
 import { kafkaSuite } from "../../../dev/support/kafka.ts";
 import { PG_URL, describeWith } from "../../../dev/support/services.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { sinkTopics } from "./kafka-topics.ts";
 
 const kafka = kafkaSuite();
 const PARTITIONS = 3;
@@ -34,12 +33,7 @@ describeWith("postgres", "two sinks in one pipeline (persist, then kafkaSink)", 
   });
 
   test("every distinct event is one row and one record; offsets commit after both sinks", async () => {
-    const topic = uniqueName("in");
-    const out = uniqueName("out");
-    await kafka().createTopic(topic, PARTITIONS);
-    await kafka().createTopic(out, PARTITIONS);
-    await kafka().createTopic(`${topic}.dlq`, 1);
-    const group = uniqueName("grp");
+    const { topic, out, group } = await sinkTopics(kafka(), PARTITIONS);
     const time = new Date().toISOString();
     const value = (n: number) => JSON.stringify({ specversion: "1.0", id: `e${n}`, source: "/two", type: "t.two", time, data: { n } });
     const total = UNIQUE + DUPLICATES + INVALID;
@@ -48,8 +42,7 @@ describeWith("postgres", "two sinks in one pipeline (persist, then kafkaSink)", 
       if (i < UNIQUE + DUPLICATES) return { key: `d${i}`, value: value(i - UNIQUE) };
       return { key: `x${i}`, value: `{"specversion":"1.0","id":"bad-${i}"` };
     });
-    const sink: KafkaSinkStageConfig = { kind: "kafkaSink", name: "kafkaSink", brokers: kafka().bootstraps, topic: out, key: "id", mode: "structured", maxRecordBytes: KAFKA_SINK_DEFAULTS.maxRecordBytes, deliveryTimeoutMs: 10_000, properties: {} };
-    const stages = [enrichConfig(), dedupeConfig({ expectedPerWindow: 100_000 }), persistConfig({ table }), sink];
+    const stages = [enrichConfig(), dedupeConfig({ expectedPerWindow: 100_000 }), persistConfig({ table }), kafkaSinkConfig(kafka().bootstraps, out)];
     const { engine, metrics } = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages, maxEvents: 100 }));
     await engine.start();
     try {
