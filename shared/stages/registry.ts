@@ -6,6 +6,7 @@
 import { customSpec } from "./custom/spec.ts";
 import { dedupeSpec } from "./dedupe/spec.ts";
 import { enrichSpec } from "./enrich/spec.ts";
+import { filterSpec } from "./filter/spec.ts";
 import { limitSpec } from "./limit/spec.ts";
 import { persistSpec } from "./persist/spec.ts";
 import type { EnrichNeeds } from "./needs.ts";
@@ -13,7 +14,7 @@ import { kafkaSinkSpec } from "./kafka-sink/spec.ts";
 import type { AnyStageSpec, ConfigOf } from "./spec.ts";
 
 /** Every registered stage spec. */
-export const STAGE_SPECS = [enrichSpec, dedupeSpec, limitSpec, persistSpec, kafkaSinkSpec, customSpec] as const satisfies readonly AnyStageSpec[];
+export const STAGE_SPECS = [enrichSpec, filterSpec, dedupeSpec, limitSpec, persistSpec, kafkaSinkSpec, customSpec] as const satisfies readonly AnyStageSpec[];
 
 /** A registered spec. */
 export type RegisteredSpec = (typeof STAGE_SPECS)[number];

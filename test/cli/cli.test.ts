@@ -69,7 +69,7 @@ describe("topology CLI", () => {
   });
 
   test("--validate accepts the shipped examples", async () => {
-    for (const name of ["demo.yaml", "ingest.yaml"]) {
+    for (const name of ["demo.yaml", "ingest.yaml", "filter.yaml"]) {
       const r = await runCliToEnd([join(REPO, "topologies", name), "--validate"]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain("OK ");

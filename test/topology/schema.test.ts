@@ -7,6 +7,7 @@ import { topologyJsonSchema, topologyReference } from "../../shared/topology/ind
 import { schemaFilePath, schemaFileText } from "../../shared/topology/schema-file.ts";
 import { checkJsonSchema } from "./json-schema-check.ts";
 import { BAD, GOOD, TOPOLOGIES } from "./support.ts";
+import { STAGE_SPECS } from "../../shared/stages/registry.ts";
 
 type Json = Record<string, any>;
 
@@ -49,7 +50,8 @@ describe("JSON Schema", () => {
   test("the stages list offers exactly the registered stage kinds as single-key maps", () => {
     const s = topologyJsonSchema() as Json;
     const variants = s.properties.stages.items.oneOf as Json[];
-    expect(variants.map((v) => v.required)).toEqual([["enrich"], ["dedupe"], ["limit"], ["persist"], ["kafkaSink"], ["custom"]]);
+    expect(variants.map((v) => v.required)).toEqual(STAGE_SPECS.map((spec) => [spec.kind]));
+    expect(STAGE_SPECS.map((spec) => spec.kind)).toEqual(expect.arrayContaining(["enrich", "filter", "dedupe", "limit", "persist", "kafkaSink", "custom"]));
     for (const v of variants) expect(v.additionalProperties).toBe(false);
   });
 
