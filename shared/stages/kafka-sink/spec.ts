@@ -62,7 +62,7 @@ const schema = obj({
 export const kafkaSinkSpec = defineStage({
   kind: "kafkaSink",
   schema,
-  example: { topic: "events.enriched" },
+  example: { brokers: "kafka:9092", topic: "events.enriched" },
   resolve(v, ctx): KafkaSinkStageConfig {
     for (const key of Object.keys(v.properties)) {
       const why = FORBIDDEN_PROPERTIES[key];
