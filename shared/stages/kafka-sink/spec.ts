@@ -80,6 +80,9 @@ export const kafkaSinkSpec = defineStage({
       properties: { ...v.properties },
     };
   },
+  rules: {
+    order: [{ kind: "enrich", position: "before", required: true, message: "kafkaSink produces the events the enrich stage parses: put an `enrich` stage before it" }],
+  },
   explain(cfg) {
     return [
       `Kafka sink ${cfg.name}: produces to topic ${cfg.topic}, ${cfg.mode} mode, keyed by \`${cfg.key}\`, idempotent with acks=all`,
