@@ -1,10 +1,12 @@
 /**
  * The Kafka a test talks to: the real broker named by KAFKA_BROKERS (CI starts one from
  * ../shared/kafka-broker with dev/kafka/broker.sh), else librdkafka's in-process mock cluster. Tests create
- * their own uniquely named topics through `createTopic`, so they run in any order and in parallel.
+ * their own uniquely named topics through `createTopic`, so they run in any order and in parallel. Also the
+ * helpers every Kafka-facing suite needs: producing test records, reading committed offsets, watermarks and a
+ * whole topic, and copying consumed messages out of librdkafka's memory.
  */
 import { describe, test } from "bun:test";
-import { Admin, Consumer, MockCluster, type WatermarkOffsets } from "../../shared/kafka/index.ts";
+import { Admin, Consumer, MockCluster, Producer, detachMessage, type ConsumedMessage, type WatermarkOffsets } from "../../shared/kafka/index.ts";
 import { uniqueName } from "./services.ts";
 import { suiteResource } from "./suite-resource.ts";
 
@@ -115,3 +117,87 @@ export function testRealOnly(name: string, reason: string, fn: () => Promise<voi
   console.warn(`[real-broker-only] ${name}: ${reason}; run with KAFKA_BROKERS (CI's test:kafka does)`);
   test.skip(name, fn, timeoutMs);
 }
+
+/** Produces `n` records round-robin over `partitions` partitions; value/key/headers from `make(i)`. */
+export async function produce(
+  brokers: string,
+  topic: string,
+  n: number,
+  partitions: number,
+  make: (i: number) => { value: Uint8Array | string | null; key?: string | null; headers?: Array<[string, Uint8Array | string | null]> } = (i) => ({
+    value: `event-${i}`,
+    key: `k${i}`,
+  }),
+): Promise<void> {
+  const p = new Producer({ config: { "bootstrap.servers": brokers, "linger.ms": "5" } });
+  try {
+    const chunk = 5_000;
+    for (let start = 0; start < n; start += chunk) {
+      const records = [];
+      for (let i = start; i < Math.min(n, start + chunk); i++) records.push({ topic, partition: i % partitions, ...make(i) });
+      await p.sendBatch(records);
+    }
+  } finally {
+    await p.close();
+  }
+}
+
+/** The group's committed offsets for partitions 0..n-1 of a topic (-1001 where none). */
+export async function committedOffsets(brokers: string, group: string, topic: string, partitions: number): Promise<number[]> {
+  const c = new Consumer({ config: { "bootstrap.servers": brokers, "group.id": group } });
+  try {
+    const res = await c.committed(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
+    return res.sort((a, b) => a.partition - b.partition).map((r) => r.offset);
+  } finally {
+    await c.close();
+  }
+}
+
+/** High watermarks of partitions 0..n-1 (and a check that retention deleted nothing). */
+export async function highWatermarks(kafka: Pick<TestKafka, "watermarks">, topic: string, partitions: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let p = 0; p < partitions; p++) {
+    const wm = await kafka.watermarks(topic, p);
+    if (wm.low > 0) throw new Error(`retention deleted records of ${topic}[${p}] (low=${wm.low}): the test is invalid, not the engine`);
+    out.push(wm.high);
+  }
+  return out;
+}
+
+/** A consumed record copied out of librdkafka memory. */
+export interface Copied {
+  partition: number;
+  offset: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Map<string, Uint8Array | null>;
+  headerList: Array<[string, Uint8Array | null]>;
+}
+
+const copy = (m: ConsumedMessage): Copied => {
+  const c = detachMessage(m);
+  return { partition: c.partition, offset: c.offset, key: c.key, value: c.value, headers: new Map(c.headers ?? []), headerList: c.headers ?? [] };
+};
+
+/** Reads `count` records of a topic with a throw-away group (the DLQ, in these tests). */
+export async function readTopic(brokers: string, topic: string, count: number, timeoutMs = 30_000): Promise<Copied[]> {
+  const c = new Consumer({ config: { "bootstrap.servers": brokers, "group.id": uniqueName("reader"), "auto.offset.reset": "earliest", ...GROUP_TIMEOUTS } });
+  const out: Copied[] = [];
+  try {
+    c.subscribe([topic]);
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < count && Date.now() < deadline) {
+      const b = await c.consume(1000, 200);
+      out.push(...b.messages.map(copy));
+      b.release();
+    }
+    // A little longer, to catch records beyond the expected count (duplicates).
+    const b = await c.consume(1000, 300);
+    out.push(...b.messages.map(copy));
+    b.release();
+    return out;
+  } finally {
+    await c.close();
+  }
+}
+

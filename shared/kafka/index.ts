@@ -4,6 +4,7 @@
  */
 export { Producer } from "./producer/producer.ts";
 export { Consumer, type CommitOptions } from "./consumer/consumer.ts";
+export { detachMessage } from "./consumer/detach.ts";
 export { Admin } from "./admin/admin.ts";
 export { MockCluster, mockPartitionsFor, MOCK_PARTITION_MAX_BYTES, MOCK_PARTITION_MAX_MESSAGES, type MockClusterOptions } from "./mock/mock-cluster.ts";
 export { KafkaError, isRetriableName, needsRejoin, type KafkaErrorCode, type KafkaOwnErrorCode, type DeliveryFailure } from "./errors.ts";

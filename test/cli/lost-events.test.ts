@@ -6,9 +6,9 @@
  * on the real broker when KAFKA_BROKERS is set.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { kafkaSuite } from "../../dev/support/kafka.ts";
+import { kafkaSuite, produce } from "../../dev/support/kafka.ts";
 import { commitOffset, deleteOldest } from "../support/retention.ts";
-import { FAST_GROUP, produce, uniqueName } from "../runtime/engine/support.ts";
+import { FAST_GROUP, uniqueName } from "../runtime/engine/support.ts";
 import { recordStageTopology } from "../runtime/supervisor/helpers.ts";
 import { runCliToEnd } from "../../dev/support/cli-process.ts";
 import { writeTopology } from "../../dev/support/topology.ts";

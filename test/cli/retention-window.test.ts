@@ -7,9 +7,9 @@
 import { afterAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { DLQ_HEADERS } from "../../shared/runtime/engine/dead-letter.ts";
-import { kafkaSuite } from "../../dev/support/kafka.ts";
+import { kafkaSuite, produce, readTopic } from "../../dev/support/kafka.ts";
 import { PG_URL, describeWith } from "../../dev/support/services.ts";
-import { produce, readTopic, uniqueName } from "../runtime/engine/support.ts";
+import { uniqueName } from "../runtime/engine/support.ts";
 import { runCliToEnd } from "../../dev/support/cli-process.ts";
 import { writeTopology } from "../../dev/support/topology.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";

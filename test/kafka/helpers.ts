@@ -14,7 +14,7 @@ export function consumerConfig(bootstraps: string, group: string, extra: KafkaCo
   };
 }
 
-/** A copied message (safe after release). */
+/** A consumed message copied out of librdkafka's memory, key and header values decoded as text (for assertions). */
 export interface CopiedMessage {
   topic: string;
   partition: number;
@@ -25,15 +25,15 @@ export interface CopiedMessage {
   headers: Array<[string, string | null]> | null;
 }
 
-/** Copies a consumed message out of librdkafka's memory. */
-export function copyMessage(m: ConsumedMessage): CopiedMessage {
+/** The text view of a consumed message, copied out of librdkafka's memory. */
+function textMessage(m: ConsumedMessage): CopiedMessage {
   return {
     topic: m.topic,
     partition: m.partition,
     offset: m.offset,
     timestamp: m.timestamp,
     key: m.key ? Buffer.from(m.key).toString() : null,
-    value: m.value ? m.value.slice() : null,
+    value: m.value ? m.value.slice() : null, // key and headers are decoded into strings: copies already
     headers: m.headers ? m.headers.map(([k, v]) => [k, v ? Buffer.from(v).toString() : null]) : null,
   };
 }
@@ -44,7 +44,7 @@ export async function consumeN(c: Consumer, count: number, timeoutMs = 30_000, o
   const deadline = Date.now() + timeoutMs;
   while (out.length < count && Date.now() < deadline) {
     const b = await c.consume(Math.min(10_000, count - out.length), 200);
-    const ms = b.messages.map(copyMessage);
+    const ms = b.messages.map(textMessage);
     b.release();
     out.push(...ms);
     if (onBatch && ms.length) await onBatch(ms);

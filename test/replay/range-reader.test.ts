@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Consumer, MockCluster } from "../../shared/kafka/index.ts";
 import { readRanges } from "../../shared/topic-reader/range-reader.ts";
 import type { OffsetJump } from "../../shared/runtime/engine/offset-jumps.ts";
-import { FAST_GROUP, produce, uniqueName } from "../runtime/engine/support.ts";
+import { FAST_GROUP, uniqueName } from "../runtime/engine/support.ts";
+import { produce } from "../../dev/support/kafka.ts";
 
 let mock: MockCluster;
 beforeAll(async () => {

@@ -11,7 +11,8 @@ import { parseTraceparent } from "../../shared/telemetry/tracing/traceparent.ts"
 import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import type { TracingConfig } from "../../shared/topology/types.ts";
 import { OtlpReceiver } from "../support/otlp-receiver.ts";
-import { fixture, makeEngine, produce, topologyFor, uniqueName } from "../runtime/engine/support.ts";
+import { fixture, makeEngine, topologyFor, uniqueName } from "../runtime/engine/support.ts";
+import { produce } from "../../dev/support/kafka.ts";
 import { waitFor } from "../../dev/support/wait.ts";
 
 let mock: MockCluster;

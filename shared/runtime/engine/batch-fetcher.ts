@@ -9,6 +9,7 @@
  * released too) and start the next batch. The carry-over is at most one consume call's worth.
  */
 import type { ConsumedBatch, ConsumedMessage } from "../../kafka/types.ts";
+import { detachMessage } from "../../kafka/consumer/detach.ts";
 import type { RecordBatch } from "../../stages/batch.ts";
 import { packRecords, type RecordInput } from "../../stages/records.ts";
 
@@ -28,17 +29,6 @@ export interface BatchLimits {
 export type Admit = (topic: string, partition: number) => boolean;
 
 const recordBytes = (m: RecordInput): number => ((m.value as Uint8Array | null)?.byteLength ?? 0) + ((m.key as Uint8Array | null)?.byteLength ?? 0);
-
-/** Copies a record out of librdkafka's memory (headers are already copies). */
-const detach = (m: ConsumedMessage): RecordInput => ({
-  topic: m.topic,
-  partition: m.partition,
-  offset: m.offset,
-  timestamp: m.timestamp,
-  key: m.key ? m.key.slice() : null,
-  value: m.value ? m.value.slice() : null,
-  headers: m.headers,
-});
 
 /** Collects consume calls into RecordBatches within the configured limits. */
 export class BatchFetcher {
@@ -140,7 +130,7 @@ export class BatchFetcher {
     // Over a limit: hold the rest for the next batch (a single record larger than maxBytes still forms a
     // batch of its own). Order is kept: once something is carried, everything after it is carried too.
     if (this.carry.length > 0 || (this.filling.length > 0 && (this.filling.length >= maxEvents || this.fillingBytes + size > maxBytes))) {
-      this.carry.push(fromLibrdkafka ? detach(m as ConsumedMessage) : (m as RecordInput));
+      this.carry.push(fromLibrdkafka ? detachMessage(m as ConsumedMessage) : (m as RecordInput));
     } else {
       this.filling.push(m as RecordInput);
       this.fillingBytes += size;

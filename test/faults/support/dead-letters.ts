@@ -4,7 +4,7 @@
  * again), and tallied for the audit.
  */
 import { emptyTally, tallyDeadLetter, type DeadLetterTally } from "../../../shared/audit/index.ts";
-import type { ConsumedMessage, KafkaConfig } from "../../../shared/kafka/index.ts";
+import { detachMessage, type ConsumedMessage, type KafkaConfig } from "../../../shared/kafka/index.ts";
 import type { PartitionWatermarks } from "../../../shared/audit/index.ts";
 import { readWholeTopic } from "../../../shared/topic-reader/topic.ts";
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
@@ -31,7 +31,7 @@ export async function readDeadLetters(config: KafkaConfig, topic: string, runId:
     topic,
     onBatch: (ms) => {
       for (const m of ms) {
-        const copy = copyMessage(m);
+        const copy = detachMessage(m);
         const origin = `${headerText(copy, DLQ_HEADERS.topic)}/${headerText(copy, DLQ_HEADERS.partition)}/${headerText(copy, DLQ_HEADERS.offset)}`;
         if (seen.has(origin)) {
           copies++;
@@ -44,19 +44,6 @@ export async function readDeadLetters(config: KafkaConfig, topic: string, runId:
     },
   });
   return { distinct, copies, tally, watermarks };
-}
-
-/** A consumed message copied out of librdkafka's memory (the batch is released right after). */
-function copyMessage(m: ConsumedMessage): ConsumedMessage {
-  return {
-    topic: m.topic,
-    partition: m.partition,
-    offset: m.offset,
-    timestamp: m.timestamp,
-    key: m.key ? m.key.slice() : null,
-    value: m.value ? m.value.slice() : null,
-    headers: m.headers ? m.headers.map(([k, v]) => [k, v ? v.slice() : null]) : null,
-  };
 }
 
 /** A header of a consumed message as text (null when absent). */

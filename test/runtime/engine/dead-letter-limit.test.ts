@@ -4,8 +4,8 @@
  * record is committed. Shrinking to a reference is covered on the real broker by the poison suite.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { REAL_BROKERS, startTestKafka, type TestKafka } from "../../../dev/support/kafka.ts";
-import { committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName } from "./support.ts";
+import { committedOffsets, produce, REAL_BROKERS, startTestKafka, type TestKafka } from "../../../dev/support/kafka.ts";
+import { makeEngine, testStage, topologyFor, uniqueName } from "./support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 
 if (REAL_BROKERS) {

@@ -8,9 +8,9 @@ import { decodeTally } from "../../../shared/runtime/engine/partition-ledger.ts"
 import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
-import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, stuckStages, readTopic, testStage, topologyFor, uniqueName } from "./support.ts";
+import { OwnershipAudit, makeEngine, stuckStages, testStage, topologyFor, uniqueName } from "./support.ts";
+import { committedOffsets, highWatermarks, kafkaSuite, produce, readTopic } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { kafkaSuite } from "../../../dev/support/kafka.ts";
 import { DEFAULT_RETRY } from "../../../shared/topology/defaults.ts";
 
 const kafka = kafkaSuite();

@@ -9,9 +9,9 @@ import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { parseTopology } from "../../../shared/topology/index.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { PG_URL, describeWith } from "../../../dev/support/services.ts";
-import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, uniqueName } from "./support.ts";
+import { makeEngine, uniqueName } from "./support.ts";
+import { committedOffsets, GROUP_TIMEOUTS, highWatermarks, kafkaSuite, produce, readTopic } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { GROUP_TIMEOUTS, kafkaSuite } from "../../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 

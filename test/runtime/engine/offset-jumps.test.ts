@@ -13,9 +13,9 @@ import type { Readiness } from "../../../shared/runtime/engine/engine.ts";
 import type { WorkerProgress } from "../../../shared/runtime/ipc.ts";
 import { OffsetJumpDetector, type OffsetJump } from "../../../shared/runtime/engine/offset-jumps.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { kafkaSuite, type TestKafka } from "../../../dev/support/kafka.ts";
+import { committedOffsets, kafkaSuite, produce, type TestKafka } from "../../../dev/support/kafka.ts";
 import { commitOffset, deleteOldest } from "../../support/retention.ts";
-import { FAST_GROUP, committedOffsets, makeEngine, produce, testStage, topologyFor, uniqueName } from "./support.ts";
+import { FAST_GROUP, makeEngine, testStage, topologyFor, uniqueName } from "./support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { observe } from "./fixtures/registry.ts";
 

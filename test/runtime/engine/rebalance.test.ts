@@ -7,9 +7,9 @@
 import { describe, expect, test } from "bun:test";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
-import { OwnershipAudit, committedOffsets, highWatermarks, makeEngine, produce, stuckStages, testStage, topologyFor, uniqueName } from "./support.ts";
+import { OwnershipAudit, makeEngine, stuckStages, testStage, topologyFor, uniqueName } from "./support.ts";
+import { committedOffsets, highWatermarks, kafkaSuite, produce, testRealOnly } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { kafkaSuite, testRealOnly } from "../../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 

@@ -1,4 +1,4 @@
-/** Shared fixtures for the engine tests: topologies, producing test data, reading committed offsets. */
+/** Shared fixtures for the engine tests: topologies, test stages, engines, an ownership audit (Kafka helpers are in dev/support/kafka.ts). */
 import { join } from "node:path";
 import { Consumer, Producer, type ConsumedMessage, type TopicPartitionOffset } from "../../../shared/kafka/index.ts";
 import { GROUP_TIMEOUTS, type TestKafka } from "../../../dev/support/kafka.ts";
@@ -95,95 +95,6 @@ export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: 
     faults: opts.faults,
   });
   return { engine, metrics };
-}
-
-/** Produces `n` records round-robin over `partitions` partitions; value/key/headers from `make(i)`. */
-export async function produce(
-  brokers: string,
-  topic: string,
-  n: number,
-  partitions: number,
-  make: (i: number) => { value: Uint8Array | string | null; key?: string | null; headers?: Array<[string, Uint8Array | string | null]> } = (i) => ({
-    value: `event-${i}`,
-    key: `k${i}`,
-  }),
-): Promise<void> {
-  const p = new Producer({ config: { "bootstrap.servers": brokers, "linger.ms": "5" } });
-  try {
-    const chunk = 5_000;
-    for (let start = 0; start < n; start += chunk) {
-      const records = [];
-      for (let i = start; i < Math.min(n, start + chunk); i++) records.push({ topic, partition: i % partitions, ...make(i) });
-      await p.sendBatch(records);
-    }
-  } finally {
-    await p.close();
-  }
-}
-
-/** The group's committed offsets for partitions 0..n-1 of a topic (-1001 where none). */
-export async function committedOffsets(brokers: string, group: string, topic: string, partitions: number): Promise<number[]> {
-  const c = new Consumer({ config: { "bootstrap.servers": brokers, "group.id": group } });
-  try {
-    const res = await c.committed(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
-    return res.sort((a, b) => a.partition - b.partition).map((r) => r.offset);
-  } finally {
-    await c.close();
-  }
-}
-
-/** High watermarks of partitions 0..n-1 (and a check that retention deleted nothing). */
-export async function highWatermarks(kafka: Pick<TestKafka, "watermarks">, topic: string, partitions: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let p = 0; p < partitions; p++) {
-    const wm = await kafka.watermarks(topic, p);
-    if (wm.low > 0) throw new Error(`retention deleted records of ${topic}[${p}] (low=${wm.low}): the test is invalid, not the engine`);
-    out.push(wm.high);
-  }
-  return out;
-}
-
-/** A consumed record copied out of librdkafka memory. */
-export interface Copied {
-  partition: number;
-  offset: number;
-  key: Uint8Array | null;
-  value: Uint8Array | null;
-  headers: Map<string, Uint8Array | null>;
-  headerList: Array<[string, Uint8Array | null]>;
-}
-
-const copy = (m: ConsumedMessage): Copied => ({
-  partition: m.partition,
-  offset: m.offset,
-  key: m.key ? m.key.slice() : null,
-  value: m.value ? m.value.slice() : null,
-  headers: new Map(m.headers ?? []),
-  headerList: m.headers ?? [],
-});
-
-/** Reads `count` records of a topic with a throw-away group (the DLQ, in these tests). */
-export async function readTopic(brokers: string, topic: string, count: number, timeoutMs = 30_000): Promise<Copied[]> {
-  // A real broker refuses session timeouts under its group.min.session.timeout.ms (6 s by default).
-  const session = process.env.KAFKA_BROKERS ? { "session.timeout.ms": "6000" } : {};
-  const c = new Consumer({ config: { "bootstrap.servers": brokers, "group.id": uniqueName("reader"), "auto.offset.reset": "earliest", ...FAST_GROUP, ...session } });
-  const out: Copied[] = [];
-  try {
-    c.subscribe([topic]);
-    const deadline = Date.now() + timeoutMs;
-    while (out.length < count && Date.now() < deadline) {
-      const b = await c.consume(1000, 200);
-      out.push(...b.messages.map(copy));
-      b.release();
-    }
-    // A little longer, to catch records beyond the expected count (duplicates).
-    const b = await c.consume(1000, 300);
-    out.push(...b.messages.map(copy));
-    b.release();
-    return out;
-  } finally {
-    await c.close();
-  }
 }
 
 /**

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
 import { freePort } from "../../../dev/support/net.ts";
 import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
-import { committedOffsets, fixture, highWatermarks, produce, uniqueName } from "./support.ts";
+import { fixture, uniqueName } from "./support.ts";
+import { committedOffsets, GROUP_TIMEOUTS, highWatermarks, kafkaSuite, produce } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { GROUP_TIMEOUTS, kafkaSuite } from "../../../dev/support/kafka.ts";
 import { IN_CI } from "../../../dev/support/services.ts";
 
 const kafka = kafkaSuite();

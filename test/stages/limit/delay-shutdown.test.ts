@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { StageConfig } from "../../../shared/topology/types.ts";
-import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { committedOffsets, kafkaSuite, produce } from "../../../dev/support/kafka.ts";
 import { PG_URL, REDIS_URL, describeWith } from "../../../dev/support/services.ts";
-import { committedOffsets, makeEngine, produce, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { makeEngine, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { dropPrefix } from "../../../dev/support/limit-stage.ts";
 import { perSecond } from "../../../dev/support/stage-configs.ts";

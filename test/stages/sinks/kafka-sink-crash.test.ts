@@ -8,9 +8,9 @@ import { expect, test } from "bun:test";
 import { RuntimeError } from "../../../shared/errors/index.ts";
 import { SOURCE_HEADERS } from "../../../shared/stages/kafka-sink/records.ts";
 import { enrichConfig, kafkaSinkConfig } from "../../../dev/support/stage-configs.ts";
-import { kafkaSuite } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, topologyFor } from "../../runtime/engine/support.ts";
+import { makeEngine, topologyFor } from "../../runtime/engine/support.ts";
+import { committedOffsets, highWatermarks, kafkaSuite, produce, readTopic } from "../../../dev/support/kafka.ts";
 import { sinkTopics } from "./kafka-topics.ts";
 
 const kafka = kafkaSuite();

@@ -8,10 +8,9 @@
 import { describe } from "bun:test";
 import type { KafkaSinkStageConfig } from "../../../shared/stages/kafka-sink/config.ts";
 import { KAFKA_SINK_DEFAULTS } from "../../../shared/stages/kafka-sink/spec.ts";
-import { REAL_BROKERS, kafkaSuite } from "../../../dev/support/kafka.ts";
+import { type Copied, kafkaSuite, readTopic, REAL_BROKERS } from "../../../dev/support/kafka.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
 import { kafkaSinkConfig } from "../../../dev/support/stage-configs.ts";
-import { readTopic, type Copied } from "../../runtime/engine/support.ts";
 import { sinkConformance, type SinkBackend, type StoredEvent } from "./conformance.ts";
 
 const kafka = kafkaSuite();

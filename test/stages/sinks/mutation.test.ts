@@ -8,9 +8,9 @@ import postgres from "postgres";
 import type { StageConfig } from "../../../shared/topology/types.ts";
 import { enrichConfig, persistConfig } from "../../../dev/support/stage-configs.ts";
 import { PG_URL, describeWith } from "../../../dev/support/services.ts";
-import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { kafkaSuite, produce } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { makeEngine, produce, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { makeEngine, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
 import { join } from "node:path";
 
 const kafka = kafkaSuite();

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { M } from "../../../shared/telemetry/names.ts";
 import { dedupeConfig, enrichConfig, kafkaSinkConfig, persistConfig } from "../../../dev/support/stage-configs.ts";
-import { kafkaSuite } from "../../../dev/support/kafka.ts";
 import { PG_URL, describeWith } from "../../../dev/support/services.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { committedOffsets, highWatermarks, makeEngine, produce, readTopic, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { makeEngine, topologyFor, uniqueName } from "../../runtime/engine/support.ts";
+import { committedOffsets, highWatermarks, kafkaSuite, produce, readTopic } from "../../../dev/support/kafka.ts";
 import { sinkTopics } from "./kafka-topics.ts";
 
 const kafka = kafkaSuite();
