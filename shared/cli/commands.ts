@@ -7,7 +7,8 @@ import { resolve } from "node:path";
 import { ConfigError } from "../errors/index.ts";
 import { setKafkaLogger } from "../kafka/client/log-sink.ts";
 import { createLogger } from "../telemetry/logger.ts";
-import type { PersistStageConfig, ResolvedTopology } from "../topology/types.ts";
+import { specOf } from "../stages/registry.ts";
+import type { ResolvedTopology } from "../topology/types.ts";
 import { sourcePartitions } from "../runtime/supervisor/source-partitions.ts";
 import type { CliArgs } from "./args.ts";
 import { resolveDataDir } from "./environment.ts";
@@ -33,11 +34,7 @@ export async function validateCommand(t: ResolvedTopology, io: CliIO): Promise<n
   const { probeModule, moduleStartTimeoutMs } = await import("../stages/module-probe.ts");
   const timeoutMs = moduleStartTimeoutMs(io.env);
   const probes = t.stages.flatMap((s) =>
-    s.kind === "custom"
-      ? [probeModule(`custom stage "${s.name}"`, s.module, "custom", timeoutMs)]
-      : s.kind === "enrich" && s.module
-        ? [probeModule(`enrich stage "${s.name}"`, s.module, "enrich", timeoutMs)]
-        : [],
+    (specOf(s).userModules?.(s) ?? []).map((m) => probeModule(`${s.kind} stage "${s.name}"`, m.path, m.contract, timeoutMs)),
   );
   const failed = (await Promise.allSettled(probes)).filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason);
   if (failed.length === 1) throw failed[0];
@@ -55,17 +52,12 @@ export async function explainCommand(t: ResolvedTopology, io: CliIO): Promise<nu
   return 0;
 }
 
-/** --migrate: runs every persist stage's schema migration (url "embedded" migrates PGlite under the data dir). */
+/** --migrate: runs every stage's migration, e.g. persist's table (url "embedded" migrates PGlite under the data dir). */
 export async function migrateCommand(t: ResolvedTopology, args: CliArgs, io: CliIO): Promise<number> {
-  const stages = t.stages.filter((s): s is PersistStageConfig => s.kind === "persist");
+  const stages = t.stages.filter((s) => specOf(s).migrate);
   if (!stages.length) throw new ConfigError("CONFIG_USAGE", `--migrate: topology "${t.name}" has no persist stage`);
-  const logger = cliLogger(t, io);
-  const { migrate } = await import("../stages/persist/index.ts");
-  const dataDir = resolveDataDir(args.dataDir, io.env, t.name);
-  for (const cfg of stages) {
-    await migrate(cfg, logger, { dataDir });
-    io.stdout.write(`migrated ${cfg.schema}.${cfg.table} (stage ${cfg.name})\n`);
-  }
+  const ctx = { logger: cliLogger(t, io), dataDir: resolveDataDir(args.dataDir, io.env, t.name) };
+  for (const cfg of stages) io.stdout.write(`${await specOf(cfg).migrate!(cfg, ctx)}\n`);
   return 0;
 }
 

@@ -11,7 +11,7 @@ export interface Pos {
 }
 
 /** Kind of issue; decides the ConfigError code when every issue is of one kind. */
-export type IssueKind = "invalid" | "env" | "limit";
+export type IssueKind = "invalid" | "env" | "bound";
 
 /** Issues, warnings and path positions for one topology file. */
 export class Diagnostics {

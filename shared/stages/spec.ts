@@ -8,8 +8,10 @@
  * never the topology module): the views a spec receives are narrow on purpose, so a stage cannot come to
  * depend on the whole topology.
  */
+import type { Logger } from "pino";
 import type { Diagnostics } from "../config/diagnostics.ts";
 import type { ObjectDesc, Typed } from "../config/dsl.ts";
+import type { ModuleKind } from "./module-probe.ts";
 import type { EnrichNeeds } from "./needs.ts";
 import type { Stage, StageConfigBase } from "./stage.ts";
 
@@ -111,6 +113,20 @@ export interface LaunchFacts {
 /** A service the local supervisor (`bun run topology`) hosts for a stage. */
 export type LocalService = "embedded-postgres";
 
+/** A user module a stage imports, probed by `--validate` (shared/stages/module-probe.ts) before any worker starts. */
+export interface UserModule {
+  path: string;
+  /** What the module must export: a StageFactory (`custom`) or enrich functions (`enrich`). */
+  contract: ModuleKind;
+}
+
+/** What a stage's `migrate` gets. */
+export interface MigrateContext {
+  logger: Logger;
+  /** The data directory (embedded state such as PGlite lives under it). */
+  dataDir?: string;
+}
+
 /**
  * One stage kind. `V` is the validated value (user-facing shape, static defaults filled), `C` the resolved
  * config every later part trusts (ms, bytes, absolute paths, computed defaults).
@@ -139,6 +155,10 @@ export interface StageSpec<K extends string = string, V = unknown, C extends Sta
   readonly rejections: Readonly<Record<string, string>>;
   /** Files the config refers to by path (deployments ship them beside the topology). */
   referencedFiles?(cfg: C): string[];
+  /** User modules it imports (`--validate` probes them in a thread under the start-up deadline). */
+  userModules?(cfg: C): readonly UserModule[];
+  /** Prepares what it writes to (e.g. creates the table); run by `--migrate` and for embedded services. Returns what it did, for humans. */
+  migrate?(cfg: C, ctx: MigrateContext): Promise<string>;
   /** Services the local supervisor must host for it. */
   localServices?(cfg: C): readonly LocalService[];
   /** The config with launch-time facts applied; throws a ConfigError when one it needs is missing. */

@@ -60,7 +60,7 @@ function applyReplicasOverride(t: ResolvedTopology, replicas: number, diag: Diag
 function toConfigError(diag: Diagnostics): ConfigError {
   const issues = [...diag.issues].sort((a, b) => a.line - b.line || a.column - b.column);
   const onlyEnv = issues.every((i) => i.kind === "env");
-  const limit = issues.some((i) => i.kind === "limit");
+  const limit = issues.some((i) => i.kind === "bound");
   const n = issues.length;
   return new ConfigError(
     limit ? "CONFIG_LIMIT" : onlyEnv ? "CONFIG_ENV_MISSING" : "CONFIG_INVALID",

@@ -364,7 +364,7 @@ function overLimit(cx: Cx, at: Node | null, path: string): boolean {
         : null;
   if (!why) return false;
   cx.limitHit = true;
-  cx.diag.addAt(at ? posOf(cx.src, at) : cx.diag.at(path), path, why, "limit");
+  cx.diag.addAt(at ? posOf(cx.src, at) : cx.diag.at(path), path, why, "bound");
   return true;
 }
 

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { join } from "node:path";
 import type { BacklogPacer } from "../../loadgen/index.ts";
 import { specOf } from "../../stages/registry.ts";
-import type { PersistStageConfig, ResolvedTopology } from "../../topology/types.ts";
+import type { ResolvedTopology, StageConfig } from "../../topology/types.ts";
 
 /** Handles to the hosted services. */
 export interface LocalServices {
@@ -40,8 +40,7 @@ export interface GeneratorStatus {
 }
 
 /** Stages that need the embedded PostgreSQL this supervisor hosts. */
-const embeddedPostgresStages = (t: ResolvedTopology): PersistStageConfig[] =>
-  t.stages.filter((s): s is PersistStageConfig => specOf(s).localServices?.(s as never).includes("embedded-postgres") ?? false);
+const embeddedPostgresStages = (t: ResolvedTopology): StageConfig[] => t.stages.filter((s) => specOf(s).localServices?.(s).includes("embedded-postgres") ?? false);
 
 /** Starts the mock cluster and embedded PostgreSQL the topology asks for, and migrates embedded tables. */
 export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: string; logger: Logger }): Promise<LocalServices> {
@@ -92,12 +91,15 @@ export async function startLocalServices(t: ResolvedTopology, opts: { dataDir: s
     const embedded = embeddedPostgresStages(t);
     if (embedded.length) {
       const { startEmbeddedPostgres } = await import("../../embedded/index.ts");
-      const { migrate } = await import("../../stages/persist/index.ts");
       const pg = await startEmbeddedPostgres({ dataDir: join(opts.dataDir, "postgres") });
       stops.push(() => pg.stop());
       databaseUrlOverride = pg.url;
       logger.info({ dataDir: join(opts.dataDir, "postgres") }, "embedded PostgreSQL started");
-      for (const cfg of embedded) await migrate({ ...cfg, url: pg.url }, logger);
+      // Each stage prepares its part of the embedded database (persist: its table) before any worker starts.
+      for (const cfg of embedded) {
+        const spec = specOf(cfg);
+        await spec.migrate?.(spec.applyLaunch?.(cfg, { embeddedDatabaseUrl: pg.url }) ?? cfg, { logger });
+      }
     }
     return { brokersOverride, databaseUrlOverride, startGenerator, generatorStatus: () => generatorStatus(), stop: stopAll };
   } catch (err) {

@@ -53,4 +53,5 @@ export const customSpec = defineStage<"custom", Infer<typeof schema>, CustomStag
   errors: {},
   rejections: {},
   referencedFiles: (cfg) => [cfg.module],
+  userModules: (cfg) => [{ path: cfg.module, contract: "custom" }],
 });

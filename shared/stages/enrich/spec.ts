@@ -202,4 +202,5 @@ export const enrichSpec = defineStage<"enrich", Infer<typeof schema>, EnrichStag
     return cfg.module ? [...files, cfg.module] : files;
   },
   maxEventBytes: (cfg) => cfg.maxEventBytes,
+  userModules: (cfg) => (cfg.module ? [{ path: cfg.module, contract: "enrich" }] : []),
 });

@@ -162,6 +162,10 @@ export const persistSpec = defineStage<"persist", Value, PersistStageConfig>({
   errors: ERRORS,
   enrichNeeds: persistEnrichNeeds,
   rejections: { "PG_<SQLSTATE>": "PostgreSQL rejected this event's row (e.g. PG_23514 for a check constraint); the reason names the constraint or column." },
+  async migrate(cfg, ctx) {
+    await (await import("./migrate.ts")).migrate(cfg, ctx.logger, { dataDir: ctx.dataDir });
+    return `migrated ${cfg.schema}.${cfg.table} (stage ${cfg.name})`;
+  },
   localServices: (cfg) => (cfg.url === EMBEDDED_URL ? ["embedded-postgres"] : []),
   applyLaunch(cfg, launch) {
     if (cfg.url !== EMBEDDED_URL) return cfg;
