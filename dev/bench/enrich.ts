@@ -11,6 +11,7 @@ import { availableParallelism } from "node:os";
 import { pack, unpack } from "msgpackr";
 import { Batch, type RecordBatch } from "../../shared/stages/batch.ts";
 import { createEnrichStage } from "../../shared/stages/enrich/index.ts";
+import { EMBEDDED_URL } from "../../shared/stages/persist/config.ts";
 import { buildEnrichPlan } from "../../shared/stages/enrich/plan.ts";
 import type { EnrichSliceOk } from "../../shared/stages/enrich/protocol.ts";
 import { planSlices, sliceTask } from "../../shared/stages/enrich/slices.ts";
@@ -67,7 +68,7 @@ const topology = resolvedTopology(
   [
     enrichCfg,
     dedupeConfig({ redisUrl: "", prefix: "tf:bench", expectedPerWindow: 10_000_000, redisMode: "auto" }),
-    persistConfig({ name: "persist", url: "embedded", table: "events", connections: 4, partitionsAheadDays: 3, maintenanceIntervalMs: 600_000 }),
+    persistConfig({ name: "persist", url: EMBEDDED_URL, table: "events", connections: 4, partitionsAheadDays: 3, maintenanceIntervalMs: 600_000 }),
   ],
   {
     file: "/bench/enrich.yaml",

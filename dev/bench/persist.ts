@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventStatus, type Batch } from "../../shared/stages/batch.ts";
+import { EMBEDDED_URL } from "../../shared/stages/persist/config.ts";
 import { createPersistStage } from "../../shared/stages/persist/index.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
 import { makeBatch, type FixtureEvent } from "../support/persist-batches.ts";
@@ -47,7 +48,7 @@ const url = arg("url") ?? PG_URL;
 const replay = process.argv.includes("--replay");
 const command =
   `bun dev/bench/persist.ts --rows ${rows} --connections ${connections} --method ${method} --batch ${batchSize}` +
-  `${arg("url") ? ` --url ${url === "embedded" ? "embedded" : "<url>"}` : ""}${replay ? " --replay" : ""}${json ? " --json" : ""}`;
+  `${arg("url") ? ` --url ${url === EMBEDDED_URL ? EMBEDDED_URL : "<url>"}` : ""}${replay ? " --replay" : ""}${json ? " --json" : ""}`;
 const log = (s: string) => (json ? console.error(s) : console.log(s));
 
 /** ~150-byte CloudEvents data, 16 tenants, times spread over today (one partition, as live traffic). */
@@ -111,7 +112,7 @@ try {
     connections,
     batch: batchSize,
     client_cpu_us_per_row: Number((cpuUs / rows).toFixed(2)),
-    backend: url === "embedded" ? "pglite" : "postgres",
+    backend: url === EMBEDDED_URL ? "pglite" : "postgres",
     ...(replayed ? { replay_rows_per_s: Math.round(rows / replayed.seconds) } : {}),
   };
   log(`rows/s: ${result.rows_per_s}  (${result.seconds} s, client CPU ${result.client_cpu_us_per_row} µs/row)`);
@@ -120,7 +121,7 @@ try {
 } finally {
   // Drop the table through the stage's own database (works for embedded too).
   const { default: postgres } = await import("postgres");
-  if (url !== "embedded") {
+  if (url !== EMBEDDED_URL) {
     const admin = postgres(url, { max: 1, onnotice: () => undefined });
     await admin.unsafe(`DROP TABLE IF EXISTS public."${table}" CASCADE`);
     await admin.end();
