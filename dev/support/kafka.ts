@@ -201,3 +201,12 @@ export async function readTopic(brokers: string, topic: string, count: number, t
   }
 }
 
+
+/** A fresh source topic of `partitions` partitions (named `<prefix>_…`), its one-partition `<topic>.dlq`, and a fresh group. */
+export async function pipelineTopics(kafka: TestKafka, partitions: number, prefix = "src"): Promise<{ topic: string; dlq: string; group: string }> {
+  const topic = uniqueName(prefix);
+  const dlq = `${topic}.dlq`;
+  await kafka.createTopic(topic, partitions);
+  await kafka.createTopic(dlq, 1);
+  return { topic, dlq, group: uniqueName("grp") };
+}

@@ -9,20 +9,11 @@ import { DLQ_HEADERS } from "../../../shared/runtime/engine/dead-letter.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
 import { OwnershipAudit, makeEngine, stuckStages, testStage, topologyFor, uniqueName } from "./support.ts";
-import { committedOffsets, highWatermarks, kafkaSuite, produce, readTopic } from "../../../dev/support/kafka.ts";
+import { committedOffsets, highWatermarks, kafkaSuite, pipelineTopics, produce, readTopic } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { DEFAULT_RETRY } from "../../../shared/topology/defaults.ts";
 
 const kafka = kafkaSuite();
-
-/** A fresh topic (and its DLQ). */
-async function freshTopic(partitions: number): Promise<{ topic: string; dlq: string; group: string }> {
-  const topic = uniqueName("src");
-  const dlq = `${topic}.dlq`;
-  await kafka().createTopic(topic, partitions);
-  await kafka().createTopic(dlq, 1);
-  return { topic, dlq, group: uniqueName("grp") };
-}
 
 const decode = (b: Uint8Array | null | undefined) => (b ? new TextDecoder().decode(b) : null);
 
@@ -31,7 +22,7 @@ const seenKeys = (id: string) => observe(id).events.map((e) => `${e.partition}:$
 
 describe("engine", () => {
   test("every commit stores the partition's cumulative tally; the next owner starts from it", async () => {
-    const { topic, group } = await freshTopic(2);
+    const { topic, group } = await pipelineTopics(kafka(), 2);
     await produce(kafka().bootstraps, topic, 600, 2);
     const stages = (id: string) => [testStage("recording-sink.ts", { id })];
     const first = await makeEngine(topologyFor({ brokers: kafka().bootstraps, topic, group, stages: stages(uniqueName("sink")), maxEvents: 100 }));
@@ -55,7 +46,7 @@ describe("engine", () => {
   });
 
   test("fault points come through the options: the engine reports every batch past every stage to them", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     await produce(kafka().bootstraps, topic, 300, 1);
     const passed: string[] = [];
     const stages = [testStage("recording-sink.ts", { id: uniqueName("sink") })];
@@ -70,7 +61,7 @@ describe("engine", () => {
   });
 
   test("the topology's retry backoff paces the retries of a failing stage", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     await produce(kafka().bootstraps, topic, 10, 1);
     const flaky = uniqueName("flaky");
     // Three failures, 600 ms apart: the default backoff (100 ms doubling, equal jitter) would be done in 700 ms.
@@ -89,7 +80,7 @@ describe("engine", () => {
   });
 
   test("processes every event once and commits everything processed; shutdown commits and reports progress", async () => {
-    const { topic, group } = await freshTopic(4);
+    const { topic, group } = await pipelineTopics(kafka(), 4);
     const n = 2_000;
     await produce(kafka().bootstraps, topic, n, 4);
     const sink = uniqueName("sink");
@@ -124,7 +115,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("a retriable stage failure is retried with the partitions paused, nothing is committed meanwhile, then exact", async () => {
-    const { topic, group } = await freshTopic(2);
+    const { topic, group } = await pipelineTopics(kafka(), 2);
     const n = 300;
     await produce(kafka().bootstraps, topic, n, 2);
     const flaky = uniqueName("flaky");
@@ -162,7 +153,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("rejected events go to the DLQ with the original bytes and every topofleet-* header, before the commit", async () => {
-    const { topic, dlq, group } = await freshTopic(2);
+    const { topic, dlq, group } = await pipelineTopics(kafka(), 2);
     const n = 200;
     const every = 10;
     // Binary values with a 0xff byte and original headers, to prove the copy is byte for byte.
@@ -219,7 +210,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("backpressure: with one batch in flight the partitions are paused, then resumed, and everything is processed", async () => {
-    const { topic, group } = await freshTopic(2);
+    const { topic, group } = await pipelineTopics(kafka(), 2);
     const n = 400;
     await produce(kafka().bootstraps, topic, n, 2);
     const sink = uniqueName("slow");
@@ -242,7 +233,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("pipelining: with several batches in flight a slow stage works on more than one batch at once", async () => {
-    const { topic, group } = await freshTopic(4);
+    const { topic, group } = await pipelineTopics(kafka(), 4);
     const n = 800;
     await produce(kafka().bootstraps, topic, n, 4);
     const sink = uniqueName("pipe");
@@ -259,7 +250,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("batch limits: no batch exceeds maxEvents or maxBytes", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     const n = 300;
     await produce(kafka().bootstraps, topic, n, 1, (i) => ({ value: "x".repeat(100), key: null }));
     const sink = uniqueName("sizes");
@@ -277,7 +268,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("a non-retriable stage error stops the engine without committing; `finished` rejects with it", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     await produce(kafka().bootstraps, topic, 50, 1);
     const flaky = uniqueName("fatal");
     const sink = uniqueName("sink");
@@ -302,7 +293,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("events still Live after the last stage are a fatal RUNTIME_STAGE_FAILED, never committed", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     await produce(kafka().bootstraps, topic, 20, 1);
     const { engine } = await makeEngine(
       topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("flaky-stage.ts", { id: uniqueName("pass"), failures: 0 })] }),
@@ -318,7 +309,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("readiness: ready after joining with healthy stages; not ready once stopped", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     const { engine } = await makeEngine(
       topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: uniqueName("rd") })] }),
     );
@@ -344,7 +335,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("shutdown lets in-flight batches finish and commits them synchronously", async () => {
-    const { topic, group } = await freshTopic(2);
+    const { topic, group } = await pipelineTopics(kafka(), 2);
     const n = 400;
     await produce(kafka().bootstraps, topic, n, 2);
     const sink = uniqueName("drain");
@@ -369,7 +360,7 @@ describe("engine", () => {
   }, 90_000);
 
   test("a batch that cannot finish by the shutdown deadline is abandoned uncommitted and stop() still returns in time", async () => {
-    const { topic, group } = await freshTopic(1);
+    const { topic, group } = await pipelineTopics(kafka(), 1);
     await produce(kafka().bootstraps, topic, 30, 1);
     const stuck = uniqueName("stuck");
     const { engine, metrics } = await makeEngine(

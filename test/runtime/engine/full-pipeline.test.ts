@@ -10,7 +10,7 @@ import { parseTopology } from "../../../shared/topology/index.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { PG_URL, describeWith } from "../../../dev/support/services.ts";
 import { makeEngine, uniqueName } from "./support.ts";
-import { committedOffsets, GROUP_TIMEOUTS, highWatermarks, kafkaSuite, produce, readTopic } from "../../../dev/support/kafka.ts";
+import { committedOffsets, GROUP_TIMEOUTS, highWatermarks, kafkaSuite, pipelineTopics, produce, readTopic } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 
 const kafka = kafkaSuite();
@@ -60,11 +60,7 @@ describeWith("postgres", "engine full pipeline (enrich + dedupe memory + persist
   });
 
   test("every distinct event stored once, duplicates counted, invalid ones dead-lettered, offsets committed", async () => {
-    const topic = uniqueName("ce");
-    const dlq = `${topic}.dlq`;
-    await kafka().createTopic(topic, PARTITIONS);
-    await kafka().createTopic(dlq, 1);
-    const group = uniqueName("grp");
+    const { topic, dlq, group } = await pipelineTopics(kafka(), PARTITIONS, "ce");
     const input = records();
     await produce(kafka().bootstraps, topic, input.length, PARTITIONS, (i) => ({ value: input[i].value, key: input[i].key }));
 

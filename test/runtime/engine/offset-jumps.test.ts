@@ -13,7 +13,7 @@ import type { Readiness } from "../../../shared/runtime/engine/engine.ts";
 import type { WorkerProgress } from "../../../shared/runtime/ipc.ts";
 import { OffsetJumpDetector, type OffsetJump } from "../../../shared/runtime/engine/offset-jumps.ts";
 import { M } from "../../../shared/telemetry/names.ts";
-import { committedOffsets, kafkaSuite, produce, type TestKafka } from "../../../dev/support/kafka.ts";
+import { committedOffsets, kafkaSuite, pipelineTopics, produce, type TestKafka } from "../../../dev/support/kafka.ts";
 import { commitOffset, deleteOldest } from "../../support/retention.ts";
 import { FAST_GROUP, makeEngine, testStage, topologyFor, uniqueName } from "./support.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
@@ -25,12 +25,7 @@ const kafka = kafkaSuite();
 const groupProps = (k: TestKafka): Record<string, string> => (k.real ? { ...FAST_GROUP, "session.timeout.ms": "6000" } : FAST_GROUP);
 
 /** A fresh one-partition topic and its DLQ. */
-async function freshTopic(k: TestKafka): Promise<string> {
-  const topic = uniqueName("jumps");
-  await k.createTopic(topic, 1);
-  await k.createTopic(`${topic}.dlq`, 1);
-  return topic;
-}
+const freshTopic = async (k: TestKafka): Promise<string> => (await pipelineTopics(k, 1, "jumps")).topic;
 
 /** Runs an engine with a recording sink until the group's committed offset of partition 0 is `offset`, then stops it. */
 async function consumeUntil(k: TestKafka, topic: string, group: string, offset: number, until: (p: WorkerProgress) => boolean = () => true) {

@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { M } from "../../../shared/telemetry/names.ts";
 import { observe } from "./fixtures/registry.ts";
 import { OwnershipAudit, makeEngine, stuckStages, testStage, topologyFor, uniqueName } from "./support.ts";
-import { committedOffsets, highWatermarks, kafkaSuite, produce, testRealOnly } from "../../../dev/support/kafka.ts";
+import { committedOffsets, highWatermarks, kafkaSuite, pipelineTopics, produce, testRealOnly } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 
 const kafka = kafkaSuite();
@@ -25,10 +25,7 @@ describe("engine rebalance", () => {
   for (const strategy of ["cooperative-sticky", "range"]) {
     const caseTest = strategy === "range" ? test : (name: string, fn: () => Promise<void>, ms: number) => testRealOnly(name, MOCK_COOPERATIVE, fn, ms);
     caseTest(`a member joining then leaving mid-stream loses and duplicates nothing (${strategy})`, async () => {
-      const topic = uniqueName("reb");
-      await kafka().createTopic(topic, PARTITIONS);
-      await kafka().createTopic(`${topic}.dlq`, 1);
-      const group = uniqueName("grp");
+      const { topic, group } = await pipelineTopics(kafka(), PARTITIONS, "reb");
       await produce(kafka().bootstraps, topic, N, PARTITIONS);
 
       const topo = (sink: string) =>
@@ -108,10 +105,7 @@ describe("engine rebalance", () => {
   }
 
   test("a batch that cannot finish by the revocation deadline is abandoned, never committed, and re-processed by the new owner", async () => {
-    const topic = uniqueName("stuck");
-    await kafka().createTopic(topic, 4);
-    await kafka().createTopic(`${topic}.dlq`, 1);
-    const group = uniqueName("grp");
+    const { topic, group } = await pipelineTopics(kafka(), 4, "stuck");
     const n = 400;
     await produce(kafka().bootstraps, topic, n, 4);
     const stuck = uniqueName("stuck");

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Consumer, Producer } from "../../../shared/kafka/index.ts";
 import { uniqueName } from "../../../dev/support/services.ts";
-import { kafkaSuite } from "../../../dev/support/kafka.ts";
+import { kafkaSuite, pipelineTopics } from "../../../dev/support/kafka.ts";
 import { recordStageTopology } from "./helpers.ts";
 import { CliProcess } from "../../../dev/support/cli-process.ts";
 import { writeTopology } from "../../../dev/support/topology.ts";
@@ -24,9 +24,7 @@ afterAll(() => tmp.cleanup());
 
 /** A fresh topic with MESSAGES messages spread over PARTITIONS partitions. */
 async function filledTopic(): Promise<string> {
-  const topic = uniqueName("drain");
-  await kafka().createTopic(topic, PARTITIONS);
-  await kafka().createTopic(`${topic}.dlq`, 1);
+  const { topic } = await pipelineTopics(kafka(), PARTITIONS, "drain");
   const producer = new Producer({ config: { "bootstrap.servers": kafka().bootstraps } });
   await producer.sendBatch(Array.from({ length: MESSAGES }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
   await producer.close();

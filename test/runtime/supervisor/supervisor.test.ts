@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { MockCluster, Producer } from "../../../shared/kafka/index.ts";
 import { startHttpServer, type HttpServer } from "../../../shared/runtime/http/server.ts";
-import { Supervisor } from "../../../shared/runtime/supervisor/supervisor.ts";
+import { Supervisor, type SupervisorOptions } from "../../../shared/runtime/supervisor/supervisor.ts";
+import type { ResolvedTopology } from "../../../shared/topology/types.ts";
 import { createLogger } from "../../../shared/telemetry/logger.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { loadTopology } from "../../../shared/topology/index.ts";
@@ -51,19 +52,24 @@ async function get(server: HttpServer, path: string): Promise<{ status: number; 
   return { status: res.status, body: await res.text() };
 }
 
+/** A supervisor of `topology` with quick status reports, its data under the test's temp dir. */
+function testSupervisor(topology: ResolvedTopology, extra: Partial<SupervisorOptions>): Supervisor {
+  return new Supervisor({
+    topology,
+    dataDir: join(tmp.dir, "data"),
+    logger: createLogger({ level: "warn", component: "supervisor" }),
+    partitions: PARTITIONS,
+    statusIntervalMs: 200,
+    ...extra,
+  });
+}
+
 describe("Supervisor with real workers", () => {
   test("serves /metrics, /healthz, /readyz; restarts a SIGKILLed worker and counts the restart", async () => {
     const file = writeTopology(tmp.dir, topologyYaml({ group: uniqueName("g"), replicas: "2" }), "restart.yaml");
     const topology = await loadTopology(file);
-    const supervisor = new Supervisor({
-      topology,
-      dataDir: join(tmp.dir, "data"),
-      logger: createLogger({ level: "warn", component: "supervisor" }),
-      partitions: PARTITIONS,
-      statusIntervalMs: 200,
-      // A long first backoff keeps the slot visibly down for a moment, so /healthz can be seen failing.
-      restart: { initialDelayMs: 1500 },
-    });
+    // A long first backoff keeps the slot visibly down for a moment, so /healthz can be seen failing.
+    const supervisor = testSupervisor(topology, { restart: { initialDelayMs: 1500 } });
     const server = startHttpServer({
       host: "127.0.0.1",
       port: 0,
@@ -141,14 +147,7 @@ describe("Supervisor with real workers", () => {
       .replace("batch:\n  maxEvents: 50", "batch:\n  maxEvents: 20")
       .concat("deadLetter:\n  topic: scale-dlq\n");
     const topology = await loadTopology(writeTopology(tmp.dir, yaml, "scale.yaml"));
-    const supervisor = new Supervisor({
-      topology,
-      dataDir: join(tmp.dir, "data"),
-      logger: createLogger({ level: "warn", component: "supervisor" }),
-      partitions: PARTITIONS,
-      statusIntervalMs: 200,
-      autoscale: { intervalMs: 250, upObservations: 2, upCooldownMs: 0, downStableMs: 500, downCooldownMs: 0 },
-    });
+    const supervisor = testSupervisor(topology, { autoscale: { intervalMs: 250, upObservations: 2, upCooldownMs: 0, downStableMs: 500, downCooldownMs: 0 } });
     let maxWorkers = 0;
     const watch = setInterval(() => (maxWorkers = Math.max(maxWorkers, supervisor.workerPids().size)), 50);
     try {
