@@ -12,6 +12,7 @@ import { makeEngine, topologyFor, uniqueName } from "../../runtime/engine/suppor
 import { waitFor } from "../../../dev/support/wait.ts";
 import { dropPrefix } from "../../../dev/support/limit-stage.ts";
 import { perSecond } from "../../../dev/support/stage-configs.ts";
+import { DEFAULT_COLUMNS } from "../../../shared/stages/persist/config.ts";
 
 const kafka = kafkaSuite();
 const PARTITIONS = 2;
@@ -50,7 +51,7 @@ describeWith("postgres", "limit delay across a shutdown", () => {
         {
           kind: "persist", name: "persist", url: PG_URL, schema: "public", table, connections: 1, manageSchema: true, partitionsAheadDays: 1, retentionDays: 30,
           maintenanceIntervalMs: 600_000, ginIndexOnData: false, method: "copy",
-          columns: (["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const).map((from) => ({ column: from, from })),
+          columns: [...DEFAULT_COLUMNS],
         },
       ];
       const group = uniqueName("g");

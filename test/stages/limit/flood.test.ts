@@ -24,6 +24,7 @@ import { makeEngine, topologyFor, uniqueName } from "../../runtime/engine/suppor
 import { waitFor } from "../../../dev/support/wait.ts";
 import { passed } from "./fixtures/tenant-clock.ts";
 import { dropPrefix } from "../../../dev/support/limit-stage.ts";
+import { DEFAULT_COLUMNS } from "../../../shared/stages/persist/config.ts";
 
 const LIMIT = 100; // events per second per tenant
 const CALM = 50; // events per second each calm tenant sends
@@ -82,7 +83,7 @@ async function run(flood: boolean) {
     {
       kind: "persist", name: "persist", url: PG_URL, schema: "public", table, connections: 2, manageSchema: true, partitionsAheadDays: 1, retentionDays: 30,
       maintenanceIntervalMs: 600_000, ginIndexOnData: false, method: "copy",
-      columns: (["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const).map((from) => ({ column: from, from })),
+      columns: [...DEFAULT_COLUMNS],
     },
   ];
   const topology = topologyFor({ brokers: k.bootstraps, topic, dlq, group: uniqueName("g"), maxEvents: 200, maxWaitMs: 20, inFlight: 4, deadlineMs: 20_000, stages });
