@@ -143,7 +143,7 @@ export interface StageSpec<K extends string = string, V = unknown, C extends Sta
   /** The stage's name before resolving (duplicate-name rule); default: `value.name`. */
   nameOf?(value: PartialValue<V>): string | undefined;
   readonly rules?: StageRules<V>;
-  /** Lines for `explain` (what it does, what it costs); may be empty. */
+  /** Lines for `explain`: what it does and what it costs (at least one; the compliance harness checks). */
   explain(cfg: C, fleet: FleetFacts): string[];
   /** Its throughput ceiling, or undefined when it never bounds throughput. */
   capacity?(cfg: C, fleet: FleetFacts): StageCeiling | undefined;
@@ -172,8 +172,10 @@ export interface StageSpec<K extends string = string, V = unknown, C extends Sta
   enrichNeeds?(cfg: C): EnrichNeeds;
 }
 
-/** Any registered spec: the registry holds specs of different value and config types. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * Any registered spec. `any` because the registry holds specs of different value and config types and the
+ * hooks take their own config (contravariant): callers pass the config the spec itself resolved.
+ */
 export type AnyStageSpec = StageSpec<string, any, any>;
 
 /** The resolved config type of a spec. */
