@@ -7,11 +7,14 @@
  */
 import { describe, test } from "bun:test";
 import { Admin, Consumer, MockCluster, Producer, detachMessage, type ConsumedMessage, type WatermarkOffsets } from "../../shared/kafka/index.ts";
-import { uniqueName } from "./services.ts";
+import { uniqueName, type Requirement } from "./services.ts";
 import { suiteResource } from "./suite-resource.ts";
 
 /** Bootstrap servers of a real broker, when the run has one. */
 export const REAL_BROKERS = process.env.KAFKA_BROKERS || null;
+
+/** The requirement of suites that must also run on a real broker (CI's test:kafka and fault runs have one). */
+export const REAL_BROKER: Requirement = { available: REAL_BROKERS !== null, missing: "KAFKA_BROKERS is not set (a real broker: dev/kafka/broker.sh)" };
 
 /**
  * Group timeouts that keep joins and rebalances quick: the mock's join phase waits session.timeout.ms - 1 s

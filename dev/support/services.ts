@@ -1,7 +1,8 @@
 /**
  * Real services for tests and benches (part of the dev/support kit: code that tests and dev tools share lives
- * under dev/, which the image never ships and test/ may import; dev/ never imports test/). Outside CI a missing service skips its tests with a printed reason; under CI
- * (CI=true) a missing service is a failing test, never a silent skip.
+ * under dev/, which the image never ships and test/ may import; dev/ never imports test/). Outside CI a
+ * missing service or tool skips its tests with a printed reason; under CI (CI=true) it is a failing test,
+ * never a silent skip.
  */
 import { describe, test } from "bun:test";
 import { tcpOpen } from "./net.ts";
@@ -18,20 +19,32 @@ const hostPort = (url: string, defPort: number): [string, number] => {
 export const postgresUp = await tcpOpen(...hostPort(PG_URL, 5432));
 export const redisUp = await tcpOpen(...hostPort(REDIS_URL, 6379));
 
-/** `describe` that runs only when the named service is up (see module doc for CI behaviour). */
-export function describeWith(service: "postgres" | "redis", name: string, fn: () => void): void {
-  const up = service === "postgres" ? postgresUp : redisUp;
-  if (up) return describe(name, fn);
+/** Something a suite needs (a service, a module-enabled server, a real broker): whether it is there, and what is missing when not. */
+export interface Requirement {
+  available: boolean;
+  /** Printed when skipping and thrown under CI, e.g. "REDIS_BLOOM_URL is not set". */
+  missing: string;
+}
+
+/** `describe` that runs when `need` is met; otherwise a failing test under CI, a printed skip outside it. */
+export function describeIf(need: Requirement, name: string, fn: () => void): void {
+  if (need.available) return describe(name, fn);
   if (IN_CI) {
     describe(name, () => {
-      test(`${service} is required under CI`, () => {
-        throw new Error(`${service} is not reachable (${service === "postgres" ? PG_URL : REDIS_URL}); CI must start it`);
+      test("its requirement is met under CI", () => {
+        throw new Error(`${need.missing}; CI must provide it`);
       });
     });
     return;
   }
-  console.warn(`[skip] ${name}: ${service} is not reachable; start it to run these tests`);
+  console.warn(`[skip] ${name}: ${need.missing}`);
   describe.skip(name, fn);
+}
+
+/** `describe` that runs only when the named service is up (see describeIf for CI behaviour). */
+export function describeWith(service: "postgres" | "redis", name: string, fn: () => void): void {
+  const up = service === "postgres" ? postgresUp : redisUp;
+  describeIf({ available: up, missing: `${service} is not reachable (${service === "postgres" ? PG_URL : REDIS_URL})` }, name, fn);
 }
 
 /**

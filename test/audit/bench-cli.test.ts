@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { describeWith, IN_CI } from "../../dev/support/services.ts";
+import { describeIf, describeWith, type Requirement } from "../../dev/support/services.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 
@@ -59,18 +59,8 @@ describe("bun run bench usage", () => {
 // The bench against a module-enabled Redis: "auto" must pick BF.* there, and --dedupe bitmap must still force
 // BITFIELD on the same server; both exact, each reporting the filter it used and the server's CPU.
 const bloomUrl = process.env.REDIS_BLOOM_URL;
-describeWith("postgres", "bun run bench on RedisBloom", () => {
-  if (!bloomUrl) {
-    const reason = "REDIS_BLOOM_URL is not set (a module-enabled Redis: see ../shared/redis/)";
-    if (IN_CI) test("RedisBloom is required under CI", () => {
-      throw new Error(`${reason}; CI must start it`);
-    });
-    else {
-      console.warn(`[skip] bench on RedisBloom: ${reason}`);
-      test.skip(`bench on RedisBloom — ${reason}`, () => {});
-    }
-    return;
-  }
+const BLOOM: Requirement = { available: bloomUrl !== undefined, missing: "REDIS_BLOOM_URL is not set (a module-enabled Redis: see ../shared/redis/)" };
+describeWith("postgres", "bun run bench", () => describeIf(BLOOM, "on RedisBloom", () => {
   for (const [mode, filter] of [["auto", "bloom"], ["bitmap", "bitmap"]] as const) {
     test(`--dedupe ${mode} uses the ${filter} filter and passes the audit`, () => {
       const p = Bun.spawnSync([process.execPath, BENCH, "--events", "3000", "--dedupe", mode, "--json"], {
@@ -85,7 +75,7 @@ describeWith("postgres", "bun run bench on RedisBloom", () => {
       expect(typeof j.redis_cpu_s_per_million).toBe("number");
     }, 180_000);
   }
-});
+}));
 
 describe("bench tools", () => {
   const tool = (name: string) => resolve(import.meta.dir, `../../dev/bench/${name}`);

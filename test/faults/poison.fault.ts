@@ -8,8 +8,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
-import { IN_CI } from "../../dev/support/services.ts";
-import { REAL_BROKERS } from "../../dev/support/kafka.ts";
+import { describeIf } from "../../dev/support/services.ts";
+import { REAL_BROKER } from "../../dev/support/kafka.ts";
 import {
   deadLettersByCase,
   expectExact,
@@ -80,15 +80,7 @@ describe("poison events on the mock cluster", () => {
   test("every poison case lands once or is dead-lettered with its code; the pipeline keeps committing; the audit is exact", () => poisonRun(services, "poison-mock"), 400_000);
 });
 
-if (REAL_BROKERS) {
-  describe("poison events on the real broker", () => {
-    const services = faultSuite("real");
-    test("every poison case lands once or is dead-lettered with its code; the pipeline keeps committing; the audit is exact", () => poisonRun(services, "poison-real"), 400_000);
-  });
-} else if (IN_CI) {
-  test("poison events on the real broker", () => {
-    throw new Error("KAFKA_BROKERS is not set: CI must run the poison suite on the real broker too");
-  });
-} else {
-  console.log("[fault] poison events on the real broker: skipped, KAFKA_BROKERS is not set");
-}
+describeIf(REAL_BROKER, "poison events on the real broker", () => {
+  const services = faultSuite("real");
+  test("every poison case lands once or is dead-lettered with its code; the pipeline keeps committing; the audit is exact", () => poisonRun(services, "poison-real"), 400_000);
+});

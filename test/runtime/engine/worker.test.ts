@@ -12,7 +12,7 @@ import { RedisInstance } from "../../../dev/faults/redis-instance.ts";
 import { fixture, uniqueName } from "./support.ts";
 import { committedOffsets, GROUP_TIMEOUTS, highWatermarks, kafkaSuite, produce } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
-import { IN_CI } from "../../../dev/support/services.ts";
+import { describeIf } from "../../../dev/support/services.ts";
 
 const kafka = kafkaSuite();
 
@@ -140,10 +140,8 @@ describe("worker process", () => {
     }
   }, 60_000);
 
-  // Needs redis-server to start a throw-away instance; under CI its absence fails (RedisInstance.start throws).
-  const canStartRedis = Bun.which("redis-server") !== null || IN_CI;
-  if (!canStartRedis) console.warn("[skip] dependencies down at start: redis-server is not installed");
-  describe.skipIf(!canStartRedis)("dependencies down at start", () => {
+  // Needs redis-server to start a throw-away instance.
+  describeIf({ available: Bun.which("redis-server") !== null, missing: "redis-server is not installed" }, "dependencies down at start", () => {
     let redis: RedisInstance;
     beforeAll(async () => {
       redis = await RedisInstance.start();

@@ -9,7 +9,7 @@ import { LIMIT_CODES } from "../../../shared/stages/limit/index.ts";
 import { TenantLabels } from "../../../shared/stages/limit/tenant-labels.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import postgres from "postgres";
-import { IN_CI, PG_URL, describeWith, postgresUp, uniqueName } from "../../../dev/support/services.ts";
+import { PG_URL, describeWith, uniqueName } from "../../../dev/support/services.ts";
 import { batchOf, dropPrefix, startedStage } from "../../../dev/support/limit-stage.ts";
 import { limitConfig, perSecond } from "../../../dev/support/stage-configs.ts";
 
@@ -138,12 +138,7 @@ describeWith("redis", "limit stage (real Redis)", () => {
     await expect(startedStage({ ...cfg })).rejects.toThrow(/tenant "bad" has "lots"/);
   });
 
-  test("tenantsQuery: rates from PostgreSQL override the file and the default, and a reload picks up a change", async () => {
-    if (!postgresUp) {
-      if (IN_CI) throw new Error(`postgres is not reachable (${PG_URL}); CI must start it`);
-      console.warn("[skip] tenantsQuery: postgres is not reachable");
-      return;
-    }
+  describeWith("postgres", "tenantsQuery", () => test("rates from PostgreSQL override the file and the default, and a reload picks up a change", async () => {
     const table = uniqueName("tenant_rates");
     const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
     try {
@@ -176,7 +171,7 @@ describeWith("redis", "limit stage (real Redis)", () => {
       await sql.unsafe(`DROP TABLE IF EXISTS public.${table}`);
       await sql.end();
     }
-  });
+  }));
 
   test("onRedisDown: fail throws a retriable LIMIT_REDIS_UNAVAILABLE; passthrough lets events through, counted", async () => {
     const down = "redis://127.0.0.1:1/0";
