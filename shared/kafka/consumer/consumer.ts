@@ -47,6 +47,13 @@ const DEFAULT_MAX_BUFFERED = 20_000;
  * Spacing of a sync commit retried after a retriable coordinator error: 50 ms doubling to 1 s, no jitter
  * (one caller per consumer). The caller's timeout bounds the whole loop.
  */
+/**
+ * Longest close() waits for a member that joined but never synced to finish syncing (destroying it earlier
+ * is unsafe, see destroyIsSafe); a sync normally takes a heartbeat or two.
+ */
+const CLOSE_SYNC_WAIT_MS = 10_000;
+/** Default timeout of a broker query (committed offsets, watermarks, lag, offsets for times): a few round trips. */
+const QUERY_TIMEOUT_MS = 10_000;
 const SYNC_COMMIT_BACKOFF: BackoffPolicy = { initialMs: 50, maxMs: 1_000, multiplier: 2, jitter: "none" };
 /** First librdkafka release that survives destroying a cooperative-sticky member that never synced (#4312). */
 const FIXED_STICKY_DESTROY = 0x020300ff;
@@ -217,19 +224,19 @@ export class Consumer {
   }
 
   /** For each partition, the earliest offset whose timestamp is >= `timestamp` (-1 when there is none). */
-  offsetsForTimes(tps: ReadonlyArray<TopicPartition & { timestamp: number }>, timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+  offsetsForTimes(tps: ReadonlyArray<TopicPartition & { timestamp: number }>, timeoutMs = QUERY_TIMEOUT_MS): Promise<TopicPartitionOffset[]> {
     this.ensureOpen("offsetsForTimes");
     return this.queries.offsetsForTimes(tps, timeoutMs);
   }
 
   /** The group's committed offsets for `tps` (-1001 where none is committed). */
-  committed(tps: readonly TopicPartition[], timeoutMs = 10_000): Promise<TopicPartitionOffset[]> {
+  committed(tps: readonly TopicPartition[], timeoutMs = QUERY_TIMEOUT_MS): Promise<TopicPartitionOffset[]> {
     this.ensureOpen("committed");
     return this.queries.committed(tps, timeoutMs);
   }
 
   /** Low and high watermarks queried from the partition leader. */
-  watermarks(topic: string, partition: number, timeoutMs = 10_000): Promise<WatermarkOffsets> {
+  watermarks(topic: string, partition: number, timeoutMs = QUERY_TIMEOUT_MS): Promise<WatermarkOffsets> {
     this.ensureOpen("watermarks");
     return this.queries.watermarks(topic, partition, timeoutMs);
   }
@@ -244,7 +251,7 @@ export class Consumer {
   }
 
   /** Lag of every assigned partition: high watermark (cached, else queried) minus the committed offset. */
-  lag(timeoutMs = 10_000): Promise<PartitionLag[]> {
+  lag(timeoutMs = QUERY_TIMEOUT_MS): Promise<PartitionLag[]> {
     this.ensureOpen("lag");
     return this.queries.lag(this.assignment(), timeoutMs);
   }
@@ -275,7 +282,7 @@ export class Consumer {
     const deadline = Date.now() + timeoutMs;
     if (this.rebalancing) await this.rebalancing;
     // Give a member that joined but never synced the chance to, so destroying it is safe (see destroyIsSafe).
-    const syncDeadline = Math.min(deadline, Date.now() + 10_000);
+    const syncDeadline = Math.min(deadline, Date.now() + CLOSE_SYNC_WAIT_MS);
     while (!this.destroyIsSafe() && Date.now() < syncDeadline) {
       this.pump();
       if (this.rebalancing) await this.rebalancing;

@@ -25,6 +25,8 @@ const RD_KAFKA_PURGE_F_INFLIGHT = 0x2;
 /** Upper bound on events served per wake-up before yielding to the event loop. */
 const MAX_EVENTS_PER_SERVE = 2000;
 const DR_ARRAY_SIZE = 4096;
+/** Longest wait for a delivery report before the producer looks again (a report normally wakes it sooner). */
+const PROGRESS_POLL_MS = 100;
 
 interface PendingBatch {
   remaining: number;
@@ -116,7 +118,7 @@ export class Producer {
         lib.rd_kafka_error_destroy(error);
         // The local queue is full: let delivery reports drain it, then retry the same record.
         this.serve();
-        await this.waitForProgress(100);
+        await this.waitForProgress(PROGRESS_POLL_MS);
         if (this.closed) {
           this.failRest(batch, i, records.length, closedError("sendBatch"));
           break;
@@ -144,7 +146,7 @@ export class Producer {
           retriable: true,
         });
       }
-      await this.waitForProgress(Math.min(left, 100));
+      await this.waitForProgress(Math.min(left, PROGRESS_POLL_MS));
     }
   }
 
