@@ -19,6 +19,7 @@ import type { Counter, Metrics } from "../metrics.ts";
 import { M } from "../names.ts";
 import type { BatchTrace, PipelineTracing, SpanCounts, StepSpan } from "./api.ts";
 import { eventTraceContexts } from "./traceparent.ts";
+import { within } from "../../timing/sleep.ts";
 
 /** Who emits the spans (resource attributes). */
 export interface TracingIdentity {
@@ -198,7 +199,7 @@ export class OtelTracing implements PipelineTracing {
         return true;
       },
     );
-    const done = await Promise.race([flushed, Bun.sleep(Math.max(0, timeoutMs)).then(() => false)]);
+    const done = await within(flushed, timeoutMs, false);
     if (!done) {
       this.dropped.inc({ reason: "shutdown" }, this.queue.pending);
       this.logger.warn({ pending, timeoutMs }, "tracing: spans not exported before the shutdown deadline were dropped");
