@@ -4,13 +4,14 @@
  * once per TOPOFLEET_FAULT_ONCE file. Runs in the normal `bun test` (fast, no services).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { faultPointsFromEnv, parseFaultSpec } from "../../shared/runtime/engine/fault-points.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "tf-fault-points-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("fault-points");
+const dir = tmp.dir;
+afterAll(() => tmp.cleanup());
 
 const MODULE = resolve(import.meta.dir, "../../shared/runtime/engine/fault-points.ts");
 

@@ -1,12 +1,12 @@
 /** `bun run gen` (dev/gen.ts) as a user runs it: flags, the JSON summary line, the manifest file, usage errors. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MockCluster } from "../../shared/kafka/index.ts";
 import { readManifest } from "../../shared/loadgen/index.ts";
 import { readWholeTopic } from "../../shared/replay/index.ts";
 import { uniqueName } from "../../dev/support/services.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const GEN = resolve(import.meta.dir, "../../dev/gen.ts");
 
@@ -20,7 +20,7 @@ describe("bun run gen", () => {
   let dir: string;
   beforeAll(async () => {
     mock = await MockCluster.start({ brokers: 1 });
-    dir = mkdtempSync(join(tmpdir(), "tf-gen-cli-"));
+    dir = tempDir("gen-cli").dir;
   });
   afterAll(async () => {
     await mock.stop();

@@ -3,13 +3,13 @@
  * message for message, and the token bucket holds the target rate.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { HEADER_INVALID, parseUniqueId, readManifest, runGenerator, type InvalidKind } from "../../shared/loadgen/index.ts";
 import { readWholeTopic } from "../../shared/topic-reader/topic.ts";
 import { uniqueName } from "../../dev/support/services.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const decoder = new TextDecoder();
 
@@ -64,7 +64,7 @@ describe("runGenerator on the mock cluster", () => {
     producer = new Producer({
       config: { "bootstrap.servers": mock.bootstraps, "enable.idempotence": "true", "linger.ms": "5", "sticky.partitioning.linger.ms": "0" },
     });
-    dir = mkdtempSync(join(tmpdir(), "tf-loadgen-"));
+    dir = tempDir("loadgen").dir;
   });
   afterAll(async () => {
     await producer.close();

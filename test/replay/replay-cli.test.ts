@@ -1,10 +1,10 @@
 /** `bun run replay` (dev/replay.ts): a dry run over a topology file counts per partition; usage errors exit 2. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { uniqueName } from "../../dev/support/services.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const REPLAY = resolve(import.meta.dir, "../../dev/replay.ts");
 
@@ -24,7 +24,7 @@ describe("bun run replay", () => {
     const p = new Producer({ config: { "bootstrap.servers": mock.bootstraps } });
     await p.sendBatch(Array.from({ length: 30 }, (_, i) => ({ topic, partition: i % 2, value: `v${i}` })));
     await p.close();
-    dir = mkdtempSync(join(tmpdir(), "tf-replay-cli-"));
+    dir = tempDir("replay-cli").dir;
     file = join(dir, "t.yaml");
     await Bun.write(
       file,

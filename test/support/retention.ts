@@ -4,11 +4,11 @@
  * DeleteRecords (kafka-delete-records.sh from ../shared/kafka-broker, or $KAFKA_KIT) moves the log start
  * offset exactly as retention does, without waiting for the broker's retention check (5 minutes by default).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Consumer, Producer } from "../../shared/kafka/index.ts";
 import type { TestKafka } from "../../dev/support/kafka.ts";
+import { tempDir } from "../../dev/support/temp-dir.ts";
 
 const KIT = process.env.KAFKA_KIT ?? join(import.meta.dir, "../../../shared/kafka-broker");
 
@@ -26,7 +26,7 @@ export async function deleteOldest(k: TestKafka, topic: string, before: number):
     await p.close();
   }
   if (k.mock) return (await k.mock.watermarks(topic, 0)).low;
-  const dir = mkdtempSync(join(tmpdir(), "tf-delete-records-"));
+  const dir = tempDir("delete-records").dir;
   try {
     const file = join(dir, "delete.json");
     writeFileSync(file, JSON.stringify({ version: 1, partitions: [{ topic, partition: 0, offset: before }] }));

@@ -3,8 +3,7 @@
  * (a topology file argument, SIGTERM), against the test Kafka (a mock cluster hosted by this test process, or KAFKA_BROKERS).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { WorkerLaunch, WorkerToSupervisor } from "../../../shared/runtime/ipc.ts";
 import { freePort } from "../../../dev/support/net.ts";
@@ -13,6 +12,7 @@ import { fixture, uniqueName } from "./support.ts";
 import { committedOffsets, GROUP_TIMEOUTS, highWatermarks, kafkaSuite, produce } from "../../../dev/support/kafka.ts";
 import { waitFor } from "../../../dev/support/wait.ts";
 import { describeIf } from "../../../dev/support/services.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 const kafka = kafkaSuite();
 
@@ -20,7 +20,7 @@ const WORKER = join(import.meta.dir, "../../../workers/worker.ts");
 let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tf-worker-"));
+  dir = tempDir("worker").dir;
 });
 
 afterAll(async () => {

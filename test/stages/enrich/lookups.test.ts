@@ -3,8 +3,7 @@
  * threads and refreshed (real PostgreSQL, a unique table per test).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { EnrichError } from "../../../shared/errors/index.ts";
@@ -13,9 +12,11 @@ import type { LookupConfig } from "../../../shared/topology/types.ts";
 import { M } from "../../../shared/telemetry/names.ts";
 import { describeWith, PG_URL, uniqueName } from "../../../dev/support/services.ts";
 import { batchOf, ce, startEnrich, structured, testTopology } from "./helpers.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "tf-enrich-lookups-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("enrich-lookups");
+const dir = tmp.dir;
+afterAll(() => tmp.cleanup());
 
 function lookupFile(name: string, content: unknown): string {
   const path = join(dir, name);

@@ -4,16 +4,16 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { ConfigError } from "../../../shared/errors/index.ts";
 import { EventStatus } from "../../../shared/stages/batch.ts";
 import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { batchOf, ce, row, startEnrich, structured, testTopology } from "./helpers.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 const fixture = (name: string) => join(import.meta.dir, "fixtures", name);
 const started: EnrichStage[] = [];
-const dir = mkdtempSync(join(tmpdir(), "tf-enrich-module-"));
+const dir = tempDir("enrich-module").dir;
 afterAll(async () => {
   await Promise.all(started.map((s) => s.close()));
   rmSync(dir, { recursive: true, force: true });

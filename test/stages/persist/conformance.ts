@@ -3,8 +3,7 @@
  * unnest, and embedded PGlite through its TCP server). Each test gets its own table in a per-suite schema.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres, { type Sql } from "postgres";
 import { PersistError } from "../../../shared/errors/index.ts";
@@ -19,6 +18,7 @@ import { INGESTED_AT, fixtureEvent, makeBatch, manyEvents, todayNoon, type Fixtu
 import { stageContext, testLogger } from "../../../dev/support/stage-context.ts";
 import { persistConfig } from "../../../dev/support/stage-configs.ts";
 import { startLostAckProxy } from "./lost-ack-proxy.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 /** One backend the suite runs against. */
 export interface PersistBackend {
@@ -40,7 +40,7 @@ export function persistConformance(backend: PersistBackend): void {
     admin = postgres(backend.url(), { max: 1, onnotice: () => undefined });
     schema = uniqueName("tf_persist");
     await admin.unsafe(`CREATE SCHEMA "${schema}"`);
-    dataDir = mkdtempSync(join(tmpdir(), "tf-persist-"));
+    dataDir = tempDir("persist").dir;
   });
 
   afterEach(async () => {

@@ -3,12 +3,12 @@
  * driver exactly as the persist stage does.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres, { type Sql } from "postgres";
 import { PersistError } from "../../../shared/errors/index.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../../shared/embedded/index.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 describe("embedded PostgreSQL server", () => {
   let dir: string;
@@ -21,7 +21,7 @@ describe("embedded PostgreSQL server", () => {
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tf-embedded-"));
+    dir = tempDir("embedded").dir;
     pg = await startEmbeddedPostgres({ dataDir: join(dir, "main") });
     expect(pg.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
   });

@@ -4,8 +4,7 @@
  * last and conflict-tolerantly, so that a race between two in-flight batches never fails a COPY.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres, { type Sql } from "postgres";
 import { EventStatus, type Batch } from "../../../shared/stages/batch.ts";
@@ -17,6 +16,7 @@ import { describeWith, PG_URL, uniqueName } from "../../../dev/support/services.
 import { makeBatch, manyEvents, type FixtureEvent } from "../../../dev/support/persist-batches.ts";
 import { stageContext } from "../../../dev/support/stage-context.ts";
 import { persistConfig } from "../../../dev/support/stage-configs.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 const text = new TextDecoder();
 const asText = (p: Uint8Array | string) => (typeof p === "string" ? p : text.decode(p));
@@ -76,7 +76,7 @@ describeWith("postgres", "persist fast paths on PostgreSQL", () => {
     admin = postgres(PG_URL, { max: 1, onnotice: () => undefined });
     schema = uniqueName("tf_fast");
     await admin.unsafe(`CREATE SCHEMA "${schema}"`);
-    dataDir = mkdtempSync(join(tmpdir(), "tf-fast-"));
+    dataDir = tempDir("fast").dir;
   });
 
   afterAll(async () => {

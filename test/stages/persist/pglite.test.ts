@@ -3,17 +3,17 @@
  * The stage is configured with method "copy" on purpose: it must detect PGlite and fall back to unnest.
  */
 import { afterAll, beforeAll, describe } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../../shared/embedded/index.ts";
 import { persistConformance } from "./conformance.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 describe("persist stage on embedded PostgreSQL (PGlite)", () => {
   let dir: string;
   let pg: EmbeddedPostgres;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tf-pglite-"));
+    dir = tempDir("pglite").dir;
     pg = await startEmbeddedPostgres({ dataDir: dir });
   });
   afterAll(async () => {

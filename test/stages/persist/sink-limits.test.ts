@@ -7,8 +7,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+
 import { join } from "node:path";
 import postgres from "postgres";
 import { EventStatus } from "../../../shared/stages/batch.ts";
@@ -21,6 +20,7 @@ import { batchOf, ce, startEnrich, structured, testTopology } from "../enrich/he
 import { makeBatch } from "../../../dev/support/persist-batches.ts";
 import { stageContext } from "../../../dev/support/stage-context.ts";
 import { persistConfig } from "../../../dev/support/stage-configs.ts";
+import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 /** Random base64 text of `n` characters: PostgreSQL cannot compress it under the btree limit. */
 const incompressible = (n: number): string => randomBytes(n).toString("base64").slice(0, n);
@@ -28,7 +28,7 @@ const incompressible = (n: number): string => randomBytes(n).toString("base64").
 describeWith("postgres", "sink limits on PostgreSQL", () => {
   const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
   const schema = uniqueName("sinklimits");
-  const dataDir = mkdtempSync(join(tmpdir(), "tf-sink-limits-"));
+  const dataDir = tempDir("sink-limits").dir;
   const stages: PersistStage[] = [];
   afterAll(async () => {
     for (const s of stages) await s.close();
