@@ -76,15 +76,34 @@ const launchFor = (topologyFile: string, extra: Partial<WorkerLaunch> = {}): Wor
   ...extra,
 });
 
+/** A fresh topic with `events` events over its partitions, a group, and a topology file reading it through `stages`. */
+async function sourceTopology(o: { prefix: string; stages: string; partitions?: number; events?: number; kind?: "mock" | "kafka" }) {
+  const partitions = o.partitions ?? 1;
+  const topic = uniqueName(o.prefix);
+  await kafka().createTopic(topic, partitions);
+  const group = uniqueName("wg");
+  if (o.events) await produce(kafka().bootstraps, topic, o.events, partitions);
+  // A mock source takes its brokers from the supervisor (brokersOverride), as with `bun run topology`.
+  const where = o.kind === "kafka" ? `  kafka:\n    brokers: ${kafka().bootstraps}\n` : `  mock:\n${partitions > 1 ? `    partitions: ${partitions}\n` : ""}`;
+  return { topic, group, file: topologyFile(`${where}    topics: [${topic}]\n    group: ${group}\n${groupProps}`, o.stages) };
+}
+
+/** The worker keeps waiting for a dependency (neither started, nor fatal, nor exited) and exits 0 on a stop. */
+async function expectWaitingThenStop(proc: ReturnType<typeof spawnSupervised>["proc"], messages: WorkerToSupervisor[], afterWait?: () => Promise<void>): Promise<void> {
+  let exited: number | null = null;
+  void proc.exited.then((c) => (exited = c));
+  await Bun.sleep(5_000);
+  expect(exited).toBeNull();
+  expect(messages.some((m) => m.type === "started" || m.type === "fatal")).toBe(false);
+  await afterWait?.();
+  proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
+  expect(await proc.exited).toBe(0);
+}
+
 describe("worker process", () => {
   test("supervised: started, status with progress, stop over IPC, stopped with the final progress, exit 0", async () => {
-    const topic = uniqueName("wk");
-    await kafka().createTopic(topic, 2);
-    const group = uniqueName("wg");
     const n = 500;
-    await produce(kafka().bootstraps, topic, n, 2);
-    // A mock source: the brokers come from the supervisor (brokersOverride), as with `bun run topology`.
-    const file = topologyFile(`  mock:\n    partitions: 2\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
+    const { topic, group, file } = await sourceTopology({ prefix: "wk", partitions: 2, events: n, stages: sinkStage });
     const { proc, messages } = spawnSupervised(launchFor(file));
     try {
       await waitFor(() => messages.some((m) => m.type === "started"), { timeoutMs: 60_000, what: "started" });
@@ -108,14 +127,11 @@ describe("worker process", () => {
   }, 120_000);
 
   test("a non-retriable stage error: `fatal` with the error, exit 1, nothing committed", async () => {
-    const topic = uniqueName("wf");
-    await kafka().createTopic(topic, 1);
-    const group = uniqueName("wg");
-    await produce(kafka().bootstraps, topic, 20, 1);
-    const file = topologyFile(
-      `  mock:\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`,
-      `  - custom:\n      name: broken\n      module: ${fixture("flaky-stage.ts")}\n      options: { id: broken, fatal: true }\n${sinkStage}`,
-    );
+    const { topic, group, file } = await sourceTopology({
+      prefix: "wf",
+      events: 20,
+      stages: `  - custom:\n      name: broken\n      module: ${fixture("flaky-stage.ts")}\n      options: { id: broken, fatal: true }\n${sinkStage}`,
+    });
     const { proc, messages } = spawnSupervised(launchFor(file));
     try {
       expect(await proc.exited).toBe(1);
@@ -160,23 +176,14 @@ describe("worker process", () => {
 ${sinkStage}`;
 
     test("Redis down when the worker starts: it waits with backoff (not started, not exiting), then starts when Redis is back", async () => {
-      const topic = uniqueName("wr");
-      await kafka().createTopic(topic, 1);
-      const group = uniqueName("wg");
-      await produce(kafka().bootstraps, topic, 50, 1);
-      const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, dedupeStages());
+      const { file } = await sourceTopology({ prefix: "wr", events: 50, stages: dedupeStages() });
       const { proc, messages } = spawnSupervised(launchFor(file));
-      let exited: number | null = null;
-      void proc.exited.then((c) => (exited = c));
       try {
         // The old behaviour exited 1 within a second; now it keeps retrying, and says so.
-        await Bun.sleep(5_000);
-        expect(exited).toBeNull();
-        expect(messages.some((m) => m.type === "started" || m.type === "fatal")).toBe(false);
-        await redis.up();
-        await waitFor(() => messages.some((m) => m.type === "status" && m.ready && m.progress.events === 50), { timeoutMs: 60_000, what: "ready and everything committed" });
-        proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
-        expect(await proc.exited).toBe(0);
+        await expectWaitingThenStop(proc, messages, async () => {
+          await redis.up();
+          await waitFor(() => messages.some((m) => m.type === "status" && m.ready && m.progress.events === 50), { timeoutMs: 60_000, what: "ready and everything committed" });
+        });
       } finally {
         proc.kill();
         await redis.down();
@@ -184,9 +191,7 @@ ${sinkStage}`;
     }, 120_000);
 
     test("a stop while a stage waits for its dependencies exits 0 at once", async () => {
-      const topic = uniqueName("wr");
-      await kafka().createTopic(topic, 1);
-      const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${uniqueName("wg")}\n${groupProps}`, dedupeStages());
+      const { file } = await sourceTopology({ prefix: "wr", stages: dedupeStages() });
       const { proc, messages } = spawnSupervised(launchFor(file));
       try {
         await Bun.sleep(3_000);
@@ -201,24 +206,16 @@ ${sinkStage}`;
     }, 60_000);
 
     test("a PostgreSQL lookup unreachable at start: the worker waits (no fatal, no exit) instead of crash-looping", async () => {
-      const topic = uniqueName("wl");
-      await kafka().createTopic(topic, 1);
       const nobody = await freePort();
       const stages = `  - enrich:
       threads: 1
       lookups:
         - postgres: { name: regions, url: "postgres://postgres@127.0.0.1:${nobody}/none", query: "SELECT 1, 2", key: tenantid, into: region }
 ${sinkStage}`;
-      const file = topologyFile(`  mock:\n    topics: [${topic}]\n    group: ${uniqueName("wg")}\n${groupProps}`, stages);
+      const { file } = await sourceTopology({ prefix: "wl", stages });
       const { proc, messages } = spawnSupervised(launchFor(file));
-      let exited: number | null = null;
-      void proc.exited.then((c) => (exited = c));
       try {
-        await Bun.sleep(5_000);
-        expect(exited).toBeNull();
-        expect(messages.some((m) => m.type === "started" || m.type === "fatal")).toBe(false);
-        proc.send({ type: "stop", reason: "test", deadlineMs: 5_000 });
-        expect(await proc.exited).toBe(0);
+        await expectWaitingThenStop(proc, messages);
       } finally {
         proc.kill();
       }
@@ -226,12 +223,8 @@ ${sinkStage}`;
   });
 
   test("standalone (no IPC): runs from a topology file argument and SIGTERM stops it cleanly with everything committed", async () => {
-    const topic = uniqueName("ws");
-    await kafka().createTopic(topic, 2);
-    const group = uniqueName("wg");
     const n = 300;
-    await produce(kafka().bootstraps, topic, n, 2);
-    const file = topologyFile(`  kafka:\n    brokers: ${kafka().bootstraps}\n    topics: [${topic}]\n    group: ${group}\n${groupProps}`, sinkStage);
+    const { topic, group, file } = await sourceTopology({ prefix: "ws", kind: "kafka", partitions: 2, events: n, stages: sinkStage });
     const proc = Bun.spawn([process.execPath, WORKER, file], {
       env: { ...process.env, TOPOFLEET_WORKER: "", TOPOFLEET_LOG_LEVEL: "info" },
       stdin: "ignore",
