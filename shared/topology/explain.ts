@@ -56,6 +56,11 @@ function parallelism(t: ResolvedTopology, partitions: number | undefined, cores:
           `(consume, each stage, dead-letter) and a span per offset commit; up to ${tr.maxLinksPerBatch} links per batch to producers' traceparent; ` +
           `at most ${tr.maxQueueSpans} spans queued, the rest dropped (topofleet_tracing_spans_dropped_total), export timeout ${formatDuration(tr.exportTimeoutMs)}.`,
   );
+  const rb = t.retry.backoff;
+  out.push(
+    `Retries: a stage failing with a retriable error is retried forever (its batch is never skipped), after ${formatDuration(rb.initialMs)} growing x${rb.multiplier} ` +
+      `to at most ${formatDuration(rb.maxMs)} (${rb.jitter} jitter); a sync commit refused by a rebalance is retried for ${formatDuration(t.retry.commit.rebalanceRetryMs)}.`,
+  );
   out.push(`Dead letters: ${t.deadLetter.topic}. Shutdown deadline ${formatDuration(t.shutdown.deadlineMs)}. HTTP ${t.http.port === 0 ? "disabled" : `${t.http.host}:${t.http.port}`}.`);
   return out;
 }

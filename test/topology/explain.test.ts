@@ -9,6 +9,12 @@ function kafkaTopology(concurrency: string, dedupe = "  - dedupe:\n", persist = 
 }
 
 describe("explainTopology", () => {
+  test("states the retry policy of the `retry:` section", async () => {
+    const { explainTopology } = await import("../../shared/topology/index.ts");
+    const t = parseTopology(kafkaTopology("  replicas: 1\n").concat("retry:\n  initial: 250ms\n  max: 1m\n  jitter: full\n  commit:\n    rebalanceRetry: 2s\n"), FILE, {});
+    expect(explainTopology(t, { partitions: 1, cores: 2 })).toContain("after 250ms growing x2 to at most 1m (full jitter); a sync commit refused by a rebalance is retried for 2s.");
+  });
+
   test("warns when replicas exceed partitions (idle members)", async () => {
     const t = parseTopology(kafkaTopology("  replicas: {min: 1, max: 8, lagPerReplica: 1000}\n"), FILE, {});
     const { explainTopology } = await import("../../shared/topology/index.ts");
