@@ -15,7 +15,8 @@
  *                 what runs a topology and the tools around it; they may use each other without cycles,
  *                 except that audit and replay stay independent (both read topics through topic-reader)
  *   7 workers     process and thread entry points only
- *   dev/ and test/ may import anything (nothing imports them).
+ *   dev/ and test/ may import the layers above; test/ may import dev/ (the test support kit is dev/support/),
+ *   dev/ never imports test/ (benches and tools must not depend on test files), and nothing shipped imports either.
  *
  * Why: a stage must not depend on the whole topology (the topology depends on the stage registry), the config
  * machinery must not depend on what it configures, and so on; one wrong import and the layers become a knot.
@@ -76,6 +77,13 @@ module.exports = {
       severity: "error",
       from: { path: "^(shared|workers)/" },
       to: { path: "^(dev|test)/" },
+    },
+    {
+      name: "no-dev-to-test",
+      comment: "Benches and dev tools share helpers with the tests through dev/support/, never by importing test files.",
+      severity: "error",
+      from: { path: "^dev/" },
+      to: { path: "^test/" },
     },
   ],
   options: {

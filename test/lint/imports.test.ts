@@ -15,12 +15,14 @@ function cruise(cwd: string, paths: string[]): { code: number; report: string } 
 }
 
 describe("import rules", () => {
-  test("a tree with an upward import, a type-only cycle, audit -> replay and a folder in no layer fails with each rule named", () => {
-    const { code, report } = cruise(join(import.meta.dir, "fixtures/imports"), ["shared"]);
+  test("a tree with an upward import, a type-only cycle, audit -> replay and a folder in no layer, shipped code importing dev/ and dev/ importing test/ fails with each rule named", () => {
+    const { code, report } = cruise(join(import.meta.dir, "fixtures/imports"), ["shared", "dev"]);
     expect(code).not.toBe(0);
     expect(report).toContain("layer-0-imports-up: shared/errors/base.ts → shared/stages/thing.ts");
     expect(report).toMatch(/no-circular: shared\/config\/(a|b)\.ts/);
     expect(report).toContain("audit-and-replay-independent: shared/audit/count.ts → shared/replay/plan.ts");
     expect(report).toContain("every-folder-in-a-layer: shared/stray/loose.ts");
+    expect(report).toContain("no-shipped-to-dev-or-test: shared/stages/thing.ts → dev/tool.ts");
+    expect(report).toContain("no-dev-to-test: dev/tool.ts → test/fixture.ts");
   }, 60_000);
 });
