@@ -115,20 +115,6 @@ export class PersistError extends TopofleetError {
   }
 }
 
-/** Codes for the Kafka sink (per-record refusals are rejections with KAFKA_SINK_RECORD_* codes, not errors). */
-export type KafkaSinkErrorCode =
-  | "KAFKA_SINK_UNAVAILABLE" // brokers down, leader moving, delivery timed out: retriable
-  | "KAFKA_SINK_FATAL" // the producer is unusable (fenced, authorization, fatal idempotence error): a new process
-  | "KAFKA_SINK_CONFIG"; // producer properties librdkafka refuses
-
-/** The Kafka sink failed for a whole batch. */
-export class KafkaSinkError extends TopofleetError {
-  readonly domain = "kafkaSink";
-  constructor(code: KafkaSinkErrorCode, message: string, opts: { retriable: boolean; cause?: unknown; context?: Record<string, unknown> }) {
-    super(code, message, opts);
-  }
-}
-
 /** Codes for the supervisor and the per-worker engine. */
 export const RUNTIME_ERROR_CODES = {
   RUNTIME_CRASH_LOOP: { retriable: false, description: "One worker crashed 5 times within 60 s: the supervisor drains the others and exits 1." },

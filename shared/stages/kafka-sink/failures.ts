@@ -3,7 +3,7 @@
  * a failure of the batch (retriable or fatal, from the binding's flags). Names are librdkafka's.
  */
 import { KafkaError } from "../../kafka/errors.ts";
-import { KafkaSinkError } from "../../errors/index.ts";
+import { KafkaSinkError } from "./errors.ts";
 import type { Rejection } from "../batch.ts";
 
 /** librdkafka error names that refuse one record for what it is: a retry would be refused again. */

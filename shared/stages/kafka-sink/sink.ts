@@ -20,7 +20,7 @@
  * (settleFailures), so only the record at fault is dead-lettered.
  */
 import type { Logger } from "pino";
-import { KafkaSinkError } from "../../errors/index.ts";
+import { KafkaSinkError } from "./errors.ts";
 import { KafkaError } from "../../kafka/errors.ts";
 import { Producer } from "../../kafka/producer/producer.ts";
 import type { KafkaConfig, ProduceRecord } from "../../kafka/types.ts";
