@@ -6,12 +6,12 @@
  *   0 errors      TopofleetError and the error class of each failure domain: everything throws them.
  *   1 config      the generic config machinery (schema DSL, diagnostics, units, secrets, shared patterns)
  *     timing      backoff and sleep helpers
- *   2 telemetry   logger, metrics and their names (not tracing: see layer 6)
+ *   2 telemetry   logger, metrics and their names
  *   3 kafka       the librdkafka binding
  *     embedded    PGlite behind a PostgreSQL socket
  *   4 stages      the Stage contract, the stage specs and registry, one folder per stage
  *   5 topology    topology file -> validated, resolved topology (iterates the stage registry)
- *   6 runtime, cli, deploy, loadgen, audit, replay, topic-reader, telemetry/tracing
+ *   6 runtime, cli, deploy, loadgen, audit, replay, topic-reader, tracing
  *                 what runs a topology and the tools around it; they may use each other without cycles,
  *                 except that audit and replay stay independent (both read topics through topic-reader)
  *   7 workers     process and thread entry points only
@@ -20,18 +20,18 @@
  *
  * Why: a stage must not depend on the whole topology (the topology depends on the stage registry), the config
  * machinery must not depend on what it configures, and so on; one wrong import and the layers become a knot.
- * Cycles are forbidden too, type-only imports included (tsPreCompilationDeps), except a cycle closed by a
- * dynamic import: a stage spec imports its implementation lazily in `create` (so a pipeline loads only what
- * it uses), and an implementation may read the registry (enrich asks the later stages' specs what they need).
+ * Cycles are forbidden too, type-only and dynamic imports included (tsPreCompilationDeps): a stage spec imports
+ * its implementation lazily in `create`, so an implementation must never import the registry back (enrich gets
+ * the later stages' needs through its StageContext instead).
  */
 const LAYERS = [
   ["shared/errors/"],
   ["shared/config/", "shared/timing/"],
-  ["shared/telemetry/(?!tracing/)"],
+  ["shared/telemetry/"],
   ["shared/kafka/", "shared/embedded/"],
   ["shared/stages/"],
   ["shared/topology/"],
-  ["shared/runtime/", "shared/cli/", "shared/deploy/", "shared/loadgen/", "shared/audit/", "shared/replay/", "shared/topic-reader/", "shared/telemetry/tracing/"],
+  ["shared/runtime/", "shared/cli/", "shared/deploy/", "shared/loadgen/", "shared/audit/", "shared/replay/", "shared/topic-reader/", "shared/tracing/"],
   ["workers/"],
 ];
 
@@ -51,10 +51,10 @@ module.exports = {
   forbidden: [
     {
       name: "no-circular",
-      comment: "A cycle of imports (type-only ones included) ties modules into one knot; a dynamic import may close a loop (lazy stage creation).",
+      comment: "A cycle of imports (type-only and dynamic ones included) ties modules into one knot.",
       severity: "error",
       from: {},
-      to: { circular: true, dependencyTypesNot: ["dynamic-import"], viaOnly: { dependencyTypesNot: ["dynamic-import"] } },
+      to: { circular: true },
     },
     ...layerRules,
     {

@@ -7,6 +7,7 @@
  *
  * With --json the last stdout line is {"events_per_s":…,"events_per_s_per_thread":…,"threads":…, …}.
  */
+import { needsOf } from "../../shared/stages/registry.ts";
 import { availableParallelism } from "node:os";
 import { pack, unpack } from "msgpackr";
 import { Batch, type RecordBatch } from "../../shared/stages/batch.ts";
@@ -85,7 +86,7 @@ const avgBytes = batchRecords.reduce((s, r) => s + r.values.byteLength, 0) / eve
 log(`enrich bench: ${events} events of ~${avgBytes.toFixed(0)} B in batches of ${batchSize}, ${threads} thread(s), ${inFlight} batches in flight, binary ratio ${binaryRatio}`);
 
 // 1. Directly in this thread: the per-thread ceiling of the thread function.
-const plan = buildEnrichPlan(enrichCfg, topology, 0);
+const plan = buildEnrichPlan(enrichCfg, topology, 0, needsOf);
 const direct = new EnrichThread(plan);
 let copyMs = 0;
 let directMs = 0;
@@ -153,6 +154,7 @@ await stage.start({
   workerId: 0,
   logger: createLogger({ level: "warn", component: "bench" }),
   metrics: new Metrics(),
+  needsOf,
   dataDir: "/tmp",
   stages: [],
 });

@@ -17,7 +17,7 @@ import { packRecords } from "../../shared/stages/records.ts";
 import type { Stage } from "../../shared/stages/stage.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
-import { OtelTracing } from "../../shared/telemetry/tracing/otel.ts";
+import { OtelTracing } from "../../shared/tracing/otel.ts";
 import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import { JSON_OUTPUT as json, numberFlag, progress as log } from "./flags.ts";
 

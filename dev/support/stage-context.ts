@@ -1,4 +1,5 @@
 /** The StageContext a stage gets from the engine, built for a stage under test or bench (dev/support kit). */
+import { needsOf } from "../../shared/stages/registry.ts";
 import type { Stage, StageContext } from "../../shared/stages/stage.ts";
 import { createLogger } from "../../shared/telemetry/logger.ts";
 import { Metrics } from "../../shared/telemetry/metrics.ts";
@@ -28,5 +29,6 @@ export function stageContext(opts: StageContextOptions = {}): StageContext {
     metrics: opts.metrics ?? new Metrics(),
     dataDir: opts.dataDir ?? "/tmp",
     stages: opts.stages ?? [],
+    needsOf,
   };
 }

@@ -13,6 +13,7 @@
  * insert conflicts) and adds no row. Batches are processed one at a time: replay favours simplicity over
  * the engine's pipelining.
  */
+import { needsOf } from "../stages/registry.ts";
 import type { Logger } from "pino";
 import { ConfigError } from "../errors/index.ts";
 import { Consumer, Producer } from "../kafka/index.ts";
@@ -116,7 +117,7 @@ async function replayRange(o: ReplayOptions, cfg: KafkaConfig, plan: ReplayPlan)
   o.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     for (const stage of stages) {
-      await stage.start({ topology: t, workerId: REPLAY_WORKER_ID, logger: o.logger.child({ stage: stage.name }), metrics, dataDir: o.dataDir, stages });
+      await stage.start({ topology: t, workerId: REPLAY_WORKER_ID, logger: o.logger.child({ stage: stage.name }), metrics, dataDir: o.dataDir, stages, needsOf });
       started.push(stage);
     }
     const deps = {

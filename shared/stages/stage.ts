@@ -21,14 +21,11 @@
  */
 import type { Logger } from "pino";
 import type { Batch } from "./batch.ts";
+import type { EnrichNeeds } from "./needs.ts";
+import type { StageConfigBase } from "./stage-config.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 
-/** What every resolved stage config has; each stage's config type (in its folder) extends it. */
-export interface StageConfigBase {
-  kind: string;
-  /** Unique in the pipeline; metric label and dead-letter header. */
-  name: string;
-}
+export type { StageConfigBase } from "./stage-config.ts";
 
 /**
  * The part of the resolved topology a stage may read at start: its peers' configs (e.g. enrich builds rows for
@@ -51,6 +48,11 @@ export interface StageContext {
   dataDir: string;
   /** The other stages of this pipeline, in order, so a stage can find a peer capability (see IdentityStore). */
   stages: readonly Stage[];
+  /**
+   * What a peer's config asks the enrich threads to prepare (the registry's `needsOf`). Handed in by whoever
+   * starts the stages, because the registry sits above every stage: enrich reading it would tie a circle.
+   */
+  needsOf(cfg: StageConfigBase): EnrichNeeds;
 }
 
 /** Result of a readiness probe of a stage's dependencies. */

@@ -4,6 +4,7 @@
  * `sslmode=disable`, and refuse to fall back to plaintext against a server without TLS. Runs against
  * PostgreSQL clusters this file starts on free ports (dev/faults), one serving TLS with a test CA.
  */
+import { needsOf } from "../../shared/stages/registry.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import postgres from "postgres";
@@ -37,7 +38,7 @@ stages:
   );
   const stages = await createStages(topology);
   const persist = stages.find((s) => s.kind === "persist")!;
-  await persist.start({ topology, workerId: 0, logger: createLogger({ level: "warn" }), metrics: new Metrics(), dataDir: "/tmp", stages });
+  await persist.start({ topology, workerId: 0, logger: createLogger({ level: "warn" }), metrics: new Metrics(), dataDir: "/tmp", stages, needsOf });
   return persist;
 }
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { MockCluster } from "../../shared/kafka/index.ts";
 import { M } from "../../shared/telemetry/names.ts";
-import { parseTraceparent } from "../../shared/telemetry/tracing/traceparent.ts";
+import { parseTraceparent } from "../../shared/tracing/traceparent.ts";
 import { TRACING_OFF } from "../../shared/topology/defaults.ts";
 import type { TracingConfig } from "../../shared/topology/types.ts";
 import { OtlpReceiver } from "../support/otlp-receiver.ts";

@@ -9,7 +9,7 @@ import { KafkaError } from "../../kafka/errors.ts";
 import type { ProduceRecord } from "../../kafka/types.ts";
 import { EventStatus, type Batch } from "../../stages/batch.ts";
 import { isHoldingStage, type HoldingStage, type Stage } from "../../stages/stage.ts";
-import type { PipelineTracing } from "../../telemetry/tracing/api.ts";
+import type { PipelineTracing } from "../../tracing/api.ts";
 import type { BackoffPolicy } from "../../timing/backoff.ts";
 import { deadLetterRecords, DLQ_HEADERS, fitDeadLetter } from "./dead-letter.ts";
 import type { EngineMetrics } from "./engine-metrics.ts";

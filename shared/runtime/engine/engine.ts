@@ -13,8 +13,9 @@ import type { Logger } from "pino";
 import { Consumer, KafkaError, Producer } from "../../kafka/index.ts";
 import type { RebalanceEvent, TopicPartition } from "../../kafka/types.ts";
 import { Batch, type RecordBatch } from "../../stages/batch.ts";
+import { needsOf } from "../../stages/registry.ts";
 import { isHoldingStage, type Stage, type StageContext, type StageHealth } from "../../stages/stage.ts";
-import { loadTracing, type PipelineTracing } from "../../telemetry/tracing/api.ts";
+import { loadTracing, type PipelineTracing } from "../../tracing/api.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { ResolvedTopology } from "../../topology/types.ts";
 import type { WorkerProgress } from "../ipc.ts";
@@ -196,6 +197,7 @@ export class Engine {
           metrics: this.opts.metrics,
           dataDir: this.opts.dataDir,
           stages: this.opts.stages,
+          needsOf,
         };
         await startStageWithRetry(stage, ctx, { log: this.log, signal: this.startAbort.signal, backoff: t.retry.backoff });
         this.startedStages.push(stage);

@@ -1,5 +1,5 @@
 /** The resolved config of the custom stage (see ./spec.ts for its schema and resolver). */
-import type { StageConfigBase } from "../stage.ts";
+import type { StageConfigBase } from "../stage-config.ts";
 
 export interface CustomStageConfig extends StageConfigBase {
   kind: "custom";

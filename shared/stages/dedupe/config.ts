@@ -1,5 +1,5 @@
 /** The resolved config of the dedupe stage (see ./spec.ts for its schema and resolver). */
-import type { StageConfigBase } from "../stage.ts";
+import type { StageConfigBase } from "../stage-config.ts";
 
 export interface DedupeStageConfig extends StageConfigBase {
   kind: "dedupe";

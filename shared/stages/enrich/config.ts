@@ -1,5 +1,5 @@
 /** The resolved config of the enrich stage (see ./spec.ts for its schema and resolver). */
-import type { StageConfigBase } from "../stage.ts";
+import type { StageConfigBase } from "../stage-config.ts";
 
 /**
  * CloudEvents context attributes a lookup may not overwrite: lookups add extension attributes only (these core

@@ -5,10 +5,9 @@
  */
 import { ConfigError } from "../../errors/index.ts";
 import type { BloomLayout } from "../dedupe/bloom-math.ts";
-import type { PipelineView } from "../stage.ts";
+import type { PipelineView, StageConfigBase } from "../stage.ts";
 import { RESERVED_TARGETS, type EnrichStageConfig } from "./config.ts";
-import { mergeNeeds, type RowColumn } from "../needs.ts";
-import { needsOf } from "../registry.ts";
+import { mergeNeeds, type EnrichNeeds, type RowColumn } from "../needs.ts";
 import { isValidAttributeName } from "./cloudevent.ts";
 
 /** Where an encoded row's column value comes from. */
@@ -63,8 +62,8 @@ export function checkEnrichConfig(cfg: EnrichStageConfig): void {
   if (problems.length) throw new ConfigError("CONFIG_INVALID", `enrich stage ${cfg.name}: ${problems.join("; ")}`);
 }
 
-/** Derives the thread plan from the stage config and the needs of the stages after it in the topology. */
-export function buildEnrichPlan(cfg: EnrichStageConfig, topology: PipelineView, workerId: number): EnrichPlan {
+/** Derives the thread plan from the stage config and the needs of the stages after it (`needsOf`: the registry's). */
+export function buildEnrichPlan(cfg: EnrichStageConfig, topology: PipelineView, workerId: number, needsOf: (cfg: StageConfigBase) => EnrichNeeds): EnrichPlan {
   const at = topology.stages.findIndex((s) => s.kind === "enrich" && s.name === cfg.name);
   const after = at >= 0 ? topology.stages.slice(at + 1) : topology.stages.filter((s) => s.kind !== "enrich");
   const needs = mergeNeeds(after.map((s) => ({ stage: s.name, needs: needsOf(s) })));

@@ -72,7 +72,7 @@ export class EnrichStage implements Stage {
    * retriable EnrichError ENRICH_LOOKUP_UNAVAILABLE.
    */
   async start(ctx: StageContext): Promise<void> {
-    const plan = buildEnrichPlan(this.cfg, ctx.topology, ctx.workerId);
+    const plan = buildEnrichPlan(this.cfg, ctx.topology, ctx.workerId, ctx.needsOf);
     this.plan = plan;
     this.logger = ctx.logger.child({ stage: this.name });
     this.lookups = await LookupSources.start(this.cfg.lookups, { stage: this.name, logger: this.logger, metrics: ctx.metrics });

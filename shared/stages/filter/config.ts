@@ -1,5 +1,5 @@
 /** The resolved config of the filter stage (see ./spec.ts for its schema and resolver). */
-import type { StageConfigBase } from "../stage.ts";
+import type { StageConfigBase } from "../stage-config.ts";
 
 /** Keeps or drops events by an expression over their CloudEvents attributes (./expression.ts). */
 export interface FilterStageConfig extends StageConfigBase {

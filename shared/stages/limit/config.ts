@@ -1,5 +1,5 @@
 /** The resolved config of the limit stage (see ./spec.ts for its schema and resolver). */
-import type { StageConfigBase } from "../stage.ts";
+import type { StageConfigBase } from "../stage-config.ts";
 
 /** A tenant's limits: a rate (GCRA over `perMs`) and an optional quota per window. */
 export interface TenantLimit {

@@ -1,5 +1,5 @@
 /** The resolved config of the persist stage (see ./spec.ts for its schema and resolver). */
-import type { StageConfigBase } from "../stage.ts";
+import type { StageConfigBase } from "../stage-config.ts";
 
 /** What a column can be written from: a CloudEvents attribute, the ingest time or the Kafka position, in default COPY order. */
 export const COLUMN_SOURCES = ["id", "source", "type", "subject", "time", "tenant", "data", "extensions", "ingested_at", "kafka_partition", "kafka_offset"] as const;

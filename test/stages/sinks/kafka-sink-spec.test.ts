@@ -2,6 +2,7 @@
  * The Kafka sink's spec through the topology loader (defaults, the properties it owns, explain), and the
  * enrich plan built from what the stages after enrich declare they need.
  */
+import { needsOf } from "../../../shared/stages/registry.ts";
 import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../../../shared/errors/index.ts";
 import { buildEnrichPlan } from "../../../shared/stages/enrich/plan.ts";
@@ -63,7 +64,7 @@ describe("kafkaSink spec", () => {
 });
 
 describe("the enrich plan is the union of what the stages after enrich need", () => {
-  const plan = (t: ReturnType<typeof topology>) => buildEnrichPlan(t.stages[0] as EnrichStageConfig, t, 0);
+  const plan = (t: ReturnType<typeof topology>) => buildEnrichPlan(t.stages[0] as EnrichStageConfig, t, 0, needsOf);
 
   test("a structured-mode Kafka sink asks for JSON, a binary one does not; neither for COPY rows or probes", () => {
     expect(plan(topology(`{ brokers: b, topic: out }`))).toMatchObject({ json: true, columns: null, dedupe: null });

@@ -4,7 +4,7 @@
  * `traceparent` / `tracestate` attributes of a structured-mode event. Only sampled batches are scanned; the
  * structured scan is a byte search for `"traceparent"` (native), so events without one cost no JSON parsing.
  */
-import type { Batch } from "../../stages/batch.ts";
+import type { Batch } from "../stages/batch.ts";
 
 /** A W3C trace context of one event. */
 export interface EventTraceContext {

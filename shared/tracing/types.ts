@@ -1,13 +1,9 @@
 /**
- * What the engine sees of tracing: batch spans behind a small interface, and `loadTracing`, which imports the
- * OpenTelemetry SDK only when the topology enables tracing. With `tracing.endpoint` unset nothing of the SDK is
- * loaded and the engine's hooks are a null check per batch and stage.
+ * The tracing interfaces the engine drives (batch spans, step spans, commit spans). Apart from api.ts so that the
+ * OpenTelemetry implementation (otel.ts, imported lazily by api.ts) and the engine both depend on them, not on each other.
  */
-import type { Logger } from "pino";
-import type { TopicPartitionOffset } from "../../kafka/types.ts";
-import type { Batch } from "../../stages/batch.ts";
-import type { ResolvedTopology } from "../../topology/types.ts";
-import type { Metrics } from "../metrics.ts";
+import type { TopicPartitionOffset } from "../kafka/types.ts";
+import type { Batch } from "../stages/batch.ts";
 
 /** Event counts per EventStatus (Live, Persisted, Duplicate, DeadLettered, Held). */
 export type SpanCounts = readonly number[];
@@ -38,11 +34,4 @@ export interface PipelineTracing {
   commitSettled(offsets: readonly TopicPartitionOffset[], sync: boolean, error: unknown): void;
   /** Exports what is queued within `timeoutMs`, then stops (spans still queued are dropped and counted). */
   shutdown(timeoutMs: number): Promise<void>;
-}
-
-/** The tracing of a topology, or null when it is off (then the SDK is never imported). */
-export async function loadTracing(t: ResolvedTopology, workerId: number, metrics: Metrics, logger: Logger): Promise<PipelineTracing | null> {
-  if (t.tracing.endpoint === null) return null;
-  const { OtelTracing } = await import("./otel.ts");
-  return new OtelTracing(t.tracing, { workerId, topology: t.name }, metrics, logger);
 }

@@ -12,14 +12,14 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, TraceIdRatioBasedSampler, type ReadableSpan, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "pino";
-import type { TopicPartitionOffset } from "../../kafka/types.ts";
-import type { Batch } from "../../stages/batch.ts";
-import type { TracingConfig } from "../../topology/types.ts";
-import type { Counter, Metrics } from "../metrics.ts";
-import { M } from "../names.ts";
-import type { BatchTrace, PipelineTracing, SpanCounts, StepSpan } from "./api.ts";
+import type { TopicPartitionOffset } from "../kafka/types.ts";
+import type { Batch } from "../stages/batch.ts";
+import type { TracingConfig } from "../topology/types.ts";
+import type { Counter, Metrics } from "../telemetry/metrics.ts";
+import { M } from "../telemetry/names.ts";
+import type { BatchTrace, PipelineTracing, SpanCounts, StepSpan } from "./types.ts";
 import { eventTraceContexts } from "./traceparent.ts";
-import { within } from "../../timing/sleep.ts";
+import { within } from "../timing/sleep.ts";
 
 /** Who emits the spans (resource attributes). */
 export interface TracingIdentity {
