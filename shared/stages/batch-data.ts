@@ -76,3 +76,24 @@ export interface EnrichedEvents {
   jsonBytes?: Uint8Array;
   jsonStarts?: Uint32Array;
 }
+
+/**
+ * Event i's value of a context attribute kept in its own column (`time` as RFC 3339 text, `subject` null when
+ * absent), or undefined when `attr` is not one of them (then it is in the event's extensions, or nowhere).
+ */
+export function columnAttribute(ev: EnrichedEvents, i: number, attr: string): string | null | undefined {
+  switch (attr) {
+    case "id":
+      return ev.id[i];
+    case "source":
+      return ev.source[i];
+    case "type":
+      return ev.type[i];
+    case "subject":
+      return ev.subject[i];
+    case "time":
+      return ev.timeText[i];
+    default:
+      return undefined;
+  }
+}

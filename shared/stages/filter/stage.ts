@@ -4,7 +4,7 @@
  * with code FILTERED. It reads the columns enrich built, so it runs after enrich (the spec's order rule).
  */
 import type { Batch } from "../batch.ts";
-import type { EnrichedEvents } from "../batch-data.ts";
+import { columnAttribute, type EnrichedEvents } from "../batch-data.ts";
 import { ConfigError } from "../../errors/index.ts";
 import type { Stage, StageContext, StageHealth } from "../stage.ts";
 import { FILTERED_CODE, type FilterStageConfig } from "./config.ts";
@@ -12,20 +12,9 @@ import { evaluate, parseExpression, type Expr } from "./expression.ts";
 
 /** An event's attribute as text, or undefined when it has none: core attributes from their columns, the rest from its extensions. */
 function attributeOf(ev: EnrichedEvents, i: number, attr: string, extensions: () => Record<string, unknown>): string | undefined {
-  switch (attr) {
-    case "id":
-      return ev.id[i];
-    case "source":
-      return ev.source[i];
-    case "type":
-      return ev.type[i];
-    case "subject":
-      return ev.subject[i] ?? undefined;
-    case "time":
-      return ev.timeText[i];
-    case "specversion":
-      return "1.0"; // enrich accepts only CloudEvents 1.0
-  }
+  const column = columnAttribute(ev, i, attr);
+  if (column !== undefined) return column ?? undefined;
+  if (attr === "specversion") return "1.0"; // enrich accepts only CloudEvents 1.0
   const v = extensions()[attr];
   if (v === undefined || v === null) return undefined;
   return typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v);

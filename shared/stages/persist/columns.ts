@@ -6,6 +6,7 @@
  */
 import { ConfigError } from "../../errors/index.ts";
 import type { EnrichedEvents, RecordBatch } from "../batch.ts";
+import { columnAttribute } from "../batch-data.ts";
 import type { ColumnMapping } from "./config.ts";
 
 /** A CloudEvents attribute (or Kafka position) a column can be mapped from. */
@@ -32,16 +33,6 @@ export const MANAGED_COLUMN_SQL: Readonly<Record<Attribute, string>> = {
 /** Event i's value for one attribute, as COPY text / unnest text wants it (numbers stay numbers). */
 export function columnValue(from: Attribute, ev: EnrichedEvents, rec: RecordBatch, i: number): string | number | null {
   switch (from) {
-    case "id":
-      return ev.id[i];
-    case "source":
-      return ev.source[i];
-    case "type":
-      return ev.type[i];
-    case "subject":
-      return ev.subject[i];
-    case "time":
-      return ev.timeText[i];
     case "tenant":
       return ev.tenant[i];
     case "data":
@@ -54,6 +45,8 @@ export function columnValue(from: Attribute, ev: EnrichedEvents, rec: RecordBatc
       return rec.partitions[i];
     case "kafka_offset":
       return rec.offsets[i];
+    default:
+      return columnAttribute(ev, i, from) ?? null;
   }
 }
 
