@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Consumer, Producer, type RebalanceEvent } from "../../shared/kafka/index.ts";
 import { consumerConfig, uniqueName } from "./helpers.ts";
 import { waitFor } from "../../dev/support/wait.ts";
-import { kafkaSuite } from "../../dev/support/kafka.ts";
+import { kafkaSuite, testRealOnly } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
 
@@ -158,8 +158,13 @@ for (const strategy of ["range", "cooperative-sticky"] as const) {
   });
 }
 
+// On librdkafka 2.15's mock cluster the member that kept its partitions now and then receives nothing for 10 s
+// and more after an incremental revoke (once in about six CI runs; on the real broker it resumes within
+// milliseconds), the same mock stall that keeps the engine's cooperative rebalance test on the real broker.
+const MOCK_COOPERATIVE_STALL = "librdkafka 2.15's mock cluster now and then stalls the kept partitions after a cooperative incremental revoke";
+
 describe("cooperative-sticky incremental rebalance", () => {
-  test("a member gives up only the partitions the newcomer takes and keeps consuming the others", async () => {
+  testRealOnly("a member gives up only the partitions the newcomer takes and keeps consuming the others", MOCK_COOPERATIVE_STALL, async () => {
     const topic = uniqueName("coop");
     await kafka().createTopic(topic, 6);
     await fill(topic, 6, 4000);
