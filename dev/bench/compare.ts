@@ -22,6 +22,8 @@ export interface Baseline {
   librdkafka?: string;
   loaded: boolean;
   load_avg?: unknown;
+  /** The host's speed when recorded (dev/bench/machine-probe.ts); absent in baselines older than the probe. */
+  machine_probe_us?: number;
   note?: string;
 }
 
@@ -53,18 +55,36 @@ function lastJsonObject(text: string): Record<string, unknown> {
   throw usageError("the result holds no JSON object line (run the bench with --json)");
 }
 
+/**
+ * How much slower this run's host is than the baseline's (probe now / probe then), or null when either lacks
+ * the probe. A cost ("lower" is better: CPU-seconds, µs) is expected to grow by this factor on a slower host,
+ * a rate ("higher") to shrink by it; the "host-adjusted" column divides that out.
+ */
+export function hostFactor(b: Baseline, result: Record<string, unknown>): number | null {
+  const now = at(result, "machine_probe_us");
+  return now !== null && b.machine_probe_us ? now / b.machine_probe_us : null;
+}
+
 /** Lines comparing `result` with `b`. */
 export function compareWith(name: string, b: Baseline, result: Record<string, unknown>): string[] {
   const lines = [`vs ${name} (${b.recorded}, ${b.machine}${b.loaded ? `, LOADED machine, load ${JSON.stringify(b.load_avg)}` : ""}): ${b.command}`];
+  const factor = hostFactor(b, result);
+  lines.push(
+    factor === null
+      ? "  host speed: not comparable (the baseline or the run has no machine_probe_us): differences include the host's"
+      : `  host speed: this host's probe is ${factor.toFixed(2)}x the baseline's; "adjusted" scales the new value back to the baseline's host`,
+  );
   for (const [path, m] of Object.entries(b.metrics)) {
     const now = at(result, path);
     if (now === null) {
       lines.push(`  ${path.padEnd(34)} ${String(m.value).padStart(12)}  ->  (absent)`);
       continue;
     }
-    const delta = m.value === 0 ? 0 : (now - m.value) / m.value;
+    const adjusted = factor === null ? now : m.better === "lower" ? now / factor : now * factor;
+    const delta = m.value === 0 ? 0 : (adjusted - m.value) / m.value;
     const verdict = Math.abs(delta) < NOISE ? "same" : (delta < 0) === (m.better === "lower") ? "better" : "WORSE";
-    lines.push(`  ${path.padEnd(34)} ${String(m.value).padStart(12)}  ->  ${String(now).padStart(12)}  ${(delta >= 0 ? "+" : "") + (delta * 100).toFixed(1)}%  ${verdict}`);
+    const shown = factor === null ? "" : ` (adjusted ${Number(adjusted.toPrecision(4))})`;
+    lines.push(`  ${path.padEnd(34)} ${String(m.value).padStart(12)}  ->  ${String(now).padStart(12)}${shown}  ${(delta >= 0 ? "+" : "") + (delta * 100).toFixed(1)}%  ${verdict}`);
   }
   return lines;
 }

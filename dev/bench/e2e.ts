@@ -31,6 +31,7 @@ import { ServiceCpuSampler, parseServicePids } from "./service-cpu.ts";
 import { MetricsScraper, type FleetCounters } from "./fleet-metrics.ts";
 import { allAssignedRate, formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
 import { freePort } from "../support/net.ts";
+import { machineProbeUs } from "./machine-probe.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -82,6 +83,7 @@ Other:
                         "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
                         (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
+                        "machine_probe_us" (this host's speed, dev/bench/machine-probe.ts: compare.ts scales by it),
                         "offered_per_s" (the generator's achieved rate),
                         "deleted_before_read","reset_backward","reread" (from the fleet's summary)}
   -h, --help
@@ -159,6 +161,8 @@ async function main(): Promise<number> {
   const seed = f.int("seed", null, 0) ?? undefined;
   const redisMode = f.oneOf("dedupe", ["auto", "bloom", "bitmap"] as const, "auto");
   const loadAtStart = loadavg()[0];
+  // Before anything of the run starts: how fast this host is today (see machine-probe.ts).
+  const probeUs = machineProbeUs();
 
   const tag = newRunId().toLowerCase();
   const names = {
@@ -448,6 +452,7 @@ async function main(): Promise<number> {
         librdkafka: rdkafkaInfo().version,
         cores: cpus().length,
         load_avg: [round(loadAtStart, 2), round(loadavg()[0], 2)],
+        machine_probe_us: probeUs,
       }),
     );
   return exitCode;

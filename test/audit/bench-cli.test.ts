@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { describeIf, describeWith, type Requirement } from "../../dev/support/services.ts";
+import { compareWith, type Baseline } from "../../dev/bench/compare.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 
@@ -91,6 +92,27 @@ describe("bench tools", () => {
     const none = Bun.spawnSync([process.execPath, tool("compare.ts"), "-"], { stdin: new TextEncoder().encode(`{"mode":"nothing"}\n`), stdout: "pipe" });
     expect(none.exitCode).toBe(1);
     expect(none.stdout.toString()).toContain("no baseline matches this result");
+  });
+
+  test("compare.ts scales a run on a slower host back to the baseline's host by the machine probe", () => {
+    const baseline: Baseline = {
+      command: "x",
+      match: {},
+      metrics: { cpu_s_per_million: { value: 10, better: "lower" }, events_per_min: { value: 3_000_000, better: "higher" } },
+      recorded: "2026-12-07",
+      machine: "test",
+      loaded: false,
+      machine_probe_us: 2,
+    };
+    // Twice as slow a host: twice the cost and half the rate are the same pipeline.
+    const lines = compareWith("b", baseline, { machine_probe_us: 4, cpu_s_per_million: 20, events_per_min: 1_500_000 }).join("\n");
+    expect(lines).toContain("2.00x the baseline's");
+    expect(lines).toMatch(/cpu_s_per_million\s+10\s+->\s+20 \(adjusted 10\)\s+\+0\.0%\s+same/);
+    expect(lines).toMatch(/events_per_min\s+3000000\s+->\s+1500000 \(adjusted 3000000\)\s+\+0\.0%\s+same/);
+    // Without a probe on either side the raw values are compared, and the output says so.
+    const raw = compareWith("b", { ...baseline, machine_probe_us: undefined }, { cpu_s_per_million: 20 }).join("\n");
+    expect(raw).toContain("not comparable");
+    expect(raw).toMatch(/cpu_s_per_million\s+10\s+->\s+20\s+\+100\.0%\s+WORSE/);
   });
 
   test("sustained-max.ts refuses e2e flags it sets itself, naming the flag", () => {
