@@ -19,7 +19,7 @@ import { audit, formatAudit, readDeadLetterTopic, RetentionWatcher, runTiming, t
 import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
-import { PeakRssSampler, processTree } from "../../shared/loadgen/process-tree.ts";
+import { PeakRssSampler, processTree, rssTrend, type RssTrend } from "../../shared/loadgen/process-tree.ts";
 import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { Consumer } from "../../shared/kafka/index.ts";
@@ -27,7 +27,7 @@ import { watermarksOf } from "../../shared/topic-reader/metadata.ts";
 import { rdkafkaInfo } from "../../shared/kafka/ffi/lib.ts";
 import { cpus, loadavg } from "node:os";
 import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";
-import { ServiceCpuSampler, parseServicePids } from "./service-cpu.ts";
+import { ServiceCpuSampler, localListenerPid, parseServicePids } from "./service-cpu.ts";
 import { MetricsScraper, type FleetCounters } from "./fleet-metrics.ts";
 import { allAssignedRate, formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
 import { freePort } from "../support/net.ts";
@@ -71,6 +71,7 @@ Other:
                         time, the rows of its partitions and when its last row was written (run-to-run spread);
                         --json then carries "workers"
   --service-pids LIST   name=pid,... of other co-resident processes whose CPU per million events to report
+                        (a broker listening on this machine at KAFKA_BROKERS' first address is found by itself: "kafka")
                         (e.g. kafka=$(cat /tmp/x-kafka/kafka.pid)); PostgreSQL backends of the bench's database
                         are always counted ("service_cpu_s_per_million" in --json)
   --profile DIR         write a .cpuprofile per fleet process (supervisor and workers; not the enrich
@@ -83,6 +84,7 @@ Other:
                         "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
                         (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
+                        "rss_trend" (the worst worker's RSS: first and last quarter, slope in MB/min; warm-up excluded),
                         "machine_probe_us" (this host's speed, dev/bench/machine-probe.ts: compare.ts scales by it),
                         "offered_per_s" (the generator's achieved rate),
                         "deleted_before_read","reset_backward","reread" (from the fleet's summary)}
@@ -259,6 +261,8 @@ async function main(): Promise<number> {
   let fleetExit: number | null = null;
   let cpuSeconds = NaN;
   let maxRssMb = NaN;
+  /** The worker whose RSS grew the most over the run (after the first minute, or a tenth of a short run). */
+  let rssTrendWorst: (RssTrend & { pid: number }) | null = null;
   let threadCpu: ThreadKindCpu[] = [];
   let gen: GeneratorResult | null = null;
   const logFile = join(tmp, "fleet.log");
@@ -273,6 +277,12 @@ async function main(): Promise<number> {
       throw usageError((e as Error).message);
     }
   })();
+  // A broker on this machine shares its cores: its CPU per event belongs in the machine's account.
+  if (external && !servicePids.has("kafka")) {
+    const local = /^(127\.0\.0\.1|localhost|\[::1\]):(\d+)$/.exec(external.split(",")[0].trim());
+    const pid = local ? localListenerPid(Number(local[2])) : null;
+    if (pid !== null) servicePids.set("kafka", [pid]);
+  }
   let filterUsed: "bloom" | "bitmap" | null = null;
   let timeline: { workers: WorkerTimeline[]; lines: string[]; steady: Awaited<ReturnType<typeof allAssignedRate>> } | null = null;
   let keptLog = false;
@@ -341,6 +351,16 @@ async function main(): Promise<number> {
     const workers = peaks.filter((p) => p.command.includes("worker.ts"));
     for (const w of workers) say(`  worker pid ${w.pid}: peak RSS ${round(w.peakRssBytes / 2 ** 20)} MB, ~${round(w.cpuSeconds, 2)} s CPU at the last sample`);
     maxRssMb = (workers.length ? Math.max(...workers.map((p) => p.peakRssBytes)) : (usage?.maxRSS ?? NaN)) / (1024 * 1024);
+    for (const w of workers) {
+      const series = sampler.rssSeries(w.pid);
+      const span = series.length ? series[series.length - 1][0] : 0;
+      const trend = rssTrend(series, Math.min(60_000, span / 10));
+      if (trend && (!rssTrendWorst || trend.slopeMbPerMin > rssTrendWorst.slopeMbPerMin)) rssTrendWorst = { ...trend, pid: w.pid };
+    }
+    if (rssTrendWorst) {
+      const t = rssTrendWorst;
+      say(`worker RSS over the run (worst worker, pid ${t.pid}, warm-up excluded): ${t.firstQuarterMb} MB in the first quarter, ${t.lastQuarterMb} MB in the last, slope ${t.slopeMbPerMin} MB/min`);
+    }
     if (fleetExit !== 0) say(`the fleet exited with code ${fleetExit}; its log: ${logFile}\n${tail(logFile, 15)}`);
     if (watcher.observed.length) throw new InvalidRun();
 
@@ -428,6 +448,7 @@ async function main(): Promise<number> {
         p99_ms: round(timing?.p99Ms ?? NaN),
         cpu_s_per_million: round(cpuSeconds / (events / 1e6), 2),
         max_rss_mb: round(maxRssMb),
+        rss_trend: rssTrendWorst ? { first_quarter_mb: rssTrendWorst.firstQuarterMb, last_quarter_mb: rssTrendWorst.lastQuarterMb, slope_mb_per_min: rssTrendWorst.slopeMbPerMin } : null,
         cpu_s_per_million_by_thread: Object.fromEntries(threadCpu.map((t) => [t.kind, round(t.cpuSeconds / (events / 1e6), 2)])),
         mode: sustained ? "sustained" : "max",
         events_per_min_wall: summary?.events_per_min ?? null,

@@ -5,7 +5,7 @@
  * counts from its first sample (user + sys, /proc/<pid>/stat), so work before the run is not charged; a
  * backend that exits keeps its last sample. Linux only; missing /proc entries are skipped.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { Sql } from "postgres";
 
 const USER_HZ = 100;
@@ -31,6 +31,52 @@ export function parseServicePids(spec: string): Map<string, number[]> {
     out.set(name, [...(out.get(name) ?? []), n]);
   }
   return out;
+}
+
+/** Socket inodes listening on TCP `port` (IPv4 and IPv6), from /proc/net/tcp*. */
+function listeningInodes(port: number): Set<string> {
+  const out = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; inode is the 10th field.
+      if (f.length > 9 && f[3] === "0A" && parseInt(f[1].split(":")[1], 16) === port) out.add(f[9]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The pid of the local process listening on `port` (e.g. the Kafka broker's JVM behind KAFKA_BROKERS), or null
+ * when the port is not local or the process is not ours to see. Lets the bench report the broker's CPU per event
+ * without a --service-pids flag.
+ */
+export function localListenerPid(port: number): number | null {
+  const inodes = listeningInodes(port);
+  if (inodes.size === 0) return null;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return Number(pid);
+      } catch {
+        // the fd closed meanwhile
+      }
+    }
+  }
+  return null;
 }
 
 /** Samples the CPU of named process groups every second until stopped; PostgreSQL backends are looked up. */

@@ -55,6 +55,9 @@ interface Probe {
   cpu_s_per_million: number | null;
   audit: string;
   load_avg: unknown;
+  /** The worst worker's RSS over the probe (e2e's rss_trend): flat or growing. */
+  rss_trend?: unknown;
+  machine_probe_us?: unknown;
 }
 
 /** Separates this script's flags (SPEC) from the e2e flags passed through; a "--" is skipped. */
@@ -89,7 +92,7 @@ async function probe(rate: number, durationMs: number, p99BoundMs: number, passt
     return { rate, pass: false, why: `e2e exited ${proc.exitCode} without a result`, p99_ms: null, offered_per_s: null, events_per_min: null, cpu_s_per_million: null, audit: "none", load_avg: null };
   }
   const num = (k: string) => (typeof r[k] === "number" ? (r[k] as number) : null);
-  const p = { rate, p99_ms: num("p99_ms"), offered_per_s: num("offered_per_s"), events_per_min: num("events_per_min"), cpu_s_per_million: num("cpu_s_per_million"), audit: String(r.audit), load_avg: r.load_avg };
+  const p = { rate, p99_ms: num("p99_ms"), offered_per_s: num("offered_per_s"), events_per_min: num("events_per_min"), cpu_s_per_million: num("cpu_s_per_million"), audit: String(r.audit), load_avg: r.load_avg, rss_trend: r.rss_trend, machine_probe_us: r.machine_probe_us };
   // The generator's figure includes waiting for the last acknowledgements: allow that tail (2 s or 3 %).
   const minOffered = (rate * durationMs) / (durationMs + Math.max(2000, durationMs * 0.03));
   if (p.offered_per_s !== null && p.offered_per_s < minOffered) return { ...p, pass: false, why: `generator offered only ${p.offered_per_s}/s (machine-bound, not a fleet verdict)` };
@@ -125,7 +128,7 @@ async function main(): Promise<number> {
     say(`probe ${probes.length + 1}: ${rate}/s for ${durationMs / 1000} s ...`);
     const p = await probe(rate, durationMs, p99, passthrough);
     probes.push(p);
-    say(`  ${p.pass ? "PASS" : "FAIL"} ${rate}/s: ${p.why}; p99 ${p.p99_ms} ms, offered ${p.offered_per_s}/s, ${p.cpu_s_per_million} CPU s per million, load ${JSON.stringify(p.load_avg)}`);
+    say(`  ${p.pass ? "PASS" : "FAIL"} ${rate}/s: ${p.why}; p99 ${p.p99_ms} ms, offered ${p.offered_per_s}/s, ${p.cpu_s_per_million} CPU s per million, load ${JSON.stringify(p.load_avg)}, worker RSS ${JSON.stringify(p.rss_trend ?? null)}`);
     return p.pass;
   };
   let pass = 0;

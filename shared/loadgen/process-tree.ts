@@ -14,6 +14,8 @@ export interface ProcessSample {
   command: string;
   /** Peak resident set size in bytes (VmHWM), 0 when unreadable. */
   peakRssBytes: number;
+  /** Resident set size now in bytes (VmRSS), 0 when unreadable. */
+  rssBytes: number;
   /** User + system CPU seconds so far (utime + stime). */
   cpuSeconds: number;
 }
@@ -32,7 +34,8 @@ function readProc(pid: number): ProcessSample | null {
     const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    return { pid, ppid, command, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0, cpuSeconds };
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    return { pid, ppid, command, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0, rssBytes: rss ? Number(rss[1]) * 1024 : 0, cpuSeconds };
   } catch {
     return null; // exited between the directory listing and the read: nothing to sample
   }
@@ -69,15 +72,27 @@ export function processTree(root: number): ProcessSample[] {
 export class PeakRssSampler {
   private readonly peaks = new Map<number, ProcessSample>();
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Per pid, its RSS at each sample: [ms since start, bytes]. */
+  private readonly series = new Map<number, Array<[number, number]>>();
+  private readonly startedAt = performance.now();
 
   constructor(private readonly root: number) {}
 
   /** Takes one sample now. */
   sample(): void {
+    const at = performance.now() - this.startedAt;
     for (const p of processTree(this.root)) {
       const prev = this.peaks.get(p.pid);
       this.peaks.set(p.pid, prev ? { ...p, peakRssBytes: Math.max(prev.peakRssBytes, p.peakRssBytes) } : p);
+      const points = this.series.get(p.pid) ?? [];
+      points.push([at, p.rssBytes]);
+      this.series.set(p.pid, points);
     }
+  }
+
+  /** The RSS samples of `pid` so far ([ms since start, bytes]). */
+  rssSeries(pid: number): ReadonlyArray<[number, number]> {
+    return this.series.get(pid) ?? [];
   }
 
   /** Samples every `intervalMs` until stop(). */
@@ -93,4 +108,33 @@ export class PeakRssSampler {
     this.timer = null;
     return [...this.peaks.values()];
   }
+}
+
+/** How a process's RSS moved over a run: the mean of its first and last quarter, and the least-squares slope. */
+export interface RssTrend {
+  firstQuarterMb: number;
+  lastQuarterMb: number;
+  slopeMbPerMin: number;
+}
+
+/**
+ * The trend of RSS samples after `skipMs` of warm-up (JIT, first allocations), or null with fewer than 8
+ * samples. The slope says whether memory keeps growing; the quarters say by how much in plain terms.
+ */
+export function rssTrend(points: ReadonlyArray<[number, number]>, skipMs = 0): RssTrend | null {
+  const p = points.filter(([t]) => t >= skipMs);
+  if (p.length < 8) return null;
+  const mb = (b: number) => b / 2 ** 20;
+  const mean = (xs: ReadonlyArray<[number, number]>) => xs.reduce((s, [, b]) => s + mb(b), 0) / xs.length;
+  const q = Math.floor(p.length / 4);
+  const mt = p.reduce((s, [t]) => s + t, 0) / p.length;
+  const mr = mean(p);
+  let num = 0;
+  let den = 0;
+  for (const [t, b] of p) {
+    num += (t - mt) * (mb(b) - mr);
+    den += (t - mt) ** 2;
+  }
+  const round1 = (x: number) => Math.round(x * 10) / 10;
+  return { firstQuarterMb: round1(mean(p.slice(0, q))), lastQuarterMb: round1(mean(p.slice(-q))), slopeMbPerMin: Math.round((den > 0 ? num / den : 0) * 60_000 * 100) / 100 };
 }

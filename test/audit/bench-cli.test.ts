@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { describeIf, describeWith, type Requirement } from "../../dev/support/services.ts";
 import { compareWith, type Baseline } from "../../dev/bench/compare.ts";
+import { localListenerPid } from "../../dev/bench/service-cpu.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 
@@ -113,6 +114,16 @@ describe("bench tools", () => {
     const raw = compareWith("b", { ...baseline, machine_probe_us: undefined }, { cpu_s_per_million: 20 }).join("\n");
     expect(raw).toContain("not comparable");
     expect(raw).toMatch(/cpu_s_per_million\s+10\s+->\s+20\s+\+100\.0%\s+WORSE/);
+  });
+
+  test("service-cpu.ts finds the local process listening on a port (how e2e finds a local broker's JVM)", () => {
+    const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      expect(localListenerPid(server.port)).toBe(process.pid);
+    } finally {
+      server.stop(true);
+    }
+    expect(localListenerPid(server.port)).toBeNull();
   });
 
   test("sustained-max.ts refuses e2e flags it sets itself, naming the flag", () => {
