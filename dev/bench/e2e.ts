@@ -348,7 +348,8 @@ async function main(): Promise<number> {
     summary = lastJsonLine(await stdout);
     const usage = fleet.resourceUsage();
     cpuSeconds = usage ? Number(usage.cpuTime.total) / 1e6 : NaN;
-    const workers = peaks.filter((p) => p.command.includes("worker.ts"));
+    // The supervisor's children: a sample taken between fork and exec shows the supervisor's command line.
+    const workers = peaks.filter((p) => p.ppid === fleetPid || p.command.includes("worker.ts"));
     for (const w of workers) say(`  worker pid ${w.pid}: peak RSS ${round(w.peakRssBytes / 2 ** 20)} MB, ~${round(w.cpuSeconds, 2)} s CPU at the last sample`);
     maxRssMb = (workers.length ? Math.max(...workers.map((p) => p.peakRssBytes)) : (usage?.maxRSS ?? NaN)) / (1024 * 1024);
     for (const w of workers) {
