@@ -84,6 +84,8 @@ Other:
                         "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
                         (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
+                        "machine_cpu_s_per_million" (fleet + Redis + the services above), "machine_ceiling_per_min"
+                        (cores / that: the most this machine could do with nothing else running),
                         "rss_trend" (the worst worker's RSS: first and last quarter, slope in MB/min; warm-up excluded),
                         "machine_probe_us" (this host's speed, dev/bench/machine-probe.ts: compare.ts scales by it),
                         "offered_per_s" (the generator's achieved rate),
@@ -417,6 +419,12 @@ async function main(): Promise<number> {
   // (observed every 200 ms), so fleet start-up is excluded and the final commit included.
   const windowMs = timing?.firstIngestMs != null && watcher.reachedAt !== null ? watcher.reachedAt - timing.firstIngestMs : NaN;
   const perMin = windowMs > 0 ? (events * 60_000) / windowMs : NaN;
+  // Every process of the pipeline shares the same cores: the sum of their CPU per event is the machine's
+  // price of an event, and cores / price the most this machine could do if nothing else ran.
+  const perMillion = (s: number) => s / (events / 1e6);
+  const machineSPerMillion =
+    perMillion(cpuSeconds) + perMillion(Number.isFinite(redisCpu) ? redisCpu : 0) + Object.values(serviceCpu).reduce((a, v) => a + perMillion(v), 0);
+  const ceilingPerMin = machineSPerMillion > 0 ? (cpus().length * 60 * 1e6) / machineSPerMillion : NaN;
   if (report && timing) {
     say(
       [
@@ -427,6 +435,8 @@ async function main(): Promise<number> {
         `services (CPU over the run): ${Object.entries(serviceCpu).map(([k, v]) => `${k} ${round(v, 2)} s = ${round(v / (events / 1e6), 2)} s per million`).join(", ")}`,
         `fleet counters (last /metrics scrape, up to 1 s before the end): ${counters ? `${counters.batches} batches, ${counters.mean_batch_events} events and ${counters.mean_batch_ms} ms per batch, ${counters.commits} commits, ${counters.persist_conflicts} persist conflicts` : "none scraped"}`,
         `redis: ${filterUsed ?? "?"} filter, ${round(redisCpu, 2)} s server CPU (${round(redisCpu / (events / 1e6), 2)} s per million events; the whole server's)`,
+        `machine: ${round(machineSPerMillion, 2)} CPU-s per million events for the fleet and its services together; ${cpus().length} cores give a ceiling of ` +
+          `${Math.round(ceilingPerMin).toLocaleString("en-US")} events/min if nothing else ran (this run: ${Math.round((100 * perMin) / ceilingPerMin)} % of it)`,
         `cpu: ${round(cpuSeconds, 2)} s for the fleet (supervisor + workers; PostgreSQL, Redis and the broker not included), ${round(cpuSeconds / (events / 1e6), 2)} s per million events; max worker RSS ${round(maxRssMb)} MB`,
       ].join("\n"),
     );
@@ -469,6 +479,8 @@ async function main(): Promise<number> {
           : {}),
         redis_cpu_s_per_million: round(redisCpu / (events / 1e6), 2),
         fleet_counters: counters,
+        machine_cpu_s_per_million: round(machineSPerMillion, 2),
+        machine_ceiling_per_min: round(ceilingPerMin, 0),
         service_cpu_s_per_million: Object.fromEntries(Object.entries(serviceCpu).map(([k, v]) => [k, round(v / (events / 1e6), 2)])),
         kafka: external ? "broker" : "mock",
         librdkafka: rdkafkaInfo().version,
