@@ -6,7 +6,7 @@
  * measured time. onMaybeSeen is "drop" so no PostgreSQL is involved: with fresh keys the only maybe-seen keys
  * are false positives, so verification would add one tiny query per batch.
  *
- *   bun dev/bench/dedupe.ts [--keys N] [--backend redis|memory|all] [--batch B] [--inflight F]
+ *   bun dev/bench/dedupe.ts [--keys N] [--backend redis|bitmap|bloom|memory|all] [--batch B] [--inflight F]
  *                           [--expected E] [--fpr P] [--chunk C] [--commands M] [--json]
  *
  * --inflight is batches in flight (the engine's inFlightBatches); --chunk is keys per BITFIELD / BF.INSERT and
@@ -33,7 +33,7 @@ import { choiceFlag, JSON_OUTPUT as json, numberFlag, progress as log } from "./
 
 
 const keys = numberFlag("keys", 500_000);
-const backendArg = choiceFlag("backend", "all", ["redis", "memory", "all"]);
+const backendArg = choiceFlag("backend", "all", ["redis", "memory", "bitmap", "bloom", "all"]);
 const batchSize = numberFlag("batch", 5_000);
 const inflight = numberFlag("inflight", 4);
 const expected = numberFlag("expected", 10_000_000);
@@ -143,14 +143,16 @@ async function serverHasBloom(url: string): Promise<boolean> {
 }
 
 const variants: Variant[] = [];
-if (backendArg !== "redis") variants.push({ backend: "memory", config: { backend: "memory" } });
-if (backendArg !== "memory") {
+if (backendArg === "memory" || backendArg === "all") variants.push({ backend: "memory", config: { backend: "memory" } });
+if (backendArg === "redis" || backendArg === "bitmap" || backendArg === "all") {
   variants.push({ backend: "redis-bitmap", config: { backend: "redis", redisMode: "bitmap", redisUrl: REDIS_URL } });
   variants.push({
     backend: "redis-bitmap-remote-prev",
     config: { backend: "redis", redisMode: "bitmap", redisUrl: REDIS_URL },
     options: { previousWindowMaxBytes: 0 },
   });
+}
+if (backendArg === "redis" || backendArg === "bloom" || backendArg === "all") {
   const bloomUrl = process.env.REDIS_BLOOM_URL ?? ((await serverHasBloom(REDIS_URL)) ? REDIS_URL : null);
   if (bloomUrl) variants.push({ backend: "redis-bloom", config: { backend: "redis", redisMode: "bloom", redisUrl: bloomUrl } });
   else log("redis-bloom: skipped (no BF.* on REDIS_URL and REDIS_BLOOM_URL is not set)");

@@ -12,7 +12,10 @@ export interface FilterRequest {
   keys: readonly string[];
   /** Filter scope of each key (see windows.ts `scopeOf`). */
   scopes: readonly string[];
-  /** Per key, `stride` slots at `j * stride`: the shard, then k bit offsets (bloom-math `writeProbes`). */
+  /**
+   * Per key, `stride` slots at `j * stride`: the shard, then k bit offsets (bloom-math `writeProbes`).
+   * Empty (stride 0) for a backend whose `needsProbes` is false.
+   */
   probes: Uint32Array;
   stride: number;
   /** The stage's clock at the time of the request (TTL and snapshot decisions use it, not Date.now()). */
@@ -33,6 +36,8 @@ export interface FilterStats {
 export interface BloomBackend {
   /** "memory", "bitmap" (Redis BITFIELD) or "bloom" (RedisBloom BF.*). */
   readonly kind: "memory" | "bitmap" | "bloom";
+  /** False when the store hashes the keys itself (RedisBloom): the request's probes may then be empty. */
+  readonly needsProbes: boolean;
   /**
    * Sets every key in the current window and returns, per key, 1 when it was maybe present before (all of its
    * bits already set in the current window, or in the previous one) and 0 when it is certainly new there.

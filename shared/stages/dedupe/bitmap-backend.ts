@@ -41,6 +41,7 @@ export interface BitmapBackendOptions {
 /** Bitmap filter in Redis via BITFIELD. Does not own the connection. */
 export class RedisBitmapBackend implements BloomBackend {
   readonly kind = "bitmap" as const;
+  readonly needsProbes = true;
   private readonly previous: PreviousWindowCache;
   private readonly pipe: RespPipe;
 

@@ -1,7 +1,8 @@
 /**
  * RedisBloom (`BF.*`, built into Redis 8 and Redis Stack): the server hashes the keys itself.
  *
- * One Lua script per chunk of keys (atomic, one round trip): it checks how many items the window's filter
+ * One Lua script per chunk of keys (atomic, one round trip), called on a RespPipe of its own with the items
+ * written as bytes (resp-bloom.ts) and the reply read into bit arrays (resp-reader.ts): it checks how many items the window's filter
  * already holds (`BF.CARD`), and while that stays within the growth bound it runs `BF.INSERT key CAPACITY n
  * ERROR p [EXPANSION e | NONSCALING] ITEMS …` (which creates the filter on first use, so concurrent workers
  * never race to create it, and answers 1 per newly added item); past the bound it only asks (`BF.MEXISTS`)
@@ -17,13 +18,18 @@
  * Every element of every reply is checked: an error inside a reply (a per-item error) is never read as an answer.
  * Keys end in ":bf" instead of a shard number so they never collide with bitmap keys of the same prefix.
  */
+import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import { ReplyError } from "ioredis";
 import { DedupeError } from "../../errors/index.ts";
 import { bloomLayout, estimatedFpRate } from "./bloom-math.ts";
-import { groupByFilter, type BloomBackend, type FilterGroup, type FilterRequest, type FilterStats } from "./backend.ts";
+import type { BloomBackend, FilterRequest, FilterStats } from "./backend.ts";
 import type { Limiter } from "./limiter.ts";
 import { hasBloomCommands, isTransientReply, redisError } from "./redis-connection.ts";
+import { encodeCommand } from "./resp-bitfield.ts";
+import { encodeScriptCall, type ScriptRef } from "./resp-bloom.ts";
+import { RespPipe } from "./resp-pipe.ts";
+import type { RespReply } from "./resp-reader.ts";
 import { filterKey, windowTtlMs } from "./windows.ts";
 
 /** How a BF.* filter may grow past its capacity. */
@@ -47,6 +53,9 @@ export interface BloomBackendOptions {
   ttlMarginMs: number;
   chunkKeys: number;
   limiter: Limiter;
+  /** Connect and command timeouts of the script pipe (default 2 s and 5 s, the stage's defaults). */
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
 }
 
 // KEYS: current, previous window. ARGV: max items, ttl ms (0: none), then the BF.INSERT options, "ITEMS", items.
@@ -65,6 +74,7 @@ local added = redis.call('BF.INSERT', KEYS[1], unpack(ARGV, 3))
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return {1, added, prev}
 `;
+const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
 
 /** Items a filter may hold before it stops growing: capacity x (1 + e + … + e^(maxFilters-1)), or capacity when non-scaling. */
 export function maxItemsOf(capacity: number, growth: BloomGrowth): number {
@@ -74,11 +84,16 @@ export function maxItemsOf(capacity: number, growth: BloomGrowth): number {
   return total;
 }
 
-/** RedisBloom filter per window and scope. Does not own the connection. */
+/** RedisBloom filter per window and scope. Does not own the ioredis connection; owns its pipe. */
 export class RedisBloomBackend implements BloomBackend {
   readonly kind = "bloom" as const;
+  /** RedisBloom hashes the keys itself: the stage need not pack probes for it. */
+  readonly needsProbes = false;
   private readonly insertOptions: string[];
-  private readonly maxItems: number;
+  private readonly maxItems: string;
+  private readonly pipe: RespPipe;
+  private readonly bySha: ScriptRef = { command: "EVALSHA", script: SCRIPT_SHA };
+  private readonly byBody: ScriptRef = { command: "EVAL", script: SCRIPT };
 
   constructor(
     private readonly redis: Redis,
@@ -86,57 +101,67 @@ export class RedisBloomBackend implements BloomBackend {
   ) {
     const g = o.growth;
     this.insertOptions = ["CAPACITY", String(o.capacity), "ERROR", String(o.errorRate), ...(g.nonScaling ? ["NONSCALING"] : ["EXPANSION", String(g.expansion)])];
-    this.maxItems = maxItemsOf(o.capacity, g);
-    redis.defineCommand("tfBloomChunk", { numberOfKeys: 2, lua: SCRIPT });
+    this.maxItems = String(maxItemsOf(o.capacity, g));
+    const timeouts = { connectTimeoutMs: o.connectTimeoutMs ?? 2_000, commandTimeoutMs: o.commandTimeoutMs ?? 5_000 };
+    this.pipe = RespPipe.like(redis, timeouts);
   }
 
   async testAndSet(req: FilterRequest): Promise<Uint8Array> {
     const out = new Uint8Array(req.keys.length);
     const ttlMs = windowTtlMs(req.window, this.o.windowMs, req.nowMs, this.o.ttlMarginMs);
     try {
-      // Shards are a bitmap notion: every group of a scope maps to the scope's single BF key.
-      await Promise.all(groupByFilter(req).flatMap((g) => this.group(req, g, ttlMs, out)));
+      // One notion of "Redis is up" for the stage: while its fail-fast ioredis client (health, stats) is not
+      // connected, the pipe fails at once like that client would.
+      if (this.redis.status !== "ready" && !this.redis.options.enableOfflineQueue) throw new Error(`Connection is closed (client ${this.redis.status})`);
+      // Shards are a bitmap notion: every key of a scope goes to the scope's single BF key.
+      await Promise.all(groupByScope(req.scopes).flatMap(([scope, positions]) => this.group(req, scope, positions, ttlMs, out)));
     } catch (err) {
       throw redisError(err, "BF.INSERT", this.redis);
     }
     return out;
   }
 
-  private group(req: FilterRequest, g: FilterGroup, ttlMs: number, out: Uint8Array): Array<Promise<void>> {
-    const cur = filterKey(this.o.prefix, g.scope, req.window, "bf");
-    const prev = filterKey(this.o.prefix, g.scope, req.window - 1, "bf");
+  private group(req: FilterRequest, scope: string, positions: number[], ttlMs: number, out: Uint8Array): Array<Promise<void>> {
+    const keys = [filterKey(this.o.prefix, scope, req.window, "bf"), filterKey(this.o.prefix, scope, req.window - 1, "bf")];
     const { chunkKeys, limiter } = this.o;
     const sent: Array<Promise<void>> = [];
-    for (let from = 0; from < g.positions.length; from += chunkKeys) {
-      const positions = g.positions.slice(from, from + chunkKeys);
-      const items = positions.map((j) => req.keys[j]!);
-      const ttl = from === 0 ? ttlMs : 0;
+    for (let from = 0; from < positions.length; from += chunkKeys) {
+      const to = Math.min(positions.length, from + chunkKeys);
+      const args = [this.maxItems, from === 0 ? String(ttlMs) : "0", ...this.insertOptions, "ITEMS"];
       sent.push(
         limiter.run(async () => {
-          const chunk = (this.redis as unknown as ChunkCommand).tfBloomChunk(cur, prev, String(this.maxItems), String(ttl), ...this.insertOptions, "ITEMS", ...items);
-          this.answer(await chunk, positions, out);
+          let reply = await this.pipe.send(encodeScriptCall(this.bySha, keys, args, req.keys, positions, from, to));
+          // The server lost its script cache (restart, SCRIPT FLUSH, failover): send the body once, which caches it again.
+          if (reply instanceof Error && reply.message.startsWith("NOSCRIPT")) {
+            reply = await this.pipe.send(encodeScriptCall(this.byBody, keys, args, req.keys, positions, from, to));
+          }
+          if (reply instanceof Error) throw reply;
+          this.answer(reply, positions, from, to, out);
         }),
       );
     }
     return sent;
   }
 
-  /** Reads one chunk's reply into `out`, checking every element. */
-  private answer(reply: unknown, positions: number[], out: Uint8Array): void {
+  /** Reads one chunk's reply (the keys at positions[from..to)) into `out`, checking every element. */
+  private answer(reply: RespReply, positions: readonly number[], from: number, to: number, out: Uint8Array): void {
     if (!Array.isArray(reply) || reply.length !== 3) throw badReply("the BF.* script", reply, "3 values");
-    const [inserted, current, previous] = reply as [unknown, unknown, unknown];
-    const n = positions.length;
-    const cur = answers(current, n, inserted === 1 ? "BF.INSERT" : "BF.MEXISTS");
-    const prev = answers(previous, n, "BF.MEXISTS");
+    const [inserted, current, previous] = reply;
+    if (inserted !== 0 && inserted !== 1) throw badReply("the BF.* script", reply, "0 or 1 first");
+    const n = to - from;
+    const op = inserted === 1 ? "BF.INSERT" : "BF.MEXISTS";
+    // The usual reply: two arrays of bits. Anything else (a per-item error) goes through the checking `answers`.
+    const cur = current instanceof Uint8Array && current.length === n ? current : answers(current, n, op);
+    const prev = previous instanceof Uint8Array && previous.length === n ? previous : answers(previous, n, "BF.MEXISTS");
     let full = 0;
     for (let i = 0; i < n; i++) {
       const c = cur[i];
       const seenBefore = prev[i] === 1 || (inserted === 1 ? c === 0 : c === 1);
-      if (seenBefore) out[positions[i]!] = 1;
+      if (seenBefore) out[positions[from + i]] = 1;
       else if (inserted !== 1 || c === FULL) {
         // Not recorded: the filter reached its bound.
         full++;
-        if (this.o.whenFull === "maybe") out[positions[i]!] = 1;
+        if (this.o.whenFull === "maybe") out[positions[from + i]] = 1;
       }
     }
     if (full > 0) this.o.onFull?.(full);
@@ -170,6 +195,9 @@ export class RedisBloomBackend implements BloomBackend {
     let loaded: boolean;
     try {
       await this.redis.ping();
+      // The pipe authenticates on its own: a refused AUTH shows here at start.
+      const reply = await this.pipe.send(encodeCommand(["PING"]));
+      if (reply instanceof Error) throw reply;
       loaded = await hasBloomCommands(this.redis);
     } catch (err) {
       throw redisError(err, "PING", this.redis);
@@ -179,11 +207,27 @@ export class RedisBloomBackend implements BloomBackend {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.pipe.close();
+  }
 }
 
-interface ChunkCommand {
-  tfBloomChunk(...args: string[]): Promise<unknown>;
+/** Request positions per scope, in first-seen order (most batches have one scope: no map lookup while it does not change). */
+function groupByScope(scopes: readonly string[]): Array<[string, number[]]> {
+  const groups = new Map<string, number[]>();
+  let lastScope: string | undefined;
+  let last: number[] = [];
+  for (let j = 0; j < scopes.length; j++) {
+    const scope = scopes[j];
+    if (scope !== lastScope) {
+      let g = groups.get(scope);
+      if (!g) groups.set(scope, (g = []));
+      last = g;
+      lastScope = scope;
+    }
+    last.push(j);
+  }
+  return [...groups];
 }
 
 /** Marks an item RedisBloom refused because a non-scaling filter is full. */
@@ -199,6 +243,8 @@ function badReply(op: string, reply: unknown, expected: string): DedupeError {
  * inside the reply fails the batch (retriable when the server state is transient), never reads as "new".
  */
 export function answers(reply: unknown, n: number, op: string): number[] {
+  // The pipe's reader hands an array of only 0s and 1s over as bytes.
+  if (reply instanceof Uint8Array) reply = Array.from(reply);
   if (!Array.isArray(reply) || reply.length !== n) throw badReply(op, reply, `${n} values`);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {

@@ -15,6 +15,7 @@ interface Bitmap {
 /** The in-process backend. Keeps at most two windows (current and previous); older ones are dropped. */
 export class MemoryBackend implements BloomBackend {
   readonly kind = "memory" as const;
+  readonly needsProbes = true;
   /** window -> "scope\0shard" -> bitmap */
   private readonly windows = new Map<number, Map<string, Bitmap>>();
 

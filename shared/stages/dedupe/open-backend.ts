@@ -33,29 +33,31 @@ export async function openRedisBackend(
     });
   }
   const common = { prefix: cfg.prefix, windowMs: cfg.windowMs, ttlMarginMs: o.ttlMarginMs, chunkKeys: o.chunkKeys, limiter };
-  if (bloom) {
-    return new RedisBloomBackend(redis, {
-      ...common,
-      capacity: filterCapacity(cfg),
-      errorRate: cfg.falsePositiveRate,
-      growth: cfg.bloom,
-      whenFull: cfg.onMaybeSeen === "verify" ? "maybe" : "new",
-      onFull,
-    });
-  }
-  const bitmap = new RedisBitmapBackend(redis, {
+  const backend = bloom
+    ? new RedisBloomBackend(redis, {
+        ...common,
+        capacity: filterCapacity(cfg),
+        errorRate: cfg.falsePositiveRate,
+        growth: cfg.bloom,
+        whenFull: cfg.onMaybeSeen === "verify" ? "maybe" : "new",
+        onFull,
+        connectTimeoutMs: o.connectTimeoutMs,
+        commandTimeoutMs: o.commandTimeoutMs,
+      })
+    : new RedisBitmapBackend(redis, {
     ...common,
     layout,
     previousWindowMaxBytes: o.previousWindowMaxBytes,
     previousWindowSettleMs: o.previousWindowSettleMs,
-    connectTimeoutMs: o.connectTimeoutMs,
-    commandTimeoutMs: o.commandTimeoutMs,
-  });
+        connectTimeoutMs: o.connectTimeoutMs,
+        commandTimeoutMs: o.commandTimeoutMs,
+      });
+  // Both backends have a pipe of their own, which authenticates on its own: a refused AUTH shows here at start.
   try {
-    await bitmap.ping();
+    await backend.ping();
   } catch (err) {
-    await bitmap.close();
+    await backend.close();
     throw err;
   }
-  return bitmap;
+  return backend;
 }

@@ -26,8 +26,28 @@ function latin1(s: string): Uint8Array {
 }
 
 /** Decimal digits of an unsigned 32-bit integer. */
-function digitCount(v: number): number {
+export function digitCount(v: number): number {
   return v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
+}
+
+/**
+ * Writes the `digits` decimal digits of `v` (an unsigned 32-bit integer) at `p`, right to left, two at a time;
+ * returns the position after them. Byte loops beat Buffer.write for a few bytes: no native call per number.
+ */
+export function writeDigits(buf: Uint8Array, p: number, v: number, digits: number): number {
+  let e = p + digits;
+  while (v >= 100) {
+    const q = (v / 100) >>> 0;
+    const r = (v - q * 100) << 1;
+    buf[--e] = DIGIT_PAIRS[r + 1];
+    buf[--e] = DIGIT_PAIRS[r];
+    v = q;
+  }
+  if (v >= 10) {
+    buf[--e] = DIGIT_PAIRS[(v << 1) + 1];
+    buf[--e] = DIGIT_PAIRS[v << 1];
+  } else buf[--e] = 0x30 + v;
+  return p + digits;
 }
 
 /**
@@ -60,7 +80,7 @@ export function encodeBitfield(
   for (let i = from; i < to; i++) {
     const at = positions[i] * stride + 1;
     for (let j = 0; j < k; j++) {
-      let v = probes[at + j];
+      const v = probes[at + j];
       // Byte loops beat Buffer.copy / set for a few bytes: no native call per probe.
       for (let q = 0; q < preLen; q++) buf[p + q] = pre[q];
       p += preLen;
@@ -71,20 +91,7 @@ export function encodeBitfield(
       } else buf[p++] = 0x30 + digits;
       buf[p++] = 0x0d;
       buf[p++] = 0x0a;
-      // Digits right to left, two at a time.
-      let e = p + digits;
-      while (v >= 100) {
-        const q = (v / 100) >>> 0;
-        const r = (v - q * 100) << 1;
-        buf[--e] = DIGIT_PAIRS[r + 1];
-        buf[--e] = DIGIT_PAIRS[r];
-        v = q;
-      }
-      if (v >= 10) {
-        buf[--e] = DIGIT_PAIRS[(v << 1) + 1];
-        buf[--e] = DIGIT_PAIRS[v << 1];
-      } else buf[--e] = 0x30 + v;
-      p += digits;
+      p = writeDigits(buf, p, v, digits);
       for (let q = 0; q < valLen; q++) buf[p + q] = val[q];
       p += valLen;
     }

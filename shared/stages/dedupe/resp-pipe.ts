@@ -1,7 +1,8 @@
 /**
- * A dedicated, pipelined Redis connection for the bitmap filter's hot path: pre-encoded BITFIELD commands
- * (resp-bitfield.ts) go out as bytes, and the replies are read by RespReader straight into bit arrays.
- * Everything else (start-up checks, PING, BITCOUNT, GETRANGE) stays on the stage's ioredis client.
+ * A dedicated, pipelined Redis connection for a Redis filter's hot path: pre-encoded commands (BITFIELD from
+ * resp-bitfield.ts, the BF.* script call from resp-bloom.ts) go out as bytes, and the replies are read by
+ * RespReader straight into bit arrays. Everything else (start-up checks, PING, BITCOUNT, GETRANGE, BF.INFO)
+ * stays on the stage's ioredis client.
  *
  * It connects with the ioredis client's resolved options (host/port or path, TLS, username/password, db),
  * lazily on first use, and behaves like that client's fail-fast settings: a command issued while the
@@ -55,8 +56,8 @@ export class RespPipe {
   }
 
   /**
-   * Writes one complete, encoded command and resolves with its reply (a Uint8Array of bits for an integer
-   * array). An error reply resolves as ioredis's ReplyError (one refused command is not a broken connection);
+   * Writes one complete, encoded command and resolves with its reply (a Uint8Array of bits for an array of
+   * 0s and 1s). An error reply resolves as ioredis's ReplyError (one refused command is not a broken connection);
    * a connection problem or timeout rejects with a plain Error.
    */
   async send(command: Uint8Array | string): Promise<RespReply> {
@@ -66,11 +67,11 @@ export class RespPipe {
     return this.write(socket, command);
   }
 
-  /** Sends an encoded command that must answer with an integer array, as bits. */
+  /** Sends an encoded command that must answer with an array of 0s and 1s, as bits. */
   async sendForBits(command: Uint8Array): Promise<Uint8Array> {
     const reply = await this.send(command);
     if (reply instanceof Error) throw reply;
-    if (!(reply instanceof Uint8Array)) throw new Error(`redis replied ${typeof reply}, expected an integer array`);
+    if (!(reply instanceof Uint8Array)) throw new Error(`redis replied ${Array.isArray(reply) ? "an array of other values" : typeof reply}, expected an array of 0s and 1s`);
     return reply;
   }
 

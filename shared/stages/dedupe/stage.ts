@@ -14,7 +14,7 @@
  */
 import type Redis from "ioredis";
 import type { Logger } from "pino";
-import type { Batch } from "../batch.ts";
+import type { Batch, EnrichedEvents } from "../batch.ts";
 import { isIdentityStore, type IdentityStore, type Stage, type StageContext, type StageHealth } from "../stage.ts";
 import type { DedupeStageConfig } from "./config.ts";
 import { DedupeError, isRetriable } from "../../errors/index.ts";
@@ -35,6 +35,9 @@ import { scopeOf, windowOf } from "./windows.ts";
 const UNKNOWN = 0;
 const NEW = 1;
 const MAYBE = 2;
+
+/** The request's probes for a backend that does not use them. */
+const NO_PROBES = { probes: new Uint32Array(0), stride: 0 };
 
 /** How many recently used scopes are remembered for stats sampling. */
 const MAX_TRACKED_SCOPES = 4096;
@@ -112,7 +115,7 @@ export class DedupeStage implements Stage {
       });
     }
     const metrics = this.metrics!;
-    const { firsts, duplicates } = dropInBatchDuplicates(batch, events.dedupeKey);
+    const { firsts, duplicates } = dropInBatchDuplicates(batch, events.dedupeKey, events.probes, events.probesPerKey);
     metrics.duplicates("in_batch", duplicates);
     if (firsts.length === 0) return;
 
@@ -205,14 +208,11 @@ export class DedupeStage implements Stage {
       if (this.scopes.size <= MAX_TRACKED_SCOPES) break;
       this.scopes.delete(oldest);
     }
-    const { probes, stride, recomputed } = packProbes(events, ask, this.layout);
-    if (recomputed && !this.warnedProbes) {
-      this.warnedProbes = true;
-      this.logger?.warn({ probesPerKey: events.probesPerKey, k: this.layout.k }, "enrich probes do not match this stage's filter layout; computing them here");
-    }
-    const req: FilterRequest = { window, keys, scopes, probes, stride, nowMs };
     try {
       const backend = await this.openBackend();
+      // RedisBloom hashes the keys itself: copying (or recomputing) probes for it would be wasted work.
+      const { probes, stride } = backend.needsProbes ? this.probesOf(events, ask) : NO_PROBES;
+      const req: FilterRequest = { window, keys, scopes, probes, stride, nowMs };
       return await backend.testAndSet(req);
     } catch (err) {
       if (!this.passesThrough(err)) throw err;
@@ -220,6 +220,16 @@ export class DedupeStage implements Stage {
       this.warnPassthrough(err, ask.length);
       return null;
     }
+  }
+
+  /** The packed probes of the asked events; warns once when the enrich stage's could not be used. */
+  private probesOf(events: EnrichedEvents, ask: readonly number[]): { probes: Uint32Array; stride: number } {
+    const packed = packProbes(events, ask, this.layout);
+    if (packed.recomputed && !this.warnedProbes) {
+      this.warnedProbes = true;
+      this.logger?.warn({ probesPerKey: events.probesPerKey, k: this.layout.k }, "enrich probes do not match this stage's filter layout; computing them here");
+    }
+    return packed;
   }
 
   /** One batched IdentityStore call for every maybe-seen event. */

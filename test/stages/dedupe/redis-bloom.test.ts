@@ -146,6 +146,22 @@ describeIf(BLOOM, "RedisBloom", () => {
       expect(stats.estimatedFpRate).toBeLessThan(measured * 2);
     });
 
+    test("the script pipe: answers like BF.MEXISTS across chunks, after the server forgot the script (NOSCRIPT), for UTF-8 keys", async () => {
+      const { b, key } = backend({ capacity: 10_000, growth: { expansion: 2, nonScaling: false, maxFilters: 4 } });
+      try {
+        const keys = Array.from({ length: 250 }, (_, i) => (i % 3 === 0 ? `ünï-${i}\u0000✓` : `k-${i}`));
+        await redis.call("SCRIPT", "FLUSH"); // as after a restart or a failover
+        expect([...(await b.testAndSet(request(keys)))]).toEqual(keys.map(() => 0));
+        expect(await redis.call("BF.MEXISTS", key, ...keys)).toEqual(keys.map(() => 1));
+        await redis.call("SCRIPT", "FLUSH");
+        const mixed = [...keys.slice(0, 10), "new-1", "new-2"];
+        expect([...(await b.testAndSet(request(mixed)))]).toEqual([...keys.slice(0, 10).map(() => 1), 0, 0]);
+        expect(await redis.pttl(key)).toBeGreaterThan(0);
+      } finally {
+        await b.close();
+      }
+    });
+
     test("an error inside the reply of the real server fails the batch instead of answering 'new'", async () => {
       const { b, key } = backend({ capacity: 100, growth: { expansion: 2, nonScaling: false, maxFilters: 4 } });
       await redis.set(key, "not a filter"); // WRONGTYPE inside the script

@@ -1,5 +1,5 @@
 /**
- * The bitmap filter's own RESP path: the incremental reader (resp-reader.ts) on every possible chunk split,
+ * The Redis filters' own RESP path: the incremental reader (resp-reader.ts) on every possible chunk split,
  * and the pipe (resp-pipe.ts) against real Redis servers: bits equal to what ioredis reads, error replies,
  * AUTH + SELECT from the URL, fail-fast while down, reconnect when back, and the command timeout.
  */
@@ -25,16 +25,38 @@ function read(stream: Uint8Array, cuts: number[]): RespReply[] {
   return out;
 }
 
-const norm = (replies: RespReply[]) => replies.map((x) => (x instanceof Uint8Array ? [...x] : x instanceof Error ? `ERR ${x.message}` : x));
+/** Plain JS values: bits as arrays of numbers, errors as "ERR <message>". */
+const norm = (replies: RespReply[]): unknown[] => replies.map((x) => (x instanceof Uint8Array ? [...x] : x instanceof Error ? `ERR ${x.message}` : Array.isArray(x) ? norm(x) : x));
 
 describe("RespReader", () => {
-  const stream = bytes("*3\r\n:1\r\n:0\r\n:1\r\n:7\r\n+OK\r\n-WRONGTYPE Operation against a key\r\n*0\r\n:-2\r\n*2\r\n:0\r\n:0\r\n");
-  const expected = [[1, 0, 1], 7, "OK", "ERR WRONGTYPE Operation against a key", [], -2, [0, 0]];
+  const stream = bytes(
+    "*3\r\n:1\r\n:0\r\n:1\r\n:7\r\n+OK\r\n-WRONGTYPE Operation against a key\r\n*0\r\n:-2\r\n*2\r\n:0\r\n:0\r\n" +
+      // The BF.* script's replies: nested arrays of bits, and an error inside one.
+      "*3\r\n:1\r\n*3\r\n:1\r\n:0\r\n:1\r\n*3\r\n:0\r\n:0\r\n:1\r\n" +
+      "*3\r\n:1\r\n*2\r\n-ERR non scaling filter is full\r\n:1\r\n*2\r\n:0\r\n:0\r\n" +
+      "*2\r\n:1\r\n:12\r\n",
+  );
+  const expected = [
+    [1, 0, 1],
+    7,
+    "OK",
+    "ERR WRONGTYPE Operation against a key",
+    [],
+    -2,
+    [0, 0],
+    [1, [1, 0, 1], [0, 0, 1]],
+    [1, ["ERR ERR non scaling filter is full", 1], [0, 0]],
+    [1, 12],
+  ];
 
-  test("reads arrays of bits, integers, status and error replies in order", () => {
-    expect(norm(read(stream, []))).toEqual(expected);
-    const [, , , err] = read(stream, []);
-    expect(err).toBeInstanceOf(ReplyError);
+  test("reads arrays of bits (nested too), other arrays, integers, status and error replies (inside arrays too) in order", () => {
+    const replies = read(stream, []);
+    expect(norm(replies)).toEqual(expected);
+    expect(replies[3]).toBeInstanceOf(ReplyError);
+    // Arrays of 0s and 1s are bytes; an array holding anything else is a JS array.
+    expect((replies[7] as RespReply[])[1]).toBeInstanceOf(Uint8Array);
+    expect(((replies[8] as RespReply[])[1] as RespReply[])[0]).toBeInstanceOf(ReplyError);
+    expect(Array.isArray(replies[9])).toBe(true);
   });
 
   test("any split of the byte stream gives the same replies", () => {
@@ -44,7 +66,7 @@ describe("RespReader", () => {
   });
 
   test("what these commands never produce is a protocol error", () => {
-    for (const bad of ["$3\r\nabc\r\n", "*1\r\n*1\r\n:1\r\n", "*2\r\n:1\r\n:2\r\n", "*-1\r\n", ":1\n", "*1\r\n+OK\r\n"]) {
+    for (const bad of ["$3\r\nabc\r\n", "*-1\r\n", ":1\n", ":1x\r\n", "*1\r\n".repeat(9) + ":1\r\n"]) {
       expect(() => read(bytes(bad), [])).toThrow(/redis protocol error/);
     }
   });

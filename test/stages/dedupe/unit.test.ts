@@ -13,6 +13,7 @@ import { bitAt, PreviousWindowCache } from "../../../shared/stages/dedupe/prev-w
 import { packProbes } from "../../../shared/stages/dedupe/probes.ts";
 import { redisError } from "../../../shared/stages/dedupe/redis-connection.ts";
 import { encodeBitfield } from "../../../shared/stages/dedupe/resp-bitfield.ts";
+import { encodeScriptCall } from "../../../shared/stages/dedupe/resp-bloom.ts";
 import { filterKey, scopeOf, windowOf, windowTtlMs } from "../../../shared/stages/dedupe/windows.ts";
 import { filterCapacity, maxFiltersPerWindow, tenantBucket } from "../../../shared/stages/dedupe/sizing.ts";
 import { events, makeBatch } from "../../../dev/support/dedupe-batches.ts";
@@ -77,6 +78,25 @@ describe("encodeBitfield", () => {
   });
 });
 
+describe("encodeScriptCall (the BF.* script call)", () => {
+  const ioredisBytes = (args: string[]) => Buffer.from(new Command(args[0], args.slice(1)).toWritable({}) as string);
+
+  test("is byte-identical to what ioredis writes for the same arguments (ASCII, UTF-8, NUL, long and empty items)", () => {
+    const items = ["/src\u0000id-1", "ünïcødé\u0000✓", "x".repeat(12_345), "", "𝄞 and a lone \ud800", "plain"];
+    const keys = ["tf:{bloom}:7:bf", "tf:{ünï}:6:bf"];
+    const args = ["700", "60000", "CAPACITY", "100", "ERROR", "0.01", "EXPANSION", "2", "ITEMS"];
+    const positions = [5, 0, 1, 2, 3, 4];
+    for (const ref of [
+      { command: "EVALSHA" as const, script: "a".repeat(40) },
+      { command: "EVAL" as const, script: "return {1, ARGV[1]}" },
+    ]) {
+      const ours = encodeScriptCall(ref, keys, args, items, positions, 1, 6);
+      const theirs = ioredisBytes([ref.command, ref.script, "2", ...keys, ...args, ...positions.slice(1, 6).map((p) => items[p])]);
+      expect(ours.equals(theirs)).toBe(true);
+    }
+  });
+});
+
 describe("windows and key names", () => {
   test("window ids, keys and TTLs", () => {
     expect(windowOf(7_199_999, 3_600_000)).toBe(1);
@@ -137,6 +157,26 @@ describe("in-batch duplicates", () => {
       EventStatus.Live,
       EventStatus.Duplicate,
     ]);
+  });
+
+  test("with the enrich probes as hashes: the same answer as the key strings, and colliding probes never make a duplicate", () => {
+    const cfg = dedupeConfig();
+    const specs = [...events("p", 300), ...events("p", 300).filter((_, i) => i % 7 === 0), ...events("q", 50)];
+    const viaSet = makeBatch(specs, cfg);
+    const bySet = dropInBatchDuplicates(viaSet, viaSet.events!.dedupeKey);
+    const viaProbes = makeBatch(specs, cfg);
+    const ev = viaProbes.events!;
+    const byProbes = dropInBatchDuplicates(viaProbes, ev.dedupeKey, ev.probes, ev.probesPerKey);
+    expect(byProbes).toEqual(bySet);
+    expect(byProbes.duplicates).toBe(Math.ceil(300 / 7));
+    expect([...viaProbes.status]).toEqual([...viaSet.status]);
+    // Every key with the same probes (k = 1 and k = 2 strides too): only string equality decides.
+    for (const stride of [2, 3, 11]) {
+      const batch = makeBatch([...events("c", 40), ...events("c", 5)], cfg);
+      const r = dropInBatchDuplicates(batch, batch.events!.dedupeKey, new Uint32Array(45 * stride).fill(7), stride);
+      expect(r.firsts).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      expect(r.duplicates).toBe(5);
+    }
   });
 });
 
