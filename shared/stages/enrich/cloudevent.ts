@@ -222,6 +222,11 @@ export function decodeStructured(value: Uint8Array): Record<string, unknown> | E
   } catch {
     return new EventReject(C.BadJson, "value is not valid UTF-8");
   }
+  return decodeStructuredText(text);
+}
+
+/** decodeStructured of a value already decoded as UTF-8 (e.g. cut from a slice decoded as a whole, see thread.ts). */
+export function decodeStructuredText(text: string): Record<string, unknown> | EventReject {
   // Before parsing: nesting the sink cannot store is refused without building it (and without a
   // stack overflow in JSON.stringify later). The event object itself is one level.
   if (jsonDeeperThan(text, MAX_JSON_DEPTH + 1)) return tooDeep();

@@ -25,9 +25,21 @@ export function extensionsJson(ev: CloudEvent, names: readonly string[]): string
   for (let i = 0; i < names.length; i++) {
     const k = names[i];
     const v = ev[k];
-    s += `${i === 0 ? "" : ","}"${k}":${typeof v === "string" ? JSON.stringify(v) : String(v)}`;
+    s += `${i === 0 ? "" : ","}"${k}":${typeof v === "string" ? jsonString(v) : String(v)}`;
   }
   return s + "}";
+}
+
+/**
+ * JSON.stringify of a string, without the call for the usual attribute value: printable ASCII other than `"`
+ * and `\` is written as it is (a char loop over a short value costs less than the native call).
+ */
+export function jsonString(v: string): string {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 34 || c === 92) return JSON.stringify(v);
+  }
+  return `"${v}"`;
 }
 
 /** Inserts `name` into a sorted list of names unless present. */

@@ -3,9 +3,10 @@
  * time, tenant, JSON columns, dedupe key and Bloom probes, COPY line) happens here so the main thread only
  * does I/O. Pure apart from the user module: it can be driven directly (benchmarks) or through piscina.
  */
+import { isAscii } from "node:buffer";
 import { writeProbes } from "../dedupe/bloom-math.ts";
 import { copyField, copyJsonField } from "../persist/copy-text.ts";
-import { decodeBinary, decodeStructured, isBinaryMode, structuredFormatProblem, tooDeep, validateEvent, type ValidEvent } from "./cloudevent.ts";
+import { decodeBinary, decodeStructured, decodeStructuredText, isBinaryMode, structuredFormatProblem, tooDeep, validateEvent, type ValidEvent } from "./cloudevent.ts";
 import { EnrichRejectCode as C, EventReject } from "./codes.ts";
 import { decodeLookupTables, type LookupTables } from "./lookup-codec.ts";
 import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-api.ts";
@@ -26,6 +27,17 @@ const COLUMN_CODE: Record<ColumnSource, number> = {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+const asciiDecoder = new TextDecoder();
+
+/**
+ * The slice's values as one string when every byte is ASCII (the usual case), else null. One native decode
+ * per slice instead of a view and a decode per event; ASCII is valid UTF-8 and byte offsets are character
+ * offsets, so record i's text is a slice of it. Other slices decode record by record, as UTF-8 (fatal).
+ */
+function asciiValues(values: Uint8Array): string | null {
+  return isAscii(values) ? asciiDecoder.decode(values) : null;
+}
+
 /** Result of a task that processes nothing (warm-up, empty slice). */
 function emptySlice(): EnrichSliceOk {
   const strings = {} as EnrichSliceOk["strings"];
@@ -41,6 +53,8 @@ function sinkChecks(plan: EnrichPlan): { data: boolean; key: boolean; tenant: bo
 
 /** Why `data` (as JSON text) cannot be stored in a jsonb column, or null. */
 function dataProblem(json: string): EventReject | null {
+  // Both escapes need a backslash: one native scan skips the two searches for most payloads.
+  if (json.indexOf("\\") === -1) return jsonDeeperThan(json, MAX_JSON_DEPTH) ? tooDeep() : null;
   if (hasEscapedNul(json)) return new EventReject(C.BadData, "data contains U+0000, which PostgreSQL jsonb cannot store");
   if (hasEscapedLoneSurrogate(json)) return new EventReject(C.BadData, "data contains a lone surrogate (\\ud800-\\udfff unpaired), which PostgreSQL jsonb cannot store");
   if (jsonDeeperThan(json, MAX_JSON_DEPTH)) return tooDeep();
@@ -74,6 +88,14 @@ function windowProblem(t: EventTime, now: number, w: NonNullable<EnrichPlan["par
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * copyField of a validated String attribute (id, source, type, subject): the CloudEvents String rule leaves
+ * no control characters, so only a backslash can need escaping, and one native search rules it out.
+ */
+function copyAttribute(v: string): string {
+  return v.indexOf("\\") === -1 ? v : copyField(v);
+}
 
 /** Why a tenant cannot be a key of the (tenant, time) index, or null. */
 function tenantProblem(tenant: string | null): EventReject | null {
@@ -133,20 +155,25 @@ export class EnrichThread {
     }
   }
 
-  /** Decode, validate and apply the lookups to record i of the task. Deterministic, so it can be re-run for a fresh copy. */
-  private prepare(task: EnrichTask, headers: Array<TextHeaders | null> | null, i: number): ValidEvent | EventReject {
+  /**
+   * Decode, validate and apply the lookups to record i of the task. Deterministic, so it can be re-run for a
+   * fresh copy. `ascii`: the slice's values decoded as a whole when they are all ASCII (asciiValues), else null.
+   */
+  private prepare(task: EnrichTask, headers: Array<TextHeaders | null> | null, i: number, ascii: string | null): ValidEvent | EventReject {
     const start = task.valueStarts[i];
     const bytes = task.valueStarts[i + 1] - start;
     const isNull = task.valueNull[i] === 1;
     if (!isNull && bytes > this.plan.maxEventBytes) {
       return new EventReject(C.TooLarge, `value is ${bytes} bytes, more than maxEventBytes (${this.plan.maxEventBytes})`);
     }
-    const value = isNull ? null : task.values.subarray(start, start + bytes);
     const h = headers === null ? null : headers[i];
     let obj: Record<string, unknown> | EventReject;
-    if (isBinaryMode(h)) obj = decodeBinary(h!, value);
-    else if (value === null) return new EventReject(C.NullValue, "value is null; a structured-mode event needs its JSON in the value");
-    else obj = structuredFormatProblem(h) ?? decodeStructured(value);
+    if (isBinaryMode(h)) obj = decodeBinary(h!, isNull ? null : task.values.subarray(start, start + bytes));
+    else if (isNull) return new EventReject(C.NullValue, "value is null; a structured-mode event needs its JSON in the value");
+    else {
+      obj = structuredFormatProblem(h) ??
+        (ascii !== null ? decodeStructuredText(ascii.slice(start, start + bytes)) : decodeStructured(task.values.subarray(start, start + bytes)));
+    }
     if (obj instanceof EventReject) return obj;
     const valid = validateEvent(obj, this.plan.maxAttributes);
     if (valid instanceof EventReject) return valid;
@@ -171,19 +198,21 @@ export class EnrichThread {
     const warnings: string[] = [];
     const valid: Array<ValidEvent | null> = new Array(n).fill(null);
     const skip = task.skip;
+    const ascii = asciiValues(task.values);
     for (let i = 0; i < n; i++) {
       if (skip !== null && skip[i] === 1) continue;
-      const r = this.prepare(task, headers, i);
+      const r = this.prepare(task, headers, i, ascii);
       if (r instanceof EventReject) rejections.push([i, r.code, r.reason]);
       else valid[i] = r;
     }
-    if (this.module) await this.applyModule(task, headers, valid, rejections, warnings);
+    if (this.module) await this.applyModule(task, headers, ascii, valid, rejections, warnings);
     return this.build(task, valid, rejections, warnings);
   }
 
   private async applyModule(
     task: EnrichTask,
     headers: Array<TextHeaders | null> | null,
+    ascii: string | null,
     valid: Array<ValidEvent | null>,
     rejections: EnrichSliceOk["rejections"],
     warnings: string[],
@@ -212,7 +241,7 @@ export class EnrichThread {
       lookup,
     });
     // prepare() is deterministic and these events were valid, so a re-run yields a fresh valid copy.
-    const fresh = (k: number) => (this.prepare(task, headers, positions[k]) as ValidEvent).event;
+    const fresh = (k: number) => (this.prepare(task, headers, positions[k], ascii) as ValidEvent).event;
     const { outcomes, batchFailure } = await runEnrichModule(this.module!, events, ctxFor, fresh);
     if (batchFailure) warnings.push(`enrich module batch call ${batchFailure}; its ${events.length} events were run one by one`);
     for (let k = 0; k < positions.length; k++) {
@@ -260,6 +289,7 @@ export class EnrichThread {
     for (let i = 0; i < n; i++) {
       const v = valid[i];
       let dataText: string | null = null;
+      let ten: string | null = null;
       if (v !== null) {
         let problem: EventReject | null = null;
         try {
@@ -272,7 +302,8 @@ export class EnrichThread {
           problem = new EventReject(C.BadData, `data cannot be encoded as JSON: ${errorText(e)}`);
         }
         problem ??= sink.key ? keyProblem(v.event.source, v.event.id) : null;
-        problem ??= sink.tenant ? tenantProblem(tenantOf(v.event, plan)) : null;
+        ten = tenantOf(v.event, plan);
+        problem ??= sink.tenant ? tenantProblem(ten) : null;
         let t: EventTime | null = v.time;
         if (t === null) {
           // Kafka's timestamp is part of the record, so a replayed event gets the same time (and primary key).
@@ -295,7 +326,6 @@ export class EnrichThread {
       }
       const ev = v!.event;
       const t = eventTime[i]!;
-      const ten = tenantOf(ev, plan);
       if (plan.ingestedAtExtension) {
         ev.ingestedat = ingest.text;
         addSortedName(v!.extNames, "ingestedat");
@@ -334,10 +364,10 @@ export class EnrichThread {
         // join per line: about twice as fast to encode later as a line built with += (a rope of ~20 pieces).
         for (let c = 0; c < columns.length; c++) {
           switch (columns[c]) {
-            case 0: row[c] = copyField(ev.id); break;
-            case 1: row[c] = copyField(ev.source); break;
-            case 2: row[c] = copyField(ev.type); break;
-            case 3: row[c] = copyField(sub); break;
+            case 0: row[c] = copyAttribute(ev.id); break;
+            case 1: row[c] = copyAttribute(ev.source); break;
+            case 2: row[c] = copyAttribute(ev.type); break;
+            case 3: row[c] = sub === null ? "\\N" : copyAttribute(sub); break;
             case 4: row[c] = t.text; break;
             case 5: row[c] = copyField(ten); break;
             case 6: row[c] = copyJsonField(dataText); break;

@@ -190,3 +190,24 @@ describe("dedupe key and Bloom probes", () => {
     expect(b.events!.probes.length).toBe(0);
   });
 });
+
+describe("slice decoding", () => {
+  test("an all-ASCII slice (decoded as one text) and a slice with UTF-8 in it give the same rows", async () => {
+    const stage = await stageWith();
+    const events = [ce({ id: "a-1", data: { note: "plain" } }), ce({ id: "a-2", subject: "s\\2", data: [1, { x: "y" }] }), ce({ id: "a-3", region: "r" })];
+    const ascii = batchOf(events.map((e) => structured(e)));
+    // The same events after one with a multi-byte character: that slice is decoded record by record.
+    const mixed = batchOf([structured(ce({ id: "ü-0", data: { note: "grüße" } })), ...events.map((e) => structured(e))]);
+    await stage.process(ascii);
+    await stage.process(mixed);
+    for (let i = 0; i < events.length; i++) {
+      expect(mixed.status[i + 1]).toBe(EventStatus.Live);
+      for (const c of ["id", "source", "type", "subject", "timeText", "tenant", "data", "extensions", "dedupeKey"] as const) {
+        expect(mixed.events![c][i + 1]).toBe(ascii.events![c][i]);
+      }
+      // The event's own fields (id to extensions) are the same; the ingest time and Kafka offset are the batch's.
+      expect(parseCopyLine(mixed.events!.copyLines[i + 1]).slice(0, 8)).toEqual(parseCopyLine(ascii.events!.copyLines[i]).slice(0, 8));
+    }
+    expect(mixed.events!.data[0]).toBe('{"note":"grüße"}');
+  });
+});

@@ -52,6 +52,12 @@ describe("String rule (CloudEvents 1.0.2)", () => {
   test("the pure check names the first offending character", () => {
     expect(stringRuleProblem("plain")).toBeNull();
     expect(stringRuleProblem("ab\u0000")).toBe("contains a control character (U+0000) at index 2");
+    // Past the printable-ASCII shortcut: DEL, C1 controls, noncharacters and lone surrogates are still found.
+    expect(stringRuleProblem("ok\u007f")).toBe("contains a control character (U+007F) at index 2");
+    expect(stringRuleProblem("é\u0085")).toBe("contains a control character (U+0085) at index 1");
+    expect(stringRuleProblem("x\ufffe")).toBe("contains a Unicode noncharacter (U+FFFE) at index 1");
+    expect(stringRuleProblem("x\ud800y")).toBe("contains a lone surrogate (U+D800) at index 1");
+    expect(stringRuleProblem("grüße 😀")).toBeNull();
   });
 });
 
