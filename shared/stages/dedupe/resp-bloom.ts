@@ -2,11 +2,10 @@
  * The BF.* filter's script call (`EVALSHA sha numkeys key… arg… item…`) encoded straight into RESP bytes.
  *
  * Why: through ioredis every item of a chunk was a separate JS argument, measured and concatenated by
- * Command.toWritable and writeBuffered (~0.8 µs per key on the worker's main thread). Here the items are
- * written into one preallocated Buffer: ASCII keys (the usual "source\0id") byte by byte, others with
- * Buffer.write. The bytes go out on the BF.* backend's RespPipe, whose RespReader reads the replies.
+ * Command.toWritable and writeBuffered (~0.8 µs per key on the worker's main thread). Here a whole chunk is
+ * one string, encoded once (see encodeScriptCall). The bytes go out on the BF.* backend's RespPipe, whose
+ * RespReader reads the replies.
  */
-import { digitCount, writeDigits } from "./resp-bitfield.ts";
 
 /** `$<bytes>\r\n<s>\r\n` of one argument. */
 function bulk(s: string): string {
@@ -20,9 +19,17 @@ export interface ScriptRef {
   script: string;
 }
 
+/** "$0" … "$4095": the length headers of the usual items, never built per key. */
+const LENGTH_HEADERS = Array.from({ length: 4096 }, (_, n) => `$${n}`);
+
 /**
  * Encodes `<command> <script> <keys.length> keys… args… items[positions[from..to)]…`. Byte-identical to what
  * ioredis writes for the same arguments (tested).
+ *
+ * The items are joined into one string with their UTF-16 lengths as headers and encoded by one native call:
+ * when the bytes are as many as the string's code units, every character was ASCII and those lengths were the
+ * byte lengths. Otherwise (a non-ASCII key) it is encoded again with each item's UTF-8 byte length.
+ * Measured on 80-character keys: ~0.1 µs per key, against ~0.4 µs for a byte loop and ~0.8 µs through ioredis.
  */
 export function encodeScriptCall(
   ref: ScriptRef,
@@ -36,44 +43,17 @@ export function encodeScriptCall(
   let head = `*${3 + keys.length + args.length + (to - from)}\r\n${bulk(ref.command)}${bulk(ref.script)}${bulk(String(keys.length))}`;
   for (const k of keys) head += bulk(k);
   for (const a of args) head += bulk(a);
-  // Upper bound: "$", up to 10 length digits, CRLF, 3 UTF-8 bytes per UTF-16 unit, CRLF.
-  let bound = Buffer.byteLength(head);
-  for (let i = from; i < to; i++) bound += 15 + 3 * items[positions[i]].length;
-  // A fresh buffer per command: the socket may hold it until it is flushed, so it is never reused.
-  const buf = Buffer.allocUnsafe(bound);
-  let p = buf.write(head, 0, "utf8");
-  for (let i = from; i < to; i++) p = writeItem(buf, p, items[positions[i]]);
-  return buf.subarray(0, p);
-}
-
-/** Writes one item as a bulk string at `p`; returns the position after it. */
-function writeItem(buf: Buffer, p: number, s: string): number {
-  const n = s.length;
-  buf[p] = 0x24; // "$"
-  const digits = digitCount(n);
-  const body = writeDigits(buf, p + 1, n, digits) + 2;
-  let q = body;
-  let i = 0;
-  // ASCII, byte by byte: no native call per key.
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) break;
-    buf[q++] = c;
+  if (to <= from) return Buffer.from(head, "utf8");
+  const parts = new Array<string>(2 * (to - from));
+  for (let i = from, j = 0; i < to; i++, j += 2) {
+    const s = items[positions[i]];
+    parts[j] = s.length < LENGTH_HEADERS.length ? LENGTH_HEADERS[s.length] : `$${s.length}`;
+    parts[j + 1] = s;
   }
-  if (i < n) {
-    // Not ASCII: the byte length is larger than the length written above; write the key as UTF-8 and redo the header.
-    const bytes = Buffer.byteLength(s, "utf8");
-    const bodyAt = p + 1 + digitCount(bytes) + 2;
-    buf.write(s, bodyAt, "utf8");
-    writeDigits(buf, p + 1, bytes, digitCount(bytes));
-    buf[bodyAt - 2] = 0x0d;
-    buf[bodyAt - 1] = 0x0a;
-    q = bodyAt + bytes;
-  } else {
-    buf[body - 2] = 0x0d;
-    buf[body - 1] = 0x0a;
-  }
-  buf[q] = 0x0d;
-  buf[q + 1] = 0x0a;
-  return q + 2;
+  const text = `${head}${parts.join("\r\n")}\r\n`;
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length === text.length) return bytes;
+  let exact = head;
+  for (let i = from; i < to; i++) exact += bulk(items[positions[i]]);
+  return Buffer.from(exact, "utf8");
 }

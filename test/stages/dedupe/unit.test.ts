@@ -82,17 +82,25 @@ describe("encodeScriptCall (the BF.* script call)", () => {
   const ioredisBytes = (args: string[]) => Buffer.from(new Command(args[0], args.slice(1)).toWritable({}) as string);
 
   test("is byte-identical to what ioredis writes for the same arguments (ASCII, UTF-8, NUL, long and empty items)", () => {
-    const items = ["/src\u0000id-1", "ünïcødé\u0000✓", "x".repeat(12_345), "", "𝄞 and a lone \ud800", "plain"];
-    const keys = ["tf:{bloom}:7:bf", "tf:{ünï}:6:bf"];
     const args = ["700", "60000", "CAPACITY", "100", "ERROR", "0.01", "EXPANSION", "2", "ITEMS"];
     const positions = [5, 0, 1, 2, 3, 4];
-    for (const ref of [
-      { command: "EVALSHA" as const, script: "a".repeat(40) },
-      { command: "EVAL" as const, script: "return {1, ARGV[1]}" },
-    ]) {
-      const ours = encodeScriptCall(ref, keys, args, items, positions, 1, 6);
-      const theirs = ioredisBytes([ref.command, ref.script, "2", ...keys, ...args, ...positions.slice(1, 6).map((p) => items[p])]);
-      expect(ours.equals(theirs)).toBe(true);
+    // ASCII only (the one-pass path), then non-ASCII items or keys (encoded again with byte lengths).
+    const ascii = ["/src\u0000id-1", "x".repeat(5_000), "", "y".repeat(4_095), "z".repeat(4_096), "plain"];
+    const utf8 = ["/src\u0000id-1", "ünïcødé\u0000✓", "x".repeat(12_345), "", "𝄞 and a lone \ud800", "plain"];
+    const cases = [
+      { items: ascii, keys: ["tf:{bloom}:7:bf", "tf:{bloom}:6:bf"] },
+      { items: utf8, keys: ["tf:{bloom}:7:bf", "tf:{bloom}:6:bf"] },
+      { items: ascii, keys: ["tf:{ünï}:7:bf", "tf:{ünï}:6:bf"] },
+    ];
+    for (const { items, keys } of cases) {
+      for (const ref of [
+        { command: "EVALSHA" as const, script: "a".repeat(40) },
+        { command: "EVAL" as const, script: "return {1, ARGV[1]}" },
+      ]) {
+        const ours = encodeScriptCall(ref, keys, args, items, positions, 1, 6);
+        const theirs = ioredisBytes([ref.command, ref.script, "2", ...keys, ...args, ...positions.slice(1, 6).map((p) => items[p])]);
+        expect(ours.equals(theirs)).toBe(true);
+      }
     }
   });
 });
