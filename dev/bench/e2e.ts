@@ -14,20 +14,17 @@ import type { RunSummary } from "../../shared/cli/summary.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
-import { Admin, MockCluster, Producer, mockPartitionsFor, type KafkaConfig } from "../../shared/kafka/index.ts";
-import { audit, formatAudit, readDeadLetterTopic, RetentionWatcher, runTiming, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
+import { formatAudit, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
+import { auditBenchRun, benchPartitions, benchProducer, benchWatcher, cleanupBenchRun, localBrokerPid, openBenchKafka, prepareBenchTable } from "./bench-run.ts";
 import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import { PeakRssSampler, processTree, rssTrend, type RssTrend } from "../../shared/loadgen/process-tree.ts";
 import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
-import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
-import { Consumer } from "../../shared/kafka/index.ts";
-import { watermarksOf } from "../../shared/topic-reader/metadata.ts";
 import { rdkafkaInfo } from "../../shared/kafka/ffi/lib.ts";
 import { cpus, loadavg } from "node:os";
 import { dedupeFilterUsed, redisCpuSeconds } from "./redis-side.ts";
-import { ServiceCpuSampler, localListenerPid, parseServicePids } from "./service-cpu.ts";
+import { ServiceCpuSampler, parseServicePids } from "./service-cpu.ts";
 import { MetricsScraper, type FleetCounters } from "./fleet-metrics.ts";
 import { allAssignedRate, formatTimeline, parseFleetLog, partitionSpans, type WorkerTimeline } from "./fleet-timeline.ts";
 import { freePort } from "../support/net.ts";
@@ -110,9 +107,6 @@ const SPEC = {
   "service-pids": { type: "string" },
 } as const;
 
-/** Envelope + headers on top of the payload, for partition sizing on the mock. */
-const RECORD_OVERHEAD_BYTES = 320;
-
 /** Waits until GET /readyz answers 200, the process exits, or the deadline passes. */
 async function waitReady(port: number, exited: Promise<number>, timeoutMs: number): Promise<boolean> {
   let gone = false;
@@ -180,30 +174,11 @@ async function main(): Promise<number> {
   const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const external = process.env.KAFKA_BROKERS || null;
-  const recordBytes = payloadBytes + RECORD_OVERHEAD_BYTES;
-  // On the mock, the default holds the whole run; an explicit --partitions is honoured (to see the retention
-  // check turn a too-small topic into an invalid run) with a warning.
-  const needed = external ? 1 : mockPartitionsFor(events, recordBytes);
-  const partitions = f.has("partitions") ? f.int("partitions", 8, 1) : Math.max(8, needed);
-  if (partitions < needed) say(`warning: ${partitions} mock partitions cannot hold ${events} events (${needed} needed): expect an invalid run`);
-  const dlqPartitions = external ? 1 : mockPartitionsFor(Math.ceil(events * config.invalidRatio * 1.5) + 1, recordBytes + 400);
+  const explicit = f.has("partitions") ? f.int("partitions", 8, 1) : null;
+  const { partitions, dlqPartitions } = benchPartitions({ external: external !== null, events, payloadBytes, invalidRatio: config.invalidRatio, explicit, say });
 
   const tmp = mkdtempSync(join(tmpdir(), "tf-bench-"));
-  let mock: MockCluster | null = null;
-  let brokers: string;
-  if (external) {
-    brokers = external;
-    const admin = new Admin({ config: { "bootstrap.servers": brokers } });
-    await admin.createTopics([
-      { name: names.topic, partitions },
-      { name: names.dlq, partitions: dlqPartitions },
-    ]);
-    await admin.close();
-  } else {
-    mock = await MockCluster.start({ brokers: 1, topics: [{ name: names.topic, partitions }, { name: names.dlq, partitions: dlqPartitions }] });
-    brokers = mock.bootstraps;
-  }
-  const kafka: KafkaConfig = { "bootstrap.servers": brokers };
+  const { brokers, mock, kafka } = await openBenchKafka({ external, names, partitions, dlqPartitions });
   const httpPort = await freePort();
   const topologyFile = join(tmp, "bench.yaml");
   await Bun.write(
@@ -240,17 +215,13 @@ async function main(): Promise<number> {
   say(`bench ${tag}: ${sustained ? `sustained ${rate}/s` : "max throughput"}, ${events} events of ${payloadBytes} B, ${partitions} partitions, ${replicas} replica(s), kafka ${external ? brokers : `mock ${brokers}`}`);
 
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
-  const producer = new Producer({
-    config: { ...kafka, "enable.idempotence": "true", "compression.type": compression, "linger.ms": "5", "batch.num.messages": "10000" },
-  });
+  const producer = benchProducer(kafka, compression);
   let fleet: ReturnType<typeof Bun.spawn> | null = null;
-  const watcher = new RetentionWatcher({
-    config: kafka,
-    topic: names.topic,
-    group: names.group,
-    partitions: Array.from({ length: partitions }, (_, i) => i),
-    intervalMs: 200,
-    target: events,
+  const watcher = benchWatcher({
+    kafka,
+    names,
+    partitions,
+    events,
     onViolation: (what) => {
       say(`INVALID RUN: broker retention deleted unconsumed messages (${what}); stopping`);
       fleet?.kill("SIGTERM");
@@ -281,8 +252,7 @@ async function main(): Promise<number> {
   })();
   // A broker on this machine shares its cores: its CPU per event belongs in the machine's account.
   if (external && !servicePids.has("kafka")) {
-    const local = /^(127\.0\.0\.1|localhost|\[::1\]):(\d+)$/.exec(external.split(",")[0].trim());
-    const pid = local ? localListenerPid(Number(local[2])) : null;
+    const pid = localBrokerPid(external);
     if (pid !== null) servicePids.set("kafka", [pid]);
   }
   let filterUsed: "bloom" | "bitmap" | null = null;
@@ -291,12 +261,7 @@ async function main(): Promise<number> {
   try {
     // Create the table now (the persist stage's own migration), then give it an insert-time column so
     // latency can be measured to the row write rather than to ingest (see shared/audit/latency.ts).
-    const migrate = Bun.spawnSync([...fleetCmd.slice(0, 3), "--migrate"], { cwd: REPO, env: fleetEnv, stderr: "pipe", stdout: "pipe" });
-    if (migrate.exitCode === 0) {
-      await sql`ALTER TABLE ${sql(names.table)} ADD COLUMN written_at timestamptz DEFAULT clock_timestamp()`
-        .then(() => (latencyColumn = "written_at"))
-        .catch((e) => say(`latency falls back to ingested_at: ${e.message}`));
-    } else say(`migration failed (exit ${migrate.exitCode}); latency falls back to ingested_at: ${migrate.stderr.toString().trim().split("\n").at(-1)}`);
+    latencyColumn = await prepareBenchTable({ sql, table: names.table, migrateCmd: fleetCmd.slice(0, 3), cwd: REPO, env: fleetEnv, say });
     const produce = () =>
       runGenerator({ producer, topic: names.topic, config, key, seed, onProgress: undefined }).then((r) => {
         gen = r;
@@ -369,20 +334,17 @@ async function main(): Promise<number> {
 
     const manifest = (gen as GeneratorResult | null)?.manifest;
     if (!manifest) throw new Error("the generator produced no manifest");
-    const dlq = await readDeadLetterTopic({ config: kafka, topic: names.dlq, runId: manifest.runId });
-    const wmConsumer = new Consumer({ config: { ...kafka, "group.id": `${names.group}-audit` } });
-    const source = await watermarksOf(wmConsumer, names.topic, Array.from({ length: partitions }, (_, i) => i)).finally(() => wmConsumer.close());
-    report = await audit({
+    ({ report, timing } = await auditBenchRun({
       sql,
-      table: names.table,
+      kafka,
+      names,
+      partitions,
       manifest,
-      deadLetters: dlq.tally,
       duplicatesDropped: summary?.duplicates ?? null,
       filtered: summary?.filtered ?? 0,
-      retention: { source, deadLetter: dlq.watermarks, observed: watcher.observed },
-      sourceIsFresh: true,
-    });
-    timing = await runTiming(sql, names.table, manifest.runId, latencyColumn);
+      observed: watcher.observed,
+      latencyColumn,
+    }));
     if (f.bool("timeline") && timing.column === "written_at") {
       const workersSeen = parseFleetLog(readFileSync(logFile, "utf8"));
       const steady = await allAssignedRate(sql, names.table, workersSeen);
@@ -399,15 +361,7 @@ async function main(): Promise<number> {
   } finally {
     fleet?.kill("SIGKILL");
     await producer.close().catch(() => undefined);
-    if (!f.bool("keep")) {
-      await sql`DROP TABLE IF EXISTS ${sql(names.table)} CASCADE`.catch((e) => say(`cleanup: could not drop ${names.table}: ${e.message}`));
-      await deleteRedisPrefix(redisUrl, names.prefix).catch((e) => say(`cleanup: could not delete Redis keys ${names.prefix}*: ${e.message}`));
-      if (external) {
-        const admin = new Admin({ config: kafka });
-        await admin.deleteTopics([names.topic, names.dlq]).catch((e) => say(`cleanup: could not delete topics: ${e.message}`));
-        await admin.close();
-      }
-    }
+    if (!f.bool("keep")) await cleanupBenchRun({ sql, redisUrl, names, kafka, external: external !== null, say });
     await sql.end();
     await mock?.stop();
     // Keep the topology file and the fleet's log when the fleet ran and something went wrong.
