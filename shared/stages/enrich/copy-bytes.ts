@@ -12,6 +12,8 @@ export interface CopyBytes {
   starts: Uint32Array;
 }
 
+import { isAscii } from "node:buffer";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const NEWLINE = 10;
@@ -104,4 +106,41 @@ export function decodeCopyLines(copy: CopyBytes): string[] {
     out[i] = to > from ? decoder.decode(copy.bytes.subarray(from, to - 1)) : "";
   }
   return out;
+}
+
+/** A COPY text field's value: the inverse of copyField / copyJsonField (persist/copy-text.ts); `\N` is null. */
+export function copyFieldValue(field: string): string | null {
+  if (field === "\\N") return null;
+  if (field.indexOf("\\") === -1) return field;
+  return field.replace(/\\([\s\S])/g, (_, c: string) => (c === "t" ? "\t" : c === "n" ? "\n" : c === "r" ? "\r" : c));
+}
+
+/**
+ * Field `field` (0-based) of the COPY lines of records [first, first + count) of `copy`, as the values the
+ * thread escaped into them, written to out[at], out[at + 1], ...; "" for a record without a line (rejected or
+ * skipped), as a packed column holds. COPY text escapes tabs and newlines inside values, so the fields of a
+ * line are what lies between its raw tabs. An all-ASCII range is decoded once (byte offsets are character
+ * offsets there); any other, line by line.
+ */
+export function copyFieldColumn(copy: CopyBytes, field: number, first: number, count: number, out: Array<string | null>, at: number): void {
+  const { bytes, starts } = copy;
+  const base = starts[first];
+  const range = bytes.subarray(base, starts[first + count]);
+  const whole = isAscii(range) ? decoder.decode(range) : null;
+  for (let j = 0; j < count; j++) {
+    const s = starts[first + j];
+    const e = starts[first + j + 1];
+    if (e <= s) {
+      out[at + j] = "";
+      continue;
+    }
+    // The line without its "\n", and where it starts in `text`.
+    const text = whole ?? decoder.decode(bytes.subarray(s, e - 1));
+    let from = whole === null ? 0 : s - base;
+    const end = whole === null ? text.length : e - 1 - base;
+    for (let k = 0; k < field; k++) from = text.indexOf("\t", from) + 1;
+    let to = text.indexOf("\t", from);
+    if (to === -1 || to > end) to = end;
+    out[at + j] = copyFieldValue(text.slice(from, to));
+  }
 }

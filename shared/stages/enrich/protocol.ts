@@ -17,6 +17,7 @@
 import Piscina from "piscina";
 import type { EnrichErrorCode } from "../../errors/index.ts";
 import type { CopyBytes } from "./copy-bytes.ts";
+import type { RowColumn } from "../needs.ts";
 
 /** The current lookup tables, shared with every thread without copying (see lookup-codec.ts). */
 export interface LookupShare {
@@ -68,10 +69,24 @@ export interface PackedStrings {
   lengths: Int32Array;
 }
 
+/**
+ * The string columns that are also fields of the COPY line, with the line's column they are written to (the
+ * value escaped for COPY text, copy-text.ts). When the plan's COPY lines hold one, the thread does not pack
+ * it: the main thread decodes it from the COPY bytes if and when a stage reads it (copy-bytes.ts
+ * copyFieldColumn), and a pipeline whose stages read none of these (the default: dedupe and persist read the
+ * identity, tenant and key columns and the COPY bytes) never pays for them. The identity columns (id,
+ * source, time) and the tenant stay packed: the dedupe and persist stages read them for a few events of a
+ * batch (identity checks), where decoding a whole column from the lines would cost more than the packing.
+ */
+export const COPY_FIELD_COLUMNS: Partial<Record<StringColumn, RowColumn>> = { type: "type", subject: "subject", data: "data", extensions: "extensions" };
+
 /** A slice enriched: columns for every record of the slice (rejected and skipped ones hold "" / NaN). */
 export interface EnrichSliceOk {
   ok: true;
-  strings: Record<StringColumn, PackedStrings>;
+  /** Every string column, except those in `copyFields`. */
+  strings: Partial<Record<StringColumn, PackedStrings>>;
+  /** Columns left in the COPY lines (COPY_FIELD_COLUMNS): the line field each is read from. Absent: none. */
+  copyFields?: Partial<Record<StringColumn, number>>;
   time: Float64Array;
   probes: Uint32Array;
   /** The slice's COPY lines as bytes (null unless a later stage needs COPY rows). */
@@ -129,7 +144,10 @@ export function unpackStrings(packed: PackedStrings, out: Array<string | null>, 
 /** Every ArrayBuffer of a slice result, each once (a buffer listed twice makes postMessage throw). */
 function resultBuffers(r: EnrichSliceOk): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
-  for (const c of STRING_COLUMNS) out.add(r.strings[c].lengths.buffer as ArrayBuffer);
+  for (const c of STRING_COLUMNS) {
+    const packed = r.strings[c];
+    if (packed) out.add(packed.lengths.buffer as ArrayBuffer);
+  }
   out.add(r.time.buffer as ArrayBuffer);
   out.add(r.probes.buffer as ArrayBuffer);
   for (const rows of [r.copy, r.json]) {

@@ -4,8 +4,8 @@
  */
 import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
 import { headerBuffers, packHeaders } from "./headers.ts";
-import { concatCopyBytes, decodeCopyLines, type CopyBytes } from "./copy-bytes.ts";
-import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare } from "./protocol.ts";
+import { concatCopyBytes, copyFieldColumn, decodeCopyLines, type CopyBytes } from "./copy-bytes.ts";
+import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 
 /** A half-open range of record indexes. */
 export interface SliceRange {
@@ -102,12 +102,33 @@ function lazyProperty<T>(obj: object, name: string, compute: () => T): void {
   });
 }
 
-/** Packed string columns of the slices merged so far, per batch (unpacked on first read of a column). */
-const pendingColumns = new WeakMap<EnrichedEvents, Array<{ start: number; strings: EnrichSliceOk["strings"] }>>();
+/** A merged slice's string columns: packed, or left in its COPY lines (EnrichSliceOk.copyFields). */
+interface SliceColumns {
+  start: number;
+  size: number;
+  strings: EnrichSliceOk["strings"];
+  copyFields: EnrichSliceOk["copyFields"];
+}
+
+/** String columns of the slices merged so far, per batch (unpacked on first read of a column). */
+const pendingColumns = new WeakMap<EnrichedEvents, SliceColumns[]>();
+
+/**
+ * Slice `p`'s column `c` into `out` at the slice's offset: unpacked, or decoded from the COPY lines `copy`
+ * (the batch's, indexed by batch record, or the slice's own with `first` 0).
+ */
+function fillColumn(p: SliceColumns, c: StringColumn, out: Array<string | null>, copy: CopyBytes | null, first: number): void {
+  const packed = p.strings[c];
+  if (packed) return unpackStrings(packed, out, p.start);
+  const field = p.copyFields?.[c];
+  if (field === undefined || copy === null) throw new Error(`enrich slice at ${p.start} has neither column ${c} nor COPY lines to read it from`);
+  copyFieldColumn(copy, field, first, p.size, out, p.start);
+}
 
 /**
  * Allocates the columns of a batch. The string columns and copyLines are lazy: unpacked from the slices
- * (mergeSlice) or decoded from the COPY bytes (attachCopyBytes) when first read. The standard pipeline reads
+ * (mergeSlice), or decoded from the COPY bytes (attachCopyBytes) for copyLines and for the columns the threads
+ * left in the lines (COPY_FIELD_COLUMNS), when first read. The standard pipeline reads
  * only dedupeKey and tenant on the main thread (plus source, id and timeText of the few events the dedupe
  * stage verifies), so type, subject, data, extensions and copyLines (the largest) are never unpacked there.
  */
@@ -118,12 +139,14 @@ export function allocateEvents(size: number, probesPerKey: number, ingestedAt: n
     probes: new Uint32Array(size * probesPerKey),
     probesPerKey,
   } as Partial<EnrichedEvents> as EnrichedEvents;
-  const parts: Array<{ start: number; strings: EnrichSliceOk["strings"] }> = [];
+  const parts: SliceColumns[] = [];
   pendingColumns.set(events, parts);
   for (const c of STRING_COLUMNS) {
     lazyProperty(events, c, () => {
       const column: Array<string | null> = new Array(size);
-      for (const p of parts) unpackStrings(p.strings[c], column, p.start);
+      // The batch's COPY bytes (attachCopyBytes) are set by the time a stage reads a column.
+      const copy = events.copyBytes && events.copyStarts ? { bytes: events.copyBytes, starts: events.copyStarts } : null;
+      for (const p of parts) fillColumn(p, c, column, copy, p.start);
       return column;
     });
   }
@@ -161,8 +184,9 @@ function joinRows(slices: ReadonlyArray<{ range: SliceRange; slice: EnrichSliceO
 /** Merges one slice's columns into the batch's at the slice's offset (strings: on first read, see allocateEvents). */
 export function mergeSlice(events: EnrichedEvents, start: number, slice: EnrichSliceOk): void {
   const parts = pendingColumns.get(events);
-  if (parts) parts.push({ start, strings: slice.strings });
-  else for (const c of STRING_COLUMNS) unpackStrings(slice.strings[c], events[c] as Array<string | null>, start);
+  const p: SliceColumns = { start, size: slice.time.length, strings: slice.strings, copyFields: slice.copyFields };
+  if (parts) parts.push(p);
+  else for (const c of STRING_COLUMNS) fillColumn(p, c, events[c] as Array<string | null>, slice.copy, 0);
   events.time.set(slice.time, start);
   if (events.probesPerKey > 0) events.probes.set(slice.probes, start * events.probesPerKey);
 }

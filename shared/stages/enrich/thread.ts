@@ -13,7 +13,7 @@ import type { CloudEvent, EnrichModuleContext, EventRecordMeta } from "./module-
 import type { ColumnSource, EnrichPlan } from "./plan.ts";
 import { unpackTextHeaders, type TextHeaders } from "./headers.ts";
 import { CopyLinesBuilder } from "./copy-bytes.ts";
-import { packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
+import { COPY_FIELD_COLUMNS, packStrings, STRING_COLUMNS, transferResult, type EnrichSliceOk, type EnrichSliceResult, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
 import { timeFromEpochMs, type EventTime } from "./rfc3339.ts";
 import { addSortedName, dataJson, extensionsJson } from "./row.ts";
 import { eventJson } from "../event-json.ts";
@@ -43,6 +43,19 @@ function emptySlice(): EnrichSliceOk {
   const strings = {} as EnrichSliceOk["strings"];
   for (const c of STRING_COLUMNS) strings[c] = { text: "", lengths: new Int32Array(0) };
   return { ok: true, strings, time: new Float64Array(0), probes: new Uint32Array(0), copy: null, rejections: [], warnings: [] };
+}
+
+/** The string columns left in the COPY lines (protocol.ts COPY_FIELD_COLUMNS) with their line field, or undefined. */
+function copyFieldsOf(plan: EnrichPlan): EnrichSliceOk["copyFields"] {
+  const cols = plan.columns;
+  if (!cols) return undefined;
+  const out: NonNullable<EnrichSliceOk["copyFields"]> = {};
+  for (const c of STRING_COLUMNS) {
+    const from = COPY_FIELD_COLUMNS[c];
+    const field = from === undefined ? -1 : cols.indexOf(from);
+    if (field >= 0) out[c] = field;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Which sink limits (sink-limits.ts) apply: only those of the columns the persist stage writes. */
@@ -119,12 +132,14 @@ export class EnrichThread {
   private moduleLoading: Promise<EnrichModule> | null = null;
   private readonly columns: Int8Array | null;
   private readonly stride: number;
+  private readonly copyFields: EnrichSliceOk["copyFields"];
 
   constructor(
     private readonly plan: EnrichPlan,
     private readonly threadId = 0,
   ) {
     this.columns = plan.columns ? Int8Array.from(plan.columns, (c) => COLUMN_CODE[c]) : null;
+    this.copyFields = copyFieldsOf(plan);
     this.stride = plan.dedupe ? plan.dedupe.layout.k + 1 : 0;
   }
 
@@ -381,8 +396,11 @@ export class EnrichThread {
       }
     }
 
-    const strings = {} as EnrichSliceOk["strings"];
-    for (const c of STRING_COLUMNS) strings[c] = packStrings(cols[c]);
-    return { ok: true, strings, time, probes, copy: copyText?.finish() ?? null, json: jsonText?.finish() ?? null, rejections, warnings };
+    const strings: EnrichSliceOk["strings"] = {};
+    const copyFields = this.copyFields;
+    for (const c of STRING_COLUMNS) if (copyFields?.[c] === undefined) strings[c] = packStrings(cols[c]);
+    const out: EnrichSliceOk = { ok: true, strings, time, probes, copy: copyText?.finish() ?? null, json: jsonText?.finish() ?? null, rejections, warnings };
+    if (copyFields) out.copyFields = copyFields;
+    return out;
   }
 }

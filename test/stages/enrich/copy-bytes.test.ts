@@ -3,7 +3,7 @@
  * several slices, the lazy string view, and the enrich stage's output through real threads.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { concatCopyBytes, decodeCopyLines, encodeCopyLines } from "../../../shared/stages/enrich/copy-bytes.ts";
+import { concatCopyBytes, copyFieldColumn, decodeCopyLines, encodeCopyLines } from "../../../shared/stages/enrich/copy-bytes.ts";
 import { EventStatus } from "../../../shared/stages/batch.ts";
 import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import { copyField, copyJsonField } from "../../../shared/stages/persist/copy-text.ts";
@@ -11,6 +11,39 @@ import { batchOf, ce, startEnrich, structured, testTopology } from "./helpers.ts
 
 const text = new TextDecoder();
 const lineAt = (bytes: Uint8Array, starts: Uint32Array, i: number) => text.decode(bytes.subarray(starts[i], starts[i + 1]));
+
+describe("copyFieldColumn", () => {
+  const values: Array<Array<string | null>> = [
+    ["a", "tab\there\nnew\rcr\\slash", null],
+    ["\\N", "", "end"],
+    ["é", "日本\t😀", "x"],
+  ];
+  const lines = [values[0], null, values[1], values[2], null].map((v) => (v === null ? "" : v.map((x) => copyField(x)).join("\t")));
+
+  test("reads each field back as the value copyField escaped (null for \\N, '' without a line), ASCII or not", () => {
+    const ascii = encodeCopyLines(lines.slice(0, 3));
+    const mixed = encodeCopyLines(lines);
+    for (let field = 0; field < 3; field++) {
+      const out: Array<string | null> = new Array(7).fill("?");
+      copyFieldColumn(mixed, field, 0, 5, out, 2);
+      expect(out).toEqual(["?", "?", values[0][field], "", values[1][field], values[2][field], ""]);
+      const part: Array<string | null> = new Array(2);
+      // A range inside the lines (here all ASCII), e.g. one slice of a batch's lines.
+      copyFieldColumn(ascii, field, 1, 2, part, 0);
+      expect(part).toEqual(["", values[1][field]]);
+    }
+  });
+
+  test("JSON text written with copyJsonField comes back as it was", () => {
+    const json = JSON.stringify({ note: "tab\there", path: "C:\\x\\", q: '"' });
+    const copy = encodeCopyLines([["1", copyJsonField(json), copyJsonField(null)].join("\t")]);
+    const out: Array<string | null> = new Array(1);
+    copyFieldColumn(copy, 1, 0, 1, out, 0);
+    expect(out[0]).toBe(json);
+    copyFieldColumn(copy, 2, 0, 1, out, 0);
+    expect(out[0]).toBeNull();
+  });
+});
 
 describe("encodeCopyLines", () => {
   test("ASCII lines: one buffer, each line with its newline, no bytes for empty ones", () => {

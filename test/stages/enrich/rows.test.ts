@@ -8,6 +8,11 @@ import { bloomLayout, writeProbes } from "../../../shared/stages/dedupe/bloom-ma
 import type { EnrichStage } from "../../../shared/stages/enrich/index.ts";
 import type { DedupeStageConfig, EnrichStageConfig, PersistStageConfig } from "../../../shared/topology/types.ts";
 import { batchOf, ce, parseCopyLine, row, startEnrich, structured, testTopology } from "./helpers.ts";
+import { buildEnrichPlan } from "../../../shared/stages/enrich/plan.ts";
+import type { EnrichSliceOk } from "../../../shared/stages/enrich/protocol.ts";
+import { allocateEvents, attachCopyBytes, mergeSlice, sliceTask } from "../../../shared/stages/enrich/slices.ts";
+import { EnrichThread } from "../../../shared/stages/enrich/thread.ts";
+import { needsOf } from "../../../shared/stages/registry.ts";
 
 const started: EnrichStage[] = [];
 afterAll(() => Promise.all(started.map((s) => s.close())));
@@ -64,6 +69,32 @@ describe("COPY lines", () => {
     const b = batchOf([structured(ce({ id: "custom-1" }), { offset: 77 })]);
     await stage.process(b);
     expect(parseCopyLine(b.events!.copyLines[0])).toEqual(["77", "custom-1", '{"orderId":1,"amount":12.5}', "2024-05-01T12:34:56.789Z"]);
+    // data is read back from the line; type, subject and extensions, not in it, travel packed.
+    expect(b.events!.data[0]).toBe('{"orderId":1,"amount":12.5}');
+    expect(b.events!.type[0]).toBe("com.example.order.created");
+    expect(b.events!.subject[0]).toBe("order-1");
+    // No ingested_at column here: the ingest time is the ingestedat extension.
+    expect(Object.keys(JSON.parse(b.events!.extensions[0]))).toEqual(["datacontenttype", "ingestedat"]);
+  });
+
+  test("the columns the lines hold (type, subject, data, extensions) are not packed, yet read as they were", async () => {
+    const topology = testTopology();
+    const plan = buildEnrichPlan(topology.stages[0] as EnrichStageConfig, topology, 0, needsOf);
+    const b = batchOf([
+      structured(ce({ id: "p-1", subject: undefined, data: undefined, type: "t\\x" })),
+      structured(ce({ id: undefined })),
+      structured(ce({ id: "p-3", data: { s: "tab\t\u00e9" }, region: "r\\" })),
+    ]);
+    const { task } = sliceTask(b.records, b.status, { start: 0, end: 3 }, 1_714_566_000_000, null);
+    const slice = (await new EnrichThread(plan).run(task)) as EnrichSliceOk;
+    expect(Object.keys(slice.strings).sort()).toEqual(["dedupeKey", "id", "source", "tenant", "timeText"]);
+    const events = allocateEvents(3, plan.dedupe!.layout.k + 1, task.ingestedAt);
+    mergeSlice(events, 0, slice);
+    attachCopyBytes(events, [{ range: { start: 0, end: 3 }, slice }], 3);
+    expect(events.type).toEqual(["t\\x", "", "com.example.order.created"]);
+    expect(events.subject).toEqual([null, "", "order-1"]);
+    expect(events.data).toEqual([null, "", JSON.stringify({ s: "tab\t\u00e9" })]);
+    expect(events.extensions).toEqual(['{"datacontenttype":"application/json"}', "", '{"datacontenttype":"application/json","region":"r\\\\"}']);
   });
 
   test("are empty without a persist stage (a custom sink reads the columns instead)", async () => {
