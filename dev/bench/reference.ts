@@ -48,8 +48,8 @@ export const USAGE = `Usage: bun dev/bench/reference.ts [flags]
 
 The Node.js reference pipeline of issue #14 (dev/bench/reference: @confluentinc/kafka-javascript eachBatch,
 ioredis SET NX dedupe, postgres unnest insert, commit after insert) end to end with the same events, window
-and audit as bun dev/bench/e2e.ts. Install it first: bash dev/bench/reference/setup.sh (node >= 20 on PATH,
-or $REFERENCE_NODE). Kafka: $KAFKA_BROKERS, else an in-process mock cluster. PostgreSQL: $DATABASE_URL
+and audit as bun dev/bench/e2e.ts. Install it first: bash dev/bench/reference/setup.sh (node >= 20 on PATH).
+Kafka: $KAFKA_BROKERS, else an in-process mock cluster. PostgreSQL: $DATABASE_URL
 (default postgres://postgres@127.0.0.1:5432/test). Redis: $REDIS_URL (default redis://127.0.0.1:6379).
 
   --events N            produce N events up front, then process them (default 200000)
@@ -60,8 +60,9 @@ or $REFERENCE_NODE). Kafka: $KAFKA_BROKERS, else an in-process mock cluster. Pos
   --size, --tenants, --dup-ratio, --invalid-ratio, --binary-ratio, --key, --compression, --seed: as e2e.ts
   --timeout D           give up after D (default 10m)
   --keep                keep the table, topics and Redis keys
+  --profile DIR         write a .cpuprofile per Node process into DIR (node --cpu-prof; written on exit)
   --json                last stdout line: {"events","events_per_min","lost","duplicated","duplicates_dropped",
-                        "invalid","audit","p50_ms","p95_ms","p99_ms","cpu_s_per_million" (the Node processes),
+                        "invalid","audit","mode" ("reference", for compare.ts),"p50_ms","p95_ms","p99_ms","cpu_s_per_million" (the Node processes),
                         "cpu_s_per_million_by_thread","redis_cpu_s_per_million","service_cpu_s_per_million",
                         "machine_cpu_s_per_million","kafka","cores","load_avg","machine_probe_us","replicas",
                         "batch","concurrency","node"}
@@ -77,6 +78,7 @@ const SPEC = {
   concurrency: { type: "string" },
   timeout: { type: "string" },
   keep: { type: "boolean" },
+  profile: { type: "string" },
 } as const;
 
 /** What one reference process prints on SIGTERM (dev/bench/reference/pipeline.js). */
@@ -100,7 +102,7 @@ async function main(): Promise<number> {
   const json = f.bool("json");
   const say = json ? (s: string) => console.error(s) : (s: string) => console.log(s);
   if (f.has("rate") || f.has("duration")) throw usageError("the reference bench has no sustained mode: use --events");
-  const node = process.env.REFERENCE_NODE ?? Bun.which("node");
+  const node = Bun.which("node");
   if (!node || !(await Bun.file(REFERENCE_STAMP).exists())) {
     say(`the reference pipeline is not installed: run bash dev/bench/reference/setup.sh${node ? "" : " (and put node >= 20 on PATH)"}`);
     return 3;
@@ -199,9 +201,10 @@ async function main(): Promise<number> {
       ...process.env,
       REFERENCE_CONFIG: JSON.stringify({ brokers, ...names, deadLetterTopic: names.dlq, redisPrefix: names.prefix, redisUrl, databaseUrl, maxBatch, concurrency }),
     };
+    const profile = f.has("profile") ? ["--cpu-prof", `--cpu-prof-dir=${resolve(f.string("profile", ""))}`] : [];
     const logFd = openSync(logFile, "w");
     for (let i = 0; i < replicas; i++)
-      procs.push(Bun.spawn([node, join(REFERENCE_DIR, "pipeline.js")], { cwd: REFERENCE_DIR, env, stdout: "pipe", stderr: logFd }));
+      procs.push(Bun.spawn([node, ...profile, join(REFERENCE_DIR, "pipeline.js")], { cwd: REFERENCE_DIR, env, stdout: "pipe", stderr: logFd }));
     closeSync(logFd);
     const threadSampler = new ThreadCpuSampler(() => procs.map((p) => p.pid)).start(500);
     const outputs = procs.map((p) => new Response(p.stdout as ReadableStream).text());
@@ -294,6 +297,7 @@ async function main(): Promise<number> {
         duplicated: report?.duplicated ?? null,
         duplicates_dropped: report?.duplicates_dropped ?? null,
         invalid: report?.dead_lettered ?? null,
+        mode: "reference",
         audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
         failures: report?.failures.map((x) => x.field) ?? null,
         p50_ms: round(timing?.p50Ms ?? NaN),

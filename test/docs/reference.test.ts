@@ -16,9 +16,16 @@ import { METRICS } from "../../shared/telemetry/names.ts";
 const REPO = resolve(import.meta.dir, "../..");
 const pages = referencePages();
 
-/** Text of every file matching `pattern` under the repository's code folders. */
+/**
+ * Text of every file matching `pattern` under the repository's code folders; not installed packages (the
+ * reference pipeline, dev/bench/reference, has its own node_modules).
+ */
 const sources = (pattern: string, roots = ["shared", "workers", "dev", "test"]) =>
-  roots.flatMap((root) => [...new Glob(pattern).scanSync({ cwd: join(REPO, root) })].map((f) => ({ file: `${root}/${f}`, text: readFileSync(join(REPO, root, f), "utf8") })));
+  roots.flatMap((root) =>
+    [...new Glob(pattern).scanSync({ cwd: join(REPO, root) })]
+      .filter((f) => !f.includes("node_modules/"))
+      .map((f) => ({ file: `${root}/${f}`, text: readFileSync(join(REPO, root, f), "utf8") })),
+  );
 
 describe("docs/reference is generated from the code", () => {
   for (const [path, expected] of pages) {
