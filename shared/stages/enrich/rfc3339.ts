@@ -132,15 +132,19 @@ export function parseRfc3339(s: string): EventTime | string {
   if (secs < MIN_SECONDS || secs > MAX_SECONDS) return "outside 0001-01-01..9999-12-31 UTC";
 
   let ms = secs * 1000;
-  const frac = fracEnd > fracStart ? s.slice(fracStart, fracEnd) : "";
-  if (frac !== "") {
-    // Whole milliseconds as an integer, the rest as a fraction: exact for the common 1-3 digit case.
-    ms += Number(frac.length >= 3 ? frac.slice(0, 3) : (frac + "00").slice(0, 3));
-    if (frac.length > 3) ms += Number("0." + frac.slice(3));
+  const digits = fracEnd - fracStart;
+  if (digits > 0) {
+    // Whole milliseconds as an integer (the first three digits, read in place), the rest as a fraction:
+    // exact for the common 1-3 digit case.
+    let whole = 0;
+    for (let k = 0; k < 3; k++) whole = whole * 10 + (k < digits ? s.charCodeAt(fracStart + k) - 48 : 0);
+    ms += whole;
+    if (digits > 3) ms += Number("0." + s.slice(fracStart + 3, fracEnd));
   }
   // Most producers already write the normalized form (upper-case T, Z, no trailing zeros): reuse the input.
-  const canonical = z === 90 && t === 84 && second !== 60 && (frac === "" ? p === 20 : fracEnd === p - 1);
-  return { ms, text: canonical ? s : `${formatUtcSeconds(secs)}${frac === "" ? "" : "." + frac}Z` };
+  const canonical = z === 90 && t === 84 && second !== 60 && (digits === 0 ? p === 20 : fracEnd === p - 1);
+  if (canonical) return { ms, text: s };
+  return { ms, text: `${formatUtcSeconds(secs)}${digits === 0 ? "" : "." + s.slice(fracStart, fracEnd)}Z` };
 }
 
 /** The event time of an epoch-millisecond instant (Kafka timestamp, ingest time), or null outside 0001..9999. */

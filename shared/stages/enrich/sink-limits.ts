@@ -124,7 +124,7 @@ export function jsonDeeperThan(json: string, max: number): boolean {
  * would take the number) stores. The text test is a native scan; the walk runs only for data with a null.
  */
 export function lostNonFiniteNumber(json: string, data: unknown): boolean {
-  return json.indexOf("null") !== -1 && hasNonFinite(data);
+  return json.includes("null") && hasNonFinite(data);
 }
 
 function hasNonFinite(v: unknown): boolean {

@@ -64,10 +64,12 @@ function sinkChecks(plan: EnrichPlan): { data: boolean; key: boolean; tenant: bo
   return { data: cols.includes("data"), key: cols.includes("id") || cols.includes("source"), tenant: cols.includes("tenant") };
 }
 
-/** Why `data` (as JSON text) cannot be stored in a jsonb column, or null. */
-function dataProblem(json: string): EventReject | null {
-  // Both escapes need a backslash: one native scan skips the two searches for most payloads.
-  if (json.indexOf("\\") === -1) return jsonDeeperThan(json, MAX_JSON_DEPTH) ? tooDeep() : null;
+/**
+ * Why `data` (as JSON text) cannot be stored in a jsonb column, or null. `slash`: where its first backslash is
+ * (-1: none); both escapes jsonb refuses need one, so most payloads skip the two searches.
+ */
+function dataProblem(json: string, slash: number): EventReject | null {
+  if (slash === -1) return jsonDeeperThan(json, MAX_JSON_DEPTH) ? tooDeep() : null;
   if (hasEscapedNul(json)) return new EventReject(C.BadData, "data contains U+0000, which PostgreSQL jsonb cannot store");
   if (hasEscapedLoneSurrogate(json)) return new EventReject(C.BadData, "data contains a lone surrogate (\\ud800-\\udfff unpaired), which PostgreSQL jsonb cannot store");
   if (jsonDeeperThan(json, MAX_JSON_DEPTH)) return tooDeep();
@@ -304,12 +306,14 @@ export class EnrichThread {
     for (let i = 0; i < n; i++) {
       const v = valid[i];
       let dataText: string | null = null;
+      let dataSlash = -1;
       let ten: string | null = null;
       if (v !== null) {
         let problem: EventReject | null = null;
         try {
           dataText = dataJson(v.event);
-          if (dataText !== null && sink.data) problem = dataProblem(dataText);
+          if (dataText !== null) dataSlash = dataText.indexOf("\\");
+          if (dataText !== null && sink.data) problem = dataProblem(dataText, dataSlash);
           if (problem === null && dataText !== null && lostNonFiniteNumber(dataText, v.event.data)) {
             problem = new EventReject(C.BadData, "data holds a number beyond the range of a double (it would be stored as null)");
           }
@@ -385,7 +389,8 @@ export class EnrichThread {
             case 3: row[c] = sub === null ? "\\N" : copyAttribute(sub); break;
             case 4: row[c] = t.text; break;
             case 5: row[c] = copyField(ten); break;
-            case 6: row[c] = copyJsonField(dataText); break;
+            // copyJsonField, with the backslash search already done.
+            case 6: row[c] = dataText === null ? "\\N" : dataSlash === -1 ? dataText : dataText.replaceAll("\\", "\\\\"); break;
             case 7: row[c] = copyJsonField(ext); break;
             case 8: row[c] = ingest.text; break;
             case 9: row[c] = task.partitions[i]; break;
