@@ -9,6 +9,7 @@ import { ConfigError } from "../../errors/index.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../embedded/index.ts";
 
 import { EMBEDDED_URL } from "./config.ts";
+import { copySocketFactory } from "./copy-socket.ts";
 
 /** A database URL ready for the driver, plus the embedded server the stage started (if any). */
 export interface ResolvedDatabase {
@@ -24,9 +25,15 @@ export async function resolveDatabase(url: string, dataDir: string | undefined, 
   return { url: embedded.url, embedded };
 }
 
-/** Opens a pool of `max` connections; notices go to the debug log, never to stdout. */
+/**
+ * Opens a pool of `max` connections; notices go to the debug log, never to stdout. Its sockets are made by
+ * copy-socket.ts, so COPY data can be written to them directly.
+ */
 export function openPool(url: string, max: number, name: string, logger: Logger): Sql {
+  // The driver supports `socket` (a factory) but its type declarations do not list it.
+  const own = { socket: copySocketFactory() };
   return postgres(url, {
+    ...own,
     max,
     connect_timeout: 10,
     onnotice: (n) => logger.debug({ notice: n.message, sqlstate: n.code }, "postgres notice"),

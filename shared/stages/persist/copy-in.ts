@@ -12,12 +12,17 @@
  * the socket the driver has just set to null (an uncaught TypeError). The stream is only ever destroyed
  * for a dead connection here (a server-side COPY error arrives after `end()`, when the driver has already
  * let go of the stream), so its destroy is narrowed to reporting the error.
+ *
+ * Byte parts go straight to the connection's socket when it is one of ours (copy-socket.ts); otherwise (TLS)
+ * through the writable, one driver write per part.
  */
 import { finished } from "node:stream/promises";
 import type { TransactionSql } from "postgres";
+import type { CopyData } from "./copy-payload.ts";
+import { claimSocket, writeCopyData } from "./copy-socket.ts";
 
-/** Streams `data` (complete COPY text-format lines, as text or UTF-8 bytes) into `statement` and resolves when the server has it. */
-export async function copyIn(tx: TransactionSql, statement: string, data: string | Uint8Array): Promise<void> {
+/** Streams `data` (complete COPY text-format lines, as text or UTF-8 byte parts) into `statement` and resolves when the server has it. */
+export async function copyIn(tx: TransactionSql, statement: string, data: CopyData): Promise<void> {
   const query = tx.unsafe(statement) as unknown as { reject: (err: unknown) => void; writable(): Promise<NodeJS.WritableStream> };
   const failed = new Promise<never>((_, reject) => {
     const original = query.reject;
@@ -31,6 +36,13 @@ export async function copyIn(tx: TransactionSql, statement: string, data: string
     _destroy(err: Error | null, cb: (err?: Error | null) => void): void;
   };
   stream._destroy = (err, cb) => cb(err);
-  stream.end(data);
+  if (typeof data === "string") stream.end(data);
+  else {
+    const socket = claimSocket(stream);
+    if (socket) await writeCopyData(socket, data, failed);
+    else for (const part of data) stream.write(part);
+    // CopyDone, written by the driver after our bytes on the same socket.
+    stream.end();
+  }
   await Promise.race([finished(stream), failed]);
 }

@@ -124,9 +124,7 @@ export class PersistSink implements Sink, IdentityStore {
     const started = performance.now();
     try {
       if (run.partitions) await run.partitions.ensure(distinctDays(ev.time, live));
-      const contested = this.contested.get(batch);
-      const plain = contested ? live.filter((i) => !contested.has(i)) : live;
-      const late = contested ? live.filter((i) => contested.has(i)) : [];
+      const { plain, late } = splitContested(live, this.contested.get(batch));
       const ops = (tolerant: boolean) => ({
         write: (chunk: readonly number[]) => this.writeChunk(run, batch, chunk, tolerant, settle),
         // A missing partition is our stale cache (another worker dropped it), not a bad row.
@@ -293,6 +291,15 @@ export class PersistStage extends SinkStage<PersistSink> implements IdentityStor
   maintain(now?: number): Promise<MaintenanceResult> {
     return this.sink.maintain(now);
   }
+}
+
+/** `live` without and with the contested events (one pass; without contested events `live` itself). */
+function splitContested(live: readonly number[], contested: ReadonlySet<number> | undefined): { plain: readonly number[]; late: number[] } {
+  if (!contested) return { plain: live, late: [] };
+  const plain: number[] = [];
+  const late: number[] = [];
+  for (const i of live) (contested.has(i) ? late : plain).push(i);
+  return { plain, late };
 }
 
 /** The distinct UTC days of the events at `indexes` (usually one or two: a short loop beats a Set). */

@@ -14,7 +14,7 @@ import type { Batch } from "../batch.ts";
 import { columnValue, rowValues } from "./columns.ts";
 import { copyLine } from "./copy-text.ts";
 import { copyIn } from "./copy-in.ts";
-import { copyPayload } from "./copy-payload.ts";
+import { copyPayload, type CopyData } from "./copy-payload.ts";
 import { inTransaction } from "./pg-driver.ts";
 import { sqlstateOf } from "./sqlstate.ts";
 import type { WritePlan } from "./write-plan.ts";
@@ -109,7 +109,7 @@ export class ChunkWriter {
   }
 
   /** The chunk's COPY data; events changed after enrich are encoded again from their columns. */
-  private payload(batch: Batch, indexes: readonly number[], withOrdinal: boolean): Uint8Array | string {
+  private payload(batch: Batch, indexes: readonly number[], withOrdinal: boolean): CopyData {
     const ev = batch.events!;
     const mapping = this.plan.columns.mapping;
     const reencode = batch.dirty.size ? { dirty: batch.dirty, line: (i: number) => copyLine(rowValues(mapping, ev, batch.records, i)) } : null;

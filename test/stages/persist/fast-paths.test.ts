@@ -9,7 +9,7 @@ import { join } from "node:path";
 import postgres, { type Sql } from "postgres";
 import { EventStatus, type Batch } from "../../../shared/stages/batch.ts";
 import { encodeCopyLines } from "../../../shared/stages/enrich/copy-bytes.ts";
-import { copyPayload } from "../../../shared/stages/persist/copy-payload.ts";
+import { copyPayload, type CopyData } from "../../../shared/stages/persist/copy-payload.ts";
 import { createPersistStage, type PersistStage } from "../../../shared/stages/persist/index.ts";
 import { derivedName } from "../../../shared/stages/persist/sql-text.ts";
 import { describeWith, PG_URL, uniqueName } from "../../../dev/support/services.ts";
@@ -19,7 +19,12 @@ import { persistConfig } from "../../../dev/support/stage-configs.ts";
 import { tempDir } from "../../../dev/support/temp-dir.ts";
 
 const text = new TextDecoder();
-const asText = (p: Uint8Array | string) => (typeof p === "string" ? p : text.decode(p));
+const asText = (p: CopyData) => (typeof p === "string" ? p : p.map((part) => text.decode(part)).join(""));
+/** The byte parts of a payload that must not be text. */
+const partsOf = (p: CopyData): Uint8Array[] => {
+  if (typeof p === "string") throw new Error("expected byte parts, got text");
+  return p;
+};
 
 /** A fixture batch that also carries its COPY lines as bytes, as the enrich stage hands them over. */
 function withBytes(b: Batch): Batch {
@@ -34,14 +39,18 @@ describe("copyPayload", () => {
   const lines = b.events!.copyLines;
 
   test("a run of consecutive events is a view of the enrich bytes (no copy)", () => {
-    const p = copyPayload(b.events!, [1, 2, 3], false) as Uint8Array;
-    expect(p.buffer).toBe(b.events!.copyBytes!.buffer);
+    const p = partsOf(copyPayload(b.events!, [1, 2, 3], false));
+    expect(p.length).toBe(1);
+    expect(p[0].buffer).toBe(b.events!.copyBytes!.buffer);
     expect(asText(p)).toBe(`${lines[1]}\n${lines[2]}\n${lines[3]}\n`);
   });
 
-  test("gaps (duplicates, rejected events) are skipped run by run", () => {
-    expect(asText(copyPayload(b.events!, [0, 2, 3, 5], false))).toBe([0, 2, 3, 5].map((i) => lines[i] + "\n").join(""));
-    expect(asText(copyPayload(b.events!, [], false))).toBe("");
+  test("gaps (duplicates, rejected events) are skipped run by run, each run a view", () => {
+    const p = partsOf(copyPayload(b.events!, [0, 2, 3, 5], false));
+    expect(p.length).toBe(3);
+    for (const part of p) expect(part.buffer).toBe(b.events!.copyBytes!.buffer);
+    expect(asText(p)).toBe([0, 2, 3, 5].map((i) => lines[i] + "\n").join(""));
+    expect(partsOf(copyPayload(b.events!, [], false))).toEqual([]);
   });
 
   test("staging lines get their ordinal in the chunk, multi-byte text included", () => {
@@ -59,8 +68,11 @@ describe("copyPayload", () => {
     const reencode = { dirty: new Set([2, 4]), line: (i: number) => `new-${i}\tnaïve` };
     expect(asText(copyPayload(b.events!, [1, 2, 3, 4], false, reencode))).toBe(`${lines[1]}\nnew-2\tnaïve\n${lines[3]}\nnew-4\tnaïve\n`);
     expect(asText(copyPayload(b.events!, [2, 4, 5], true, reencode))).toBe(`new-2\tnaïve\t1\nnew-4\tnaïve\t2\n${lines[5]}\t3\n`);
+    // Only the dirty lines are new bytes: the runs around them stay views.
+    const parts = partsOf(copyPayload(b.events!, [1, 2, 3, 4], false, reencode));
+    expect(parts.map((part) => part.buffer === b.events!.copyBytes!.buffer)).toEqual([true, false, true, false]);
     // No dirty event among the indexes: still the view.
-    expect((copyPayload(b.events!, [0, 1], false, reencode) as Uint8Array).buffer).toBe(b.events!.copyBytes!.buffer);
+    expect(partsOf(copyPayload(b.events!, [0, 1], false, reencode))[0].buffer).toBe(b.events!.copyBytes!.buffer);
     const plain = makeBatch(manyEvents("cr", 3));
     expect(copyPayload(plain.events!, [0, 2], true, reencode)).toBe(`${plain.events!.copyLines[0]}\t1\nnew-2\tnaïve\t2\n`);
   });
