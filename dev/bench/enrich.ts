@@ -118,7 +118,7 @@ log(
   `direct (one thread, no messaging): ${Math.round(directRate).toLocaleString()} events/s wall (${((directMs * 1000) / events).toFixed(2)} µs/event), ` +
     `${Math.round(directCpuRate).toLocaleString()} events per thread-CPU-second (${((directCpuMs * 1000) / events).toFixed(2)} µs CPU/event)`,
 );
-log(`slice copy on the main thread (copy-and-transfer): ${((copyMs * 1000) / events).toFixed(3)} µs/event`);
+log(`slice task on the main thread (views of the shared batch): ${((copyMs * 1000) / events).toFixed(3)} µs/event`);
 
 // 2. Result transports on the last slice: what the main thread pays per event to receive the columns.
 {

@@ -8,6 +8,10 @@ export const KAFKA_OWN_ERROR_CODES = {
   CONFIG_INVALID: { retriable: false, description: "rd_kafka_conf_set or rd_kafka_new refused the configuration (a bad `properties` entry)." },
   DELIVERY_FAILED: { retriable: "depends", description: "Some messages of a produced batch were not acknowledged; `failures` lists each with its own librdkafka error." },
   CLOSED: { retriable: false, description: "The client was closed before (or while) the call ran." },
+  RELEASED: {
+    retriable: false,
+    description: "A consumed message's key, value or headers were read after its batch was released (a programming error: copy what you keep before `release()`).",
+  },
   LAYOUT_MISMATCH: {
     retriable: false,
     description: "librdkafka's private message struct differs from what the binding reads: reported to `onError`, and the binding falls back to the public calls for good.",

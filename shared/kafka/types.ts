@@ -41,7 +41,10 @@ export interface ConsumedMessage {
   timestamp: number; // epoch ms, -1 when absent
   key: Uint8Array | null;
   value: Uint8Array | null;
-  /** Headers are copied out (not views); null when the message has none. */
+  /**
+   * Null when the message has none. Decoded on first read, with the values copied out (not views): read them
+   * before the batch is released (like key and value); what was read stays valid after.
+   */
   headers: Array<[string, Uint8Array | null]> | null;
 }
 

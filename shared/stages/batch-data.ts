@@ -25,8 +25,13 @@ export interface RecordBatch {
   keys: Uint8Array;
   keyStarts: Uint32Array;
   keyNull: Uint8Array;
-  /** Per-record headers, or null when the record had none (most records, in structured mode). */
-  headers: Array<HeaderList | null>;
+  /**
+   * Record i's headers in Kafka's wire form (KIP-82, see kafka/wire-headers.ts):
+   * `headerBytes.subarray(headerStarts[i], headerStarts[i + 1])`, empty when it has none (most records, in
+   * structured mode). Decoded only where read: `recordHeaders` (records.ts), and the enrich threads.
+   */
+  headerBytes: Uint8Array;
+  headerStarts: Uint32Array;
   /** Total payload bytes (values + keys), for batching and metrics. */
   bytes: number;
 }

@@ -5,6 +5,7 @@
  * structured scan is a byte search for `"traceparent"` (native), so events without one cost no JSON parsing.
  */
 import type { Batch } from "../stages/batch.ts";
+import { recordHeaders } from "../stages/records.ts";
 
 /** A W3C trace context of one event. */
 export interface EventTraceContext {
@@ -45,7 +46,7 @@ export function eventTraceContexts(batch: Batch, max: number): { contexts: Event
   for (let i = 0; i < r.size; i++) {
     if (contexts.length === max) return { contexts, truncated: true };
     let ctx: EventTraceContext | null = null;
-    const h = r.headers[i];
+    const h = recordHeaders(r, i);
     const fromHeader = h ? header(h, ["ce_traceparent", "traceparent"]) : undefined;
     if (fromHeader !== undefined) ctx = parseTraceparent(fromHeader, header(h!, ["ce_tracestate", "tracestate"]));
     else if (!r.valueNull[i]) {

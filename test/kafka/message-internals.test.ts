@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ptr } from "bun:ffi";
 import { KafkaError, MockCluster, Producer } from "../../shared/kafka/index.ts";
 import { MessageInternals, RKM } from "../../shared/kafka/consumer/message-internals.ts";
+import { detachMessage } from "../../shared/kafka/consumer/detach.ts";
+import { packRecords, recordHeaders, type RecordInput } from "../../shared/stages/records.ts";
 import { consumeN, consumerConfig, recordingConsumer, uniqueName } from "./helpers.ts";
 
 let mock: MockCluster;
@@ -65,6 +67,51 @@ describe("consumed message timestamp and headers", () => {
       }
     }
     expect(runs.direct).toEqual(runs.public);
+  }, 60_000);
+
+  test("packRecords copies consumed messages straight out of librdkafka: the same batch as from copies, and reads after release throw", async () => {
+    const topic = uniqueName("pack");
+    mock.createTopic(topic, 1);
+    // 2,400 messages with headers: past the first 1,000 their blocks are copied undecoded. Null, empty and
+    // non-ASCII keys and values, a header value long enough for a two-byte length.
+    const recs = Array.from({ length: 3600 }, (_, i) => ({
+      topic,
+      key: i % 3 === 0 ? null : i % 3 === 1 ? "" : `k${i}-é`,
+      value: i % 5 === 0 ? null : i % 5 === 1 ? "" : `v${i}-ü`.repeat(1 + (i % 7)),
+      headers: i % 3 !== 2 ? ([["ce_id", `id-${i}-ü`], ["long", "x".repeat(100)], ["nul", null]] as Array<[string, string | null]>) : undefined,
+    }));
+    await producer.sendBatch(recs);
+    for (const mode of ["direct", "public"] as const) {
+      if (mode === "public") process.env.TOPOFLEET_RDKAFKA_PUBLIC_READS = "1";
+      try {
+        const { consumer } = recordingConsumer(consumerConfig(mock.bootstraps, uniqueName("g")));
+        consumer.subscribe([topic]);
+        let seen = 0;
+        const deadline = Date.now() + 30_000;
+        while (seen < recs.length && Date.now() < deadline) {
+          const b = await consumer.consume(1000, 200);
+          if (b.messages.length === 0) continue;
+          const direct = packRecords(b.messages); // before anything decodes the headers
+          const copies: RecordInput[] = b.messages.map((m) => ({ ...detachMessage(m), headers: m.headers?.map(([n, v]) => [n, v ? v.slice() : null]) ?? null }));
+          const m0 = b.messages[0];
+          b.release();
+          const fromCopies = packRecords(copies);
+          for (const k of ["values", "valueStarts", "valueNull", "keys", "keyStarts", "keyNull", "offsets", "headerStarts", "headerBytes"] as const) {
+            expect([mode, k, [...direct[k]]]).toEqual([mode, k, [...fromCopies[k]]]);
+          }
+          for (let i = 0; i < direct.size; i++) {
+            const r = recs[direct.offsets[i]];
+            expect(recordHeaders(direct, i)).toEqual(r.headers ? r.headers.map(([n, v]) => [n, v === null ? null : new TextEncoder().encode(v)]) : null);
+          }
+          expect(() => m0.value).toThrow(expect.objectContaining({ code: "RELEASED" }));
+          seen += b.messages.length;
+        }
+        expect(seen).toBe(recs.length);
+        await consumer.close();
+      } finally {
+        delete process.env.TOPOFLEET_RDKAFKA_PUBLIC_READS;
+      }
+    }
   }, 60_000);
 
   test("the loaded librdkafka (2.x) is read directly, and the struct agrees with rd_kafka_message_timestamp/headers", () => {

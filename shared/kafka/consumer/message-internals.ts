@@ -10,15 +10,17 @@
  * after that are read both ways; one disagreement switches the process to the public calls for good and is
  * reported once (LAYOUT_MISMATCH) through the consumer's onError.
  *
- * Headers themselves are decoded here from the record's wire bytes (one copy of the block per message)
- * rather than with one rd_kafka_header_get_all call, one C-string read and one view plus copy per header
- * (~1 µs per header, which adds up in CloudEvents binary mode). The first VERIFY_HEADERS messages with
- * headers are decoded both ways and compared, with the same fallback.
+ * Headers themselves are taken from the record's wire bytes rather than with one rd_kafka_header_get_all
+ * call, one C-string read and one view plus copy per header (~1 µs per header, which adds up in CloudEvents
+ * binary mode). The first VERIFY_HEADERS messages with headers are decoded both ways and compared, with the
+ * same fallback; after that the block is handed on undecoded (rawHeaders): the pipeline copies it once and
+ * decodes it only where headers are read (wire-headers.ts).
  */
 import { read, toArrayBuffer } from "bun:ffi";
 import { KafkaError } from "../errors.ts";
 import { rdkafka } from "../ffi/lib.ts";
-import { readI64 } from "../ffi/memory.ts";
+import { decodeWireHeaders } from "../wire-headers.ts";
+import { STRUCT_STRIDE, StructCopies } from "./struct-copies.ts";
 
 /** rd_kafka_msg_t offsets past the public 72-byte rd_kafka_message_t. */
 export const RKM = {
@@ -38,6 +40,8 @@ const CHECKED_BELOW = 0x02100000;
 const VERIFY_FIRST = 10_000;
 const VERIFY_EVERY = 4096;
 const VERIFY_HEADERS = 1000;
+/** Size of the public rd_kafka_message_t, all a struct copy may hold when the private layout is not read. */
+const PUBLIC_STRUCT = 72;
 const RD_KAFKA_RESP_ERR__NOENT = -156;
 
 const scratch = new BigUint64Array(1);
@@ -48,6 +52,8 @@ export class MessageInternals {
   private checked = 0;
   private headersChecked = 0;
   private reported = false;
+  /** The structs of the messages of the last `read` call: the reader takes their public fields from here too. */
+  readonly copies = new StructCopies();
 
   constructor(private readonly onMismatch: (err: KafkaError) => void = () => undefined) {}
 
@@ -62,11 +68,17 @@ export class MessageInternals {
    */
   read(ptrs: readonly number[], ts: Float64Array, hasHeaders: Uint8Array): void {
     const n = ptrs.length;
-    if (!this.isDirect) return readPublic(ptrs, ts, hasHeaders);
+    const c = this.copies;
+    if (!this.isDirect) {
+      c.fill(ptrs, PUBLIC_STRUCT);
+      return readPublic(ptrs, ts, hasHeaders);
+    }
+    c.fill(ptrs, STRUCT_STRIDE);
     for (let i = 0; i < n; i++) {
-      const m = ptrs[i];
-      ts[i] = readI64(m, RKM.timestamp);
-      hasHeaders[i] = read.ptr(m as never, RKM.headers) !== 0 || hasWireHeaders(m) ? 1 : 0;
+      ts[i] = c.i64(i, RKM.timestamp);
+      // A block of one byte is the header count alone, with no room for a header: a record without headers
+      // (count 0 or -1) is one byte, so most messages need no read of the block itself (hasWireHeaders).
+      hasHeaders[i] = c.ptr(i, RKM.headers) !== 0 || (c.i32At(i, RKM.wireHeadersLen) > 1 && hasWireHeaders(ptrs[i])) ? 1 : 0;
     }
     this.verify(ptrs, ts, hasHeaders);
   }
@@ -78,7 +90,7 @@ export class MessageInternals {
    */
   headers(m: number, viaLibrary: (m: number) => Array<[string, Uint8Array | null]> | null): Array<[string, Uint8Array | null]> | null {
     if (!this.isDirect || read.ptr(m as never, RKM.headers) !== 0) return viaLibrary(m);
-    const wire = decodeWireHeaders(m);
+    const wire = decodeMessageHeaders(m);
     if (this.headersChecked < VERIFY_HEADERS) {
       this.headersChecked++;
       const lib = viaLibrary(m);
@@ -89,6 +101,20 @@ export class MessageInternals {
       return lib;
     }
     return wire === undefined ? viaLibrary(m) : wire;
+  }
+
+  /**
+   * The address and length of a message's wire header block when the pipeline may copy it as it is and decode
+   * it later (the struct is read directly, librdkafka did not parse the headers itself, and the first
+   * VERIFY_HEADERS messages with headers were checked against the library); false otherwise, then `headers`
+   * must be asked. `out[0]` gets the address, `out[1]` the length. `i` is the message's index in the last `read`.
+   */
+  rawHeaders(i: number, out: Float64Array): boolean {
+    const c = this.copies;
+    if (!this.isDirect || this.headersChecked < VERIFY_HEADERS || c.ptr(i, RKM.headers) !== 0) return false;
+    out[0] = c.ptr(i, RKM.wireHeadersData);
+    out[1] = c.i32At(i, RKM.wireHeadersLen);
+    return true;
   }
 
   private verify(ptrs: readonly number[], ts: Float64Array, hasHeaders: Uint8Array): void {
@@ -129,72 +155,15 @@ function hasWireHeaders(m: number): boolean {
   return read.u8(read.ptr(m as never, RKM.wireHeadersData) as never, 0) > 1;
 }
 
-const utf8 = new TextDecoder();
-/** Position after the last varint read (avoids a tuple per varint). */
-let at = 0;
-
-/** Zigzag varint at `at` of `b` (advancing `at`); NaN past the end or beyond 2^35. */
-function varint(b: Uint8Array, end: number): number {
-  let raw = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
-    if (at >= end) return NaN;
-    const byte = b[at++];
-    raw += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
-  }
-  return NaN;
-}
-
-/** Header names by a hash of their bytes: the same few names (ce_id, ce_type, ...) come with every message. */
-const names = new Map<number, string>();
-
-/** The name in `b[from, to)`: interned when ASCII (checked byte by byte on a hit), else decoded as UTF-8. */
-function nameAt(b: Uint8Array, from: number, to: number): string {
-  let h = to - from;
-  for (let i = from; i < to; i++) {
-    const c = b[i];
-    if (c >= 0x80) return utf8.decode(b.subarray(from, to));
-    h = (Math.imul(h, 31) + c) | 0;
-  }
-  const hit = names.get(h);
-  if (hit !== undefined && hit.length === to - from) {
-    let i = 0;
-    while (i < hit.length && hit.charCodeAt(i) === b[from + i]) i++;
-    if (i === hit.length) return hit;
-  }
-  let s = "";
-  for (let i = from; i < to; i++) s += String.fromCharCode(b[i]);
-  if (names.size < 4096) names.set(h, s);
-  return s;
-}
-
 /**
- * Record headers from the wire (KIP-82: count, then per header key length, key, value length or -1, value),
- * values as views of one copy of the block; null when there are none, undefined when the bytes do not decode
- * (the library path then reports what librdkafka says).
+ * The record's wire headers as one copy of the block, decoded (values are views of that copy); null when
+ * there are none, undefined when the bytes do not decode (the library path then reports what librdkafka says).
  */
-function decodeWireHeaders(m: number): Array<[string, Uint8Array | null]> | null | undefined {
+function decodeMessageHeaders(m: number): Array<[string, Uint8Array | null]> | null | undefined {
   const len = read.i32(m as never, RKM.wireHeadersLen);
   if (len <= 0) return null;
-  const wire = new Uint8Array(toArrayBuffer(read.ptr(m as never, RKM.wireHeadersData) as never, 0, len));
-  at = 0;
-  const count = varint(wire, len);
-  if (!(count <= 100_000)) return undefined;
-  if (count <= 0) return null;
-  const copy = new ArrayBuffer(len);
-  new Uint8Array(copy).set(wire);
-  const out: Array<[string, Uint8Array | null]> = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const nameLen = varint(wire, len);
-    if (!(nameLen >= 0 && at + nameLen <= len)) return undefined;
-    const name = nameAt(wire, at, at + nameLen);
-    at += nameLen;
-    const valueLen = varint(wire, len);
-    if (!(valueLen >= -1 && at + valueLen <= len)) return undefined;
-    out[i] = [name, valueLen === -1 ? null : new Uint8Array(copy, at, valueLen)];
-    if (valueLen > 0) at += valueLen;
-  }
-  return out;
+  const copy = new Uint8Array(toArrayBuffer(read.ptr(m as never, RKM.wireHeadersData) as never, 0, len)).slice();
+  return decodeWireHeaders(copy, 0, len);
 }
 
 function sameHeaders(a: Array<[string, Uint8Array | null]> | null | undefined, b: Array<[string, Uint8Array | null]> | null): boolean {

@@ -10,7 +10,7 @@ import { MSG } from "../ffi/memory.ts";
 import { splitTpKey, tpKey } from "../client/tplist.ts";
 import type { ConsumedBatch, ConsumedMessage } from "../types.ts";
 import { FetchBuffer } from "./fetch-buffer.ts";
-import { TopicNames, readMessages } from "./message-reader.ts";
+import { TopicNames, readMessages, type MessageBytes } from "./message-reader.ts";
 import { MessageInternals } from "./message-internals.ts";
 import type { KafkaError } from "../errors.ts";
 
@@ -20,6 +20,7 @@ class Batch implements ConsumedBatch {
     readonly messages: ConsumedMessage[],
     private ptrs: number[] | null,
     private readonly live: Set<Batch>,
+    private readonly bytes: MessageBytes | null = null,
   ) {
     if (ptrs && ptrs.length) live.add(this);
   }
@@ -29,6 +30,8 @@ class Batch implements ConsumedBatch {
     if (!ptrs) return;
     this.ptrs = null;
     this.live.delete(this);
+    // Before the destroy: from now on the messages' key, value and headers throw instead of reading freed memory.
+    if (this.bytes) this.bytes.released = true;
     destroy(ptrs);
   }
 
@@ -88,7 +91,8 @@ export class MessageStore {
   take(max: number): ConsumedBatch {
     if (this.buffer.size === 0) return new Batch([], null, this.live);
     const ptrs = this.buffer.take(max);
-    return new Batch(readMessages(ptrs, this.topics, this.internals), ptrs, this.live);
+    const { messages, bytes } = readMessages(ptrs, this.topics, this.internals);
+    return new Batch(messages, ptrs, this.live, bytes);
   }
 
   /** Pauses `keys`: their buffered messages (and any that still arrive) wait until unhold. */

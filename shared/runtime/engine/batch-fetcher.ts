@@ -10,6 +10,7 @@
  */
 import type { ConsumedBatch, ConsumedMessage } from "../../kafka/types.ts";
 import { detachMessage } from "../../kafka/consumer/detach.ts";
+import { KafkaMessage } from "../../kafka/consumer/message-reader.ts";
 import type { RecordBatch } from "../../stages/batch.ts";
 import { packRecords, type RecordInput } from "../../stages/records.ts";
 
@@ -28,7 +29,9 @@ export interface BatchLimits {
 /** What to do with a consumed record's partition: keep it, or drop it (its partition is being revoked). */
 export type Admit = (topic: string, partition: number) => boolean;
 
-const recordBytes = (m: RecordInput): number => ((m.value as Uint8Array | null)?.byteLength ?? 0) + ((m.key as Uint8Array | null)?.byteLength ?? 0);
+/** A record's payload bytes; the binding's KafkaMessage tells without making views of its bytes. */
+const recordBytes = (m: RecordInput): number =>
+  m instanceof KafkaMessage ? m.valueSize + m.keySize : ((m.value as Uint8Array | null)?.byteLength ?? 0) + ((m.key as Uint8Array | null)?.byteLength ?? 0);
 
 /** Collects consume calls into RecordBatches within the configured limits. */
 export class BatchFetcher {
@@ -83,15 +86,14 @@ export class BatchFetcher {
         held.push(got);
         this.memoTopic = null;
         for (const m of got.messages) {
-          const size = (m.value?.byteLength ?? 0) + (m.key?.byteLength ?? 0);
+          const size = recordBytes(m);
           this.avgBytes = this.avgBytes === 0 ? size : this.avgBytes * 0.95 + size * 0.05;
           this.place(m, size, true);
         }
         if (this.filling.length > 0 && !deadline) deadline = performance.now() + maxWaitMs;
         if (!deadline) break; // an idle wait period: let the caller check its state
       }
-      // Headers of consumed messages are copies already (ConsumedMessage), so the pack keeps them as they are.
-      return this.filling.length ? packRecords(this.filling, { ownedHeaders: true }) : null;
+      return this.filling.length ? packRecords(this.filling) : null;
     } finally {
       // The pack above copied every byte we keep: the librdkafka messages can go now.
       this.filling = [];

@@ -4,7 +4,7 @@
  */
 import type { TopicPartition } from "../../kafka/types.ts";
 import { EventStatus, type RecordBatch } from "../../stages/batch.ts";
-import { packRecords, type RecordInput } from "../../stages/records.ts";
+import { packRecords, recordHeaders, type RecordInput } from "../../stages/records.ts";
 import { emptyTally, tpKey, type Tally } from "./offset-tracker.ts";
 
 /** One partition's records of a batch: offsets in delivery order and their record indexes. */
@@ -94,7 +94,7 @@ export function selectPartitions(r: RecordBatch, keep: (key: string) => boolean)
     timestamp: r.timestamps[i],
     key: r.keyNull[i] ? null : r.keys.subarray(r.keyStarts[i], r.keyStarts[i + 1]),
     value: r.valueNull[i] ? null : r.values.subarray(r.valueStarts[i], r.valueStarts[i + 1]),
-    headers: r.headers[i],
+    headers: recordHeaders(r, i),
   }));
-  return packRecords(inputs, { ownedHeaders: true });
+  return packRecords(inputs);
 }

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Batch } from "../../stages/batch.ts";
+import { recordHeaders } from "../../stages/records.ts";
 import type { ProduceRecord } from "../../kafka/types.ts";
 
 /** Header names added to every dead letter. */
@@ -96,7 +97,7 @@ export function deadLetterRecords(batch: Batch, topic: string, workerId: number,
   const indexes = [...batch.rejections.keys()].sort((a, b) => a - b);
   for (const i of indexes) {
     const why = batch.rejections.get(i)!;
-    const headers: Array<[string, Uint8Array | string | null]> = r.headers[i] ? [...r.headers[i]!] : [];
+    const headers: Array<[string, Uint8Array | string | null]> = recordHeaders(r, i) ?? [];
     headers.push(
       [DLQ_HEADERS.code, why.code],
       [DLQ_HEADERS.reason, truncateUtf8(why.reason, MAX_REASON_BYTES)],

@@ -1,12 +1,14 @@
 /**
  * Messages between the enrich stage (main thread) and its piscina threads.
  *
- * Inbound, a slice of a RecordBatch travels as fresh copies of its packed typed arrays, transferred (not
- * cloned) to the thread; headers travel in the same columnar form (PackedHeaders, headers.ts). Copying
- * instead of transferring the batch's own buffers
- * keeps the RecordBatch intact on the main thread even when a thread dies mid-task (a transferred buffer
- * would die with it, and the engine needs the original bytes to retry or dead-letter), and lets several
- * threads work on one batch. The copy costs ~0.1 µs per 330-byte event (dev/bench/enrich.ts measures it).
+ * Inbound, a slice of a RecordBatch travels as views of the batch's values and record columns, which
+ * packRecords puts in SharedArrayBuffers: the thread reads the main thread's one copy, nothing is copied or
+ * transferred for it. Transferring the batch's own buffers instead would lose them when a thread dies mid-task
+ * (the engine needs the original bytes to retry or dead-letter), and copying them cost ~1.1 µs per event on
+ * the main thread. Threads never write to those views. Small per-slice arrays (rebased value starts, the skip
+ * mask, header block starts) are fresh copies transferred (not cloned) to the thread. Headers stay in Kafka's
+ * wire form (PackedHeaders): the thread decodes them (headers.ts), the main thread never does unless a dead
+ * letter, the Kafka sink or tracing reads them.
  *
  * Outbound, each string column comes back as ONE string (the entries concatenated) plus an Int32Array of
  * entry lengths: measured on 5,000 events, that is ~0.9 µs/event end to end against ~1.4 µs for cloning
@@ -49,14 +51,13 @@ export interface EnrichTask {
   warmUp?: boolean;
 }
 
-/** The Kafka headers of a slice as columns: record k owns header entries [first[k], first[k + 1]). */
+/**
+ * The Kafka headers of a slice in their wire form (kafka/wire-headers.ts): record k's block is
+ * bytes[starts[k], starts[k + 1]), empty when it has none. `bytes` is a view of the batch's shared buffer.
+ */
 export interface PackedHeaders {
-  first: Uint32Array;
-  names: PackedStrings;
-  /** Every header value, concatenated; entry e is values[valueStarts[e], valueStarts[e + 1]) unless valueNull[e]. */
-  values: Uint8Array;
-  valueStarts: Uint32Array;
-  valueNull: Uint8Array;
+  bytes: Uint8Array;
+  starts: Uint32Array;
 }
 
 /** String columns of EnrichedEvents, in the order they are packed (COPY lines travel as bytes, see copy-bytes.ts). */

@@ -1,11 +1,10 @@
 /**
- * Main-thread side of the thread protocol: cutting a batch into per-thread slices (copies, see protocol.ts)
+ * Main-thread side of the thread protocol: cutting a batch into per-thread slices (views, see protocol.ts)
  * and merging the threads' columns back into one EnrichedEvents in record order.
  */
 import { EventStatus, type EnrichedEvents, type RecordBatch } from "../batch.ts";
-import { headerBuffers, packHeaders } from "./headers.ts";
 import { concatCopyBytes, copyFieldColumn, decodeCopyLines, type CopyBytes } from "./copy-bytes.ts";
-import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare, type StringColumn } from "./protocol.ts";
+import { STRING_COLUMNS, unpackStrings, type EnrichSliceOk, type EnrichTask, type LookupShare, type PackedHeaders, type StringColumn } from "./protocol.ts";
 
 /** A half-open range of record indexes. */
 export interface SliceRange {
@@ -29,7 +28,11 @@ export function planSlices(size: number, threads: number, minSlice = MIN_SLICE_E
   return ranges;
 }
 
-/** Builds the task for one slice, with the list of buffers to transfer (all fresh copies owned by the task). */
+/**
+ * Builds the task for one slice, with the list of buffers to transfer (fresh copies owned by the task). The
+ * record columns, values and header blocks of a packed batch are in shared memory (packRecords): the task
+ * holds views of them, which reach the thread without a copy; only a batch built some other way is copied.
+ */
 export function sliceTask(
   records: RecordBatch,
   status: Uint8Array,
@@ -43,7 +46,8 @@ export function sliceTask(
   const valueStarts = new Uint32Array(size + 1);
   for (let i = 0; i <= size; i++) valueStarts[i] = records.valueStarts[start + i] - base;
 
-  const headers = packHeaders(records.headers, start, end);
+  const hBase = records.headerStarts[start];
+  const hEnd = records.headerStarts[end];
   let skip: Uint8Array | null = null;
   for (let i = start; i < end; i++) {
     if (status[i] !== EventStatus.Live) {
@@ -52,32 +56,36 @@ export function sliceTask(
       break;
     }
   }
+  const transfer: ArrayBuffer[] = [valueStarts.buffer as ArrayBuffer];
+  const part = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(column: T, from: number, to: number): T => {
+    if (column.buffer instanceof SharedArrayBuffer) return column.subarray(from, to) as T;
+    const copy = column.slice(from, to) as T;
+    transfer.push(copy.buffer as ArrayBuffer);
+    return copy;
+  };
+  let headers: PackedHeaders | null = null;
+  if (hEnd > hBase) {
+    const starts = new Uint32Array(size + 1);
+    for (let i = 0; i <= size; i++) starts[i] = records.headerStarts[start + i] - hBase;
+    transfer.push(starts.buffer as ArrayBuffer);
+    headers = { bytes: part(records.headerBytes, hBase, hEnd), starts };
+  }
   const task: EnrichTask = {
     start,
     size,
     topics: records.topics,
-    topicIndex: records.topicIndex.slice(start, end),
-    partitions: records.partitions.slice(start, end),
-    offsets: records.offsets.slice(start, end),
-    timestamps: records.timestamps.slice(start, end),
-    values: records.values.slice(base, records.valueStarts[end]),
+    topicIndex: part(records.topicIndex, start, end),
+    partitions: part(records.partitions, start, end),
+    offsets: part(records.offsets, start, end),
+    timestamps: part(records.timestamps, start, end),
+    values: part(records.values, base, records.valueStarts[end]),
     valueStarts,
-    valueNull: records.valueNull.slice(start, end),
+    valueNull: part(records.valueNull, start, end),
     headers,
     skip,
     ingestedAt,
     lookups,
   };
-  const transfer: ArrayBuffer[] = [
-    task.topicIndex.buffer,
-    task.partitions.buffer,
-    task.offsets.buffer,
-    task.timestamps.buffer,
-    task.values.buffer,
-    valueStarts.buffer,
-    task.valueNull.buffer,
-  ] as ArrayBuffer[];
-  if (headers) transfer.push(...headerBuffers(headers));
   if (skip) transfer.push(skip.buffer as ArrayBuffer);
   return { task, transfer };
 }

@@ -28,7 +28,8 @@ function snapshot(r: RecordBatch) {
     offsets: r.offsets.slice(),
     timestamps: r.timestamps.slice(),
     topicIndex: r.topicIndex.slice(),
-    headers: r.headers.map((h) => (h ? h.map(([n, v]) => [n, v ? [...v] : null]) : null)),
+    headerBytes: r.headerBytes.slice(),
+    headerStarts: r.headerStarts.slice(),
   };
 }
 
