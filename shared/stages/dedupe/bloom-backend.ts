@@ -104,7 +104,14 @@ export class RedisBloomBackend implements BloomBackend {
     this.maxItems = String(maxItemsOf(o.capacity, g));
     const timeouts = { connectTimeoutMs: o.connectTimeoutMs ?? 2_000, commandTimeoutMs: o.commandTimeoutMs ?? 5_000 };
     this.pipe = RespPipe.like(redis, timeouts);
+    redis.on("ready", this.forgetModule);
   }
+
+  /** Whether BF.* was found on the ioredis client's current connection (see ping). */
+  private moduleSeen = false;
+  private readonly forgetModule = (): void => {
+    this.moduleSeen = false;
+  };
 
   async testAndSet(req: FilterRequest): Promise<Uint8Array> {
     const out = new Uint8Array(req.keys.length);
@@ -190,15 +197,23 @@ export class RedisBloomBackend implements BloomBackend {
     return { filters, maxFillRatio: maxFill, estimatedFpRate: worstFp };
   }
 
-  /** Resolves when Redis answers and still has the BF.* commands (a failover to a server without the module is not healthy). */
+  /**
+   * Resolves when Redis answers and still has the BF.* commands (a failover to a server without the module is
+   * not healthy). The module is looked up once per connection of the ioredis client: a different server means
+   * a new connection, and COMMAND INFO's reply is large (decoding it on every readiness report, once a second,
+   * cost more main-thread CPU than the rest of the check).
+   */
   async ping(): Promise<void> {
-    let loaded: boolean;
+    let loaded = true;
     try {
       await this.redis.ping();
       // The pipe authenticates on its own: a refused AUTH shows here at start.
       const reply = await this.pipe.send(encodeCommand(["PING"]));
       if (reply instanceof Error) throw reply;
-      loaded = await hasBloomCommands(this.redis);
+      if (!this.moduleSeen) {
+        loaded = await hasBloomCommands(this.redis);
+        this.moduleSeen = loaded;
+      }
     } catch (err) {
       throw redisError(err, "PING", this.redis);
     }
@@ -208,6 +223,7 @@ export class RedisBloomBackend implements BloomBackend {
   }
 
   async close(): Promise<void> {
+    this.redis.off("ready", this.forgetModule);
     this.pipe.close();
   }
 }

@@ -15,6 +15,21 @@ const url = process.env.REDIS_BLOOM_URL ?? "";
 /** The module-enabled Redis the BF.* suites need. */
 const BLOOM: Requirement = { available: url !== "", missing: "REDIS_BLOOM_URL is not set (a module-enabled Redis: see ../shared/redis/; .ci/run starts one)" };
 
+/** A BF.* backend on `client` for the health checks (ping), with a fresh prefix. */
+function healthOnly(client: Redis): RedisBloomBackend {
+  return new RedisBloomBackend(client, {
+    prefix: uniqueName("tf:bfh"),
+    capacity: 10,
+    errorRate: 0.01,
+    growth: { expansion: 2, nonScaling: false, maxFilters: 4 },
+    whenFull: "maybe",
+    windowMs: 60_000,
+    ttlMarginMs: 60_000,
+    chunkKeys: 100,
+    limiter: new Limiter(1),
+  });
+}
+
 describe("BF.* replies, unit", () => {
   test("an error inside a reply is never read as an answer; 'filter is full' is recognised", () => {
     expect(answers([1, 0, 1], 3, "BF.INSERT")).toEqual([1, 0, 1]);
@@ -162,6 +177,28 @@ describeIf(BLOOM, "RedisBloom", () => {
       }
     });
 
+    test("health looks the module up once per connection: again after a reconnect, not on every readiness report", async () => {
+      const client = new Redis(url);
+      const commandInfoCalls = async () => Number(/cmdstat_command\|info:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
+      const b = healthOnly(client);
+      try {
+        await new Promise((resolve) => client.once("ready", resolve));
+        const before = await commandInfoCalls();
+        for (let i = 0; i < 3; i++) await b.ping();
+        expect((await commandInfoCalls()) - before).toBe(1);
+        // A new connection (as after a failover) is looked at again.
+        const reconnected = new Promise((resolve) => client.once("ready", resolve));
+        await redis.call("CLIENT", "KILL", "ID", String(await client.call("CLIENT", "ID")));
+        await reconnected;
+        await b.ping();
+        await b.ping();
+        expect((await commandInfoCalls()) - before).toBe(2);
+      } finally {
+        await b.close();
+        client.disconnect();
+      }
+    });
+
     test("an error inside the reply of the real server fails the batch instead of answering 'new'", async () => {
       const { b, key } = backend({ capacity: 100, growth: { expansion: 2, nonScaling: false, maxFilters: 4 } });
       await redis.set(key, "not a filter"); // WRONGTYPE inside the script
@@ -177,17 +214,7 @@ describeWith("redis", "BF.* health on a server without the module", () => {
     try {
       const hasBf = Array.isArray(((await plain.call("COMMAND", "INFO", "BF.INSERT")) as unknown[])[0]);
       if (hasBf) return console.warn("[skip] REDIS_URL has BF.*: cannot show a missing module there");
-      const b = new RedisBloomBackend(plain, {
-        prefix: uniqueName("tf:bfh"),
-        capacity: 10,
-        errorRate: 0.01,
-        growth: { expansion: 2, nonScaling: false, maxFilters: 4 },
-        whenFull: "maybe",
-        windowMs: 60_000,
-        ttlMarginMs: 60_000,
-        chunkKeys: 100,
-        limiter: new Limiter(1),
-      });
+      const b = healthOnly(plain);
       await expect(b.ping()).rejects.toThrow(/RedisBloom module not loaded/);
     } finally {
       plain.disconnect();
