@@ -12,6 +12,24 @@ import type { LoadgenManifest } from "../../shared/loadgen/manifest.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { watermarksOf } from "../../shared/topic-reader/metadata.ts";
 import { localListenerPid } from "./service-cpu.ts";
+import { Flags, parseFlags, type FlagSpec } from "../../shared/loadgen/cli-flags.ts";
+
+/** `n` rounded to `d` decimals, or null when it is not finite (JSON has no NaN). */
+export const round = (n: number, d = 1): number | null => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+
+/**
+ * A bench's command line: its flags, whether the figures go to stdout as JSON, and `say` for progress lines
+ * (stderr under --json, so stdout stays parseable). Null after printing `usage` for --help.
+ */
+export function benchCli(argv: readonly string[], spec: FlagSpec, usage: string): { f: Flags; json: boolean; say: (s: string) => void } | null {
+  const f = new Flags(parseFlags(argv, spec).values);
+  if (f.bool("help")) {
+    console.log(usage);
+    return null;
+  }
+  const json = f.bool("json");
+  return { f, json, say: json ? (s: string) => console.error(s) : (s: string) => console.log(s) };
+}
 
 /** The per-run names (fresh every run) a bench needs for its audit and clean-up. */
 export interface BenchNames {

@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { formatAudit, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
-import { auditBenchRun, benchPartitions, benchProducer, benchWatcher, cleanupBenchRun, localBrokerPid, openBenchKafka, prepareBenchTable } from "./bench-run.ts";
-import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
+import { auditBenchRun, benchCli, benchPartitions, benchProducer, benchWatcher, cleanupBenchRun, localBrokerPid, openBenchKafka, prepareBenchTable, round } from "./bench-run.ts";
+import { runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import { PeakRssSampler, processTree, rssTrend, type RssTrend } from "../../shared/loadgen/process-tree.ts";
@@ -133,17 +133,11 @@ const lastJsonLine = (out: string): FleetSummary | null => {
   }
 };
 
-const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
-
 async function main(): Promise<number> {
   const argv = Bun.argv.slice(2);
-  const f = new Flags(parseFlags(argv, SPEC).values);
-  if (f.bool("help")) {
-    console.log(USAGE);
-    return 0;
-  }
-  const json = f.bool("json");
-  const say = json ? (s: string) => console.error(s) : (s: string) => console.log(s);
+  const cli = benchCli(argv, SPEC, USAGE);
+  if (!cli) return 0;
+  const { f, json, say } = cli;
   const sustained = f.has("rate");
   if (f.has("duration") && !sustained) throw usageError("--duration needs --rate (sustained mode)");
   const rate = sustained ? f.number("rate", 0, 1) : 0;

@@ -18,11 +18,12 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { formatAudit, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
-import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
+import { runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import {
   auditBenchRun,
+  benchCli,
   benchPartitions,
   benchProducer,
   benchWatcher,
@@ -30,6 +31,7 @@ import {
   localBrokerPid,
   openBenchKafka,
   prepareBenchTable,
+  round,
   type BenchNames,
 } from "./bench-run.ts";
 import { ThreadCpuSampler, type ThreadKindCpu } from "./thread-cpu.ts";
@@ -90,17 +92,11 @@ interface ProcessCounts {
   batches: number;
 }
 
-const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
-
 async function main(): Promise<number> {
   const argv = Bun.argv.slice(2);
-  const f = new Flags(parseFlags(argv, SPEC).values);
-  if (f.bool("help")) {
-    console.log(USAGE);
-    return 0;
-  }
-  const json = f.bool("json");
-  const say = json ? (s: string) => console.error(s) : (s: string) => console.log(s);
+  const cli = benchCli(argv, SPEC, USAGE);
+  if (!cli) return 0;
+  const { f, json, say } = cli;
   if (f.has("rate") || f.has("duration")) throw usageError("the reference bench has no sustained mode: use --events");
   const node = Bun.which("node");
   if (!node || !(await Bun.file(REFERENCE_STAMP).exists())) {

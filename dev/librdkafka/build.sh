@@ -5,6 +5,7 @@
 # Why build: Debian 12 ships librdkafka 2.0.2, whose cooperative group joins stall now and then and which has
 # the commit-during-rejoin bug (librdkafka #4059). The binding loads the result unchanged.
 set -euo pipefail
+. "$(dirname "$0")/../support/ensure-packages.sh"
 RDKAFKA_VERSION="2.15.1"
 NPM_SOURCE="@confluentinc/kafka-javascript@1.10.1"
 cache=${TOPOFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/topofleet}
@@ -15,17 +16,7 @@ say() { printf '[librdkafka] %s\n' "$*" >&2; }
 if [ -f "$lib" ] && [ -f "$dest/include/librdkafka/rdkafka.h" ]; then echo "$lib"; exit 0; fi
 
 # Optional codecs: zstd and lz4 from the system when present (librdkafka falls back to its bundled lz4).
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  missing=()
-  for p in build-essential libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing build packages: ${missing[*]}"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-fi
+ensure_packages librdkafka build-essential libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config
 command -v cc >/dev/null || { say "no C compiler: install build-essential (or set RDKAFKA_LIB to a librdkafka.so.1 >= 2.15)"; exit 1; }
 
 work=$(mktemp -d)

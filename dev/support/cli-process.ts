@@ -128,3 +128,23 @@ export async function runCliToEnd(args: string[], env: Record<string, string | u
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs a dev script that prints its figures as a last JSON line (the benches' --json) to its end: exit code,
+ * that line parsed (null when it is not JSON) and stderr.
+ */
+export function runJsonScript(
+  script: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string | undefined> } = {},
+): { code: number | null; json: Record<string, unknown> | null; stderr: string } {
+  const p = Bun.spawnSync([process.execPath, script, ...args], { stdout: "pipe", stderr: "pipe", timeout: opts.timeoutMs ?? 180_000, env: opts.env ?? process.env });
+  const last = p.stdout.toString().trim().split("\n").at(-1) ?? "";
+  let json: Record<string, unknown> | null = null;
+  try {
+    json = JSON.parse(last);
+  } catch {
+    json = null;
+  }
+  return { code: p.exitCode, json, stderr: p.stderr.toString() };
+}

@@ -8,7 +8,7 @@ import { ConfigError } from "../errors/index.ts";
 import { tryParseDuration, tryParseSize } from "../config/units.ts";
 import type { GeneratorConfig } from "../topology/types.ts";
 
-type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 type FlagValues = Record<string, string | boolean | undefined>;
 
 /** A usage error naming the flag (exit code 2 in the tools). */

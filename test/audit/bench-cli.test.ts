@@ -8,20 +8,11 @@ import { resolve } from "node:path";
 import { describeIf, describeWith, type Requirement } from "../../dev/support/services.ts";
 import { compareWith, type Baseline } from "../../dev/bench/compare.ts";
 import { localListenerPid } from "../../dev/bench/service-cpu.ts";
+import { runJsonScript } from "../../dev/support/cli-process.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 
-const run = (args: string[]) => {
-  const p = Bun.spawnSync([process.execPath, BENCH, ...args], { stdout: "pipe", stderr: "pipe", timeout: 180_000 });
-  const last = p.stdout.toString().trim().split("\n").at(-1) ?? "";
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(last);
-  } catch {
-    json = null;
-  }
-  return { code: p.exitCode, json, stderr: p.stderr.toString() };
-};
+const run = (args: string[]) => runJsonScript(BENCH, args);
 
 describeWith("postgres", "bun run bench", () =>
   describeWith("redis", "bun run bench (redis)", () => {

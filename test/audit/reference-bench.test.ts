@@ -10,23 +10,13 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describeWith } from "../../dev/support/services.ts";
+import { runJsonScript } from "../../dev/support/cli-process.ts";
 import { REFERENCE_STAMP } from "../../dev/bench/reference.ts";
 
 const BENCH = resolve(import.meta.dir, "../../dev/bench/reference.ts");
 
-const run = (args: string[]) => {
-  // The mock cluster: a KAFKA_BROKERS of the caller's would send the small run to a real broker instead.
-  const env = { ...process.env, KAFKA_BROKERS: "" };
-  const p = Bun.spawnSync([process.execPath, BENCH, ...args], { stdout: "pipe", stderr: "pipe", timeout: 240_000, env });
-  const last = p.stdout.toString().trim().split("\n").at(-1) ?? "";
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(last);
-  } catch {
-    json = null;
-  }
-  return { code: p.exitCode, json, stderr: p.stderr.toString() };
-};
+// The mock cluster: a KAFKA_BROKERS of the caller's would send the small run to a real broker instead.
+const run = (args: string[]) => runJsonScript(BENCH, args, { timeoutMs: 240_000, env: { ...process.env, KAFKA_BROKERS: "" } });
 
 const installed = existsSync(REFERENCE_STAMP) && Bun.which("node") !== null;
 const suite = "reference pipeline bench (Node.js)";

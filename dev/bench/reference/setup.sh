@@ -8,6 +8,7 @@
 # zlib/ssl/zstd/lz4/sasl dev packages; a few minutes on 2 cores, once.
 set -euo pipefail
 cd "$(dirname "$0")"
+. ../../support/ensure-packages.sh
 say() { printf '[reference] %s\n' "$*" >&2; }
 
 command -v node >/dev/null || { say "node not found: install Node.js >= 20"; exit 1; }
@@ -20,17 +21,7 @@ if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -f "$addon
   exit 0
 fi
 
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  missing=()
-  for p in build-essential python3 pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing build packages: ${missing[*]}"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-fi
+ensure_packages reference build-essential python3 pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev
 
 # node-gyp needs the running Node's headers; Debian's nodejs has them under /usr/include/node, an official
 # tarball under <prefix>/include/node. Without a local copy node-gyp would download them (unreachable here).
