@@ -17,6 +17,23 @@ import { Flags, parseFlags, type FlagSpec } from "../../shared/loadgen/cli-flags
 /** `n` rounded to `d` decimals, or null when it is not finite (JSON has no NaN). */
 export const round = (n: number, d = 1): number | null => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
 
+/** The audit and latency fields every end-to-end bench prints first in its --json line, the same way. */
+export function auditedRunFields(o: { events: number; perMin: number; report: AuditReport | null; exitCode: number; timing: RunTiming | null }): Record<string, unknown> {
+  const { report, timing } = o;
+  return {
+    events: o.events,
+    events_per_min: round(o.perMin, 0),
+    lost: report?.lost ?? null,
+    duplicated: report?.duplicated ?? null,
+    duplicates_dropped: report?.duplicates_dropped ?? null,
+    invalid: report?.dead_lettered ?? null,
+    audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : o.exitCode === 2 ? "invalid" : "none",
+    p50_ms: round(timing?.p50Ms ?? NaN),
+    p95_ms: round(timing?.p95Ms ?? NaN),
+    p99_ms: round(timing?.p99Ms ?? NaN),
+  };
+}
+
 /**
  * A bench's command line: its flags, whether the figures go to stdout as JSON, and `say` for progress lines
  * (stderr under --json, so stdout stays parseable). Null after printing `usage` for --help.

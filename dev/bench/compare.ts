@@ -65,6 +65,12 @@ export function hostFactor(b: Baseline, result: Record<string, unknown>): number
   return now !== null && b.machine_probe_us ? now / b.machine_probe_us : null;
 }
 
+/**
+ * Metrics that scale with the host's speed: CPU costs and rates. Memory (RSS) and latency do not follow the
+ * probe, so they are compared as measured.
+ */
+const HOST_BOUND = /cpu|per_min|per_s\b|_us\b|us_per/;
+
 /** Lines comparing `result` with `b`. */
 export function compareWith(name: string, b: Baseline, result: Record<string, unknown>): string[] {
   const lines = [`vs ${name} (${b.recorded}, ${b.machine}${b.loaded ? `, LOADED machine, load ${JSON.stringify(b.load_avg)}` : ""}): ${b.command}`];
@@ -72,7 +78,7 @@ export function compareWith(name: string, b: Baseline, result: Record<string, un
   lines.push(
     factor === null
       ? "  host speed: not comparable (the baseline or the run has no machine_probe_us): differences include the host's"
-      : `  host speed: this host's probe is ${factor.toFixed(2)}x the baseline's; "adjusted" scales the new value back to the baseline's host`,
+      : `  host speed: this host's probe is ${factor.toFixed(2)}x the baseline's; "adjusted" scales CPU costs and rates back to the baseline's host (the probe runs at the bench's start: load then inflates it)`,
   );
   for (const [path, m] of Object.entries(b.metrics)) {
     const now = at(result, path);
@@ -80,10 +86,11 @@ export function compareWith(name: string, b: Baseline, result: Record<string, un
       lines.push(`  ${path.padEnd(34)} ${String(m.value).padStart(12)}  ->  (absent)`);
       continue;
     }
-    const adjusted = factor === null ? now : m.better === "lower" ? now / factor : now * factor;
+    const scaled = factor !== null && HOST_BOUND.test(path);
+    const adjusted = !scaled ? now : m.better === "lower" ? now / factor : now * factor;
     const delta = m.value === 0 ? 0 : (adjusted - m.value) / m.value;
     const verdict = Math.abs(delta) < NOISE ? "same" : (delta < 0) === (m.better === "lower") ? "better" : "WORSE";
-    const shown = factor === null ? "" : ` (adjusted ${Number(adjusted.toPrecision(4))})`;
+    const shown = scaled ? ` (adjusted ${Number(adjusted.toPrecision(4))})` : "";
     lines.push(`  ${path.padEnd(34)} ${String(m.value).padStart(12)}  ->  ${String(now).padStart(12)}${shown}  ${(delta >= 0 ? "+" : "") + (delta * 100).toFixed(1)}%  ${verdict}`);
   }
   return lines;

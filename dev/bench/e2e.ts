@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { formatAudit, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
-import { auditBenchRun, benchCli, benchPartitions, benchProducer, benchWatcher, cleanupBenchRun, localBrokerPid, openBenchKafka, prepareBenchTable, round } from "./bench-run.ts";
+import { auditBenchRun, auditedRunFields, benchCli, benchPartitions, benchProducer, benchWatcher, cleanupBenchRun, localBrokerPid, openBenchKafka, prepareBenchTable, round } from "./bench-run.ts";
 import { runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../../shared/loadgen/cli-flags.ts";
 import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topology.ts";
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
@@ -396,15 +396,7 @@ async function main(): Promise<number> {
   if (json)
     console.log(
       JSON.stringify({
-        events,
-        events_per_min: round(perMin, 0),
-        lost: report?.lost ?? null,
-        duplicated: report?.duplicated ?? null,
-        duplicates_dropped: report?.duplicates_dropped ?? null,
-        invalid: report?.dead_lettered ?? null,
-        p50_ms: round(timing?.p50Ms ?? NaN),
-        p95_ms: round(timing?.p95Ms ?? NaN),
-        p99_ms: round(timing?.p99Ms ?? NaN),
+        ...auditedRunFields({ events, perMin, report, exitCode, timing }),
         cpu_s_per_million: round(cpuSeconds / (events / 1e6), 2),
         max_rss_mb: round(maxRssMb),
         rss_trend: rssTrendWorst ? { first_quarter_mb: rssTrendWorst.firstQuarterMb, last_quarter_mb: rssTrendWorst.lastQuarterMb, slope_mb_per_min: rssTrendWorst.slopeMbPerMin } : null,
@@ -415,7 +407,6 @@ async function main(): Promise<number> {
         deleted_before_read: summary?.deleted_before_read ?? null,
         reset_backward: summary?.reset_backward ?? null,
         reread: summary?.reread ?? null,
-        audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
         offered_per_s: gen ? round((gen as GeneratorResult).ratePerSec, 0) : null,
         dedupe_filter: filterUsed,
         ...(timeline

@@ -23,6 +23,7 @@ import { benchTopologyYaml, BENCH_ENV } from "../../shared/loadgen/bench-topolog
 import { KEY_MODES, newRunId, runGenerator, type GeneratorResult } from "../../shared/loadgen/index.ts";
 import {
   auditBenchRun,
+  auditedRunFields,
   benchCli,
   benchPartitions,
   benchProducer,
@@ -287,18 +288,9 @@ async function main(): Promise<number> {
   if (json)
     console.log(
       JSON.stringify({
-        events,
-        events_per_min: round(perMin, 0),
-        lost: report?.lost ?? null,
-        duplicated: report?.duplicated ?? null,
-        duplicates_dropped: report?.duplicates_dropped ?? null,
-        invalid: report?.dead_lettered ?? null,
+        ...auditedRunFields({ events, perMin, report, exitCode, timing }),
         mode: "reference",
-        audit: report ? (report.invalid_run ? "invalid" : report.ok ? "pass" : "fail") : exitCode === 2 ? "invalid" : "none",
         failures: report?.failures.map((x) => x.field) ?? null,
-        p50_ms: round(timing?.p50Ms ?? NaN),
-        p95_ms: round(timing?.p95Ms ?? NaN),
-        p99_ms: round(timing?.p99Ms ?? NaN),
         cpu_s_per_million: round(perMillion(cpuSeconds), 2),
         cpu_s_per_million_by_thread: Object.fromEntries(threadCpu.map((t) => [t.kind, round(perMillion(t.cpuSeconds), 2)])),
         redis_cpu_s_per_million: round(perMillion(redisCpu), 2),

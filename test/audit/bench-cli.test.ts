@@ -97,10 +97,17 @@ describe("bench tools", () => {
       machine_probe_us: 2,
     };
     // Twice as slow a host: twice the cost and half the rate are the same pipeline.
-    const lines = compareWith("b", baseline, { machine_probe_us: 4, cpu_s_per_million: 20, events_per_min: 1_500_000 }).join("\n");
+    const lines = compareWith("b", { ...baseline, metrics: { ...baseline.metrics, max_rss_mb: { value: 400, better: "lower" } } }, {
+      machine_probe_us: 4,
+      cpu_s_per_million: 20,
+      events_per_min: 1_500_000,
+      max_rss_mb: 400,
+    }).join("\n");
     expect(lines).toContain("2.00x the baseline's");
     expect(lines).toMatch(/cpu_s_per_million\s+10\s+->\s+20 \(adjusted 10\)\s+\+0\.0%\s+same/);
     expect(lines).toMatch(/events_per_min\s+3000000\s+->\s+1500000 \(adjusted 3000000\)\s+\+0\.0%\s+same/);
+    // Memory does not follow the host's speed: compared as measured.
+    expect(lines).toMatch(/max_rss_mb\s+400\s+->\s+400\s+\+0\.0%\s+same/);
     // Without a probe on either side the raw values are compared, and the output says so.
     const raw = compareWith("b", { ...baseline, machine_probe_us: undefined }, { cpu_s_per_million: 20 }).join("\n");
     expect(raw).toContain("not comparable");
