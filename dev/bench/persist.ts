@@ -1,6 +1,6 @@
 /**
  * Persist stage benchmark: rows/s through `PersistStage.process` into a fresh daily-partitioned table
- * (primary key (source, id, time), index (tenant, time)), batches of --batch events whose COPY lines were
+ * (primary key (time, source, id), index (tenant, time)), batches of --batch events whose COPY lines were
  * built beforehand as the enrich threads do (as UTF-8 bytes, EnrichedEvents.copyBytes), --connections
  * batches in flight on as many connections. It reports the CPU per row of this process (the worker's main
  * thread's share of persisting) and of the PostgreSQL backends serving the bench's database.

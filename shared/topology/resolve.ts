@@ -62,12 +62,16 @@ export function resolveReplicas(r: TopologyFile["concurrency"]["replicas"]): Rep
   return { min: r.min, max: r.max, lagPerReplica: r.lagPerReplica };
 }
 
-/** Membership keys of either source kind; the heartbeat defaults to a fifth of the session timeout. */
+/**
+ * Membership keys of either source kind. A member learns of a rebalance from a heartbeat reply, and a
+ * cooperative hand-over takes two rounds, so the default heartbeat (a tenth of the session timeout, at most
+ * 500 ms) bounds how long moved partitions sit unowned when a worker joins or leaves.
+ */
 function resolveMembership(s: { staticMembership: boolean; sessionTimeout: number; heartbeatInterval?: number }): GroupMembership {
   return {
     static: s.staticMembership,
     sessionTimeoutMs: s.sessionTimeout,
-    heartbeatIntervalMs: s.heartbeatInterval ?? Math.max(100, Math.floor(s.sessionTimeout / 5)),
+    heartbeatIntervalMs: s.heartbeatInterval ?? Math.max(100, Math.min(500, Math.floor(s.sessionTimeout / 10))),
   };
 }
 

@@ -16,7 +16,7 @@ describe("defaults", () => {
       topics: ["events"],
       group: "topofleet-minimal",
       start: "earliest",
-      membership: { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 },
+      membership: { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 },
       properties: {},
     });
     const [enrich, dedupe, persist] = t.stages as [EnrichStageConfig, DedupeStageConfig, PersistStageConfig];
@@ -111,7 +111,7 @@ describe("defaults", () => {
       topics: ["events"],
       group: "topofleet-m",
       start: "earliest",
-      membership: { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 2_000 },
+      membership: { static: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 },
       properties: {},
       generator: { rate: 20_000, events: 500, tenants: 8, duplicateRatio: 0, invalidRatio: 0, binaryRatio: 0, payloadBytes: 256 },
     });
@@ -194,9 +194,15 @@ describe("replicas", () => {
 describe("group membership", () => {
   const file = (extra: string) => `name: m\nsource:\n  kafka:\n    brokers: b:9092\n    topics: [e]\n${extra}stages:\n  - enrich:\n`;
 
-  test("the heartbeat defaults to a fifth of the session timeout; static membership can be turned off", () => {
+  test("the heartbeat defaults to a tenth of the session timeout, at most 500 ms; static membership can be turned off", () => {
     const t = parseTopology(file("    sessionTimeout: 15s\n    staticMembership: false\n"), "/tmp/m.yaml", {});
-    expect(t.source.membership).toEqual({ static: false, sessionTimeoutMs: 15_000, heartbeatIntervalMs: 3_000 });
+    expect(t.source.membership).toEqual({ static: false, sessionTimeoutMs: 15_000, heartbeatIntervalMs: 500 });
+    const short = parseTopology(file("    sessionTimeout: 3s\n"), "/tmp/m.yaml", {});
+    expect(short.source.membership.heartbeatIntervalMs).toBe(300);
+    const floor = parseTopology(file("    sessionTimeout: 1s\n"), "/tmp/m.yaml", {});
+    expect(floor.source.membership.heartbeatIntervalMs).toBe(100);
+    const set = parseTopology(file("    heartbeatInterval: 2s\n"), "/tmp/m.yaml", {});
+    expect(set.source.membership.heartbeatIntervalMs).toBe(2_000);
   });
 
   test("a heartbeat above a third of the session timeout, or hand-set membership properties, are errors naming the key", () => {

@@ -11,10 +11,11 @@
 export const BTREE_MAX_TUPLE_BYTES = 2704;
 
 /**
- * Bytes of `source` + `id` (UTF-8) the primary key (source, id, time) can hold: the btree maximum less the
+ * Bytes of `source` + `id` (UTF-8) the primary key (time, source, id) can hold: the btree maximum less the
  * index tuple header (8), two 4-byte varlena headers, the timestamptz (8) and worst-case alignment padding
- * (3 before the second text, 7 before the timestamptz). Compressible values could be longer (PostgreSQL
- * compresses wide index values), but the rule must not depend on the content.
+ * (3 before the second text, 7 for the tuple's final alignment; the same 7 sat before the timestamptz when it
+ * came last). Compressible values could be longer (PostgreSQL compresses wide index values), but the rule must
+ * not depend on the content.
  */
 export const MAX_KEY_BYTES = BTREE_MAX_TUPLE_BYTES - 8 - 4 - 4 - 8 - 3 - 7;
 

@@ -55,9 +55,12 @@ const membership = {
   }),
   heartbeatInterval: opt(
     duration({
-      description: "How often a member heartbeats; at most a third of `sessionTimeout`.",
+      description:
+        "How often a member heartbeats; at most a third of `sessionTimeout`. A member learns of a rebalance from a " +
+        "heartbeat reply and a cooperative hand-over takes two rounds, so this bounds how long moved partitions sit " +
+        "unowned when a worker joins or leaves.",
       min: 100,
-      dynamicDefault: "`sessionTimeout` / 5",
+      dynamicDefault: "`sessionTimeout` / 10, at most 500ms",
     }),
   ),
 };
