@@ -18,6 +18,13 @@ import { resolveDataDir, resolveHttpBinding } from "./environment.ts";
 import type { CliIO } from "./io.ts";
 import { LiveLine, formatSummary, summarize } from "./summary.ts";
 
+/**
+ * Signals this close to the first are the same stop request: a terminal's Ctrl-C reaches the whole process
+ * group, and `bun run`, npm or a container's init forward it to us again a millisecond or two later. Read as a
+ * second Ctrl-C, that copy would kill the workers instead of draining them. A deliberate second Ctrl-C comes later.
+ */
+export const SAME_STOP_REQUEST_MS = 250;
+
 /** Exit code of a run ended by a second Ctrl-C (128 + SIGINT, the shell convention). */
 export const FORCED_EXIT_CODE = 130;
 
@@ -78,13 +85,16 @@ export async function runCommand(t: ResolvedTopology, args: CliArgs, io: CliIO):
       return s;
     };
 
-    let signals = 0;
+    let firstSignalAt: number | null = null;
     const onSignal = (name: string) => () => {
-      if (++signals === 1) {
+      const now = performance.now();
+      if (firstSignalAt === null) {
+        firstSignalAt = now;
         logger.info({ signal: name }, "draining the fleet (signal again to force)");
         void supervisor.stop(`signal ${name}`);
         return;
       }
+      if (now - firstSignalAt < SAME_STOP_REQUEST_MS) return;
       logger.warn({ signal: name }, "second signal: killing every worker now");
       supervisor.forceStop();
       printSummary("forced");

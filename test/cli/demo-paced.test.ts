@@ -7,10 +7,9 @@
  * with nothing lost. The throttle keeps the test light on CPU.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliProcess, REPO } from "../../dev/support/cli-process.ts";
-import { writeTopology } from "../../dev/support/topology.ts";
+import { CliProcess } from "../../dev/support/cli-process.ts";
+import { throttledDemo } from "./fixtures/demo-with-stage.ts";
 import { freePort } from "../../dev/support/net.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
 import { waitFor } from "../../dev/support/wait.ts";
@@ -20,13 +19,6 @@ const RUN_MS = 65_000;
 const tmp = tempDir("demo-paced");
 afterAll(() => tmp.cleanup());
 
-/** The demo topology with the throttle as its first stage. */
-function throttledDemo(): string {
-  const demo = readFileSync(join(REPO, "topologies/demo.yaml"), "utf8");
-  const throttle = `stages:\n  - custom:\n      module: ${join(import.meta.dir, "fixtures/throttle.ts")}\n      options: { eventsPerSecond: ${RATE} }\n`;
-  expect(demo).toContain("\nstages:\n");
-  return writeTopology(tmp.dir, demo.replace("\nstages:\n", `\n${throttle}`));
-}
 
 /** Committed events of each live line (one plain line per second off a TTY). */
 const eventsPerLine = (stdout: string): number[] =>
@@ -38,7 +30,7 @@ const eventsPerLine = (stdout: string): number[] =>
 
 describe("demo paced by the pipeline", () => {
   test(`unbounded for ${RUN_MS / 1000} s with the pipeline throttled below the generator: steady progress, no resets, nothing lost`, async () => {
-    const run = new CliProcess([throttledDemo(), "--data-dir", join(tmp.dir, "data")], { TOPOFLEET_HTTP_PORT: String(await freePort()) });
+    const run = new CliProcess([throttledDemo(tmp.dir, RATE), "--data-dir", join(tmp.dir, "data")], { TOPOFLEET_HTTP_PORT: String(await freePort()) });
     let stopped = false;
     try {
       await waitFor(() => eventsPerLine(run.stdout).some((n) => n > 0), { timeoutMs: 60_000, what: "the first committed events" });

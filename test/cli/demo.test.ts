@@ -4,7 +4,10 @@
  * on a free HTTP port.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { SAME_STOP_REQUEST_MS } from "../../shared/cli/run.ts";
+import { demoWithStage } from "./fixtures/demo-with-stage.ts";
 import { CliProcess, REPO, runCliToEnd } from "../../dev/support/cli-process.ts";
 import { freePort } from "../../dev/support/net.ts";
 import { tempDir } from "../../dev/support/temp-dir.ts";
@@ -81,16 +84,58 @@ describe("demo topology", () => {
   }, 120_000);
 
   test("a second Ctrl-C kills the workers and exits 130 at once", async () => {
-    const run = new CliProcess([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(await freePort()), TOPOFLEET_LOG_LEVEL: "info" });
+    // A stage that takes 5 s to close, so the drain the first Ctrl-C starts outlasts the second.
+    const run = new CliProcess([demoWithStage(tmp.dir, "slow-close.ts", { closeMs: 5_000 }), "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(await freePort()), TOPOFLEET_LOG_LEVEL: "info" });
     await waitFor(() => run.stdout.includes("events/s"), { timeoutMs: 60_000, what: "a live line" });
     const pids = workerPids(run.stderr);
     expect(pids.length).toBe(1);
     run.proc.kill("SIGINT");
-    await Bun.sleep(20);
+    await Bun.sleep(SAME_STOP_REQUEST_MS + 50);
     run.proc.kill("SIGINT");
     expect(await run.exited).toBe(130);
     expect(run.stdout).toContain("stopped (forced)");
     await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 5_000, what: "the worker to be gone" });
+  }, 120_000);
+
+  test("the same Ctrl-C arriving twice at once (a wrapper forwards it) is one request: the fleet drains, exit 0", async () => {
+    const run = new CliProcess([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(await freePort()) });
+    await waitFor(() => run.stdout.includes("events/s"), { timeoutMs: 60_000, what: "a live line" });
+    run.proc.kill("SIGINT");
+    // Two signals sent back to back merge into one pending signal; this copy arrives after the first was handled,
+    // as a forwarded one can on a busy machine.
+    const copyAfterMs = 25;
+    expect(copyAfterMs).toBeLessThan(SAME_STOP_REQUEST_MS);
+    await Bun.sleep(copyAfterMs);
+    run.proc.kill("SIGINT");
+    expect(await run.exited, run.stderr).toBe(0);
+    expect(run.stdout).toContain("topofleet demo: stopped (signal SIGINT)");
+    expect(run.stdout).toMatch(/lost\s+0\n/);
+  }, 120_000);
+
+  test("the README's command under a terminal's Ctrl-C (SIGINT to the whole process group) drains, exit 0", async () => {
+    // `bun run topology …` in its own process group, as a shell's foreground job: the terminal signals every
+    // process in it (bun run, the supervisor, the worker) and bun run forwards its copy to the supervisor.
+    const child = spawn("bun", ["run", "topology", DEMO, "--data-dir", dataDir()], {
+      cwd: REPO,
+      detached: true,
+      env: { ...process.env, TOPOFLEET_HTTP_PORT: String(await freePort()) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+    try {
+      await waitFor(() => stdout.includes("events/s"), { timeoutMs: 60_000, what: "a live line" });
+      process.kill(-child.pid!, "SIGINT");
+      expect(await exited, stderr).toBe(0);
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+    }
+    expect(stdout).toContain("topofleet demo: stopped (signal SIGINT)");
+    expect(stdout).toMatch(/lost\s+0\n/);
+    expect(stderr).not.toContain("second signal");
   }, 120_000);
 
   test("--migrate creates the embedded table and exits 0", async () => {
