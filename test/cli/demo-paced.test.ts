@@ -19,7 +19,6 @@ const RUN_MS = 65_000;
 const tmp = tempDir("demo-paced");
 afterAll(() => tmp.cleanup());
 
-
 /** Committed events of each live line (one plain line per second off a TTY). */
 const eventsPerLine = (stdout: string): number[] =>
   stdout

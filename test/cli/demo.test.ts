@@ -115,7 +115,7 @@ describe("demo topology", () => {
   test("the README's command under a terminal's Ctrl-C (SIGINT to the whole process group) drains, exit 0", async () => {
     // `bun run topology …` in its own process group, as a shell's foreground job: the terminal signals every
     // process in it (bun run, the supervisor, the worker) and bun run forwards its copy to the supervisor.
-    const child = spawn("bun", ["run", "topology", DEMO, "--data-dir", dataDir()], {
+    const child = spawn(process.execPath, ["run", "topology", DEMO, "--data-dir", dataDir()], {
       cwd: REPO,
       detached: true,
       env: { ...process.env, TOPOFLEET_HTTP_PORT: String(await freePort()) },
