@@ -14,6 +14,15 @@ export const CLI_ENTRY = join(REPO, "workers/topology.ts");
 /** The CLI's `--json` summary line. */
 export type CliSummary = RunSummary;
 
+/** How the CLI is started. */
+export interface CliLaunch {
+  /**
+   * As the README runs it, `bun run topology …`, in a process group of its own like a shell's foreground job,
+   * so signalGroup reaches every process in it as a terminal's Ctrl-C does.
+   */
+  readmeCommand?: boolean;
+}
+
 /** A running CLI process. */
 export class CliProcess {
   readonly proc: ReturnType<typeof Bun.spawn>;
@@ -28,9 +37,18 @@ export class CliProcess {
     /** Set over this process's environment (undefined removes a variable). */
     env: Record<string, string | undefined> = {},
     private readonly logFile: string | null = null,
+    launch: CliLaunch = {},
   ) {
     if (logFile) writeFileSync(logFile, "");
-    this.proc = Bun.spawn([process.execPath, CLI_ENTRY, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const cmd = launch.readmeCommand ? [process.execPath, "run", "topology", ...args] : [process.execPath, CLI_ENTRY, ...args];
+    this.proc = Bun.spawn(cmd, {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: !!launch.readmeCommand,
+    });
     const out = this.collect(this.proc.stdout as ReadableStream<Uint8Array>, (s) => (this.stdout += s));
     const err = this.collect(this.proc.stderr as ReadableStream<Uint8Array>, (s) => {
       this.stderr += s;
@@ -64,6 +82,11 @@ export class CliProcess {
   /** Sends a signal if the process is still running. */
   signal(sig: NodeJS.Signals): void {
     if (this.running) this.proc.kill(sig);
+  }
+
+  /** Sends a signal to the process's whole group (started with `readmeCommand`) while it runs. */
+  signalGroup(sig: NodeJS.Signals): void {
+    if (this.running) process.kill(-this.proc.pid, sig);
   }
 
   /** Pids of every worker process the supervisor logged as spawned (its "worker spawned" lines). */

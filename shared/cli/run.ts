@@ -3,8 +3,8 @@
  * asks for them, run the supervised fleet with its HTTP endpoints, print the live line, and on the end
  * (signal, --max-events, crash loop) drain, print the summary and return the exit code.
  *
- * Signals: the first SIGINT/SIGTERM drains (workers finish in-flight batches and commit); a second one
- * SIGKILLs every worker and exits 130 at once, after printing what is known.
+ * Signals: the first SIGINT/SIGTERM drains (workers finish in-flight batches and commit); a second one, at
+ * least SAME_STOP_REQUEST_MS later, SIGKILLs every worker and exits 130 at once, after printing what is known.
  */
 import type { ResolvedTopology } from "../topology/types.ts";
 import { JUMP_CODES } from "../runtime/engine/offset-jumps.ts";

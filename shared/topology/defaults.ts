@@ -15,6 +15,8 @@ export const TOPOLOGY_DEFAULTS = {
     // Several restarts of a crashed worker (250 ms backoff doubling, ~1-3 s start-up) fit in it; a worker that
     // does not come back (host lost, crash loop) hands its partitions over after it.
     sessionTimeoutMs: 10_000,
+    // The heartbeat, when not set: a tenth of the session timeout, at most this (see resolveMembership).
+    heartbeatMaxMs: 500,
     mock: { brokers: 1, partitions: 8, topics: ["events"] },
     generator: {
       rate: 20_000,

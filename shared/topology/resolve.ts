@@ -65,13 +65,13 @@ export function resolveReplicas(r: TopologyFile["concurrency"]["replicas"]): Rep
 /**
  * Membership keys of either source kind. A member learns of a rebalance from a heartbeat reply, and a
  * cooperative hand-over takes two rounds, so the default heartbeat (a tenth of the session timeout, at most
- * 500 ms) bounds how long moved partitions sit unowned when a worker joins or leaves.
+ * `heartbeatMaxMs`) bounds how long moved partitions sit unowned when a worker joins or leaves.
  */
 function resolveMembership(s: { staticMembership: boolean; sessionTimeout: number; heartbeatInterval?: number }): GroupMembership {
   return {
     static: s.staticMembership,
     sessionTimeoutMs: s.sessionTimeout,
-    heartbeatIntervalMs: s.heartbeatInterval ?? Math.max(100, Math.min(500, Math.floor(s.sessionTimeout / 10))),
+    heartbeatIntervalMs: s.heartbeatInterval ?? Math.max(100, Math.min(D.source.heartbeatMaxMs, Math.floor(s.sessionTimeout / 10))),
   };
 }
 

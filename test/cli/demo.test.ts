@@ -4,7 +4,6 @@
  * on a free HTTP port.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { SAME_STOP_REQUEST_MS } from "../../shared/cli/run.ts";
 import { demoWithStage } from "./fixtures/demo-with-stage.ts";
@@ -115,27 +114,17 @@ describe("demo topology", () => {
   test("the README's command under a terminal's Ctrl-C (SIGINT to the whole process group) drains, exit 0", async () => {
     // `bun run topology …` in its own process group, as a shell's foreground job: the terminal signals every
     // process in it (bun run, the supervisor, the worker) and bun run forwards its copy to the supervisor.
-    const child = spawn(process.execPath, ["run", "topology", DEMO, "--data-dir", dataDir()], {
-      cwd: REPO,
-      detached: true,
-      env: { ...process.env, TOPOFLEET_HTTP_PORT: String(await freePort()) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
-    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+    const run = new CliProcess([DEMO, "--data-dir", dataDir()], { TOPOFLEET_HTTP_PORT: String(await freePort()) }, null, { readmeCommand: true });
     try {
-      await waitFor(() => stdout.includes("events/s"), { timeoutMs: 60_000, what: "a live line" });
-      process.kill(-child.pid!, "SIGINT");
-      expect(await exited, stderr).toBe(0);
+      await waitFor(() => run.stdout.includes("events/s"), { timeoutMs: 60_000, what: "a live line" });
+      run.signalGroup("SIGINT");
+      expect(await run.exited, run.stderr).toBe(0);
     } finally {
-      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+      run.signalGroup("SIGKILL");
     }
-    expect(stdout).toContain("topofleet demo: stopped (signal SIGINT)");
-    expect(stdout).toMatch(/lost\s+0\n/);
-    expect(stderr).not.toContain("second signal");
+    expect(run.stdout).toContain("topofleet demo: stopped (signal SIGINT)");
+    expect(run.stdout).toMatch(/lost\s+0\n/);
+    expect(run.stderr).not.toContain("second signal");
   }, 120_000);
 
   test("--migrate creates the embedded table and exits 0", async () => {

@@ -60,7 +60,7 @@ const membership = {
         "heartbeat reply and a cooperative hand-over takes two rounds, so this bounds how long moved partitions sit " +
         "unowned when a worker joins or leaves.",
       min: 100,
-      dynamicDefault: "`sessionTimeout` / 10, at most 500ms",
+      dynamicDefault: `\`sessionTimeout\` / 10, at most ${D.source.heartbeatMaxMs}ms`,
     }),
   ),
 };
