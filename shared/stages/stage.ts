@@ -91,6 +91,21 @@ export function isIdentityStore(s: unknown): s is IdentityStore {
   return typeof (s as IdentityStore)?.existing === "function";
 }
 
+/**
+ * A stage that asked enrich for Bloom probes (EnrichNeeds.probes) but may not use them: the dedupe stage on
+ * RedisBloom, which hashes the keys itself, known only once it has reached Redis (after enrich has started).
+ * Enrich asks before every batch.
+ */
+export interface ProbeUser {
+  /** Whether the next batch's probes would be read. */
+  probesWanted(): boolean;
+}
+
+/** Type guard for stages that say whether they read the probes they asked for. */
+export function isProbeUser(s: unknown): s is ProbeUser {
+  return typeof (s as ProbeUser)?.probesWanted === "function";
+}
+
 /** The default export of a custom stage module: a factory given the `options` from the topology file. */
 export type StageFactory = (options: Record<string, unknown>) => Stage | Promise<Stage>;
 

@@ -15,7 +15,7 @@
 import type Redis from "ioredis";
 import type { Logger } from "pino";
 import type { Batch, EnrichedEvents } from "../batch.ts";
-import { isIdentityStore, type IdentityStore, type Stage, type StageContext, type StageHealth } from "../stage.ts";
+import { isIdentityStore, type IdentityStore, type ProbeUser, type Stage, type StageContext, type StageHealth } from "../stage.ts";
 import type { DedupeStageConfig } from "./config.ts";
 import { DedupeError, isRetriable } from "../../errors/index.ts";
 import type { BloomBackend, FilterRequest, FilterStats } from "./backend.ts";
@@ -43,7 +43,7 @@ const NO_PROBES = { probes: new Uint32Array(0), stride: 0 };
 const MAX_TRACKED_SCOPES = 4096;
 
 /** The dedupe stage (see the module comment). Created by `createDedupeStage`. */
-export class DedupeStage implements Stage {
+export class DedupeStage implements Stage, ProbeUser {
   readonly kind = "dedupe";
   readonly name: string;
   readonly layout: BloomLayout;
@@ -82,6 +82,11 @@ export class DedupeStage implements Stage {
   /** The filter in use: "memory", "bitmap", "bloom", or null while Redis has not been reached yet. */
   get backendKind(): BloomBackend["kind"] | null {
     return this.backend?.kind ?? null;
+  }
+
+  /** False on RedisBloom, which hashes the keys itself; true until a filter is open (it may be the bitmap). */
+  probesWanted(): boolean {
+    return this.backend?.needsProbes ?? true;
   }
 
   async start(ctx: StageContext): Promise<void> {

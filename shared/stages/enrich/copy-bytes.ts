@@ -13,6 +13,7 @@ export interface CopyBytes {
 }
 
 import { isAscii } from "node:buffer";
+import { copyFieldValue } from "../persist/copy-text.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -106,13 +107,6 @@ export function decodeCopyLines(copy: CopyBytes): string[] {
     out[i] = to > from ? decoder.decode(copy.bytes.subarray(from, to - 1)) : "";
   }
   return out;
-}
-
-/** A COPY text field's value: the inverse of copyField / copyJsonField (persist/copy-text.ts); `\N` is null. */
-export function copyFieldValue(field: string): string | null {
-  if (field === "\\N") return null;
-  if (field.indexOf("\\") === -1) return field;
-  return field.replace(/\\([\s\S])/g, (_, c: string) => (c === "t" ? "\t" : c === "n" ? "\n" : c === "r" ? "\r" : c));
 }
 
 /**

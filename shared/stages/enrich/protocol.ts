@@ -47,6 +47,8 @@ export interface EnrichTask {
   /** Ingest time of the whole batch (epoch ms). */
   ingestedAt: number;
   lookups: LookupShare | null;
+  /** False: no stage reads this batch's Bloom probes (RedisBloom hashes the keys itself), so none are hashed. */
+  probes?: boolean;
   /** A warm-up task: load the user module and report, process nothing. */
   warmUp?: boolean;
 }

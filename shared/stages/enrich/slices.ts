@@ -39,6 +39,7 @@ export function sliceTask(
   range: SliceRange,
   ingestedAt: number,
   lookups: LookupShare | null,
+  probes = true,
 ): { task: EnrichTask; transfer: ArrayBuffer[] } {
   const { start, end } = range;
   const size = end - start;
@@ -85,6 +86,7 @@ export function sliceTask(
     skip,
     ingestedAt,
     lookups,
+    probes,
   };
   if (skip) transfer.push(skip.buffer as ArrayBuffer);
   return { task, transfer };

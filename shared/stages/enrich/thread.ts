@@ -291,7 +291,7 @@ export class EnrichThread {
     for (const c of STRING_COLUMNS) cols[c] = new Array(n);
     const { id, source, type, subject, timeText, tenant, data, extensions, dedupeKey } = cols;
     const time = new Float64Array(n);
-    const stride = this.stride;
+    const stride = task.probes === false ? 0 : this.stride;
     const probes = new Uint32Array(n * stride);
     const ingest = timeFromEpochMs(task.ingestedAt)!;
     const eventTime: Array<EventTime | null> = new Array(n).fill(null);
@@ -372,7 +372,7 @@ export class EnrichThread {
           if (part !== undefined && part !== null) key += String(part);
         }
         dedupeKey[i] = key;
-        writeProbes(key, layout!, probes, i * stride);
+        if (stride > 0) writeProbes(key, layout!, probes, i * stride);
       } else dedupeKey[i] = "";
 
       if (jsonText !== null) jsonText.add(eventJson({ id: ev.id, source: ev.source, type: ev.type, subject: sub, timeText: t.text, data: dataText, extensions: ext }));

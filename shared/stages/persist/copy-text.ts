@@ -12,6 +12,13 @@ export function copyField(v: string | number | null | undefined): string {
   return v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
 }
 
+/** A COPY text field's value: the inverse of copyField / copyJsonField; `\N` is null. */
+export function copyFieldValue(field: string): string | null {
+  if (field === "\\N") return null;
+  if (field.indexOf("\\") === -1) return field;
+  return field.replace(/\\([\s\S])/g, (_, c: string) => (c === "t" ? "\t" : c === "n" ? "\n" : c === "r" ? "\r" : c));
+}
+
 /** One COPY text line (without the trailing newline). */
 export function copyLine(values: ReadonlyArray<string | number | null | undefined>): string {
   let s = copyField(values[0]);

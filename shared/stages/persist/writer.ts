@@ -11,10 +11,10 @@
  */
 import type { Sql, TransactionSql } from "postgres";
 import type { Batch } from "../batch.ts";
-import { columnValue, rowValues } from "./columns.ts";
+import { rowValues } from "./columns.ts";
 import { copyLine } from "./copy-text.ts";
 import { copyIn } from "./copy-in.ts";
-import { copyPayload, type CopyData } from "./copy-payload.ts";
+import { copyPayload, unnestParams, type CopyData } from "./copy-payload.ts";
 import { inTransaction } from "./pg-driver.ts";
 import { sqlstateOf } from "./sqlstate.ts";
 import type { WritePlan } from "./write-plan.ts";
@@ -119,7 +119,8 @@ export class ChunkWriter {
   /** One INSERT ... SELECT FROM unnest($1::text[], ...): a single statement, so no explicit transaction. */
   private async viaUnnest(batch: Batch, indexes: readonly number[]): Promise<Stored> {
     const ev = batch.events!;
-    const params = this.plan.columns.mapping.map((c) => indexes.map((i) => asText(columnValue(c.from, ev, batch.records, i))));
+    const mapping = this.plan.columns.mapping;
+    const params = unnestParams(ev, indexes, mapping.length, (i) => rowValues(mapping, ev, batch.records, i), batch.dirty);
     if (!this.plan.matchesOwnRows) return ordinals(await this.sql.unsafe(this.plan.insertFromUnnestReturning, params));
     const res = await this.sql.unsafe(this.plan.insertFromUnnest, params);
     if (res.count === indexes.length) return "all";
@@ -155,4 +156,3 @@ function storedIndexes(indexes: readonly number[], stored: Stored): StoredIndexe
 
 const ordinals = (rows: ReadonlyArray<Record<string, unknown>>): number[] => rows.map((r) => r.ord as number);
 
-const asText = (v: string | number | null): string | null => (v === null ? null : typeof v === "number" ? String(v) : v);

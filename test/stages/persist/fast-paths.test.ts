@@ -159,4 +159,33 @@ describeWith("postgres", "persist fast paths on PostgreSQL", () => {
     expect((await rows(table)).length).toBe(10);
     expect(await stagingTables(table)).toBe(0);
   });
+
+  test("contested events are written from their own COPY lines: the batch's columns are never decoded whole", async () => {
+    const { stage, table } = await startStage();
+    const b = withBytes(
+      makeBatch(
+        manyEvents("lines", 12, (k) => ({
+          subject: k === 2 ? "tab\there\\back ünï" : k === 5 ? null : `s${k}`,
+          data: k === 2 ? '{"note":"a\\\\tb","n":1}' : `{"k":${k}}`,
+          extensions: k === 5 ? '{"traceparent":"00-ab"}' : "{}",
+        })),
+      ),
+    );
+    // The columns the enrich stage leaves in the COPY lines: reading one now would decode it for the whole batch.
+    for (const column of ["type", "subject", "data", "extensions"]) {
+      Object.defineProperty(b.events!, column, {
+        get() {
+          throw new Error(`column ${column} was read`);
+        },
+      });
+    }
+    expect((await stage.existing(b, [2, 5])).size).toBe(0);
+    await stage.process(b);
+    expect(b.count(EventStatus.Persisted)).toBe(12);
+    const got = await admin.unsafe(`SELECT id, subject, data::text AS data, extensions::text AS extensions, kafka_offset::text AS o FROM "${schema}"."${table}" WHERE id IN ('lines-2', 'lines-5') ORDER BY id`);
+    expect(got.map((r) => ({ ...r }) as Record<string, unknown>)).toEqual([
+      { id: "lines-2", subject: "tab\there\\back ünï", data: '{"n": 1, "note": "a\\\\tb"}', extensions: "{}", o: String(b.records.offsets[2]) },
+      { id: "lines-5", subject: null, data: '{"k": 5}', extensions: '{"traceparent": "00-ab"}', o: String(b.records.offsets[5]) },
+    ]);
+  });
 });
