@@ -39,6 +39,7 @@ export function isValidAttributeName(name: string): boolean {
 
 /** True for a media type whose subtype is `json` or ends in `+json` (JSON format 1.0.2, 3.1). */
 export function isJsonContentType(contentType: string): boolean {
+  if (contentType === "application/json") return true; // the usual value, without the copies below
   const semi = contentType.indexOf(";");
   const mediaType = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   const slash = mediaType.indexOf("/");
@@ -321,9 +322,32 @@ function topLevelNumberTokens(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * True when `s` from index `at` starts with `lower` (lowercase ASCII) in any letter case. Header names and
+ * media types are read for every binary-mode event: this makes no lowered copy. For these ASCII targets it
+ * agrees with toLowerCase(), whose only other mappings onto ASCII letters (U+212A to "k", U+0130 to "i" plus
+ * a combining dot) either hit no letter of the targets or change the length.
+ */
+function startsWithIgnoringCase(s: string, at: number, lower: string): boolean {
+  if (s.length - at < lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let c = s.charCodeAt(at + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** True for the header name `content-type` in any letter case. */
+const isContentTypeName = (name: string): boolean => name.length === 12 && startsWithIgnoringCase(name, 0, "content-type");
+
 /** True for a media type of the CloudEvents structured mode (`application/cloudevents`, any format). */
 function isCloudEventsMediaType(contentType: string): boolean {
-  return contentType.trimStart().slice(0, 23).toLowerCase() === "application/cloudevents";
+  let at = 0;
+  for (let c = contentType.charCodeAt(0); c === 32 || (c >= 9 && c <= 13); c = contentType.charCodeAt(++at));
+  // trimStart also skips Unicode spaces: the rare value that starts with one takes the copying path.
+  if (contentType.charCodeAt(at) > 0x7f) return contentType.trimStart().slice(0, 23).toLowerCase() === "application/cloudevents";
+  return startsWithIgnoringCase(contentType, at, "application/cloudevents");
 }
 
 /**
@@ -338,7 +362,7 @@ export function isBinaryMode(headers: TextHeaders | null): boolean {
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i];
     if (name === "ce_specversion") specversion = true;
-    else if (typeof value === "string" && name.length === 12 && name.toLowerCase() === "content-type" && isCloudEventsMediaType(value)) return false;
+    else if (typeof value === "string" && isContentTypeName(name) && isCloudEventsMediaType(value)) return false;
   }
   return specversion;
 }
@@ -351,7 +375,7 @@ export function structuredFormatProblem(headers: TextHeaders | null): EventRejec
   if (headers === null) return null;
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i];
-    if (typeof value !== "string" || name.length !== 12 || name.toLowerCase() !== "content-type" || !isCloudEventsMediaType(value)) continue;
+    if (typeof value !== "string" || !isContentTypeName(name) || !isCloudEventsMediaType(value)) continue;
     const semi = value.indexOf(";");
     const mediaType = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
     if (mediaType !== "application/cloudevents+json") {
@@ -373,7 +397,7 @@ export function decodeBinary(headers: TextHeaders, value: Uint8Array | null): Re
   for (let i = 0; i < headers.length; i++) {
     const [name, text] = headers[i];
     const isAttribute = name.startsWith("ce_");
-    if (!isAttribute && name.toLowerCase() !== "content-type") continue;
+    if (!isAttribute && !isContentTypeName(name)) continue;
     if (text === null) continue;
     if (text === undefined) return new EventReject(C.BadAttributeValue, `header ${name} is not valid UTF-8`);
     if (!isAttribute) contentType = text;

@@ -154,6 +154,40 @@ describe("content mode (Kafka protocol binding 1.0.2)", () => {
     const b = await expectValid(binary({ ...attrs, datacontenttype: "application/json" }, '{"a":1}'));
     expect(b.events!.id[1]).toBe("hdr-id");
   });
+
+  test("the content-type header name and the structured media type match in any letter case, after any leading space", async () => {
+    const ceHeaders = { ce_specversion: "1.0", ce_id: "hdr-id", ce_source: "/hdr", ce_type: "t" };
+    for (const [name, value] of [
+      ["CONTENT-TYPE", "Application/CloudEvents+JSON"],
+      ["Content-type", " \t application/cloudevents+json"],
+      // trimStart skips Unicode spaces too (U+00A0, U+3000).
+      ["content-type", "\u00a0\u3000APPLICATION/CLOUDEVENTS+json"],
+    ]) {
+      const b = await expectValid(structured(ce({ id: "body-id" }), { headers: headersOf({ ...ceHeaders, [name]: value }) }));
+      expect(b.events!.id[1]).toBe("body-id");
+    }
+    // A look-alike name or media type is not it: binary mode, read from the ce_ headers.
+    for (const [name, value] of [
+      ["content-typ", "application/cloudevents+json"],
+      ["content_type", "application/cloudevents+json"],
+      ["content-type", "application/cloudeventz+json"],
+      ["content-type", "application/cloudevent"],
+    ]) {
+      const b = await expectValid(binary(ceHeaders as Record<string, string>, null, { headers: headersOf({ ...ceHeaders, [name]: value }) }));
+      expect(b.events!.id[1]).toBe("hdr-id");
+    }
+  });
+
+  test("a binary-mode JSON content-type in any spelling is JSON; anything else is base64", async () => {
+    const dataOf = async (contentType: string) => {
+      const b = await expectValid(binary({ ...attrs, datacontenttype: contentType }, '{"a":1}'));
+      return b.events!.data[1];
+    };
+    expect(await dataOf("application/json")).toBe('{"a":1}');
+    expect(await dataOf("Application/JSON; charset=utf-8")).toBe('{"a":1}');
+    expect(await dataOf("application/vnd.order+JSON")).toBe('{"a":1}');
+    expect(await dataOf("application/jsonx")).toBe(`{"data_base64":"${Buffer.from('{"a":1}').toString("base64")}"}`);
+  });
 });
 
 describe("nesting refused before parsing", () => {
