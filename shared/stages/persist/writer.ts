@@ -155,4 +155,3 @@ function storedIndexes(indexes: readonly number[], stored: Stored): StoredIndexe
 }
 
 const ordinals = (rows: ReadonlyArray<Record<string, unknown>>): number[] => rows.map((r) => r.ord as number);
-
