@@ -62,10 +62,15 @@ export function checkEnrichConfig(cfg: EnrichStageConfig): void {
   if (problems.length) throw new ConfigError("CONFIG_INVALID", `enrich stage ${cfg.name}: ${problems.join("; ")}`);
 }
 
+/** The configs of the stages after enrich stage `name` (every other stage when it is not in the topology): whose needs it serves. */
+export function stagesServed(name: string, topology: PipelineView): readonly StageConfigBase[] {
+  const at = topology.stages.findIndex((s) => s.kind === "enrich" && s.name === name);
+  return at >= 0 ? topology.stages.slice(at + 1) : topology.stages.filter((s) => s.kind !== "enrich");
+}
+
 /** Derives the thread plan from the stage config and the needs of the stages after it (`needsOf`: the registry's). */
 export function buildEnrichPlan(cfg: EnrichStageConfig, topology: PipelineView, workerId: number, needsOf: (cfg: StageConfigBase) => EnrichNeeds): EnrichPlan {
-  const at = topology.stages.findIndex((s) => s.kind === "enrich" && s.name === cfg.name);
-  const after = at >= 0 ? topology.stages.slice(at + 1) : topology.stages.filter((s) => s.kind !== "enrich");
+  const after = stagesServed(cfg.name, topology);
   const needs = mergeNeeds(after.map((s) => ({ stage: s.name, needs: needsOf(s) })));
   const columns = needs.copyRows ? [...needs.copyRows.columns] : null;
   return {

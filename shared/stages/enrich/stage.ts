@@ -9,7 +9,7 @@ import type { EnrichStageConfig } from "./config.ts";
 import { EventStatus, type Batch } from "../batch.ts";
 import { isProbeUser, type ProbeUser, type Stage, type StageContext, type StageHealth } from "../stage.ts";
 import { LookupSources } from "./lookup-sources.ts";
-import { buildEnrichPlan, checkEnrichConfig, type EnrichPlan } from "./plan.ts";
+import { buildEnrichPlan, checkEnrichConfig, stagesServed, type EnrichPlan } from "./plan.ts";
 import { EnrichPool } from "./pool.ts";
 import { isThreadDeath, runIsolating, type RangeResult } from "./isolate.ts";
 import { probeModule, withinModuleDeadline } from "../module-probe.ts";
@@ -54,13 +54,11 @@ const MIN_PART_DEADLINE_MS = 5000;
 const ALWAYS_READS: ProbeUser = { probesWanted: () => true };
 
 /**
- * Who reads the Bloom probes the plan builds: each stage after `enrich` that asked for them (ALWAYS_READS when
- * it is not a ProbeUser, or not among the started stages). Empty means the probes are always built.
+ * Who reads the Bloom probes the plan builds: each stage that asked for them (ALWAYS_READS when it is not a
+ * ProbeUser, or not among the started stages). Empty when no stage asked (the plan then has none).
  */
 function probeReaders(enrich: string, ctx: StageContext): ProbeUser[] {
-  const at = ctx.topology.stages.findIndex((s) => s.name === enrich);
-  return ctx.topology.stages
-    .slice(at + 1)
+  return stagesServed(enrich, ctx.topology)
     .filter((cfg) => ctx.needsOf(cfg).probes !== undefined)
     .map((cfg) => {
       const stage = ctx.stages.find((s) => s.name === cfg.name);
@@ -93,7 +91,7 @@ export class EnrichStage implements Stage {
   async start(ctx: StageContext): Promise<void> {
     const plan = buildEnrichPlan(this.cfg, ctx.topology, ctx.workerId, ctx.needsOf);
     this.plan = plan;
-    this.probeUsers = plan.dedupe ? probeReaders(this.name, ctx) : [];
+    this.probeUsers = probeReaders(this.name, ctx);
     this.logger = ctx.logger.child({ stage: this.name });
     this.lookups = await LookupSources.start(this.cfg.lookups, { stage: this.name, logger: this.logger, metrics: ctx.metrics });
     // Room for every slice of every in-flight batch, twice over; beyond that a typed error, never unbounded growth.
@@ -143,7 +141,7 @@ export class EnrichStage implements Stage {
     const share = this.lookups!.share();
     const ranges = planSlices(batch.size, this.cfg.threads);
     // Hashing every key for a filter that hashes them itself (RedisBloom) cost up to ~0.3 µs per event in the thread.
-    const probes = plan.dedupe !== null && (this.probeUsers.length === 0 || this.probeUsers.some((u) => u.probesWanted()));
+    const probes = plan.dedupe !== null && this.probeUsers.some((u) => u.probesWanted());
     const run = (range: SliceRange) => {
       const { task, transfer } = sliceTask(batch.records, batch.status, range, ingestedAt, share, probes);
       return pool.run(task, transfer, sliceDeadline(this.cfg.sliceTimeoutMs, range, ranges[0]));
