@@ -4,7 +4,7 @@
  */
 import { MockCluster, Producer, mockPartitionsFor } from "../shared/kafka/index.ts";
 import { Flags, parseFlags, runCli, usageError, GENERATOR_FLAG_SPEC, generatorConfigFromFlags } from "../shared/loadgen/cli-flags.ts";
-import { KEY_MODES, runGenerator, type GeneratorProgress } from "../shared/loadgen/index.ts";
+import { GENERATOR_PRODUCER_CONFIG, KEY_MODES, runGenerator, type GeneratorProgress } from "../shared/loadgen/index.ts";
 
 /** The --help text (also in docs/reference/cli.md). */
 export const USAGE = `Usage: bun run gen [flags]
@@ -70,13 +70,7 @@ async function main(): Promise<number> {
   }
 
   const producer = new Producer({
-    config: {
-      "bootstrap.servers": brokers,
-      "enable.idempotence": "true",
-      "compression.type": compression,
-      "linger.ms": "5",
-      "batch.num.messages": "10000",
-    },
+    config: { "bootstrap.servers": brokers, ...GENERATOR_PRODUCER_CONFIG, "compression.type": compression },
   });
   const abort = new AbortController();
   let interrupted = 0;

@@ -9,6 +9,7 @@ import type { Sql } from "postgres";
 import { Admin, Consumer, MockCluster, Producer, mockPartitionsFor, type KafkaConfig } from "../../shared/kafka/index.ts";
 import { audit, readDeadLetterTopic, RetentionWatcher, runTiming, type AuditReport, type RunTiming } from "../../shared/audit/index.ts";
 import type { LoadgenManifest } from "../../shared/loadgen/manifest.ts";
+import { GENERATOR_PRODUCER_CONFIG } from "../../shared/loadgen/generator.ts";
 import { deleteRedisPrefix } from "../../shared/loadgen/redis-cleanup.ts";
 import { watermarksOf } from "../../shared/topic-reader/metadata.ts";
 import { localListenerPid } from "./service-cpu.ts";
@@ -102,11 +103,9 @@ export async function openBenchKafka(o: {
   return { brokers: mock.bootstraps, mock, kafka: { "bootstrap.servers": mock.bootstraps } };
 }
 
-/** The generator's producer: idempotent (the manifest counts acknowledged deliveries), batched. */
+/** The generator's producer (GENERATOR_PRODUCER_CONFIG). */
 export function benchProducer(kafka: KafkaConfig, compression: string): Producer {
-  return new Producer({
-    config: { ...kafka, "enable.idempotence": "true", "compression.type": compression, "linger.ms": "5", "batch.num.messages": "10000" },
-  });
+  return new Producer({ config: { ...kafka, ...GENERATOR_PRODUCER_CONFIG, "compression.type": compression } });
 }
 
 /**

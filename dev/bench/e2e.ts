@@ -81,7 +81,9 @@ Other:
                         "dedupe_filter" (bloom|bitmap), "redis_cpu_s_per_million" (the Redis server's CPU over the
                         run: exact on a Redis of your own, others' work included on a shared one), "kafka"
                         (mock|broker), "librdkafka", "cores", "load_avg" (1-minute, at start and at end),
-                        "machine_cpu_s_per_million" (fleet + Redis + the services above), "machine_ceiling_per_min"
+                        "generator_cpu_s_per_million" (this process while producing: the load generator),
+                        "machine_cpu_s_per_million" (fleet + Redis + the services above, + the generator in
+                        sustained mode, where it produces on the same cores), "machine_ceiling_per_min"
                         (cores / that: the most this machine could do with nothing else running),
                         "rss_trend" (the worst worker's RSS: first and last quarter, slope in MB/min; warm-up excluded),
                         "machine_probe_us" (this host's speed, dev/bench/machine-probe.ts: compare.ts scales by it),
@@ -235,6 +237,8 @@ async function main(): Promise<number> {
   const logFile = join(tmp, "fleet.log");
   let latencyColumn: "written_at" | "ingested_at" = "ingested_at";
   let redisCpu = NaN;
+  /** CPU of this process while the generator produced (its samplers included). */
+  let generatorCpu = NaN;
   let serviceCpu: Record<string, number> = {};
   let counters: FleetCounters | null = null;
   const servicePids = (() => {
@@ -256,12 +260,16 @@ async function main(): Promise<number> {
     // Create the table now (the persist stage's own migration), then give it an insert-time column so
     // latency can be measured to the row write rather than to ingest (see shared/audit/latency.ts).
     latencyColumn = await prepareBenchTable({ sql, table: names.table, migrateCmd: fleetCmd.slice(0, 3), cwd: REPO, env: fleetEnv, say });
-    const produce = () =>
-      runGenerator({ producer, topic: names.topic, config, key, seed, onProgress: undefined }).then((r) => {
+    const produce = () => {
+      const before = process.cpuUsage();
+      return runGenerator({ producer, topic: names.topic, config, key, seed, onProgress: undefined }).then((r) => {
+        const used = process.cpuUsage(before);
+        generatorCpu = (used.user + used.system) / 1e6;
         gen = r;
         say(`produced ${r.manifest.messages} events in ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round(r.ratePerSec)}/s)`);
         return r;
       });
+    };
     if (!sustained) {
       await produce();
       await watcher.check();
@@ -370,8 +378,14 @@ async function main(): Promise<number> {
   // Every process of the pipeline shares the same cores: the sum of their CPU per event is the machine's
   // price of an event, and cores / price the most this machine could do if nothing else ran.
   const perMillion = (s: number) => s / (events / 1e6);
+  // A sustained run's generator produces on the same cores while the fleet works, so it is in the account; a
+  // max-throughput run's produced everything before the fleet started.
+  const generatorInAccount = sustained && Number.isFinite(generatorCpu) ? generatorCpu : 0;
   const machineSPerMillion =
-    perMillion(cpuSeconds) + perMillion(Number.isFinite(redisCpu) ? redisCpu : 0) + Object.values(serviceCpu).reduce((a, v) => a + perMillion(v), 0);
+    perMillion(cpuSeconds) +
+    perMillion(Number.isFinite(redisCpu) ? redisCpu : 0) +
+    Object.values(serviceCpu).reduce((a, v) => a + perMillion(v), 0) +
+    perMillion(generatorInAccount);
   const ceilingPerMin = machineSPerMillion > 0 ? (cpus().length * 60 * 1e6) / machineSPerMillion : NaN;
   if (report && timing) {
     say(
@@ -383,7 +397,9 @@ async function main(): Promise<number> {
         `services (CPU over the run): ${Object.entries(serviceCpu).map(([k, v]) => `${k} ${round(v, 2)} s = ${round(v / (events / 1e6), 2)} s per million`).join(", ")}`,
         `fleet counters (last /metrics scrape, up to 1 s before the end): ${counters ? `${counters.batches} batches, ${counters.mean_batch_events} events and ${counters.mean_batch_ms} ms per batch, ${counters.commits} commits, ${counters.persist_conflicts} persist conflicts` : "none scraped"}`,
         `redis: ${filterUsed ?? "?"} filter, ${round(redisCpu, 2)} s server CPU (${round(redisCpu / (events / 1e6), 2)} s per million events; the whole server's)`,
-        `machine: ${round(machineSPerMillion, 2)} CPU-s per million events for the fleet and its services together; ${cpus().length} cores give a ceiling of ` +
+        `generator: ${round(generatorCpu, 2)} s CPU = ${round(perMillion(generatorCpu), 2)} s per million (this process while producing, ` +
+          `${sustained ? "on the fleet's cores during the run" : "before the fleet started"})`,
+        `machine: ${round(machineSPerMillion, 2)} CPU-s per million events for the fleet and its services together${sustained ? " with the generator" : ""}; ${cpus().length} cores give a ceiling of ` +
           `${Math.round(ceilingPerMin).toLocaleString("en-US")} events/min if nothing else ran (this run: ${Math.round((100 * perMin) / ceilingPerMin)} % of it)`,
         `cpu: ${round(cpuSeconds, 2)} s for the fleet (supervisor + workers; PostgreSQL, Redis and the broker not included), ${round(cpuSeconds / (events / 1e6), 2)} s per million events; max worker RSS ${round(maxRssMb)} MB`,
       ].join("\n"),
@@ -417,6 +433,7 @@ async function main(): Promise<number> {
             }
           : {}),
         redis_cpu_s_per_million: round(redisCpu / (events / 1e6), 2),
+        generator_cpu_s_per_million: round(perMillion(generatorCpu), 2),
         fleet_counters: counters,
         machine_cpu_s_per_million: round(machineSPerMillion, 2),
         machine_ceiling_per_min: round(ceilingPerMin, 0),

@@ -20,7 +20,7 @@ export {
   type RecordKind,
 } from "./events.ts";
 export { BacklogPacer, busiestPartitionShare, mockBacklogLimit } from "./backlog-pacer.ts";
-export { runGenerator, type BatchProducer, type GeneratorProgress, type GeneratorResult, type RunGeneratorOptions } from "./generator.ts";
+export { GENERATOR_PRODUCER_CONFIG, runGenerator, type BatchProducer, type GeneratorProgress, type GeneratorResult, type RunGeneratorOptions } from "./generator.ts";
 export { checkManifest, manifestOf, parseUniqueId, readManifest, uniqueId, writeManifest, type LoadgenManifest } from "./manifest.ts";
 export { createRng, newRunId, randomSeed, type Rng } from "./random.ts";
 export { TokenBucket, sleepUnlessAborted } from "./token-bucket.ts";

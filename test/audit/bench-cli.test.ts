@@ -14,6 +14,12 @@ const BENCH = resolve(import.meta.dir, "../../dev/bench/e2e.ts");
 
 const run = (args: string[]) => runJsonScript(BENCH, args);
 
+/** The fleet's, Redis's and the co-resident services' CPU per million events of an e2e JSON line. */
+function accountWithoutGenerator(j: Record<string, unknown>): number {
+  const services = Object.values((j.service_cpu_s_per_million ?? {}) as Record<string, number>);
+  return (j.cpu_s_per_million as number) + ((j.redis_cpu_s_per_million as number | null) ?? 0) + services.reduce((a, v) => a + v, 0);
+}
+
 describeWith("postgres", "bun run bench", () =>
   describeWith("redis", "bun run bench (redis)", () => {
     test("a small max-throughput run passes the audit and prints the documented JSON fields", () => {
@@ -29,6 +35,21 @@ describeWith("postgres", "bun run bench", () =>
       expect(j.audit).toBe("pass");
       expect(j.duplicates_dropped as number).toBeGreaterThan(0);
       expect(j.invalid as number).toBeGreaterThan(0);
+      // Max mode produces before the fleet starts: the generator is reported, not in the machine's account.
+      expect(j.generator_cpu_s_per_million as number).toBeGreaterThan(0);
+      expect(j.machine_cpu_s_per_million as number).toBeCloseTo(accountWithoutGenerator(j), 1);
+    }, 180_000);
+
+    test("a sustained run counts the generator, producing on the fleet's cores, in the machine's account", () => {
+      const r = run(["--rate", "3000", "--duration", "4s", "--json"]);
+      if (r.code !== 0) console.error(r.stderr.split("\n").filter((l) => !l.startsWith("%")).slice(-20).join("\n"));
+      expect(r.code).toBe(0);
+      const j = r.json!;
+      expect(j.mode).toBe("sustained");
+      expect(j.audit).toBe("pass");
+      const generator = j.generator_cpu_s_per_million as number;
+      expect(generator).toBeGreaterThan(0);
+      expect(j.machine_cpu_s_per_million as number).toBeCloseTo(accountWithoutGenerator(j) + generator, 1);
     }, 180_000);
 
     test("a mock topic that cannot hold the run is an invalid run: exit 2, no loss reported", () => {
