@@ -60,7 +60,7 @@ export const METRICS = {
     name: "topofleet_partitions_paused",
     type: "gauge",
     labels: [],
-    help: "Assigned partitions currently paused (backpressure or a retrying batch).",
+    help: "Assigned partitions currently paused (the in-flight limit reached for over 2 s, or a retrying batch).",
   },
   consumerLag: {
     name: "topofleet_consumer_lag",

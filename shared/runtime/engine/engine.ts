@@ -54,6 +54,8 @@ export interface EngineOptions {
   hooks?: EngineHooks;
   /** Crash points for the fault-injection suite (worker-main reads them from TOPOFLEET_FAULT); none by default. */
   faults?: FaultPoints | null;
+  /** How long the in-flight limit must stay reached before every partition is paused; default BACKPRESSURE_PAUSE_AFTER_MS. */
+  backpressurePauseAfterMs?: number;
 }
 
 /** Points where an observer can watch the engine's ownership and commit decisions. */
@@ -74,6 +76,17 @@ type State = "new" | "starting" | "running" | "stopping" | "stopped";
 
 const BACKPRESSURE = "backpressure";
 const STOPPING = "stopping";
+
+/**
+ * A full pipeline pauses the source only after this long. Pausing makes librdkafka drop what it prefetched,
+ * to fetch it again on resume, and at saturation the limit is reached and left once per batch: paused at
+ * once, every byte crossed the wire about twice (dev/bench/PROFILE.md, "Prefetched data fetched again after
+ * every pause"). Fetching ahead is bounded without a pause (the binding's buffer, queued.max.messages.kbytes),
+ * so a short block needs none. A long one does: a worker that stops polling serves no rebalance and, after
+ * max.poll.interval.ms, is put out of the group; paused, it keeps polling and takes nothing. Two seconds is
+ * longer than a batch at saturation (~1 s) and adds at most that to a rebalance while the pipeline is stuck.
+ */
+export const BACKPRESSURE_PAUSE_AFTER_MS = 2_000;
 
 /** Options of Engine.stop. */
 export interface StopOptions {
@@ -112,6 +125,7 @@ export class Engine {
   private fatalError: unknown = null;
   private pumpDone: Promise<void> = Promise.resolve();
   private lagTimer: ReturnType<typeof setInterval> | null = null;
+  private backpressureTimer: ReturnType<typeof setTimeout> | null = null;
   private stopping: Promise<WorkerProgress> | null = null;
   private stopDeadline = Infinity;
   /** Aborted by cancelStart(): a stage waiting for its dependencies gives up (StartCancelled). */
@@ -337,7 +351,7 @@ export class Engine {
     this.inFlight.add(entry);
     this.m.sourceEvents.inc({}, records.size);
     this.m.batchesInFlight.set({}, this.inFlight.size);
-    if (this.blocked) this.pauses!.hold(BACKPRESSURE, ALL_PARTITIONS);
+    this.backpressure();
     const deps: PipelineDeps = { ...this.pipelineDeps, fetchStartedAt: () => fetchStartedAt, onHeld: (_b, held) => this.held(entry, held) };
     entry.settled = runPipeline(batch, deps, entry.abort.signal).then(
       () => this.finishBatch(entry),
@@ -383,8 +397,31 @@ export class Engine {
   /** A batch waits for its held events (held > 0) or runs released ones (0); held batches do not count against the in-flight limit. */
   private held(entry: InFlightBatch, held: number): void {
     this.inFlight.setHeld(entry, held);
-    if (this.blocked) this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
-    else this.pauses?.release(BACKPRESSURE);
+    this.backpressure();
+  }
+
+  /** Pauses every partition once the engine has stayed blocked for the pause delay; resumes as soon as it is not. */
+  private backpressure(): void {
+    if (!this.blocked) {
+      this.cancelBackpressurePause();
+      this.pauses?.release(BACKPRESSURE);
+      return;
+    }
+    if (this.backpressureTimer !== null || this.pauses?.holds(BACKPRESSURE)) return;
+    const after = this.opts.backpressurePauseAfterMs ?? BACKPRESSURE_PAUSE_AFTER_MS;
+    if (after <= 0) {
+      this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
+      return;
+    }
+    this.backpressureTimer = setTimeout(() => {
+      this.backpressureTimer = null;
+      if (this.blocked && this.state === "running") this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
+    }, after);
+  }
+
+  private cancelBackpressurePause(): void {
+    if (this.backpressureTimer !== null) clearTimeout(this.backpressureTimer);
+    this.backpressureTimer = null;
   }
 
   private finishBatch(entry: InFlightBatch): void {
@@ -410,7 +447,7 @@ export class Engine {
     this.pauses?.release(`retry:${entry.batch.id}`);
     this.inFlight.delete(entry);
     this.m.batchesInFlight.set({}, this.inFlight.size);
-    if (!this.blocked) this.pauses?.release(BACKPRESSURE);
+    this.backpressure();
   }
 
   /** Abandons a batch: its retries stop, and nothing of it will be committed (its offsets are re-delivered). */
@@ -489,6 +526,7 @@ export class Engine {
     this.state = "stopping";
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.lagTimer = null;
+    this.cancelBackpressurePause();
     if (wasRunning) {
       // Stop fetching at once; what is already in flight may still finish.
       this.pauses?.hold(STOPPING, ALL_PARTITIONS);

@@ -209,13 +209,14 @@ describe("engine", () => {
     expect(observe(sink).events.every((e) => e.offset % every !== 0)).toBe(true);
   }, 90_000);
 
-  test("backpressure: with one batch in flight the partitions are paused, then resumed, and everything is processed", async () => {
+  /** Runs `n` events through a one-batch-in-flight engine whose sink takes `delayMs` per batch; the most partitions seen paused. */
+  async function backpressureRun(tag: string, n: number, delayMs: number, pauseAfterMs: number | undefined): Promise<{ maxPaused: number; sink: string }> {
     const { topic, group } = await pipelineTopics(kafka(), 2);
-    const n = 400;
     await produce(kafka().bootstraps, topic, n, 2);
-    const sink = uniqueName("slow");
+    const sink = uniqueName(tag);
     const { engine, metrics } = await makeEngine(
-      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs: 60 })], inFlight: 1, maxEvents: 50 }),
+      topologyFor({ brokers: kafka().bootstraps, topic, group, stages: [testStage("recording-sink.ts", { id: sink, delayMs })], inFlight: 1, maxEvents: 50 }),
+      { backpressurePauseAfterMs: pauseAfterMs },
     );
     await engine.start();
     let maxPaused = 0;
@@ -226,10 +227,24 @@ describe("engine", () => {
     await waitFor(() => engine.progress().events >= n, { timeoutMs: 20_000, what: "commits" });
     await waitFor(() => metrics.value(M.partitionsPaused) === 0, { timeoutMs: 5_000, what: "partitions resumed" });
     await engine.stop(10_000);
-    expect(maxPaused).toBe(2);
     expect(observe(sink).maxConcurrent).toBe(1);
     expect(new Set(seenKeys(sink)).size).toBe(n);
     expect(seenKeys(sink).length).toBe(n);
+    return { maxPaused, sink };
+  }
+
+  test("backpressure: with one batch in flight the partitions are paused, then resumed, and everything is processed", async () => {
+    const { maxPaused } = await backpressureRun("slow", 400, 60, 0);
+    expect(maxPaused).toBe(2);
+  }, 90_000);
+
+  test("backpressure: blocks shorter than the pause delay never pause (no prefetch dropped), longer ones do", async () => {
+    // 60 ms batches block the engine for 60 ms at a time, far below the default delay: nothing is paused.
+    const short = await backpressureRun("brief", 400, 60, undefined);
+    expect(short.maxPaused).toBe(0);
+    // 1.2 s batches stay blocked past a 300 ms delay: every partition is paused, then resumed.
+    const long = await backpressureRun("stuck", 150, 1_200, 300);
+    expect(long.maxPaused).toBe(2);
   }, 90_000);
 
   test("pipelining: with several batches in flight a slow stage works on more than one batch at once", async () => {

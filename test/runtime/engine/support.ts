@@ -78,7 +78,10 @@ export function topologyFor(o: {
 }
 
 /** Builds an engine (not started) with its own metrics registry. */
-export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: number; hooks?: EngineHooks; backoff?: Partial<BackoffPolicy>; faults?: FaultPoints } = {}) {
+export async function makeEngine(
+  topology: ResolvedTopology,
+  opts: { workerId?: number; hooks?: EngineHooks; backoff?: Partial<BackoffPolicy>; faults?: FaultPoints; backpressurePauseAfterMs?: number } = {},
+) {
   const metrics = new Metrics();
   // A test's backoff is the topology's `retry:` backoff, as a user would set it.
   if (opts.backoff) topology = { ...topology, retry: { ...topology.retry, backoff: { ...topology.retry.backoff, ...opts.backoff } } };
@@ -93,6 +96,7 @@ export async function makeEngine(topology: ResolvedTopology, opts: { workerId?: 
     lagIntervalMs: 500,
     hooks: opts.hooks,
     faults: opts.faults,
+    backpressurePauseAfterMs: opts.backpressurePauseAfterMs,
   });
   return { engine, metrics };
 }
