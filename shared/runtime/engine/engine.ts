@@ -407,7 +407,8 @@ export class Engine {
       this.pauses?.release(BACKPRESSURE);
       return;
     }
-    if (this.backpressureTimer !== null || this.pauses?.holds(BACKPRESSURE)) return;
+    // Stopping pauses everything itself (STOPPING).
+    if (this.state !== "running" || this.backpressureTimer !== null || this.pauses?.holds(BACKPRESSURE)) return;
     const after = this.opts.backpressurePauseAfterMs ?? BACKPRESSURE_PAUSE_AFTER_MS;
     if (after <= 0) {
       this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
@@ -417,6 +418,7 @@ export class Engine {
       this.backpressureTimer = null;
       if (this.blocked && this.state === "running") this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
     }, after);
+    this.backpressureTimer.unref?.();
   }
 
   private cancelBackpressurePause(): void {
