@@ -410,15 +410,16 @@ export class Engine {
     // Stopping pauses everything itself (STOPPING).
     if (this.state !== "running" || this.backpressureTimer !== null || this.pauses?.holds(BACKPRESSURE)) return;
     const after = this.opts.backpressurePauseAfterMs ?? BACKPRESSURE_PAUSE_AFTER_MS;
-    if (after <= 0) {
-      this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
-      return;
-    }
+    if (after <= 0) return this.pauseIfStillBlocked();
     this.backpressureTimer = setTimeout(() => {
       this.backpressureTimer = null;
-      if (this.blocked && this.state === "running") this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
+      this.pauseIfStillBlocked();
     }, after);
     this.backpressureTimer.unref?.();
+  }
+
+  private pauseIfStillBlocked(): void {
+    if (this.blocked && this.state === "running") this.pauses?.hold(BACKPRESSURE, ALL_PARTITIONS);
   }
 
   private cancelBackpressurePause(): void {
