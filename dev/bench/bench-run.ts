@@ -169,6 +169,8 @@ export async function auditBenchRun(o: {
   manifest: LoadgenManifest;
   /** Duplicates the pipeline says it dropped; null skips that check. */
   duplicatesDropped: number | null;
+  /** Events the pipeline re-read after a backward reset (its summary's `reread`; see AuditInput.reread). */
+  reread?: number;
   filtered: number;
   /** What the RetentionWatcher saw deleted before it was read. */
   observed: string[];
@@ -184,6 +186,7 @@ export async function auditBenchRun(o: {
     manifest: o.manifest,
     deadLetters: dlq.tally,
     duplicatesDropped: o.duplicatesDropped,
+    reread: o.reread,
     filtered: o.filtered,
     retention: { source, deadLetter: dlq.watermarks, observed: o.observed },
     sourceIsFresh: true,

@@ -343,6 +343,7 @@ async function main(): Promise<number> {
       partitions,
       manifest,
       duplicatesDropped: summary?.duplicates ?? null,
+      reread: summary?.reread ?? 0,
       filtered: summary?.filtered ?? 0,
       observed: watcher.observed,
       latencyColumn,

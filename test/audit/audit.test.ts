@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { audit, tallyDeadLetters, type AuditInput, type DeadLetterMessage } from "../../shared/audit/index.ts";
+import { audit, formatAudit, tallyDeadLetters, type AuditInput, type DeadLetterMessage } from "../../shared/audit/index.ts";
 import { createEventFactory, EXPECTED_REJECTION_CODE, manifestOf, type GeneratedRecord, type LoadgenManifest } from "../../shared/loadgen/index.ts";
 import { DLQ_HEADERS } from "../../shared/runtime/engine/dead-letter.ts";
 import { describeWith, PG_URL, uniqueName } from "../../dev/support/services.ts";
@@ -121,6 +121,31 @@ describeWith("postgres", "audit on a hand-built run", () => {
   test("a wrong duplicate count from the pipeline fails `duplicates_dropped`", async () => {
     const r = await audit(input({ duplicatesDropped: run.manifest.duplicates - 1 }));
     expect(r.failures.map((f) => f.field)).toEqual(["duplicates_dropped"]);
+  });
+
+  test("events re-read after a backward reset may be dropped or dead-lettered once more, and no more", async () => {
+    const d = run.manifest.duplicates;
+    // One re-read event dropped as the duplicate of its stored row: exact.
+    const once = await audit(input({ duplicatesDropped: d + 1, reread: 1 }));
+    expect(once.failures).toEqual([]);
+    expect(once.ok).toBe(true);
+    expect(formatAudit(once)).toContain("(1 re-read after a backward reset)");
+    // More drops than injected copies and re-reads together.
+    const tooMany = await audit(input({ duplicatesDropped: d + 2, reread: 1 }));
+    expect(tooMany.failures.map((f) => f.field)).toEqual(["duplicates_dropped"]);
+    expect(tooMany.failures[0].detail).toContain("re-read after a backward reset");
+    // Fewer drops than injected copies stays a failure whatever was re-read.
+    const tooFew = await audit(input({ duplicatesDropped: d - 1, reread: 5 }));
+    expect(tooFew.failures.map((f) => f.field)).toEqual(["duplicates_dropped"]);
+    // An invalid event re-read is dead-lettered a second time: within the same allowance, shared with the drops.
+    const again = [...run.deadLetters, run.deadLetters[0]];
+    const dlOnce = await audit(input({ deadLetters: tallyDeadLetters(run.manifest.runId, again), reread: 1 }));
+    expect(dlOnce.failures).toEqual([]);
+    const shared = await audit(input({ deadLetters: tallyDeadLetters(run.manifest.runId, again), duplicatesDropped: d + 1, reread: 1 }));
+    expect(shared.failures.map((f) => f.field).sort()).toEqual(["dead_lettered", "duplicates_dropped"]);
+    // Without re-reads a second dead letter of one event fails as before.
+    const noReread = await audit(input({ deadLetters: tallyDeadLetters(run.manifest.runId, again) }));
+    expect(noReread.failures.map((f) => f.field)).toEqual(["dead_lettered"]);
   });
 
   test("retention: loss with a low watermark > 0 is an invalid run, not pipeline loss", async () => {
