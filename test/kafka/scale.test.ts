@@ -7,7 +7,6 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Consumer, Producer, mockPartitionsFor } from "../../shared/kafka/index.ts";
 import { consumerConfig, uniqueName } from "./helpers.ts";
-import { waitFor } from "../../dev/support/wait.ts";
 import { kafkaSuite } from "../../dev/support/kafka.ts";
 
 const kafka = kafkaSuite();
